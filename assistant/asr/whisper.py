@@ -1,0 +1,108 @@
+"""faster-whisper (CTranslate2) speech recognition, always from a local model folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from ..audio import ASR_RATE, Audio
+from ..config import AsrConfig
+from ..devices import resolve_device
+from ..errors import ModelLoadError
+from .base import Segment, Transcript
+
+__all__ = ["WhisperTranscriber"]
+
+log = logging.getLogger(__name__)
+
+_REQUIRED_FILES = ("model.bin", "config.json")
+
+
+class WhisperTranscriber:
+    """A faster-whisper model loaded from a CTranslate2 folder.
+
+    Args:
+        model_dir: folder with ``model.bin``, ``config.json`` and the tokenizer.
+        device: ``auto``, ``cpu`` or ``cuda``.
+        compute_type: CTranslate2 compute type; ``auto`` is int8 on CPU, float16 on CUDA.
+        language: language code, or ``auto`` to detect it.
+        beam_size: beam width (1 = greedy).
+        threads: CPU threads, 0 = the library's default.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        device: str = "auto",
+        compute_type: str = "auto",
+        language: str = "en",
+        beam_size: int = 1,
+        threads: int = 0,
+    ) -> None:
+        model_dir = Path(model_dir)
+        # faster-whisper treats a path that is not a folder as a hub repo id and would
+        # try to download it: check first, so a missing model is an error, not a fetch.
+        if not model_dir.is_dir():
+            raise ModelLoadError(model_dir, "the whisper model folder does not exist")
+        missing = [name for name in _REQUIRED_FILES if not (model_dir / name).is_file()]
+        if missing:
+            raise ModelLoadError(model_dir, f"missing {', '.join(missing)}")
+        self.device = resolve_device("asr", device)
+        if compute_type == "auto":
+            compute_type = "float16" if self.device == "cuda" else "int8"
+        self.compute_type = compute_type
+        self.language = None if language in ("", "auto") else language
+        self.beam_size = beam_size
+        self.model_dir = model_dir
+
+        from faster_whisper import WhisperModel
+
+        try:
+            self._model = WhisperModel(
+                str(model_dir),
+                device=self.device,
+                compute_type=compute_type,
+                cpu_threads=threads,
+                local_files_only=True,
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise ModelLoadError(model_dir, str(exc).strip().splitlines()[0]) from exc
+        log.info("whisper model %s loaded on %s (%s)", model_dir, self.device, compute_type)
+
+    @classmethod
+    def from_config(cls, model_dir: Path, config: AsrConfig) -> WhisperTranscriber:
+        """Build from the ``[asr]`` config section and the resolved model folder."""
+        return cls(
+            model_dir,
+            device=config.device,
+            compute_type=config.compute_type,
+            language=config.language,
+            beam_size=config.beam_size,
+            threads=config.threads,
+        )
+
+    def transcribe(self, audio: Audio) -> Transcript:
+        """Transcribe an utterance; the audio is resampled to 16 kHz if needed."""
+        samples = audio.at_rate(ASR_RATE).samples
+        segments_iter, info = self._model.transcribe(
+            samples,
+            language=self.language,
+            beam_size=self.beam_size,
+            # The caller has already cut the audio to speech with our own VAD.
+            vad_filter=False,
+        )
+        segments = tuple(
+            Segment(
+                start=s.start,
+                end=s.end,
+                text=s.text.strip(),
+                avg_logprob=s.avg_logprob,
+                no_speech_prob=s.no_speech_prob,
+            )
+            for s in segments_iter
+        )
+        text = " ".join(s.text for s in segments if s.text)
+        return Transcript(
+            text=text, segments=segments, language=info.language, duration=audio.duration
+        )

@@ -1,0 +1,101 @@
+"""``chat``: a text conversation with the language model, optionally spoken aloud."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..llm import Message
+from .common import add_model_options, apply_model_options, open_player
+from .context import CliContext
+
+__all__ = ["register"]
+
+_HELP = "commands: /new starts a new conversation, /quit leaves (or Ctrl+D)"
+
+
+def register(sub: Any) -> None:
+    chat = sub.add_parser(
+        "chat",
+        help="a text conversation in the terminal",
+        description="Type a message, get a streamed reply. When stdin is not a terminal, "
+        "each line is one message and each reply is printed on its own line(s), so it can "
+        "be scripted: echo 'Hello' | assistant chat",
+    )
+    chat.add_argument("--speak", action="store_true", help="also speak the replies aloud")
+    chat.add_argument("--system", metavar="TEXT", help="system prompt for this conversation")
+    chat.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
+    chat.add_argument("--seed", type=int, help="sampling seed, for repeatable replies")
+    add_model_options(chat, "llm", "voice")
+    chat.set_defaults(func=_chat)
+
+
+def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..engines import load_chat_model, load_voice
+    from ..turn import TurnTimings, generation_options, speak_reply
+
+    config = apply_model_options(ctx.config, args)
+    if args.system is not None:
+        config.llm.system_prompt = args.system
+    if args.temperature is not None:
+        config.llm.temperature = args.temperature
+    if args.seed is not None:
+        config.llm.seed = args.seed
+    interactive = sys.stdin.isatty()
+    model = load_chat_model(config, ctx.store)
+    voice = player = None
+    if args.speak:
+        voice = load_voice(config, ctx.store)
+        player = open_player(voice.sample_rate, config.audio.output_device, required=False)
+    options = generation_options(config)
+    history: list[Message] = []
+    if interactive:
+        print(f"Chatting with {config.llm.model}. {_HELP}")
+    try:
+        while True:
+            line = _read_message(interactive)
+            if line is None or line == "/quit":
+                break
+            if not line:
+                continue
+            if line == "/new":
+                history.clear()
+                print("(new conversation)")
+                continue
+            messages = [
+                Message("system", config.llm.system_prompt),
+                *history,
+                Message("user", line),
+            ]
+            if interactive:
+                print("assistant> ", end="", flush=True)
+            reply = speak_reply(
+                model,
+                voice if player is not None else None,
+                messages,
+                options,
+                TurnTimings(),
+                on_chunk=(lambda chunk: player.play(chunk.audio)) if player else None,
+                on_text=lambda delta: print(delta, end="", flush=True),
+            )
+            print(flush=True)
+            if player is not None:
+                player.wait()
+            history += [Message("user", line), Message("assistant", reply.text)]
+    except KeyboardInterrupt:
+        print()
+    finally:
+        if player is not None:
+            player.close()
+    return 0
+
+
+def _read_message(interactive: bool) -> str | None:
+    try:
+        line = input("you> ") if interactive else sys.stdin.readline()
+    except EOFError:
+        return None
+    if not interactive and line == "":
+        return None
+    return line.strip()

@@ -1,0 +1,296 @@
+"""Configuration: typed dataclasses, stored as TOML in the platform's config directory.
+
+The file is plain data. ``Config.from_dict`` checks every key and type and names the
+valid choices when something is wrong; ``Config.to_dict`` writes it back. Nothing here
+reads argparse namespaces: the CLI builds a ``Config`` and passes it down.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import platformdirs
+
+from .errors import ConfigError
+from .fsutil import atomic_write_text
+
+__all__ = [
+    "APP_NAME",
+    "DEVICES",
+    "AsrConfig",
+    "AudioConfig",
+    "Config",
+    "LlmConfig",
+    "ModelsConfig",
+    "TtsConfig",
+    "VadConfig",
+    "config_dir",
+    "data_dir",
+    "default_config_path",
+    "load_config",
+    "save_config",
+]
+
+APP_NAME = "offline-voice-assistant"
+
+DEVICES = ("auto", "cpu", "cuda")
+"""Valid values of every engine's ``device`` setting."""
+
+DEFAULT_SYSTEM_PROMPT = (
+    "You are a helpful voice assistant running on the user's own computer. "
+    "Answer in one to three short, plain sentences that read well aloud. "
+    "No lists, no markdown, no emoji."
+)
+
+
+@dataclass
+class AsrConfig:
+    """Speech recognition (faster-whisper)."""
+
+    model: str = "whisper-tiny.en"
+    """Model id in the store (``assistant models list``)."""
+    device: str = "auto"
+    """``auto``, ``cpu`` or ``cuda``."""
+    compute_type: str = "auto"
+    """CTranslate2 compute type; ``auto`` is int8 on CPU, float16 on CUDA."""
+    language: str = "en"
+    """Spoken language code, or ``auto`` to detect it (multilingual models only)."""
+    beam_size: int = 1
+    """Beam width; 1 is greedy and fastest."""
+    threads: int = 0
+    """CPU threads; 0 lets the engine decide."""
+
+
+@dataclass
+class LlmConfig:
+    """Language model (llama.cpp on a GGUF file)."""
+
+    model: str = "smollm2-135m-instruct"
+    """Model id in the store."""
+    device: str = "auto"
+    """``auto``, ``cpu`` or ``cuda`` (``cuda`` offloads all layers)."""
+    context_size: int = 2048
+    """Context window in tokens; history is trimmed to fit it."""
+    max_tokens: int = 256
+    """Longest reply in tokens."""
+    temperature: float = 0.7
+    """Sampling temperature; 0 is greedy and deterministic."""
+    top_p: float = 0.95
+    """Nucleus sampling mass."""
+    seed: int = -1
+    """Sampling seed; -1 picks a random one each run."""
+    threads: int = 0
+    """CPU threads; 0 uses every physical core."""
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT
+    """Instructions given to the model before every conversation."""
+
+
+@dataclass
+class TtsConfig:
+    """Speech synthesis (an ONNX VITS voice)."""
+
+    voice: str = "piper-en_US-joe-medium"
+    """Voice id in the store."""
+    device: str = "auto"
+    """``auto``, ``cpu`` or ``cuda``."""
+    speaking_rate: float = 1.0
+    """1.0 is the voice's natural pace; 1.2 is 20% faster."""
+    speaker: int | None = None
+    """Speaker index for multi-speaker voices."""
+
+
+@dataclass
+class VadConfig:
+    """Voice activity detection and endpointing (Silero VAD)."""
+
+    model: str = "silero-vad-v6"
+    """Model id in the store."""
+    threshold: float = 0.5
+    """Speech probability at which speech starts."""
+    neg_threshold: float = 0.35
+    """Probability below which a frame counts as silence."""
+    min_speech_ms: int = 250
+    """Shorter bursts are ignored as noise."""
+    min_silence_ms: int = 700
+    """Silence that ends an utterance."""
+    pre_roll_ms: int = 300
+    """Audio kept from before speech start, so the first syllable is not lost."""
+    post_roll_ms: int = 200
+    """Audio kept after speech end."""
+
+
+@dataclass
+class AudioConfig:
+    """Audio devices (sounddevice names or indexes; empty means the system default)."""
+
+    input_device: str = ""
+    """Microphone, by name or index."""
+    output_device: str = ""
+    """Speakers, by name or index."""
+
+
+@dataclass
+class ModelsConfig:
+    """Where models live and where ``assistant models pull`` fetches them from."""
+
+    dir: str = ""
+    """Model store directory; empty means the default (see ``assistant doctor``)."""
+    hub_url: str = "https://huggingface.co"
+    """Base URL that catalog paths are relative to."""
+
+
+@dataclass
+class Config:
+    """The whole configuration."""
+
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    llm: LlmConfig = field(default_factory=LlmConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> Config:
+        """Build a config from plain data, checking every key and value."""
+        return _from_dict(cls, data, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for TOML (``None`` values are left out: TOML has no null)."""
+        return _drop_none(dataclasses.asdict(self))
+
+    def validate(self) -> None:
+        """Check values that have a fixed set of choices or a range."""
+        for section in ("asr", "llm", "tts"):
+            device = getattr(self, section).device
+            if device not in DEVICES:
+                raise ConfigError(
+                    f"{section}.device is {device!r}; valid choices: {', '.join(DEVICES)}"
+                )
+        if not 0.0 < self.tts.speaking_rate <= 4.0:
+            raise ConfigError(f"tts.speaking_rate must be in (0, 4], not {self.tts.speaking_rate}")
+        if self.llm.context_size < 256:
+            raise ConfigError(f"llm.context_size must be at least 256, not {self.llm.context_size}")
+        if self.llm.max_tokens < 1 or self.llm.max_tokens >= self.llm.context_size:
+            raise ConfigError(
+                f"llm.max_tokens must be between 1 and llm.context_size - 1, "
+                f"not {self.llm.max_tokens}"
+            )
+        if self.asr.beam_size < 1:
+            raise ConfigError(f"asr.beam_size must be at least 1, not {self.asr.beam_size}")
+        for name in ("threshold", "neg_threshold"):
+            value = getattr(self.vad, name)
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"vad.{name} must be between 0 and 1, not {value}")
+        if self.vad.neg_threshold > self.vad.threshold:
+            raise ConfigError("vad.neg_threshold must not exceed vad.threshold")
+
+
+_T = TypeVar("_T")
+
+
+def _from_dict(cls: type[_T], data: Any, where: str) -> _T:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a table, not {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {where}.{unknown[0]}; valid keys in [{where}]: "
+            + ", ".join(sorted(fields))
+        )
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        values[name] = _coerce(hints[name], value, f"{where}.{name}")
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _from_dict(hint, value, where.split(".", 1)[-1])  # type: ignore[arg-type]
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    for option in options:
+        if option is type(None) and value is None:
+            return None
+        if option is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if option is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if option in (str, bool) and type(value) is option:
+            return value
+    names = " or ".join(getattr(o, "__name__", str(o)) for o in options)
+    raise ConfigError(f"{where} must be {names}, not {value!r}")
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def config_dir() -> Path:
+    """The platform's config directory for this app (``~/.config/...`` on Linux)."""
+    return platformdirs.user_config_path(APP_NAME)
+
+
+def data_dir() -> Path:
+    """The platform's data directory for this app (``~/.local/share/...`` on Linux)."""
+    return platformdirs.user_data_path(APP_NAME)
+
+
+def default_config_path() -> Path:
+    """``$ASSISTANT_CONFIG`` if set, else ``config.toml`` in :func:`config_dir`."""
+    env = os.environ.get("ASSISTANT_CONFIG")
+    return Path(env) if env else config_dir() / "config.toml"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file; a missing default file gives the defaults.
+
+    A path given explicitly must exist. ``$ASSISTANT_MODELS_DIR`` overrides
+    ``models.dir`` (handy for tests and portable installs).
+    """
+    explicit = path is not None
+    path = path or default_config_path()
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(
+                f"cannot read config file {path}: {exc}",
+                hint="fix the file or delete it to go back to the defaults",
+            ) from exc
+        try:
+            config = Config.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from exc
+    elif explicit:
+        raise ConfigError(f"config file {path} does not exist")
+    else:
+        config = Config()
+    env_models = os.environ.get("ASSISTANT_MODELS_DIR")
+    if env_models:
+        config.models.dir = env_models
+    try:
+        config.validate()
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc.message}", hint=exc.hint) from exc
+    return config
+
+
+def save_config(config: Config, path: Path | None = None) -> Path:
+    """Write the config as TOML, atomically; returns the path written."""
+    import tomli_w
+
+    config.validate()
+    path = path or default_config_path()
+    atomic_write_text(path, tomli_w.dumps(config.to_dict()))
+    return path

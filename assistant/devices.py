@@ -1,0 +1,88 @@
+"""Choosing CPU or CUDA for each engine.
+
+Each engine runs on a different library, and each library is built with or without CUDA
+on its own: CTranslate2 (speech recognition), llama.cpp (language model) and onnxruntime
+(voice, VAD). ``auto`` picks CUDA where that engine's library can use it and falls back
+to the CPU with one log line saying why; an explicit ``cuda`` that cannot be honoured
+falls back too, with a warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+
+__all__ = ["ENGINE_LIBRARIES", "CudaSupport", "cuda_support", "resolve_device"]
+
+log = logging.getLogger(__name__)
+
+ENGINE_LIBRARIES = {
+    "asr": "CTranslate2",
+    "llm": "llama.cpp",
+    "tts": "onnxruntime",
+    "vad": "onnxruntime",
+}
+"""Which library runs each engine (and so decides whether CUDA is usable)."""
+
+
+@dataclass(frozen=True)
+class CudaSupport:
+    """Whether one engine's library can run on CUDA here."""
+
+    available: bool
+    """True when the library reports a usable CUDA device or provider."""
+    reason: str
+    """Why not (or which device), for logs and ``assistant doctor``."""
+
+
+@functools.cache
+def cuda_support(engine: str) -> CudaSupport:
+    """Probe the library behind ``engine`` (one of :data:`ENGINE_LIBRARIES`) for CUDA."""
+    if engine not in ENGINE_LIBRARIES:
+        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(ENGINE_LIBRARIES)}")
+    try:
+        if engine == "asr":
+            import ctranslate2
+
+            count = ctranslate2.get_cuda_device_count()
+            if count:
+                return CudaSupport(True, f"CTranslate2 sees {count} CUDA device(s)")
+            return CudaSupport(False, "CTranslate2 sees no CUDA device")
+        if engine == "llm":
+            import llama_cpp
+
+            if llama_cpp.llama_supports_gpu_offload():
+                return CudaSupport(True, "llama.cpp was built with GPU offload")
+            return CudaSupport(
+                False,
+                "llama-cpp-python was built without GPU support "
+                '(rebuild with CMAKE_ARGS="-DGGML_CUDA=on")',
+            )
+        import onnxruntime
+
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            return CudaSupport(True, "onnxruntime has the CUDA execution provider")
+        return CudaSupport(
+            False, "onnxruntime has no CUDA execution provider (install the `gpu` extra)"
+        )
+    except Exception as exc:  # a broken CUDA install must not stop the CPU path
+        return CudaSupport(False, f"probing CUDA failed: {exc}")
+
+
+def resolve_device(engine: str, requested: str) -> str:
+    """Turn ``auto|cpu|cuda`` into ``cpu`` or ``cuda`` for ``engine``."""
+    if requested == "cpu":
+        return "cpu"
+    if requested not in ("auto", "cuda"):
+        raise ValueError(f"device must be auto, cpu or cuda, not {requested!r}")
+    support = cuda_support(engine)
+    if support.available:
+        return "cuda"
+    if requested == "cuda":
+        log.warning(
+            "%s: CUDA requested but unavailable (%s); using the CPU", engine, support.reason
+        )
+    else:
+        log.info("%s: using the CPU: %s", engine, support.reason)
+    return "cpu"

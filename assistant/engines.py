@@ -1,0 +1,78 @@
+"""Loading the four engines from the config and the model store."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .config import Config
+
+if TYPE_CHECKING:
+    from .asr import Transcriber, WhisperTranscriber
+    from .llm import ChatModel, LlamaCppChatModel
+    from .store import ModelStore
+    from .tts import PiperVoice, Voice
+    from .vad import SileroVad, Vad
+
+__all__ = ["Engines", "load_chat_model", "load_transcriber", "load_vad", "load_voice"]
+
+log = logging.getLogger(__name__)
+
+
+def load_transcriber(config: Config, store: ModelStore) -> WhisperTranscriber:
+    """The configured speech recogniser."""
+    from .asr import WhisperTranscriber
+
+    model = store.resolve("asr", config.asr.model)
+    return WhisperTranscriber.from_config(model.path, config.asr)
+
+
+def load_chat_model(config: Config, store: ModelStore) -> LlamaCppChatModel:
+    """The configured language model."""
+    from .llm import LlamaCppChatModel
+
+    model = store.resolve("llm", config.llm.model)
+    return LlamaCppChatModel.from_config(model.path, config.llm)
+
+
+def load_voice(config: Config, store: ModelStore) -> PiperVoice:
+    """The configured voice."""
+    from .tts import load_voice as _load
+
+    model = store.resolve("voice", config.tts.voice)
+    return _load(model.path, config.tts)
+
+
+def load_vad(config: Config, store: ModelStore) -> SileroVad:
+    """The configured voice-activity detector."""
+    from .vad import SileroVad
+
+    model = store.resolve("vad", config.vad.model)
+    return SileroVad(model.path)
+
+
+@dataclass
+class Engines:
+    """The four engines of a spoken turn."""
+
+    vad: Vad
+    transcriber: Transcriber
+    chat: ChatModel
+    voice: Voice
+
+    @classmethod
+    def load(cls, config: Config, store: ModelStore) -> Engines:
+        """Load every engine; logs how long each took."""
+        loaded: dict[str, Any] = {}
+        for name, loader in (
+            ("vad", load_vad),
+            ("transcriber", load_transcriber),
+            ("chat", load_chat_model),
+            ("voice", load_voice),
+        ):
+            start = time.perf_counter()
+            loaded[name] = loader(config, store)
+            log.info("loaded %s in %.2f s", name, time.perf_counter() - start)
+        return cls(**loaded)

@@ -1,0 +1,173 @@
+"""llama.cpp (through llama-cpp-python) on a local GGUF file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..config import LlmConfig
+from ..devices import resolve_device
+from ..errors import EngineError, ModelLoadError
+from .base import GenerationOptions, Message
+
+__all__ = ["LlamaCppChatModel"]
+
+log = logging.getLogger(__name__)
+
+_GGUF_MAGIC = b"GGUF"
+
+
+def _physical_cores() -> int:
+    # llama.cpp runs best with one thread per physical core; hyper-threads slow it down.
+    count = os.cpu_count() or 1
+    return max(1, count // 2) if count > 4 else count
+
+
+class LlamaCppChatModel:
+    """A chat model on a GGUF file; the chat template comes from the GGUF's metadata.
+
+    Args:
+        model_path: the ``.gguf`` file.
+        device: ``auto``, ``cpu`` or ``cuda`` (``cuda`` offloads every layer).
+        context_size: context window in tokens.
+        threads: CPU threads, 0 = one per physical core.
+        seed: sampling seed used when a call gives none (-1 = random).
+    """
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        device: str = "auto",
+        context_size: int = 2048,
+        threads: int = 0,
+        seed: int = -1,
+    ) -> None:
+        model_path = Path(model_path)
+        _check_gguf(model_path)
+        self.device = resolve_device("llm", device)
+        self.model_path = model_path
+        self.context_size = context_size
+        threads = threads or _physical_cores()
+
+        import llama_cpp
+
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(model_path),
+                n_ctx=context_size,
+                n_threads=threads,
+                n_gpu_layers=-1 if self.device == "cuda" else 0,
+                seed=seed if seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            # llama.cpp only says "Failed to load model from file"; a GGUF with a valid
+            # header that fails here is almost always truncated or corrupt.
+            raise ModelLoadError(
+                model_path, "llama.cpp cannot read it: the GGUF is truncated or corrupt"
+            ) from exc
+        self._formatter = self._make_formatter()
+        log.info("GGUF model %s loaded on %s, %d threads", model_path, self.device, threads)
+
+    @classmethod
+    def from_config(cls, model_path: Path, config: LlmConfig) -> LlamaCppChatModel:
+        """Build from the ``[llm]`` config section and the resolved GGUF path."""
+        return cls(
+            model_path,
+            device=config.device,
+            context_size=config.context_size,
+            threads=config.threads,
+            seed=config.seed,
+        )
+
+    def _make_formatter(self) -> Any:
+        from llama_cpp import llama_chat_format
+
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            log.warning("%s has no chat template; using ChatML", self.model_path)
+            # Generation must use the same format render_prompt() counts with.
+            self._llm.chat_format = "chatml"
+            return None
+        return llama_chat_format.Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text("tokenizer.ggml.eos_token_id"),
+            bos_token=self._token_text("tokenizer.ggml.bos_token_id"),
+        )
+
+    def _token_text(self, key: str) -> str:
+        token_id = self._llm.metadata.get(key)
+        if token_id is None:
+            return ""
+        return self._llm.detokenize([int(token_id)], special=True).decode("utf-8", "replace")
+
+    @property
+    def name(self) -> str:
+        """The model's name from its metadata, or its file name."""
+        return str(self._llm.metadata.get("general.name") or self.model_path.stem)
+
+    def render_prompt(self, messages: Sequence[Message]) -> str:
+        """The prompt text llama.cpp sees: the GGUF's chat template applied."""
+        dicts = [m.to_dict() for m in messages]
+        if self._formatter is not None:
+            return str(self._formatter(messages=dicts).prompt)
+        return (
+            "".join(f"<|im_start|>{m['role']}\n{m['content']}<|im_end|>\n" for m in dicts)
+            + "<|im_start|>assistant\n"
+        )
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        """Exact prompt length: the chat template applied, then tokenized."""
+        prompt = self.render_prompt(messages).encode("utf-8")
+        return len(self._llm.tokenize(prompt, add_bos=False, special=True))
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        options: GenerationOptions | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Yield text deltas of the reply; closing the iterator or setting ``cancel``
+        stops llama.cpp at the next token."""
+        options = options or GenerationOptions()
+        kwargs: dict[str, Any] = {
+            "messages": [m.to_dict() for m in messages],
+            "stream": True,
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "stop": list(options.stop) or None,
+        }
+        if options.seed is not None:
+            kwargs["seed"] = options.seed
+        try:
+            chunks = self._llm.create_chat_completion(**kwargs)
+        except ValueError as exc:  # e.g. the prompt exceeds the context window
+            raise EngineError(f"the language model refused the prompt: {exc}") from exc
+        try:
+            for chunk in chunks:
+                if cancel is not None and cancel.is_set():
+                    log.debug("generation cancelled")
+                    return
+                delta: dict[str, Any] = chunk["choices"][0]["delta"]  # type: ignore[index,assignment]
+                content = delta.get("content")
+                if content:
+                    yield str(content)
+        finally:
+            chunks.close()  # type: ignore[union-attr]
+
+
+def _check_gguf(path: Path) -> None:
+    # llama.cpp's own error for a bad file is a bare "Failed to load model": check the
+    # obvious cases first so the message says what is wrong.
+    if not path.is_file():
+        raise ModelLoadError(path, "the GGUF file does not exist")
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic != _GGUF_MAGIC:
+        raise ModelLoadError(path, "not a GGUF file (wrong magic bytes)")

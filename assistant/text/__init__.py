@@ -1,0 +1,13 @@
+"""Text for speaking: sentence chunking, cleanup for a voice, word error rate."""
+
+from .sentences import SentenceChunker, split_sentences
+from .speakable import speakable
+from .wer import normalize_words, word_error_rate
+
+__all__ = [
+    "SentenceChunker",
+    "normalize_words",
+    "speakable",
+    "split_sentences",
+    "word_error_rate",
+]

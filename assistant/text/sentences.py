@@ -1,0 +1,91 @@
+"""Cutting text, or a stream of tokens, into sentences as soon as each is complete.
+
+A voice can start speaking the first sentence of a reply while the language model is
+still writing the second; that is what makes a reply feel immediate.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+__all__ = ["SentenceChunker", "split_sentences"]
+
+# Words that end in a full stop without ending a sentence.
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st vs etc e.g i.e approx dept est fig inc ltd co corp no vol
+    jan feb mar apr jun jul aug sep sept oct nov dec mt ft ave blvd""".split()  # noqa: SIM905
+)
+
+# Sentence-ending punctuation, optionally followed by closing quotes or brackets,
+# followed by whitespace. The look-behind-free form keeps it simple to scan.
+_END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
+_PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
+
+
+def _is_boundary(text: str, punct_start: int, punct: str) -> bool:
+    if punct[0] in "!?…":
+        return True
+    before = text[:punct_start]
+    word = before.rsplit(None, 1)[-1].lower() if before.strip() else ""
+    word = word.lstrip("(\"'“‘")
+    if word in _ABBREVIATIONS:
+        return False
+    # A single letter before a full stop is an initial ("J. R. R. Tolkien").
+    if len(word) == 1 and word.isalpha():
+        return False
+    # "3." followed by more text is usually a list number or decimal split by a space.
+    return not word.isdigit()
+
+
+class SentenceChunker:
+    """Feed text deltas; get back whole sentences as soon as they are complete.
+
+    A sentence is complete when its closing punctuation is followed by whitespace (so
+    "3.14" and "e.g." are not cut), or at a paragraph break or a list item.
+    """
+
+    def __init__(self) -> None:
+        self._buffer = ""
+
+    def feed(self, delta: str) -> list[str]:
+        """Add text; return the sentences it completed (possibly none)."""
+        self._buffer += delta
+        out: list[str] = []
+        while True:
+            cut = self._find_cut()
+            if cut is None:
+                return out
+            sentence, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
+            if sentence:
+                out.append(sentence)
+
+    def flush(self) -> list[str]:
+        """The rest of the text, at the end of the stream."""
+        rest, self._buffer = self._buffer.strip(), ""
+        return [rest] if rest else []
+
+    def _find_cut(self) -> int | None:
+        candidates = []
+        for match in _END.finditer(self._buffer):
+            if _is_boundary(self._buffer, match.start(1), match.group(1)):
+                candidates.append(match.end(1))
+                break
+        for paragraph in _PARAGRAPH.finditer(self._buffer):
+            if self._buffer[: paragraph.start()].strip():
+                candidates.append(paragraph.start())
+                break
+        return min(candidates) if candidates else None
+
+
+def split_sentences(text: str | Iterable[str]) -> list[str]:
+    """All sentences of a text (or of an iterable of text pieces)."""
+    return list(iter_sentences([text] if isinstance(text, str) else text))
+
+
+def iter_sentences(pieces: Iterable[str]) -> Iterator[str]:
+    """Sentences of a stream of text pieces, each yielded once it is complete."""
+    chunker = SentenceChunker()
+    for piece in pieces:
+        yield from chunker.feed(piece)
+    yield from chunker.flush()

