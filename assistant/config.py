@@ -87,7 +87,7 @@ class LlmConfig:
     seed: int = -1
     """Sampling seed; -1 picks a random one each run."""
     threads: int = 0
-    """CPU threads; 0 uses every physical core."""
+    """CPU threads; 0 picks one per physical core (leaving one free on small machines)."""
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     """Instructions given to the model before every conversation."""
 
