@@ -2,44 +2,80 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 from assistant.asr import WhisperTranscriber
-from assistant.audio import read_audio
+from assistant.audio import Audio, read_audio
 from assistant.text import word_error_rate
 
 
-def test_say_plays_speech_on_the_default_output(tmp_path, virtual_audio, whisper_dir):
-    captured = tmp_path / "speakers.wav"
+@pytest.fixture
+def speaker(virtual_audio, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A virtual speaker of this test's own, made the default output of its subprocesses
+    (so nothing else playing on the machine ends up in the recording)."""
+    name = f"spk_{uuid.uuid4().hex[:8]}"
+    module = subprocess.run(
+        ["pactl", "load-module", "module-null-sink", f"sink_name={name}"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    monkeypatch.setenv("PULSE_SINK", name)
+    yield name
+    subprocess.run(["pactl", "unload-module", module], check=False)
+
+
+@contextlib.contextmanager
+def speakers_recorded(speaker: str, path: Path) -> Iterator[None]:
+    """Record what is played on ``speaker`` while the block runs."""
     recorder = subprocess.Popen(
-        [
-            "parecord",
-            "--device=spk.monitor",
-            "--channels=1",
-            "--rate=16000",
-            "--file-format=wav",
-            str(captured),
-        ]
-    )
+        ["parecord", f"--device={speaker}.monitor", "--channels=1", "--rate=16000",
+         "--file-format=wav", str(path)]
+    )  # fmt: skip
     try:
         time.sleep(0.3)
-        text = "The tallest mountain in the world is Mount Everest."
-        result = subprocess.run(
-            [sys.executable, "-m", "assistant", "say", text],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stderr
+        yield
         time.sleep(0.3)
     finally:
         recorder.terminate()
         recorder.wait(timeout=10)
-    audio = read_audio(captured)
+
+
+def _assistant(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def _heard(whisper_dir: Path, audio: Audio) -> str:
+    return WhisperTranscriber(whisper_dir, device="cpu").transcribe(audio).text
+
+
+def test_say_plays_speech_on_the_default_output(tmp_path, speaker, whisper_dir):
+    text = "The tallest mountain in the world is Mount Everest."
+    with speakers_recorded(speaker, tmp_path / "speakers.wav"):
+        result = _assistant("say", text)
+    assert result.returncode == 0, result.stderr
+    audio = read_audio(tmp_path / "speakers.wav")
     assert np.abs(audio.samples).max() > 0.05
-    heard = WhisperTranscriber(whisper_dir, device="cpu").transcribe(audio).text
-    assert word_error_rate(text, heard) <= 0.2, heard
+    assert word_error_rate(text, _heard(whisper_dir, audio)) <= 0.2
+
+
+def test_talk_without_output_plays_the_reply_it_printed(tmp_path, speaker, speak, whisper_dir):
+    config = tmp_path / "config.toml"
+    config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 60\n")
+    question = speak("What is the tallest mountain in the world?")
+    with speakers_recorded(speaker, tmp_path / "speakers.wav"):
+        result = _assistant("--config", str(config), "talk", "-i", str(question), "--json")
+    assert result.returncode == 0, result.stderr
+    reply = json.loads(result.stdout)["reply"]
+    heard = _heard(whisper_dir, read_audio(tmp_path / "speakers.wav"))
+    assert word_error_rate(reply, heard) <= 0.3, (reply, heard)
