@@ -214,8 +214,9 @@ def test_cancel_stops_between_chunks_and_resume_finishes(store: ModelStore, serv
     assert 0 < kept < len(ONNX)
     assert not (store.root / "test-voice").exists()
     assert store.pull("test-voice").path.read_bytes() == ONNX
-    # (the server wrote the whole first response into the socket, so count the resume)
-    assert server[1].requests[-2] == ("voices/test/test-voice.onnx", kept, len(ONNX) - kept)
+    # The resume asked for the rest only. (Membership, not position: the cancelled
+    # request's handler thread may log after the later ones.)
+    assert ("voices/test/test-voice.onnx", kept, len(ONNX) - kept) in server[1].requests
 
 
 def test_not_enough_disk_space_fails_before_downloading(

@@ -1,10 +1,21 @@
-"""Playing audio as it arrives, with an immediate stop."""
+"""Playing audio as it arrives, with pause, resume and an immediate stop.
+
+The same player drives a real output device (sounddevice) or a simulated speaker that
+consumes audio at real-time pace without hardware (tests, benchmarks). Each queued piece
+carries a tag; callbacks say when a piece starts reaching the output and when it ended
+(played through, or cut), and every block written is offered to a listener, which is how
+the echo canceller learns what the speakers are saying.
+"""
 
 from __future__ import annotations
 
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -16,100 +27,184 @@ __all__ = ["Player"]
 
 log = logging.getLogger(__name__)
 
-_BLOCK_SECONDS = 0.05  # write granularity: how quickly stop() takes effect
+_BLOCK_SECONDS = 0.02  # write granularity: how quickly stop() and pause() take effect
+
+
+@dataclass
+class _Item:
+    samples: np.ndarray
+    tag: Any
+
+
+class _Marker:
+    """Queued by wait(): everything before it has been played when it is reached."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
 
 
 class Player:
     """Plays queued audio on an output device from a worker thread.
 
     ``play`` returns at once; ``wait`` blocks until everything queued was heard;
-    ``stop`` drops what is queued and silences the device within ~50 ms.
+    ``stop`` drops what is queued and silences the output within one block (20 ms);
+    ``pause``/``resume`` hold and continue the current piece.
 
     Args:
         sample_rate: rate of everything that will be played (the voice's).
         device: config value of ``audio.output_device`` ('' for the default).
+        simulated: no device: blocks are kept in :attr:`played` (tests, benchmarks).
+        realtime: with ``simulated``, consume blocks at real-time pace like a device
+            (False: as fast as possible).
     """
 
-    def __init__(self, sample_rate: int, device: str = "") -> None:
-        sd = import_sounddevice()
+    on_started: Callable[[Any], None] | None = None
+    """Called with a piece's tag when its first block goes to the output."""
+    on_finished: Callable[[Any, bool], None] | None = None
+    """Called with a piece's tag and whether it played to the end (False: cut by stop)."""
+    on_block: Callable[[np.ndarray], None] | None = None
+    """Called with every block written (silence included), at the output's rate."""
+
+    def __init__(
+        self, sample_rate: int, device: str = "", *, simulated: bool = False, realtime: bool = True
+    ) -> None:
         self.sample_rate = sample_rate
-        try:
-            self._stream = sd.OutputStream(
-                samplerate=sample_rate, channels=1, dtype="float32", device=parse_device(device)
-            )
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
-            raise AudioDeviceError(
-                f"cannot open the audio output device{f' {device!r}' if device else ''}: {exc}",
-                hint="connect speakers or headphones, pick another audio.output_device "
-                "(`assistant doctor` lists them), or write to a file with --output",
-            ) from exc
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue()
-        self._stop = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
+        self._realtime = realtime
+        self._stream: Any = None
+        self.played: list[np.ndarray] = []
+        """Simulated mode: every block that was "played"."""
+        if not simulated:
+            sd = import_sounddevice()
+            try:
+                self._stream = sd.OutputStream(
+                    samplerate=sample_rate,
+                    channels=1,
+                    dtype="float32",
+                    device=parse_device(device),
+                    latency="low",
+                )
+                self._stream.start()
+            except (sd.PortAudioError, ValueError) as exc:
+                where = f" {device!r}" if device else ""
+                raise AudioDeviceError(
+                    f"cannot open the audio output device{where}: {exc}",
+                    hint="connect speakers or headphones, pick another audio.output_device "
+                    "(`assistant doctor` lists them), or write to a file with --output",
+                ) from exc
+        self._queue: queue.Queue[_Item | _Marker | None] = queue.Queue()
+        self._generation = 0  # bumped by stop(): pieces queued before it are dropped
+        self._paused = threading.Event()
+        self._busy = False
         self._error: BaseException | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="player", daemon=True)
         self._thread.start()
 
-    def play(self, audio: Audio) -> None:
+    @property
+    def busy(self) -> bool:
+        """True while something is queued or playing."""
+        return self._busy
+
+    def play(self, audio: Audio, tag: Any = None) -> None:
         """Queue audio to play after what is already queued."""
         if audio.sample_rate != self.sample_rate:
             audio = audio.at_rate(self.sample_rate)
         self._raise_error()
-        self._idle.clear()
-        self._queue.put(audio.samples)
+        self._busy = True
+        self._queue.put(_Item(audio.samples, (self._generation, tag)))
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until all queued audio has been played; False on timeout."""
-        self._queue.put(None)  # marks the end of what is queued now
-        done = self._idle.wait(timeout)
+        """Block until all queued audio has been played (or stopped); False on timeout."""
+        marker = _Marker()
+        self._queue.put(marker)
+        done = marker.done.wait(timeout)
         self._raise_error()
         return done
 
     def stop(self) -> None:
-        """Drop queued audio and stop at once."""
-        self._stop.set()
-        while not self._queue.empty():
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
-        self._queue.put(None)
+        """Drop queued audio and go silent at once."""
+        self._generation += 1
+        self._paused.clear()
+
+    def pause(self) -> None:
+        """Hold playback (the output plays silence) until :meth:`resume` or :meth:`stop`."""
+        self._paused.set()
+
+    def resume(self) -> None:
+        """Continue a paused piece."""
+        self._paused.clear()
 
     def close(self) -> None:
         """Stop and release the device."""
         self._closed = True
         self.stop()
+        self._queue.put(None)
         self._thread.join(timeout=2)
-        try:
-            self._stream.close()
-        except Exception:  # closing a vanished device must not mask the real error
-            log.debug("closing the output stream failed", exc_info=True)
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            except Exception:  # closing a vanished device must not mask the real error
+                log.debug("closing the output stream failed", exc_info=True)
 
     def _raise_error(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
             raise AudioDeviceError(f"audio playback failed: {error}") from error
 
+    def _write(self, block: np.ndarray) -> None:
+        if self._stream is not None:
+            self._stream.write(block.reshape(-1, 1))
+        else:
+            if self._realtime:
+                time.sleep(len(block) / self.sample_rate)
+            self.played.append(block)
+        if self.on_block is not None:
+            self.on_block(block)
+
     def _run(self) -> None:
         block = max(1, int(self.sample_rate * _BLOCK_SECONDS))
+        silence = np.zeros(block, np.float32)
         while True:
-            samples = self._queue.get()
-            if samples is None:
-                if self._closed:
-                    return
-                if self._queue.empty():
-                    self._stop.clear()
-                    self._idle.set()
+            item = self._queue.get()
+            if item is None:
+                return
+            if isinstance(item, _Marker):
+                self._busy = not self._queue.empty()
+                item.done.set()
+                continue
+            generation, tag = item.tag
+            if generation != self._generation:
+                self._finished(tag, False)
                 continue
             try:
-                for start in range(0, len(samples), block):
-                    if self._stop.is_set():
-                        break
-                    self._stream.write(samples[start : start + block].reshape(-1, 1))
+                completed = self._play_item(item.samples, generation, tag, block, silence)
             except Exception as exc:  # reported to the caller on its next call
                 log.error("audio playback failed: %s", exc)
                 self._error = exc
-                self._stop.set()
+                self._generation += 1
+                completed = False
+            self._finished(tag, completed)
+            if self._queue.empty():
+                self._busy = False
+
+    def _play_item(
+        self, samples: np.ndarray, generation: int, tag: Any, block: int, silence: np.ndarray
+    ) -> bool:
+        start = 0
+        started = False
+        while start < len(samples):
+            if generation != self._generation or self._closed:
+                return False
+            if self._paused.is_set():
+                self._write(silence)
+                continue
+            if not started and self.on_started is not None:
+                self.on_started(tag)
+            started = True
+            self._write(samples[start : start + block])
+            start += block
+        return True
+
+    def _finished(self, tag: Any, completed: bool) -> None:
+        if self.on_finished is not None:
+            self.on_finished(tag, completed)

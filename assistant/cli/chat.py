@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import time
 from typing import Any
 
 from ..llm import Message
+from ..memory import ConversationStore, HistoryCorruptError
 from .common import add_model_options, apply_model_options, open_player
 from .context import CliContext
 
@@ -27,6 +30,11 @@ def register(sub: Any) -> None:
     chat.add_argument("--system", metavar="TEXT", help="system prompt for this conversation")
     chat.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     chat.add_argument("--seed", type=int, help="sampling seed, for repeatable replies")
+    chat.add_argument(
+        "--new",
+        action="store_true",
+        help="start a new conversation instead of continuing the latest",
+    )
     add_model_options(chat, "llm", "voice")
     chat.set_defaults(func=_chat)
 
@@ -49,9 +57,16 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
         voice = load_voice(config, ctx.store)
         player = open_player(voice.sample_rate, config.audio.output_device, required=False)
     options = generation_options(config)
-    history: list[Message] = []
+    store = _open_history()
+    conversation = store.latest_conversation()
+    if conversation is None or (args.new and store.messages(conversation, last=1)):
+        conversation = store.new_conversation()
+    # Every turn takes at least 8 tokens with any chat template, so older ones never fit.
+    history = store.messages(conversation, last=config.llm.context_size // 8)
     if interactive:
         print(f"Chatting with {config.llm.model}. {_HELP}")
+        if history:
+            print(f"(continuing conversation {conversation}; /new starts a new one)")
     try:
         while True:
             line = _read_message(interactive)
@@ -60,6 +75,8 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
             if not line:
                 continue
             if line == "/new":
+                if history:  # an empty conversation is already a new one
+                    conversation = store.new_conversation()
                 history.clear()
                 print("(new conversation)")
                 continue
@@ -70,12 +87,13 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
             ]
             if interactive:
                 print("assistant> ", end="", flush=True)
+            started_at, timings = time.time(), TurnTimings()
             reply = speak_reply(
                 model,
                 voice if player is not None else None,
                 messages,
                 options,
-                TurnTimings(),
+                timings,
                 on_chunk=(lambda chunk: player.play(chunk.audio)) if player else None,
                 on_text=lambda delta: print(delta, end="", flush=True),
             )
@@ -83,12 +101,29 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
             if player is not None:
                 player.wait()
             history += [Message("user", line), Message("assistant", reply.text)]
+            store.add_turn(
+                conversation,
+                line,
+                reply.text,
+                metrics=dataclasses.asdict(timings),
+                started_at=started_at,
+            )
     except KeyboardInterrupt:
         print()
     finally:
+        store.close()
         if player is not None:
             player.close()
     return 0
+
+
+def _open_history() -> ConversationStore:
+    try:
+        return ConversationStore()
+    except HistoryCorruptError as exc:
+        # The damaged file is already moved aside and a fresh one started: say so, go on.
+        print(f"note: {exc}", file=sys.stderr)
+        return ConversationStore()
 
 
 def _read_message(interactive: bool) -> str | None:

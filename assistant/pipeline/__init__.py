@@ -1,0 +1,37 @@
+"""The live conversation pipeline: sources, events, and the threads that join the engines."""
+
+from .conversation import MODES, Conversation
+from .events import (
+    AudioLevel,
+    ErrorEvent,
+    Event,
+    FinalTranscript,
+    PartialTranscript,
+    ReplyToken,
+    SentenceSpoken,
+    State,
+    StateChanged,
+    TurnFinished,
+    TurnMetrics,
+)
+from .sources import AudioSource, MicrophoneSource, ScriptedSource, Utterance
+
+__all__ = [
+    "MODES",
+    "AudioLevel",
+    "AudioSource",
+    "Conversation",
+    "ErrorEvent",
+    "Event",
+    "FinalTranscript",
+    "MicrophoneSource",
+    "PartialTranscript",
+    "ReplyToken",
+    "ScriptedSource",
+    "SentenceSpoken",
+    "State",
+    "StateChanged",
+    "TurnFinished",
+    "TurnMetrics",
+    "Utterance",
+]

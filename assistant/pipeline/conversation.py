@@ -1,0 +1,540 @@
+"""The live conversation: microphone to speakers, streaming, with barge-in.
+
+Threads, joined by queues; only this module owns concurrency:
+
+- capture: reads the source, removes the speakers' echo, runs the endpointer, reports
+  levels, pauses the reply the moment the user starts talking over it and cancels it
+  once the speech is confirmed, and hands finished utterances to the turn worker;
+- partials: transcribes the utterance so far about every 0.5 s while the user speaks;
+- turn: final transcript, then the language model streaming into the sentence chunker;
+- voice: synthesizes each complete sentence and queues it on the player while the model
+  writes the next one.
+
+Each turn has its own cancellation token. The history keeps only what was actually
+played: sentences cut by a barge-in are not in it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..asr import Transcriber
+from ..audio import ASR_RATE, Audio
+from ..audio.playback import Player
+from ..config import Config
+from ..errors import AssistantError, AudioDeviceError, EngineError
+from ..llm import ChatModel, Message, fit_to_context
+from ..memtrim import release_free_memory
+from ..text import SentenceChunker, speakable
+from ..tts import Voice
+from ..turn import generation_options
+from ..vad import Endpointer, SpeechEnded, SpeechStarted, Vad, VadOptions
+from .events import (
+    AudioLevel,
+    ErrorEvent,
+    Event,
+    FinalTranscript,
+    PartialTranscript,
+    ReplyToken,
+    SentenceSpoken,
+    State,
+    StateChanged,
+    TurnFinished,
+    TurnMetrics,
+)
+from .sources import AudioSource
+
+__all__ = ["MODES", "Conversation"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("hands-free", "push-to-talk")
+_PARTIAL_EVERY = 0.5  # seconds between partial transcripts
+_PAUSE_FRAMES = 2  # frames above the threshold that pause the reply at once (~64 ms)
+_RESUME_AFTER = 0.6  # a pause with no confirmed speech after this long resumes the reply
+
+
+@dataclass
+class _Turn:
+    number: int
+    speech_end: float  # time.monotonic() at the end of the user's speech
+    audio: np.ndarray | None = None
+    text: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    spoken: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    playback_done: threading.Event = field(default_factory=threading.Event)
+
+    def mark(self, name: str) -> None:
+        self.metrics.setdefault(name, time.monotonic() - self.speech_end)
+
+
+class Conversation:
+    """A running conversation between the user and the engines.
+
+    Args:
+        vad, transcriber, chat, voice: the engines (the VAD is used for streaming: give
+            this object its own instance).
+        config: settings (VAD thresholds, generation options, system prompt).
+        source: makes the audio source; called again to reopen it after a device failure.
+        player: plays the replies (a real device or a simulated one).
+        history: earlier messages of this conversation (user/assistant).
+        memory: where turns are saved (``assistant.memory.ConversationStore``), or ``None``.
+        conversation_id: the stored conversation to continue (``None``: a new one).
+        echo: removes the speakers' sound from the microphone signal (or ``None``).
+        mode: ``hands-free`` (the VAD ends turns) or ``push-to-talk``.
+    """
+
+    def __init__(
+        self,
+        *,
+        vad: Vad,
+        transcriber: Transcriber,
+        chat: ChatModel,
+        voice: Voice,
+        config: Config,
+        source: Callable[[], AudioSource],
+        player: Player,
+        history: list[Message] | None = None,
+        memory: Any = None,
+        conversation_id: int | None = None,
+        echo: Any = None,
+        mode: str = "hands-free",
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self._transcriber = transcriber
+        self._chat = chat
+        self._voice = voice
+        self._config = config
+        self._options = VadOptions.from_config(config.vad)
+        self._endpointer = Endpointer(vad, self._options)
+        self._source_factory = source
+        self._player = player
+        self._memory = memory
+        self._conversation_id = conversation_id
+        self._history: list[Message] = list(history or [])
+        self._echo = echo
+        self._mode = mode
+        self._listeners: list[Callable[[Event], None]] = []
+        self._state = State.IDLE
+        self._state_lock = threading.Lock()
+        self._asr_lock = threading.Lock()  # partial and final transcripts share the model
+        self._turns: queue.Queue[_Turn | None] = queue.Queue()
+        self._sentences: queue.Queue[tuple[_Turn, str | None]] = queue.Queue()
+        self._partials: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=1)
+        self._current: _Turn | None = None
+        self._turn_count = 0
+        self._running = threading.Event()
+        self._source: AudioSource | None = None
+        self._threads: list[threading.Thread] = []
+        self._ptt_buffer: list[np.ndarray] | None = None
+        self._loud_frames = 0
+        self._paused_at: float | None = None
+        self._last_partial = 0.0
+        self._last_level = 0.0
+        self._input_failed = False
+        self.barge_in_stops: list[float] = []
+        """Seconds from each barge-in's speech onset to the reply going silent."""
+        player.on_started = self._on_audio_started
+        player.on_finished = self._on_audio_finished
+        if echo is not None:
+            player.on_block = self._on_played_block
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def state(self) -> State:
+        """What the assistant is doing now."""
+        return self._state
+
+    @property
+    def mode(self) -> str:
+        """``hands-free`` or ``push-to-talk``."""
+        return self._mode
+
+    @property
+    def history(self) -> list[Message]:
+        """The conversation so far, as the model sees it (what was actually spoken)."""
+        return list(self._history)
+
+    def subscribe(self, listener: Callable[[Event], None]) -> None:
+        """Call ``listener`` with every event (from worker threads: keep it quick)."""
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        """Open the source and start listening."""
+        if self._running.is_set():
+            return
+        self._running.set()
+        for name, target in (
+            ("capture", self._capture_loop),
+            ("partials", self._partial_loop),
+            ("turns", self._turn_loop),
+            ("voice", self._voice_loop),
+        ):
+            thread = threading.Thread(target=self._guard(target, name), name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._set_state(State.LISTENING)
+
+    def stop(self) -> None:
+        """Stop everything and join the threads (the player stays open: the caller's)."""
+        if not self._running.is_set():
+            return
+        self._running.clear()
+        self.interrupt()
+        if self._source is not None:
+            self._source.close()
+        self._turns.put(None)
+        self._sentences.put((_Turn(-1, 0.0), None))
+        with contextlib.suppress(queue.Full):
+            self._partials.put_nowait(None)
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self._threads.clear()
+        self._set_state(State.IDLE)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no turn is pending or running; False on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._current is not None or not self._turns.empty():
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def set_mode(self, mode: str) -> None:
+        """Switch between ``hands-free`` and ``push-to-talk`` while running."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self._mode = mode
+        self._ptt_buffer = None
+
+    def push_to_talk(self, pressed: bool) -> None:
+        """Push-to-talk button: pressing interrupts a reply and starts an utterance;
+        releasing ends it."""
+        if self._mode != "push-to-talk":
+            raise ValueError("push_to_talk() needs push-to-talk mode (see set_mode)")
+        if pressed:
+            self.interrupt()
+            self._ptt_buffer = []
+            self._set_state(State.HEARING)
+            return
+        buffer, self._ptt_buffer = self._ptt_buffer, None
+        if buffer:
+            self._submit(_Turn(0, time.monotonic(), audio=np.concatenate(buffer)))
+        else:
+            self._set_state(State.LISTENING)
+
+    def send_text(self, text: str) -> None:
+        """A typed message: interrupts a reply and starts a turn without ASR."""
+        self.interrupt()
+        self._submit(_Turn(0, time.monotonic(), text=text))
+
+    def interrupt(self) -> None:
+        """Stop the current reply (generation, synthesis and playback) at once."""
+        turn = self._current
+        if turn is not None:
+            turn.cancel.set()
+        self._player.stop()
+        self._paused_at = None
+
+    def new_conversation(self) -> None:
+        """Forget the history (a stored conversation is closed; the next turn opens a
+        new one)."""
+        self.interrupt()
+        self._history.clear()
+        if self._memory is not None:
+            self._conversation_id = None
+
+    # ------------------------------------------------------------------ events and state
+
+    def _emit(self, event: Event) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:  # a broken listener must not stop the conversation
+                log.exception("event listener failed on %s", type(event).__name__)
+
+    def _set_state(self, state: State) -> None:
+        with self._state_lock:
+            previous, self._state = self._state, state
+        if previous != state:
+            self._emit(StateChanged(state, previous))
+
+    def _error(self, exc: BaseException, source: str) -> None:
+        if isinstance(exc, AssistantError):
+            self._emit(ErrorEvent(exc.message, exc.hint, source))
+        else:
+            log.exception("%s failed", source)
+            self._emit(ErrorEvent(f"{source} failed: {exc}", None, source))
+
+    def _guard(self, target: Callable[[], None], name: str) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except Exception as exc:  # a worker never dies silently
+                self._error(exc, name)
+
+        return run
+
+    # ------------------------------------------------------------------ capture
+
+    def _capture_loop(self) -> None:
+        while self._running.is_set():
+            try:
+                self._source = self._source_factory()
+                for block in self._source.blocks():
+                    if self._input_failed:
+                        self._input_failed = False
+                        log.info("audio input is back")
+                    self._on_block(block)
+                    if not self._running.is_set():
+                        return
+                return  # the source ended (a file)
+            except AudioDeviceError as exc:
+                if not self._input_failed:
+                    self._input_failed = True
+                    self._error(exc, "input")
+                self._endpointer.reset()
+                time.sleep(0.5)  # then try to reopen: the device may come back
+
+    def _on_block(self, block: np.ndarray) -> None:
+        if self._echo is not None:
+            block = self._echo.process(block)
+        if self._mode == "push-to-talk":
+            if self._ptt_buffer is not None:
+                self._ptt_buffer.append(block)
+            self._report_level(block, 0.0)
+            return
+        events = self._endpointer.push(block)
+        probability = self._endpointer.last_probability
+        self._report_level(block, probability)
+        self._fast_pause(probability)
+        now = time.monotonic()
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                self._on_speech_started(event, now)
+            elif isinstance(event, SpeechEnded):
+                behind = (self._endpointer.position - event.at) / ASR_RATE
+                self._submit(_Turn(0, now - behind, audio=event.utterance))
+        if self._state == State.HEARING and now - self._last_partial >= _PARTIAL_EVERY:
+            self._last_partial = now
+            with contextlib.suppress(queue.Full):
+                self._partials.put_nowait(self._endpointer.current_utterance())
+
+    def _report_level(self, block: np.ndarray, probability: float) -> None:
+        now = time.monotonic()
+        if now - self._last_level < 0.03:
+            return
+        self._last_level = now
+        rms = float(np.sqrt(np.mean(block**2))) if len(block) else 0.0
+        level = 20 * np.log10(rms) if rms > 1e-5 else -100.0
+        self._emit(AudioLevel(float(level), probability))
+
+    def _fast_pause(self, probability: float) -> None:
+        # The endpointer confirms speech only after min_speech_ms; holding the reply at
+        # the first loud frames makes an interruption feel instant, and a false alarm
+        # costs only a short gap.
+        if self._state != State.SPEAKING:
+            self._loud_frames = 0
+            return
+        if probability >= self._options.threshold:
+            self._loud_frames += 1
+            if self._loud_frames >= _PAUSE_FRAMES and self._paused_at is None:
+                self._player.pause()
+                self._paused_at = time.monotonic()
+        else:
+            self._loud_frames = 0
+            if (
+                self._paused_at is not None
+                and not self._endpointer.in_speech
+                and time.monotonic() - self._paused_at > _RESUME_AFTER
+            ):
+                self._paused_at = None
+                self._player.resume()
+
+    def _on_speech_started(self, event: SpeechStarted, now: float) -> None:
+        turn = self._current
+        if turn is not None and not turn.cancel.is_set():
+            onset = now - (self._endpointer.position - event.at) / ASR_RATE
+            silent_at = self._paused_at or now
+            self.interrupt()
+            self.barge_in_stops.append(max(0.0, silent_at - onset))
+            log.info("barge-in: reply cut %.0f ms after the user began", 1000 * (silent_at - onset))
+        self._paused_at = None
+        self._last_partial = now
+        self._set_state(State.HEARING)
+
+    def _submit(self, turn: _Turn) -> None:
+        self._turn_count += 1
+        turn.number = self._turn_count
+        self._set_state(State.THINKING)
+        self._turns.put(turn)
+
+    # ------------------------------------------------------------------ partials
+
+    def _partial_loop(self) -> None:
+        while self._running.is_set():
+            audio = self._partials.get()
+            if audio is None:
+                return
+            if len(audio) < ASR_RATE // 2 or self._state != State.HEARING:
+                continue
+            with self._asr_lock:
+                text = self._transcriber.transcribe(Audio(audio, ASR_RATE)).text
+            if text and self._state == State.HEARING:
+                self._emit(PartialTranscript(text))
+
+    # ------------------------------------------------------------------ turns
+
+    def _turn_loop(self) -> None:
+        while self._running.is_set():
+            turn = self._turns.get()
+            if turn is None:
+                return
+            self._current = turn
+            try:
+                self._run_turn(turn)
+            except Exception as exc:
+                self._error(exc, "turn")
+                turn.cancel.set()
+                self._player.stop()
+            finally:
+                self._current = None
+                if self._state in (State.THINKING, State.SPEAKING):
+                    self._set_state(State.LISTENING)
+                release_free_memory()
+
+    def _run_turn(self, turn: _Turn) -> None:
+        if turn.text is None:
+            assert turn.audio is not None
+            with self._asr_lock:
+                turn.text = self._transcriber.transcribe(Audio(turn.audio, ASR_RATE)).text
+            if not turn.text.strip():
+                log.info("utterance had no words")
+                return
+        turn.mark("transcript")
+        self._emit(FinalTranscript(turn.text, turn.number))
+        config = self._config
+        options = generation_options(config)
+        messages = [Message("system", config.llm.system_prompt), *self._history,
+                    Message("user", turn.text)]  # fmt: skip
+        messages = fit_to_context(self._chat, messages, options.max_tokens)
+        chunker = SentenceChunker()
+        try:
+            for delta in self._chat.stream(messages, options, turn.cancel):
+                turn.mark("first_token")
+                turn.written.append(delta)
+                self._emit(ReplyToken(delta, turn.number))
+                for sentence in chunker.feed(delta):
+                    turn.mark("first_sentence")
+                    self._sentences.put((turn, sentence))
+        except EngineError as exc:
+            self._error(exc, "llm")
+        if not turn.cancel.is_set():
+            for sentence in chunker.flush():
+                turn.mark("first_sentence")
+                self._sentences.put((turn, sentence))
+        self._sentences.put((turn, None))
+        while not turn.playback_done.wait(0.05):
+            if not self._running.is_set():
+                break
+        self._finish_turn(turn)
+
+    def _finish_turn(self, turn: _Turn) -> None:
+        turn.mark("end")
+        interrupted = turn.cancel.is_set()
+        spoken = " ".join(turn.spoken)
+        user_text = turn.text or ""
+        # What the model "said" is what the user heard: a cut reply is remembered cut.
+        self._history += [Message("user", user_text), Message("assistant", spoken or "…")]
+        metrics = {k: round(v, 4) for k, v in turn.metrics.items()}
+        if self._memory is not None:
+            try:
+                self._store_turn(user_text, spoken, interrupted, metrics)
+            except AssistantError as exc:
+                self._error(exc, "memory")
+        self._emit(
+            TurnMetrics(
+                turn.number,
+                transcript=metrics.get("transcript"),
+                first_token=metrics.get("first_token"),
+                first_sentence=metrics.get("first_sentence"),
+                first_audio=metrics.get("first_audio"),
+                end=metrics.get("end"),
+            )
+        )
+        self._emit(TurnFinished(turn.number, user_text, spoken, "".join(turn.written).strip(),
+                                interrupted))  # fmt: skip
+
+    def _store_turn(self, user: str, spoken: str, interrupted: bool, metrics: dict) -> None:
+        if self._conversation_id is None:
+            self._conversation_id = self._memory.new_conversation()
+        self._memory.add_turn(
+            self._conversation_id, user, spoken, interrupted=interrupted, metrics=metrics
+        )
+
+    # ------------------------------------------------------------------ voice
+
+    def _voice_loop(self) -> None:
+        while self._running.is_set():
+            turn, sentence = self._sentences.get()
+            if turn.number < 0:
+                return
+            if sentence is None:
+                if not turn.cancel.is_set():
+                    try:
+                        self._player.wait()
+                    except AudioDeviceError as exc:
+                        self._error(exc, "output")
+                turn.playback_done.set()
+                continue
+            if turn.cancel.is_set():
+                continue
+            text = speakable(sentence)
+            if not any(ch.isalnum() for ch in text):
+                continue
+            try:
+                chunks = list(self._voice.synthesize(text))
+            except AssistantError as exc:
+                self._error(exc, "tts")
+                continue
+            for i, chunk in enumerate(chunks):
+                if turn.cancel.is_set():
+                    break
+                last = i == len(chunks) - 1
+                try:
+                    self._player.play(chunk.audio, tag=(turn, text if last else None))
+                except AudioDeviceError as exc:
+                    self._error(exc, "output")
+                    turn.cancel.set()
+
+    def _on_audio_started(self, tag: Any) -> None:
+        turn, _ = tag
+        if turn.cancel.is_set():
+            return
+        turn.mark("first_audio")
+        if self._state == State.THINKING:
+            self._set_state(State.SPEAKING)
+
+    def _on_audio_finished(self, tag: Any, completed: bool) -> None:
+        turn, sentence = tag
+        if completed and sentence is not None and not turn.cancel.is_set():
+            turn.spoken.append(sentence)
+            self._emit(SentenceSpoken(sentence, turn.number))
+
+    def _on_played_block(self, block: np.ndarray) -> None:
+        rate = self._player.sample_rate
+        self._echo.add_reference(Audio(block, rate).at_rate(ASR_RATE).samples)

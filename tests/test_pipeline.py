@@ -1,0 +1,223 @@
+"""The live conversation pipeline on the real engines, fed by audio played in real time."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from assistant.audio.playback import Player
+from assistant.config import Config
+from assistant.engines import Engines
+from assistant.errors import AudioDeviceError
+from assistant.pipeline import (
+    Conversation,
+    ErrorEvent,
+    Event,
+    FinalTranscript,
+    PartialTranscript,
+    ScriptedSource,
+    State,
+    StateChanged,
+    TurnFinished,
+    TurnMetrics,
+    Utterance,
+)
+from assistant.store import ModelStore
+from assistant.tts import synthesize_all
+
+
+@pytest.fixture(scope="module")
+def config() -> Config:
+    config = Config()
+    config.llm.temperature = 0.0
+    config.llm.max_tokens = 60
+    return config
+
+
+@pytest.fixture(scope="module")
+def engines(config) -> Engines:
+    return Engines.load(config, ModelStore.from_config(config.models))
+
+
+class Recorder:
+    """Collects events; ``wait_for`` blocks until one matches."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.events if isinstance(e, kind)]
+
+    def wait_for(self, kind: type, count: int = 1, timeout: float = 60.0) -> list:
+        with self._changed:
+            self._changed.wait_for(lambda: len(self.of(kind)) >= count, timeout)
+        found = self.of(kind)
+        assert len(found) >= count, f"expected {count} {kind.__name__}, got {found}"
+        return found
+
+
+def converse(engines, config, source, player, **kwargs) -> tuple[Conversation, Recorder]:
+    conversation = Conversation(
+        vad=engines.vad, transcriber=engines.transcriber, chat=engines.chat,
+        voice=engines.voice, config=config, source=source, player=player, **kwargs,
+    )  # fmt: skip
+    recorder = Recorder()
+    conversation.subscribe(recorder)
+    conversation.start()
+    return conversation, recorder
+
+
+def said(engines, text: str):
+    return synthesize_all(engines.voice, text)
+
+
+def test_two_turn_conversation_remembers_the_first_turn(engines, config):
+    source = ScriptedSource(
+        [Utterance(0.3, said(engines, "My name is Ada. Please remember it.")),
+         Utterance(11.0, said(engines, "What is my name?"))]
+    )  # fmt: skip
+    player = Player(engines.voice.sample_rate, simulated=True)
+    conversation, events = converse(engines, config, lambda: source, player)
+    try:
+        finished = events.wait_for(TurnFinished, 2, timeout=90)
+    finally:
+        conversation.stop()
+    assert "ada" in finished[0].user_text.lower()
+    assert "what is my name" in finished[1].user_text.lower()
+    assert "ada" in finished[1].spoken_text.lower()
+    assert not any(f.interrupted for f in finished)
+    assert events.of(PartialTranscript), "no partial transcript while the user spoke"
+    states = [e.state for e in events.of(StateChanged)]
+    assert states[:5] == [State.LISTENING, State.HEARING, State.THINKING, State.SPEAKING,
+                          State.LISTENING]  # fmt: skip
+    metrics = events.of(TurnMetrics)[0]
+    assert 0 < metrics.transcript < metrics.first_token < metrics.first_audio < metrics.end
+    history = conversation.history
+    assert [m.role for m in history] == ["user", "assistant"] * 2
+    assert history[3].content == finished[1].spoken_text
+    played = np.concatenate(player.played)
+    assert np.abs(played).max() > 0.05
+
+
+def test_speech_over_the_reply_cuts_it_and_history_keeps_only_what_was_heard(engines, config):
+    config = Config.from_dict(config.to_dict())
+    config.llm.max_tokens = 200
+    source = ScriptedSource(
+        [Utterance(0.3, said(engines, "Tell me a long story about a dragon.")),
+         Utterance(7.5, said(engines, "Stop. What is two plus two?"))]
+    )  # fmt: skip
+    player = Player(engines.voice.sample_rate, simulated=True)
+    conversation, events = converse(engines, config, lambda: source, player)
+    try:
+        finished = events.wait_for(TurnFinished, 2, timeout=90)
+    finally:
+        conversation.stop()
+    first, second = finished[:2]
+    assert first.interrupted
+    assert len(first.spoken_text) < len(first.full_text)
+    assert re.search(r"(2|two) plus (2|two)", second.user_text.lower()), second.user_text
+    assert conversation.history[1].content == (first.spoken_text or "…")
+    assert len(conversation.barge_in_stops) == 1
+    assert conversation.barge_in_stops[0] < 0.3
+    # Playback really stopped: far less audio was played than the story needs.
+    assert sum(len(b) for b in player.played) / player.sample_rate < 20
+
+
+def test_typed_text_and_push_to_talk_start_turns(engines, config):
+    question = said(engines, "What is the capital of France?")
+    source = ScriptedSource([Utterance(1.0, question)])
+    player = Player(engines.voice.sample_rate, simulated=True, realtime=False)
+    conversation, events = converse(engines, config, lambda: source, player, mode="push-to-talk")
+    try:
+        conversation.push_to_talk(True)
+        time.sleep(question.duration + 1.3)
+        conversation.push_to_talk(False)
+        heard = events.wait_for(FinalTranscript, 1)
+        conversation.wait_idle(60)
+        conversation.send_text("Thank you.")
+        finished = events.wait_for(TurnFinished, 2)
+    finally:
+        conversation.stop()
+    assert "capital of france" in heard[0].text.lower()
+    assert finished[1].user_text == "Thank you." and finished[1].spoken_text
+
+
+class _FlakyMicrophone:
+    """Delivers ``blocks`` of silence, then fails like an unplugged device."""
+
+    def __init__(self, blocks: int) -> None:
+        self._count = blocks
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        for _ in range(self._count):
+            time.sleep(0.03)
+            yield np.zeros(480, np.float32)
+        raise AudioDeviceError("the microphone was unplugged")
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_input_device_that_vanishes_is_reported_and_the_next_turn_works(engines, config):
+    attempts = []
+    question = said(engines, "What is the capital of France?")
+
+    def open_source():
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:  # unplugged mid-stream
+            return _FlakyMicrophone(blocks=10)
+        if len(attempts) == 2:  # still missing when the pipeline tries again
+            return _FlakyMicrophone(blocks=0)
+        return ScriptedSource([Utterance(0.3, question)])
+
+    player = Player(engines.voice.sample_rate, simulated=True, realtime=False)
+    conversation, events = converse(engines, config, open_source, player)
+    try:
+        finished = events.wait_for(TurnFinished, 1, timeout=60)
+    finally:
+        conversation.stop()
+    errors = events.of(ErrorEvent)
+    assert len(errors) == 1, errors  # reported once, not once per retry
+    assert errors[0].source == "input" and "unplugged" in errors[0].message
+    assert "capital of france" in finished[0].user_text.lower()
+
+
+def test_a_hundred_turns_keep_memory_and_threads_flat(engines, config):
+    config = Config.from_dict(config.to_dict())
+    config.llm.max_tokens = 12
+    config.llm.context_size = 512
+    source = ScriptedSource([])
+    player = Player(engines.voice.sample_rate, simulated=True, realtime=False)
+    conversation, events = converse(engines, config, lambda: source, player)
+
+    def rss_mb() -> float:
+        with open("/proc/self/statm") as handle:
+            return int(handle.read().split()[1]) * 4096 / 2**20
+
+    try:
+        samples = {}
+        for turn in range(1, 101):
+            player.played.clear()
+            events.events.clear()
+            if turn % 10 == 0:  # long conversations are trimmed; new ones start empty
+                conversation.new_conversation()
+            conversation.send_text(f"Say the number {turn}.")
+            events.wait_for(TurnFinished, 1, timeout=60)
+            conversation.wait_idle(10)
+            if turn in (20, 100):
+                samples[turn] = (rss_mb(), threading.active_count())
+    finally:
+        conversation.stop()
+    assert samples[100][1] == samples[20][1]
+    assert samples[100][0] - samples[20][0] < 40, samples
