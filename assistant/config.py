@@ -134,6 +134,11 @@ class AudioConfig:
     """Microphone, by name or index."""
     output_device: str = ""
     """Speakers, by name or index."""
+    echo_cancellation: str = "auto"
+    """``auto`` (WebRTC when available, else half-duplex gating), ``webrtc``, ``gate``,
+    or ``off`` (headphones: nothing to cancel)."""
+    echo_delay_ms: int = 0
+    """Hint for the echo canceller: extra delay from playback to microphone."""
 
 
 @dataclass
@@ -182,6 +187,12 @@ class Config:
             raise ConfigError(
                 f"llm.max_tokens must be between 1 and llm.context_size - 1, "
                 f"not {self.llm.max_tokens}"
+            )
+        echo_modes = ("auto", "webrtc", "gate", "off")
+        if self.audio.echo_cancellation not in echo_modes:
+            raise ConfigError(
+                f"audio.echo_cancellation is {self.audio.echo_cancellation!r}; "
+                f"valid choices: {', '.join(echo_modes)}"
             )
         if self.asr.beam_size < 1:
             raise ConfigError(f"asr.beam_size must be at least 1, not {self.asr.beam_size}")

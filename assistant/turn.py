@@ -140,7 +140,7 @@ def speak_reply(
     def say(sentence: str) -> None:
         if timings.first_sentence is None:
             timings.first_sentence = time.perf_counter() - start
-        text = speakable(sentence)
+        text = speakable(sentence, voice.language if voice is not None else "en")
         if voice is None or not any(ch.isalnum() for ch in text):
             return
         spoken.append(text)

@@ -114,3 +114,30 @@ def virtual_audio(_pulse_server: dict[str, str], monkeypatch: pytest.MonkeyPatch
     input) on PulseAudio, reachable from this test and its subprocesses."""
     for key, value in _pulse_server.items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def private_audio(virtual_audio, monkeypatch: pytest.MonkeyPatch):
+    """A speaker and a microphone of this test's own, made the defaults of its
+    subprocesses, so nothing else playing on the machine leaks into the test:
+    ``(speaker sink, microphone feed sink)``; record ``<speaker>.monitor``, play into the
+    feed with ``paplay --device=<feed>``."""
+    import subprocess
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
+    speaker, feed, mic = f"spk_{tag}", f"feed_{tag}", f"mic_{tag}"
+    modules = []
+    for args in (
+        ["module-null-sink", f"sink_name={speaker}"],
+        ["module-null-sink", f"sink_name={feed}"],
+        ["module-remap-source", f"source_name={mic}", f"master={feed}.monitor"],
+    ):
+        out = subprocess.run(["pactl", "load-module", *args], capture_output=True, text=True,
+                             check=True)  # fmt: skip
+        modules.append(out.stdout.strip())
+    monkeypatch.setenv("PULSE_SINK", speaker)
+    monkeypatch.setenv("PULSE_SOURCE", mic)
+    yield speaker, feed
+    for module in reversed(modules):
+        subprocess.run(["pactl", "unload-module", module], check=False)

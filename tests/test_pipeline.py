@@ -221,3 +221,75 @@ def test_a_hundred_turns_keep_memory_and_threads_flat(engines, config):
         conversation.stop()
     assert samples[100][1] == samples[20][1]
     assert samples[100][0] - samples[20][0] < 40, samples
+
+
+class _Room:
+    """Open speakers: what the player plays reaches the microphone ``delay`` later,
+    ``gain`` quieter, with a short reverberation tail."""
+
+    def __init__(self, player: Player, *, delay: float = 0.05, gain: float = 0.35) -> None:
+        self._player = player
+        self._read = 0
+        self._gain = gain
+        rng = np.random.default_rng(7)
+        tail = np.exp(-np.arange(1600) / 300.0) * rng.standard_normal(1600) * 0.05
+        tail[0] = 1.0
+        self._impulse = (tail / np.abs(tail).sum() * 2).astype(np.float32)  # ~100 ms room
+        self._pending = np.zeros(int(delay * 16000), np.float32)
+        self._carry = np.zeros(0, np.float32)
+
+    def mix(self, n: int) -> np.ndarray:
+        from assistant.audio import resample
+
+        fresh = self._player.played[self._read :]
+        self._read += len(fresh)
+        if fresh:
+            played = resample(np.concatenate(fresh), self._player.sample_rate, 16000)
+            wet = np.convolve(played, self._impulse)
+            wet[: len(self._carry)] += self._carry
+            self._carry = wet[len(played) :]
+            self._pending = np.concatenate([self._pending, wet[: len(played)] * self._gain])
+        out, self._pending = self._pending[:n], self._pending[n:]
+        return np.pad(out, (0, n - len(out))).astype(np.float32)
+
+
+def _open_speaker_conversation(engines, config, echo):
+    config = Config.from_dict(config.to_dict())
+    config.llm.max_tokens = 200
+    player = Player(engines.voice.sample_rate, simulated=True)
+    room = _Room(player)
+    source = ScriptedSource(
+        [Utterance(0.3, said(engines, "Tell me a long story about a dragon.")),
+         Utterance(11.0, said(engines, "What is two plus two?"))],
+        mix=room.mix,
+    )  # fmt: skip
+    return converse(engines, config, lambda: source, player, echo=echo)
+
+
+def test_the_assistant_does_not_hear_itself_on_open_speakers_but_hears_the_user(engines, config):
+    from assistant.audio.echo import make_echo_canceller
+
+    echo = make_echo_canceller("webrtc")
+    conversation, events = _open_speaker_conversation(engines, config, echo)
+    try:
+        finished = events.wait_for(TurnFinished, 2, timeout=90)
+    finally:
+        conversation.stop()
+    heard = [e.text.lower() for e in events.of(FinalTranscript)]
+    # The only turns are the user's two questions: the reply's echo started none.
+    assert len(heard) == 2 and "dragon" in heard[0], heard
+    assert re.search(r"(2|two) plus (2|two)", heard[1]), heard
+    assert finished[0].interrupted and finished[0].spoken_text  # spoke a while, then cut
+
+
+def test_without_echo_cancellation_the_echo_interrupts_the_reply(engines, config):
+    conversation, events = _open_speaker_conversation(engines, config, echo=None)
+    try:
+        first = events.wait_for(TurnFinished, 1, timeout=60)[0]
+        heard = [e.text.lower() for e in events.wait_for(FinalTranscript, 2, timeout=60)]
+    finally:
+        conversation.stop()
+    # Control for the test above: the same room without a canceller barges in on itself,
+    # and what it "hears" next is its own voice, not the user's question.
+    assert first.interrupted and conversation.barge_in_stops
+    assert not re.search(r"(2|two) plus (2|two)", heard[1]), heard

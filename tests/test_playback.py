@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,17 +19,8 @@ from assistant.text import word_error_rate
 
 
 @pytest.fixture
-def speaker(virtual_audio, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """A virtual speaker of this test's own, made the default output of its subprocesses
-    (so nothing else playing on the machine ends up in the recording)."""
-    name = f"spk_{uuid.uuid4().hex[:8]}"
-    module = subprocess.run(
-        ["pactl", "load-module", "module-null-sink", f"sink_name={name}"],
-        capture_output=True, text=True, check=True,
-    ).stdout.strip()  # fmt: skip
-    monkeypatch.setenv("PULSE_SINK", name)
-    yield name
-    subprocess.run(["pactl", "unload-module", module], check=False)
+def speaker(private_audio) -> str:
+    return private_audio[0]
 
 
 @contextlib.contextmanager

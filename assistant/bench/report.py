@@ -1,17 +1,35 @@
-"""The figures ``assistant bench engines`` reports, and the machine they were taken on."""
+"""The figures ``assistant bench engines`` and ``assistant bench latency`` report, and the
+machine they were taken on."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import platform
 import statistics
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-__all__ = ["BenchOptions", "EngineBench", "EnginesReport", "MachineInfo", "Metric", "machine_info"]
+__all__ = [
+    "BARGE_IN_GOAL_S",
+    "LATENCY_METHOD",
+    "RATIO_GOAL",
+    "BenchOptions",
+    "EngineBench",
+    "EnginesReport",
+    "LatencyOptions",
+    "LatencyReport",
+    "LatencyTurn",
+    "MachineInfo",
+    "MemoryUse",
+    "Metric",
+    "machine_info",
+    "percentile",
+]
 
 DEFAULT_SPEECH_TEXT = (
     "The quick brown fox jumps over the lazy dog, then runs back home across the wide "
@@ -207,3 +225,216 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+# ---------------------------------------------------------------------- bench latency
+
+RATIO_GOAL = 0.4
+"""Streaming voice-to-voice latency over the sequential baseline's: the most allowed, at
+p50 and at p90."""
+BARGE_IN_GOAL_S = 0.1
+"""Barge-in stop time at p90: the most allowed, in seconds."""
+LATENCY_METHOD = (
+    "voice-to-voice = end of the user's speech (the endpointer's estimate) to the first "
+    "reply sample handed to the output; both pipelines hear each question in real time "
+    "through the same endpointer, so both include its min_silence_ms wait. streaming: the "
+    "live Conversation (partial transcripts, LLM streamed sentence by sentence into the "
+    "voice); its reply is stopped once it starts playing. baseline: after the same "
+    "endpoint, transcribe the whole utterance, generate the whole reply, synthesize all of "
+    "it, then play. Same models, temperature 0, same max_tokens and system prompt, no "
+    "history. barge-in stop = the VAD's speech onset of the interruption to the output "
+    "going silent, as the pipeline measures it."
+)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0–100) of ``values``, interpolating linearly between the
+    closest ranks (numpy's default method)."""
+    if not values:
+        raise ValueError("percentile of no values")
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+@dataclass(frozen=True)
+class LatencyOptions:
+    """How ``assistant bench latency`` measures."""
+
+    repeats: int = 1
+    """Rounds over the question set; each round runs both pipelines, the order flipping
+    every round."""
+    max_tokens: int | None = None
+    """Longest reply in tokens; ``None`` keeps the config's ``llm.max_tokens``."""
+    barge_ins: int = 5
+    """Extra turns in which the user talks over the reply (0: none)."""
+    barge_in_after: float = 1.5
+    """Seconds after the reply starts playing at which the user barges in."""
+    turn_timeout: float = 180.0
+    """Longest wait for one step of a turn before the benchmark gives up."""
+
+    def __post_init__(self) -> None:
+        if self.repeats < 1:
+            raise ValueError(f"repeats must be at least 1, not {self.repeats}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, not {self.max_tokens}")
+        if self.barge_ins < 0:
+            raise ValueError(f"barge_ins must be 0 or more, not {self.barge_ins}")
+        if self.barge_in_after <= 0:
+            raise ValueError(f"barge_in_after must be above 0, not {self.barge_in_after}")
+
+
+@dataclass(frozen=True)
+class LatencyTurn:
+    """One question through one pipeline."""
+
+    pipeline: str
+    """``streaming`` or ``baseline``."""
+    question: str
+    """The question's file name."""
+    round: int
+    """Which round (from 1)."""
+    heard: str
+    """The transcript."""
+    reply: str
+    """What the model wrote (the streaming reply stops soon after it starts playing)."""
+    voice_to_voice: float | None
+    """Seconds from the end of the user's speech to the first reply sample reaching the
+    output (``None``: no reply, e.g. no words were heard)."""
+    steps: dict[str, float] = field(default_factory=dict)
+    """Where the time went, seconds from the end of speech: streaming ``transcript``,
+    ``first_token``, ``first_sentence``; baseline ``transcript``, ``reply_text`` (all
+    of it written), ``reply_audio`` (all of it synthesized)."""
+
+
+@dataclass(frozen=True)
+class MemoryUse:
+    """The process's memory, in MiB (``None`` where the OS does not tell)."""
+
+    rss_start_mb: float | None
+    """Resident set before the engines were loaded."""
+    rss_loaded_mb: float | None
+    """Resident set with the engines loaded, before measuring."""
+    rss_end_mb: float | None
+    """Resident set at the end."""
+    peak_mb: float
+    """Peak resident set of the whole run (``ru_maxrss``)."""
+
+
+@dataclass(frozen=True)
+class LatencyReport:
+    """Everything ``assistant bench latency`` measured."""
+
+    turns: tuple[LatencyTurn, ...]
+    """Every question through both pipelines."""
+    barge_in_stops: tuple[float, ...]
+    """Seconds from each barge-in's speech onset to the output going silent."""
+    barge_ins_tried: int
+    """Barge-ins attempted (one whose reply ended before it measures nothing)."""
+    memory: MemoryUse
+    """Memory use."""
+    machine: MachineInfo
+    """The machine."""
+    options: LatencyOptions
+    """How it was measured."""
+    min_silence_ms: int
+    """The endpointer's end-of-speech silence, included in every voice-to-voice figure."""
+    max_tokens: int
+    """Longest reply, in tokens."""
+    models: dict[str, str]
+    """Model id per engine (``vad``, ``asr``, ``llm``, ``voice``)."""
+    questions: tuple[str, ...]
+    """The question files, in order."""
+
+    def latencies(self, pipeline: str) -> list[float]:
+        """Voice-to-voice seconds of every answered turn of ``pipeline``."""
+        return [
+            t.voice_to_voice
+            for t in self.turns
+            if t.pipeline == pipeline and t.voice_to_voice is not None
+        ]
+
+    def latency(self, pipeline: str, q: float) -> float | None:
+        """The ``q``-th percentile of ``pipeline``'s voice-to-voice seconds."""
+        values = self.latencies(pipeline)
+        return percentile(values, q) if values else None
+
+    def ratio(self, q: float) -> float | None:
+        """Streaming over baseline at the ``q``-th percentile (below 1: streaming wins)."""
+        streaming, baseline = self.latency("streaming", q), self.latency("baseline", q)
+        if streaming is None or baseline is None or baseline <= 0:
+            return None
+        return streaming / baseline
+
+    def barge_in(self, q: float) -> float | None:
+        """The ``q``-th percentile of the barge-in stop times."""
+        return percentile(self.barge_in_stops, q) if self.barge_in_stops else None
+
+    @property
+    def ratio_goal_met(self) -> bool:
+        """Both ratios (p50 and p90) at most :data:`RATIO_GOAL`."""
+        ratios = (self.ratio(50), self.ratio(90))
+        return all(r is not None and r <= RATIO_GOAL for r in ratios)
+
+    @property
+    def barge_in_goal_met(self) -> bool:
+        """Barge-in p90 at most :data:`BARGE_IN_GOAL_S`."""
+        p90 = self.barge_in(90)
+        return p90 is not None and p90 <= BARGE_IN_GOAL_S
+
+    def to_dict(self) -> dict[str, Any]:
+        """Summary figures (seconds), goals, every turn, memory, settings and machine."""
+        out: dict[str, Any] = {}
+        for pipeline in ("streaming", "baseline"):
+            turns = [t for t in self.turns if t.pipeline == pipeline]
+            out[pipeline] = {
+                "p50_s": self.latency(pipeline, 50),
+                "p90_s": self.latency(pipeline, 90),
+                "answered": len(self.latencies(pipeline)),
+                "turns": [
+                    {
+                        "question": t.question,
+                        "round": t.round,
+                        "heard": t.heard,
+                        "reply": t.reply,
+                        "voice_to_voice_s": t.voice_to_voice,
+                        "steps_s": dict(t.steps),
+                    }
+                    for t in turns
+                ],
+            }
+        out["ratio"] = {"p50": self.ratio(50), "p90": self.ratio(90)}
+        out["barge_in"] = {
+            "tried": self.barge_ins_tried,
+            "measured": len(self.barge_in_stops),
+            "p50_s": self.barge_in(50),
+            "p90_s": self.barge_in(90),
+            "stops_s": list(self.barge_in_stops),
+        }
+        out["goals"] = {
+            "ratio_max": RATIO_GOAL,
+            "ratio_met": self.ratio_goal_met,
+            "barge_in_p90_max_s": BARGE_IN_GOAL_S,
+            "barge_in_met": self.barge_in_goal_met,
+        }
+        out["memory"] = {
+            "rss_start_mb": self.memory.rss_start_mb,
+            "rss_loaded_mb": self.memory.rss_loaded_mb,
+            "rss_end_mb": self.memory.rss_end_mb,
+            "peak_mb": self.memory.peak_mb,
+        }
+        out["settings"] = {
+            "method": LATENCY_METHOD,
+            "min_silence_ms": self.min_silence_ms,
+            "max_tokens": self.max_tokens,
+            "temperature": 0.0,
+            "repeats": self.options.repeats,
+            "barge_ins": self.options.barge_ins,
+            "barge_in_after_s": self.options.barge_in_after,
+            "questions": list(self.questions),
+            "models": dict(self.models),
+        }
+        out["machine"] = dataclasses.asdict(self.machine)
+        return out

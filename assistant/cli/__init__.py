@@ -14,12 +14,12 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import AssistantError
-from . import bench, chat, doctor, history, models, speech
+from . import bench, chat, doctor, history, listen, models, speech
 from .context import CliContext
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (speech, chat, history, models, doctor, bench)
+_COMMAND_MODULES = (speech, listen, chat, history, models, doctor, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

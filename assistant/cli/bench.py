@@ -1,4 +1,5 @@
-"""``bench``: how fast the engines run here, and what our wrappers add to the raw calls."""
+"""``bench``: how fast the engines run here, what our wrappers add to the raw calls, and
+the live pipeline's voice-to-voice latency beside a sequential one."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from .common import add_model_options, apply_model_options
 from .context import CliContext
 
 if TYPE_CHECKING:
-    from ..bench import EnginesReport
+    from ..bench import EnginesReport, LatencyReport
 
 __all__ = ["register"]
 
@@ -21,6 +22,8 @@ _LIMIT = 1.05
 """The most our wrapper may cost: 5% over the raw library call."""
 _NOISY = 0.10
 """Rounds that vary more than this (10%) mark a figure as taken on a busy machine."""
+_QUESTIONS = Path(__file__).resolve().parents[2] / "tests" / "bench_questions"
+"""The fixed question set, in a source checkout."""
 
 
 def register(sub: Any) -> None:
@@ -55,6 +58,49 @@ def register(sub: Any) -> None:
     add_model_options(engines, "asr", "llm", "voice")
     engines.set_defaults(func=_engines)
 
+    latency = group.add_parser(
+        "latency",
+        help="voice-to-voice latency of the live pipeline vs a sequential one, and barge-in",
+        description="Speaks a fixed set of questions in real time into the live streaming "
+        "pipeline and into a naive sequential one (transcribe all, generate all, "
+        "synthesize all; same models, temperature 0, same max tokens), and reports p50 "
+        "and p90 of voice-to-voice latency (end of the user's speech to the first reply "
+        "sample at the output, endpointer silence wait included on both sides) with their "
+        "ratio; then barge-in stop times (the user's speech onset to silent output) and "
+        "peak memory. Goals: ratio ≤ 0.4, barge-in p90 ≤ 100 ms. The exit code is 0 "
+        "whatever the figures.",
+    )
+    latency.add_argument(
+        "--questions",
+        metavar="DIR",
+        default=str(_QUESTIONS),
+        help="folder of q*.wav questions and stop.wav (default: tests/bench_questions "
+        "of the source tree)",
+    )
+    latency.add_argument(
+        "--repeats",
+        type=_positive,
+        default=2,
+        metavar="N",
+        help="rounds over the questions (default 2)",
+    )
+    latency.add_argument(
+        "--max-tokens",
+        type=_positive,
+        metavar="N",
+        help="longest reply in tokens (default: the config's llm.max_tokens)",
+    )
+    latency.add_argument(
+        "--barge-ins",
+        type=_non_negative,
+        default=5,
+        metavar="N",
+        help="turns in which the user talks over the reply (default 5; 0 for none)",
+    )
+    latency.add_argument("--json", metavar="PATH", help="also write every figure to this file")
+    add_model_options(latency, "asr", "llm", "voice")
+    latency.set_defaults(func=_latency)
+
 
 def _positive(text: str) -> int:
     try:
@@ -63,6 +109,16 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
     return value
 
 
@@ -122,3 +178,78 @@ def format_report(report: EnginesReport, limit: float = _LIMIT) -> str:
 
 def _num(value: float) -> str:
     return f"{value:.1f}" if value >= 100 else f"{value:.4f}" if value < 1 else f"{value:.3f}"
+
+
+def _latency(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..bench import LatencyOptions, run_latency_bench
+
+    config = apply_model_options(ctx.config, args)
+    json_path = Path(args.json) if args.json else None
+    options = LatencyOptions(
+        repeats=args.repeats, max_tokens=args.max_tokens, barge_ins=args.barge_ins
+    )
+    report = run_latency_bench(
+        config,
+        ctx.store,
+        Path(args.questions),
+        options,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    print(format_latency(report))
+    if json_path is not None:
+        atomic_write_text(json_path, json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"figures written to {json_path}", file=sys.stderr)
+    return 0
+
+
+def format_latency(report: LatencyReport) -> str:
+    """The latency figures as a table, with a verdict on each goal."""
+    from ..bench.report import BARGE_IN_GOAL_S, RATIO_GOAL
+
+    m = report.machine
+    models = report.models
+    per_side = len(report.questions) * report.options.repeats
+    lines = [
+        f"machine: {m.cpu_count} CPUs ({m.cpu}), Python {m.python}",
+        f"models: asr {models['asr']}, llm {models['llm']}, voice {models['voice']}; "
+        f"up to {report.max_tokens} tokens, temperature 0",
+        f"{len(report.questions)} questions x {report.options.repeats} round(s) per pipeline",
+        "voice-to-voice = end of the user's speech -> first reply sample at the output; "
+        f"both sides include the endpointer's {report.min_silence_ms} ms silence wait "
+        "(vad.min_silence_ms)",
+        "",
+    ]
+    header = f"{'':<22} {'p50':>9} {'p90':>9} {'count':>7}"
+    lines += [header, "-" * len(header)]
+    for pipeline in ("streaming", "baseline"):
+        answered = len(report.latencies(pipeline))
+        lines.append(
+            f"{pipeline + ' (s)':<22} {_opt(report.latency(pipeline, 50)):>9} "
+            f"{_opt(report.latency(pipeline, 90)):>9} {f'{answered}/{per_side}':>7}"
+        )
+    lines.append(
+        f"{'ratio stream/base':<22} {_opt(report.ratio(50)):>9} {_opt(report.ratio(90)):>9}"
+    )
+    stops = len(report.barge_in_stops)
+    p50, p90 = report.barge_in(50), report.barge_in(90)
+    lines.append(
+        f"{'barge-in stop (ms)':<22} {_opt(p50, 1000, 0):>9} {_opt(p90, 1000, 0):>9} "
+        f"{f'{stops}/{report.barge_ins_tried}':>7}"
+    )
+    mem = report.memory
+    lines.append("")
+    lines.append(
+        f"memory: peak {mem.peak_mb:.0f} MB (resident {_opt(mem.rss_start_mb, 1, 0)} MB "
+        f"before loading, {_opt(mem.rss_loaded_mb, 1, 0)} MB loaded, "
+        f"{_opt(mem.rss_end_mb, 1, 0)} MB at the end)"
+    )
+    verdict = "yes" if report.ratio_goal_met else "no"
+    lines.append(f"ratio ≤ {RATIO_GOAL:.2f} at p50 and p90: {verdict}")
+    if report.barge_ins_tried:
+        verdict = "yes" if report.barge_in_goal_met else "no"
+        lines.append(f"barge-in p90 ≤ {1000 * BARGE_IN_GOAL_S:.0f} ms: {verdict}")
+    return "\n".join(lines)
+
+
+def _opt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
+    return "-" if value is None else f"{value * scale:.{digits}f}"

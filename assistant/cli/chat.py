@@ -9,8 +9,13 @@ import time
 from typing import Any
 
 from ..llm import Message
-from ..memory import ConversationStore, HistoryCorruptError
-from .common import add_model_options, apply_model_options, open_player
+from .common import (
+    add_model_options,
+    apply_model_options,
+    open_history,
+    open_player,
+    pick_conversation,
+)
 from .context import CliContext
 
 __all__ = ["register"]
@@ -57,12 +62,8 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
         voice = load_voice(config, ctx.store)
         player = open_player(voice.sample_rate, config.audio.output_device, required=False)
     options = generation_options(config)
-    store = _open_history()
-    conversation = store.latest_conversation()
-    if conversation is None or (args.new and store.messages(conversation, last=1)):
-        conversation = store.new_conversation()
-    # Every turn takes at least 8 tokens with any chat template, so older ones never fit.
-    history = store.messages(conversation, last=config.llm.context_size // 8)
+    store = open_history()
+    conversation, history = pick_conversation(store, config, new=args.new)
     if interactive:
         print(f"Chatting with {config.llm.model}. {_HELP}")
         if history:
@@ -115,15 +116,6 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
         if player is not None:
             player.close()
     return 0
-
-
-def _open_history() -> ConversationStore:
-    try:
-        return ConversationStore()
-    except HistoryCorruptError as exc:
-        # The damaged file is already moved aside and a fresh one started: say so, go on.
-        print(f"note: {exc}", file=sys.stderr)
-        return ConversationStore()
 
 
 def _read_message(interactive: bool) -> str | None:

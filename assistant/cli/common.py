@@ -14,12 +14,16 @@ from ..errors import AssistantError, AudioFormatError
 if TYPE_CHECKING:
     from ..audio import Audio
     from ..audio.playback import Player
+    from ..llm import Message
+    from ..memory import ConversationStore
 
 __all__ = [
     "add_model_options",
     "apply_model_options",
     "check_output_path",
+    "open_history",
     "open_player",
+    "pick_conversation",
     "play_and_wait",
 ]
 
@@ -89,3 +93,26 @@ def play_and_wait(player: Player, audio: Audio) -> None:
     """Play one piece of audio to the end."""
     player.play(audio)
     player.wait()
+
+
+def open_history() -> ConversationStore:
+    """The conversation store; a corrupt file is moved aside (said on stderr) and a
+    fresh one started."""
+    from ..memory import ConversationStore, HistoryCorruptError
+
+    try:
+        return ConversationStore()
+    except HistoryCorruptError as exc:
+        print(f"note: {exc}", file=sys.stderr)
+        return ConversationStore()
+
+
+def pick_conversation(
+    store: ConversationStore, config: Config, *, new: bool
+) -> tuple[int, list[Message]]:
+    """The conversation to continue (the latest, unless ``new``) and its history."""
+    conversation = store.latest_conversation()
+    if conversation is None or (new and store.messages(conversation, last=1)):
+        conversation = store.new_conversation()
+    # Every turn takes at least 8 tokens with any chat template, so older ones never fit.
+    return conversation, store.messages(conversation, last=config.llm.context_size // 8)

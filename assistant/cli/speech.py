@@ -131,10 +131,10 @@ def _say(args: argparse.Namespace, ctx: CliContext) -> int:
     config = apply_model_options(ctx.config, args)
     output = check_output_path(args.output)
     text = sys.stdin.read() if args.text == "-" else args.text
-    text = speakable(text)
     if not text.strip():
         raise AssistantError("nothing to say: the text is empty")
     voice = load_voice(config, ctx.store)
+    text = speakable(text, voice.language)
     if output is not None:
         write_wav(output, synthesize_all(voice, text))
         return 0

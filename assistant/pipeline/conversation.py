@@ -466,6 +466,8 @@ class Conversation:
                 self._store_turn(user_text, spoken, interrupted, metrics)
             except AssistantError as exc:
                 self._error(exc, "memory")
+        self._emit(TurnFinished(turn.number, user_text, spoken, "".join(turn.written).strip(),
+                                interrupted))  # fmt: skip
         self._emit(
             TurnMetrics(
                 turn.number,
@@ -476,8 +478,6 @@ class Conversation:
                 end=metrics.get("end"),
             )
         )
-        self._emit(TurnFinished(turn.number, user_text, spoken, "".join(turn.written).strip(),
-                                interrupted))  # fmt: skip
 
     def _store_turn(self, user: str, spoken: str, interrupted: bool, metrics: dict) -> None:
         if self._conversation_id is None:
@@ -503,7 +503,7 @@ class Conversation:
                 continue
             if turn.cancel.is_set():
                 continue
-            text = speakable(sentence)
+            text = speakable(sentence, self._voice.language)
             if not any(ch.isalnum() for ch in text):
                 continue
             try:

@@ -88,12 +88,15 @@ class MicrophoneSource:
         except (sd.PortAudioError, ValueError) as exc:
             raise AudioDeviceError(f"cannot open the microphone: {exc}") from exc
         log.info("microphone open at %d Hz", rate)
+        # A suspended PulseAudio source can take a few seconds to deliver its first block.
+        timeout = 5.0
         try:
             while not self._closed.is_set():
                 try:
-                    item = blocks.get(timeout=1.0)
+                    item = blocks.get(timeout=timeout)
                 except queue.Empty as exc:
                     raise AudioDeviceError("the microphone stopped delivering audio") from exc
+                timeout = 2.0
                 if isinstance(item, BaseException):
                     if self._closed.is_set():
                         return

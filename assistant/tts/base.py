@@ -28,6 +28,8 @@ class Voice(Protocol):
 
     sample_rate: int
     """Rate of every chunk this voice produces."""
+    language: str
+    """Language the voice speaks, e.g. ``en-us`` (decides how numbers are read)."""
 
     def synthesize(self, text: str) -> Iterator[SpeechChunk]:
         """Yield audio for each sentence of ``text`` as soon as it is made."""

@@ -68,6 +68,7 @@ class PiperVoice:
         except (json.JSONDecodeError, KeyError, ValueError) as exc:
             raise ModelLoadError(config_path, f"invalid voice config ({_first_line(exc)})") from exc
         self.sample_rate: int = self._voice.config.sample_rate
+        self.language: str = self._voice.config.espeak_voice
         self._base_length_scale: float = self._voice.config.length_scale
         self._speaker = speaker
         self.speaking_rate = speaking_rate

@@ -1,0 +1,477 @@
+"""Voice-to-voice latency of the live pipeline beside a naive sequential one.
+
+Fixed questions (WAV files) are spoken into the pipelines in real time by a source that
+behaves like a microphone: low noise, and a question whenever the benchmark says one.
+
+- streaming: one live :class:`~assistant.pipeline.Conversation` per round, on the real
+  engines and a simulated real-time speaker. Its own ``TurnMetrics.first_audio`` is the
+  figure: end of the user's speech to the first reply sample reaching the output. Once
+  the reply starts playing it is stopped (nothing after that moment changes the figure)
+  and the next question starts a new conversation.
+- baseline: the same question through the same endpointer in real time; at the end of
+  speech it transcribes the whole utterance, generates the whole reply, synthesizes all
+  of it and hands it to a simulated speaker. Its clock starts at the same point, so it
+  also includes the endpointer's ``min_silence_ms`` wait.
+- barge-in: extra streaming turns in which the user says "Stop." some time after the
+  reply started; the pipeline's ``barge_in_stops`` give onset-to-silence times.
+
+Rounds alternate which pipeline goes first; everything is warmed up once before.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable, Generator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..audio import ASR_RATE, Audio, read_audio
+from ..audio.playback import Player
+from ..config import Config
+from ..errors import AudioFormatError, EngineError
+from ..llm import Message, complete, fit_to_context
+from ..pipeline import (
+    Conversation,
+    Event,
+    FinalTranscript,
+    State,
+    StateChanged,
+    TurnFinished,
+    TurnMetrics,
+)
+from ..pipeline.sources import BLOCK_SECONDS
+from ..text import speakable
+from ..tts import synthesize_all
+from ..turn import generation_options
+from ..vad import Endpointer, SpeechEnded, VadOptions
+from .report import LatencyOptions, LatencyReport, LatencyTurn, MemoryUse, machine_info
+
+if TYPE_CHECKING:
+    from ..engines import Engines
+    from ..store import ModelStore
+
+__all__ = ["find_questions", "run_latency_bench"]
+
+log = logging.getLogger(__name__)
+
+_SILENCE_AFTER = 10.0  # seconds of silence the baseline waits for an end of speech
+_SETTLE = 0.3  # seconds of quiet between turns, so no turn starts in another's tail
+
+
+def find_questions(folder: Path) -> tuple[list[Path], Path]:
+    """The question files (``q*.wav``, sorted) and the barge-in phrase (``stop.wav``).
+
+    Raises:
+        AudioFormatError: the folder or its files are missing.
+    """
+    hint = (
+        "the questions ship with the source tree in tests/bench_questions/ "
+        "(regenerate them with `python tests/bench_questions/make_questions.py`); "
+        "point --questions at that folder"
+    )
+    if not folder.is_dir():
+        raise AudioFormatError(f"question folder {folder} does not exist", hint=hint)
+    questions = sorted(folder.glob("q*.wav"))
+    stop = folder / "stop.wav"
+    if not questions:
+        raise AudioFormatError(f"no question files (q*.wav) in {folder}", hint=hint)
+    if not stop.is_file():
+        raise AudioFormatError(f"the barge-in phrase {stop} is missing", hint=hint)
+    return questions, stop
+
+
+class _LiveSource:
+    """A microphone in a quiet room: low noise in real time, and clips "spoken" on
+    demand from another thread, each starting at the next block."""
+
+    def __init__(self, noise_db: float = -70.0, seed: int = 0) -> None:
+        self._noise = 10 ** (noise_db / 20)
+        self._rng = np.random.default_rng(seed)
+        self._clips: collections.deque[np.ndarray] = collections.deque()
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._closed = threading.Event()
+
+    def say(self, samples: np.ndarray) -> None:
+        """Play 16 kHz ``samples`` after whatever is still being said."""
+        with self._lock:
+            self._idle.clear()
+            self._clips.append(np.asarray(samples, np.float32))
+
+    def wait_said(self, timeout: float) -> bool:
+        """Block until every clip was delivered; False on timeout."""
+        return self._idle.wait(timeout)
+
+    def blocks(self) -> Generator[np.ndarray, None, None]:
+        block = int(ASR_RATE * BLOCK_SECONDS)
+        start = time.monotonic()
+        position = 0
+        while not self._closed.is_set():
+            out = (self._rng.standard_normal(block) * self._noise).astype(np.float32)
+            with self._lock:
+                filled = 0
+                while self._clips and filled < block:
+                    clip = self._clips[0]
+                    take = min(block - filled, len(clip))
+                    out[filled : filled + take] += clip[:take]
+                    filled += take
+                    if take == len(clip):
+                        self._clips.popleft()
+                    else:
+                        self._clips[0] = clip[take:]
+                said = not self._clips
+            position += block
+            # Paced like a device: a block is delivered once its last sample "happened".
+            delay = start + position / ASR_RATE - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            yield out
+            if said:
+                self._idle.set()
+
+    def close(self) -> None:
+        self._closed.set()
+
+
+class _Events:
+    """Every event of a conversation, with waits on what comes next."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, event: Event) -> None:
+        with self._changed:
+            self.events.append(event)
+            self._changed.notify_all()
+
+    def mark(self) -> int:
+        """Position to wait from."""
+        with self._changed:
+            return len(self.events)
+
+    def wait(self, since: int, match: Callable[[Event], bool], timeout: float) -> int:
+        """Index of the first event from ``since`` that ``match`` accepts.
+
+        Raises:
+            EngineError: none came within ``timeout`` seconds.
+        """
+
+        def found() -> int | None:
+            return next((i for i in range(since, len(self.events)) if match(self.events[i])), None)
+
+        with self._changed:
+            self._changed.wait_for(lambda: found() is not None, timeout)
+            index = found()
+        if index is None:
+            raise EngineError(
+                f"the pipeline did not answer within {timeout:.0f} s",
+                hint="the machine may be overloaded; try a smaller --max-tokens",
+            )
+        return index
+
+
+def _state(*states: State) -> Callable[[Event], bool]:
+    return lambda e: isinstance(e, StateChanged) and e.state in states
+
+
+class _StreamingRound:
+    """One live conversation that questions are asked to, one at a time."""
+
+    def __init__(self, engines: Engines, config: Config, timeout: float) -> None:
+        self.source = _LiveSource()
+        self.player = Player(engines.voice.sample_rate, simulated=True)
+        self.events = _Events()
+        self.timeout = timeout
+        self.conversation = Conversation(
+            vad=engines.vad,
+            transcriber=engines.transcriber,
+            chat=engines.chat,
+            voice=engines.voice,
+            config=config,
+            source=lambda: self.source,
+            player=self.player,
+        )
+        self.conversation.subscribe(self.events)
+
+    def __enter__(self) -> _StreamingRound:
+        self.conversation.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.conversation.stop()
+        self.player.close()
+
+    def speak(self, samples: np.ndarray) -> tuple[bool, int | None]:
+        """Say ``samples`` and wait until the pipeline answers: (whether a reply started
+        playing, the turn number or ``None`` when no words were heard)."""
+        since = self.events.mark()
+        self.source.say(samples)
+        thinking = self.events.wait(since, _state(State.THINKING), self.timeout)
+        outcome = self.events.wait(thinking, _state(State.SPEAKING, State.LISTENING), self.timeout)
+        number = next(
+            (
+                e.turn
+                for e in self.events.events[thinking:outcome]
+                if isinstance(e, FinalTranscript)
+            ),
+            None,
+        )
+        playing = self.events.events[outcome]
+        assert isinstance(playing, StateChanged)
+        return playing.state == State.SPEAKING, number
+
+    def finish(self, number: int | None) -> tuple[TurnFinished | None, TurnMetrics | None]:
+        """Stop the reply, wait for turn ``number`` to end and start a new conversation."""
+        self.conversation.interrupt()
+        finished = metrics = None
+        if number is not None:
+            index = self.events.wait(
+                0, lambda e: isinstance(e, TurnMetrics) and e.turn == number, self.timeout
+            )
+            metrics = self.events.events[index]
+            finished = next(
+                e
+                for e in self.events.events[:index]
+                if isinstance(e, TurnFinished) and e.turn == number
+            )
+        self.conversation.wait_idle(self.timeout)
+        self.conversation.new_conversation()
+        time.sleep(_SETTLE)
+        assert metrics is None or isinstance(metrics, TurnMetrics)
+        return finished, metrics
+
+    def ask(self, name: str, samples: np.ndarray, round_: int) -> LatencyTurn:
+        """One question; its reply is stopped as soon as it starts playing."""
+        _, number = self.speak(samples)
+        finished, metrics = self.finish(number)
+        heard = next(
+            (e.text for e in self.events.events
+             if isinstance(e, FinalTranscript) and e.turn == number),
+            "",
+        )  # fmt: skip
+        steps = {}
+        if metrics is not None:
+            for step in ("transcript", "first_token", "first_sentence"):
+                value = getattr(metrics, step)
+                if value is not None:
+                    steps[step] = value
+        return LatencyTurn(
+            pipeline="streaming",
+            question=name,
+            round=round_,
+            heard=heard,
+            reply=finished.full_text if finished is not None else "",
+            voice_to_voice=metrics.first_audio if metrics is not None else None,
+            steps=steps,
+        )
+
+    def barge_in(self, question: np.ndarray, stop: np.ndarray, after: float) -> list[float]:
+        """A question, then ``stop`` said ``after`` seconds into the reply; the stop
+        times measured (none when the reply ended first)."""
+        conversation = self.conversation
+        before = len(conversation.barge_in_stops)
+        playing, number = self.speak(question)
+        if not playing:
+            self.finish(number)
+            return []
+        time.sleep(after)
+        # The stop phrase is a turn of its own (it may get a reply, stopped at once).
+        _, stop_number = self.speak(stop)
+        self.finish(number)
+        self.finish(stop_number)
+        return conversation.barge_in_stops[before:]
+
+
+class _Baseline:
+    """Hear the whole question, then transcribe all, generate all, synthesize all."""
+
+    def __init__(self, engines: Engines, config: Config, timeout: float) -> None:
+        self.engines = engines
+        self.config = config
+        self.options = generation_options(config)
+        self.timeout = timeout
+        self.player = Player(engines.voice.sample_rate, simulated=True)
+        self._started: list[float] = []
+        self._playing = threading.Event()
+        self.player.on_started = self._on_started
+
+    def _on_started(self, _tag: object) -> None:
+        self._started.append(time.monotonic())
+        self._playing.set()
+
+    def close(self) -> None:
+        self.player.close()
+
+    def _end_of_speech(self, samples: np.ndarray) -> tuple[float, np.ndarray]:
+        """Play ``samples`` in real time into a fresh endpointer, as the live capture
+        thread does: (``time.monotonic()`` of the end of speech, the utterance)."""
+        endpointer = Endpointer(self.engines.vad, VadOptions.from_config(self.config.vad))
+        source = _LiveSource()
+        source.say(samples)
+        limit = (len(samples) / ASR_RATE + _SILENCE_AFTER) * ASR_RATE
+        blocks = source.blocks()
+        try:
+            for block in blocks:
+                events = endpointer.push(block)
+                now = time.monotonic()
+                for event in events:
+                    if isinstance(event, SpeechEnded):
+                        behind = (endpointer.position - event.at) / ASR_RATE
+                        return now - behind, event.utterance
+                if endpointer.position > limit:
+                    break
+        finally:
+            blocks.close()
+        raise EngineError("the endpointer found no end of speech in a benchmark question")
+
+    def ask(self, name: str, samples: np.ndarray, round_: int) -> LatencyTurn:
+        engines, config = self.engines, self.config
+        speech_end, utterance = self._end_of_speech(samples)
+        heard = engines.transcriber.transcribe(Audio(utterance, ASR_RATE)).text
+        steps = {"transcript": time.monotonic() - speech_end}
+        if not heard.strip():
+            return LatencyTurn("baseline", name, round_, heard, "", None, steps)
+        messages = [Message("system", config.llm.system_prompt), Message("user", heard)]
+        messages = fit_to_context(engines.chat, messages, self.options.max_tokens)
+        reply = complete(engines.chat, messages, self.options).strip()
+        steps["reply_text"] = time.monotonic() - speech_end
+        audio = synthesize_all(engines.voice, speakable(reply, engines.voice.language))
+        steps["reply_audio"] = time.monotonic() - speech_end
+        first_audio = None
+        if len(audio.samples):
+            self._playing.clear()
+            self.player.play(audio)
+            if self._playing.wait(self.timeout):
+                first_audio = self._started[-1] - speech_end
+            self.player.stop()
+            self.player.wait(self.timeout)
+        time.sleep(_SETTLE)
+        return LatencyTurn("baseline", name, round_, heard, reply, first_audio, steps)
+
+
+def _warm_up(engines: Engines, config: Config, samples: np.ndarray) -> None:
+    """One untimed turn through every engine, so no figure pays for a cold start."""
+    heard = engines.transcriber.transcribe(Audio(samples, ASR_RATE)).text or "Hello."
+    messages = [Message("system", config.llm.system_prompt), Message("user", heard)]
+    reply = complete(engines.chat, messages, generation_options(config))
+    synthesize_all(engines.voice, speakable(reply or "Hello.", engines.voice.language))
+
+
+def _rss_mb() -> float | None:
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def run_latency_bench(
+    config: Config,
+    store: ModelStore,
+    questions: Path,
+    options: LatencyOptions | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> LatencyReport:
+    """Load the engines and measure both pipelines on the questions in ``questions``.
+
+    ``config`` is not changed: the run uses a copy at temperature 0 with
+    ``options.max_tokens`` (when set). ``progress`` gets a line per step.
+
+    Raises:
+        AudioFormatError: the question files are missing.
+        ModelError: a model is not installed or cannot be loaded.
+        EngineError: the pipeline stopped answering.
+    """
+    from ..engines import Engines
+
+    options = options or LatencyOptions()
+    say = progress or (lambda _line: None)
+    files, stop_file = find_questions(questions)
+    clips = [(path.name, read_audio(path).samples) for path in files]
+    stop = read_audio(stop_file).samples
+
+    config = Config.from_dict(config.to_dict())
+    config.llm.temperature = 0.0
+    if options.max_tokens is not None:
+        config.llm.max_tokens = options.max_tokens
+    config.validate()
+
+    rss_start = _rss_mb()
+    say("loading the engines")
+    engines = Engines.load(config, store)
+    rss_loaded = _rss_mb()
+    say("warming up")
+    _warm_up(engines, config, clips[0][1])
+
+    turns: list[LatencyTurn] = []
+    timeout = options.turn_timeout
+    baseline = _Baseline(engines, config, timeout)
+    try:
+        for round_ in range(1, options.repeats + 1):
+            # Alternate which side goes first, so neither always runs on a warmer cache.
+            order = ("streaming", "baseline") if round_ % 2 else ("baseline", "streaming")
+            for pipeline in order:
+                if pipeline == "streaming":
+                    with _StreamingRound(engines, config, timeout) as live:
+                        for name, samples in clips:
+                            turns.append(live.ask(name, samples, round_))
+                            say(_line(turns[-1]))
+                else:
+                    for name, samples in clips:
+                        turns.append(baseline.ask(name, samples, round_))
+                        say(_line(turns[-1]))
+    finally:
+        baseline.close()
+
+    stops: list[float] = []
+    if options.barge_ins:
+        with _StreamingRound(engines, config, timeout) as live:
+            for i in range(options.barge_ins):
+                name, samples = clips[i % len(clips)]
+                measured = live.barge_in(samples, stop, options.barge_in_after)
+                stops += measured
+                figures = ", ".join(f"{1000 * s:.0f} ms" for s in measured) or "reply ended first"
+                say(f"barge-in {i + 1}/{options.barge_ins} ({name}): {figures}")
+
+    memory = MemoryUse(
+        rss_start_mb=rss_start, rss_loaded_mb=rss_loaded, rss_end_mb=_rss_mb(), peak_mb=_peak_mb()
+    )
+    return LatencyReport(
+        turns=tuple(turns),
+        barge_in_stops=tuple(stops),
+        barge_ins_tried=options.barge_ins,
+        memory=memory,
+        machine=machine_info(),
+        options=options,
+        min_silence_ms=config.vad.min_silence_ms,
+        max_tokens=config.llm.max_tokens,
+        models={
+            "vad": config.vad.model,
+            "asr": config.asr.model,
+            "llm": config.llm.model,
+            "voice": config.tts.voice,
+        },
+        questions=tuple(name for name, _ in clips),
+    )
+
+
+def _line(turn: LatencyTurn) -> str:
+    figure = "no reply" if turn.voice_to_voice is None else f"{turn.voice_to_voice:.3f} s"
+    return f"round {turn.round} {turn.pipeline:<9} {turn.question}: {figure}  ({turn.heard!r})"

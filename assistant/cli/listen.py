@@ -1,0 +1,143 @@
+"""``listen`` (a hands-free conversation in the terminal) and ``devices``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from typing import Any
+
+from ..pipeline import (
+    ErrorEvent,
+    Event,
+    FinalTranscript,
+    PartialTranscript,
+    ReplyToken,
+    TurnFinished,
+    TurnMetrics,
+)
+from .common import add_model_options, apply_model_options, open_history, pick_conversation
+from .context import CliContext
+
+__all__ = ["register"]
+
+
+def register(sub: Any) -> None:
+    listen = sub.add_parser(
+        "listen",
+        help="a hands-free spoken conversation through the microphone and speakers",
+        description="Listens on the microphone, answers aloud, shows what it heard, what it "
+        "answered and each turn's latency. Speak over a reply to interrupt it. Ctrl+C leaves.",
+    )
+    listen.add_argument("--new", action="store_true", help="start a new conversation")
+    listen.add_argument(
+        "--echo",
+        choices=("auto", "webrtc", "gate", "off"),
+        help="echo cancellation (default: audio.echo_cancellation; off for headphones)",
+    )
+    add_model_options(listen, "asr", "llm", "voice")
+    listen.set_defaults(func=_listen)
+
+    devices = sub.add_parser("devices", help="list audio input and output devices")
+    devices.set_defaults(func=_devices)
+
+
+class _TerminalView:
+    """Prints the conversation's events; partial transcripts overwrite one line."""
+
+    def __init__(self) -> None:
+        self._partial = False
+        self._tty = sys.stdout.isatty()
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self._show(event)
+
+    def _show(self, event: Event) -> None:
+        if isinstance(event, PartialTranscript):
+            if self._tty:
+                print(f"\r\033[K… {event.text}", end="", flush=True)
+                self._partial = True
+            return
+        if self._partial:
+            print("\r\033[K", end="")
+            self._partial = False
+        if isinstance(event, FinalTranscript):
+            print(f"you: {event.text}\nassistant: ", end="", flush=True)
+        elif isinstance(event, ReplyToken):
+            print(event.text, end="", flush=True)
+        elif isinstance(event, TurnFinished):
+            print(" [interrupted]" if event.interrupted else "", flush=True)
+        elif isinstance(event, TurnMetrics):
+            steps = [("transcript", event.transcript), ("first token", event.first_token),
+                     ("first audio", event.first_audio)]  # fmt: skip
+            shown = ", ".join(f"{name} {value:.2f} s" for name, value in steps if value)
+            if shown:
+                print(f"  (after you stopped: {shown})", flush=True)
+        elif isinstance(event, ErrorEvent):
+            print(f"\nerror: {event.message}", file=sys.stderr, flush=True)
+            if event.hint:
+                print(f"hint: {event.hint}", file=sys.stderr, flush=True)
+
+
+def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..audio.echo import make_echo_canceller
+    from ..audio.playback import Player
+    from ..engines import Engines
+    from ..pipeline import Conversation, MicrophoneSource
+
+    config = apply_model_options(ctx.config, args)
+    engines = Engines.load(config, ctx.store)
+    player = Player(engines.voice.sample_rate, config.audio.output_device)
+    echo_mode = args.echo or config.audio.echo_cancellation
+    echo = None
+    if echo_mode != "off":
+        echo = make_echo_canceller(echo_mode, delay_ms=config.audio.echo_delay_ms)
+    store = open_history()
+    conversation_id, history = pick_conversation(store, config, new=args.new)
+    conversation = Conversation(
+        vad=engines.vad,
+        transcriber=engines.transcriber,
+        chat=engines.chat,
+        voice=engines.voice,
+        config=config,
+        source=lambda: MicrophoneSource(config.audio.input_device),
+        player=player,
+        history=history,
+        memory=store,
+        conversation_id=conversation_id,
+        echo=echo,
+    )
+    conversation.subscribe(_TerminalView())
+    print("Listening; speak when you like, speak over a reply to interrupt it. Ctrl+C leaves.")
+    stopped = threading.Event()
+    try:
+        conversation.start()
+        while not stopped.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        print("\nstopping…")
+    finally:
+        conversation.stop()
+        player.close()
+        store.close()
+    return 0
+
+
+def _devices(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..audio import list_devices
+
+    devices = list_devices()
+    if not devices:
+        print("no audio devices found (see `assistant doctor`)")
+        return 1
+    print(f"{'#':>3}  {'in':>3} {'out':>3}  {'rate':>6}  name")
+    for d in devices:
+        mark = ("<" if d.is_default_input else " ") + (">" if d.is_default_output else " ")
+        print(
+            f"{d.index:>3}  {d.inputs:>3} {d.outputs:>3}  {d.default_rate:>6.0f}  {d.name} {mark}"
+        )
+    print("\n< default input, > default output; set audio.input_device / audio.output_device "
+          "to a name or number")  # fmt: skip
+    return 0

@@ -1,0 +1,66 @@
+"""``assistant listen`` through real PortAudio devices (PulseAudio virtual ones)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+from test_playback import speakers_recorded
+
+from assistant.asr import WhisperTranscriber
+from assistant.audio import read_audio
+from assistant.text import word_error_rate
+
+
+def _wait_for(proc: subprocess.Popen, lines: list[str], needle: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line:
+            lines.append(line)
+            if needle in line:
+                return
+        elif proc.poll() is not None:
+            break
+    raise AssertionError(f"{needle!r} never printed; got {lines!r}")
+
+
+def test_listen_hears_the_microphone_answers_on_the_speakers_and_leaves_on_ctrl_c(
+    tmp_path, private_audio, speak, whisper_dir
+):
+    speaker, microphone_feed = private_audio
+    config = tmp_path / "config.toml"
+    config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 40\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "assistant", "--config", str(config), "listen", "--new",
+         "--echo", "off"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        _wait_for(proc, lines, "Listening", timeout=60)
+        time.sleep(1.0)
+        with speakers_recorded(speaker, tmp_path / "speakers.wav"):
+            question = speak("What is the tallest mountain in the world?")
+            subprocess.run(["paplay", f"--device={microphone_feed}", str(question)], check=True)
+            _wait_for(proc, lines, "after you stopped", timeout=60)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+    text = "".join(lines)
+    assert "you: What is the tallest mountain in the world?" in text, text
+    reply = text.split("assistant: ", 1)[1].split("\n", 1)[0].strip()
+    heard = (
+        WhisperTranscriber(whisper_dir, device="cpu")
+        .transcribe(read_audio(tmp_path / "speakers.wav"))
+        .text
+    )
+    assert word_error_rate(reply, heard) <= 0.3, (reply, heard)
+    history = subprocess.run(
+        [sys.executable, "-m", "assistant", "history", "show", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "tallest mountain" in history.stdout.lower(), history.stdout + history.stderr
