@@ -293,3 +293,55 @@ def test_without_echo_cancellation_the_echo_interrupts_the_reply(engines, config
     # and what it "hears" next is its own voice, not the user's question.
     assert first.interrupted and conversation.barge_in_stops
     assert not re.search(r"(2|two) plus (2|two)", heard[1]), heard
+
+
+class _UnpluggableStream:
+    """Stands in for sounddevice's OutputStream (no hardware can be unplugged here): the
+    first stream dies after ``blocks`` writes, like speakers pulled out mid-reply."""
+
+    opened = 0
+
+    def __init__(self, *, samplerate: int, **kwargs) -> None:
+        type(self).opened += 1
+        self._left = 25 if type(self).opened == 1 else None
+        self.samplerate = samplerate
+
+    def start(self) -> None:
+        pass
+
+    def write(self, block: np.ndarray) -> None:
+        import sounddevice
+
+        if self._left is not None:
+            self._left -= 1
+            if self._left < 0:
+                raise sounddevice.PortAudioError("Stream is stopped: device unplugged")
+        time.sleep(len(block) / self.samplerate)
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_output_device_that_vanishes_is_reported_and_the_next_reply_plays(
+    engines, config, monkeypatch
+):
+    import sounddevice
+
+    monkeypatch.setattr(sounddevice, "OutputStream", _UnpluggableStream)
+    _UnpluggableStream.opened = 0
+    player = Player(engines.voice.sample_rate)
+    source = ScriptedSource(
+        [Utterance(0.3, said(engines, "What is the capital of France?")),
+         Utterance(9.0, said(engines, "What is the tallest mountain in the world?"))]
+    )  # fmt: skip
+    conversation, events = converse(engines, config, lambda: source, player)
+    try:
+        finished = events.wait_for(TurnFinished, 2, timeout=90)
+    finally:
+        conversation.stop()
+        player.close()
+    errors = events.of(ErrorEvent)
+    assert [e.source for e in errors] == ["output"], errors
+    assert "unplugged" in errors[0].message
+    assert finished[1].spoken_text and not finished[1].interrupted
+    assert _UnpluggableStream.opened == 2

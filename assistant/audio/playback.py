@@ -70,27 +70,13 @@ class Player:
     ) -> None:
         self.sample_rate = sample_rate
         self._realtime = realtime
+        self._simulated = simulated
+        self._device = device
         self._stream: Any = None
         self.played: list[np.ndarray] = []
         """Simulated mode: every block that was "played"."""
         if not simulated:
-            sd = import_sounddevice()
-            try:
-                self._stream = sd.OutputStream(
-                    samplerate=sample_rate,
-                    channels=1,
-                    dtype="float32",
-                    device=parse_device(device),
-                    latency="low",
-                )
-                self._stream.start()
-            except (sd.PortAudioError, ValueError) as exc:
-                where = f" {device!r}" if device else ""
-                raise AudioDeviceError(
-                    f"cannot open the audio output device{where}: {exc}",
-                    hint="connect speakers or headphones, pick another audio.output_device "
-                    "(`assistant doctor` lists them), or write to a file with --output",
-                ) from exc
+            self._open_stream()
         self._queue: queue.Queue[_Item | _Marker | None] = queue.Queue()
         self._generation = 0  # bumped by stop(): pieces queued before it are dropped
         self._paused = threading.Event()
@@ -140,10 +126,34 @@ class Player:
         self.stop()
         self._queue.put(None)
         self._thread.join(timeout=2)
-        if self._stream is not None:
+        self._drop_stream()
+
+    def _open_stream(self) -> None:
+        sd = import_sounddevice()
+        try:
+            stream = sd.OutputStream(
+                samplerate=self.sample_rate,
+                channels=1,
+                dtype="float32",
+                device=parse_device(self._device),
+                latency="low",
+            )
+            stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            where = f" {self._device!r}" if self._device else ""
+            raise AudioDeviceError(
+                f"cannot open the audio output device{where}: {exc}",
+                hint="connect speakers or headphones, pick another audio.output_device "
+                "(`assistant devices` lists them), or write to a file with --output",
+            ) from exc
+        self._stream = stream
+
+    def _drop_stream(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
             try:
-                self._stream.close()
-            except Exception:  # closing a vanished device must not mask the real error
+                stream.close()
+            except Exception:  # a vanished device may fail to close too
                 log.debug("closing the output stream failed", exc_info=True)
 
     def _raise_error(self) -> None:
@@ -152,7 +162,10 @@ class Player:
             raise AudioDeviceError(f"audio playback failed: {error}") from error
 
     def _write(self, block: np.ndarray) -> None:
-        if self._stream is not None:
+        if not self._simulated:
+            if self._stream is None:  # lost earlier: the device may be back
+                self._open_stream()
+                log.info("audio output is back")
             self._stream.write(block.reshape(-1, 1))
         else:
             if self._realtime:
@@ -183,6 +196,8 @@ class Player:
                 self._error = exc
                 self._generation += 1
                 completed = False
+                # Reopened on the next piece: a device that comes back works again.
+                self._drop_stream()
             self._finished(tag, completed)
             if self._queue.empty():
                 self._busy = False
