@@ -10,6 +10,12 @@ Threads, joined by queues; only this module owns concurrency:
 - voice: synthesizes each complete sentence and queues it on the player while the model
   writes the next one.
 
+A turn starts speculatively: 200 ms into a pause the utterance so far is transcribed and
+answered while the endpointer is still waiting to be sure the user has finished. If
+they go on talking the speculation is dropped unseen; if the pause becomes the end of
+the utterance, the reply (already written, often already synthesized) plays at once.
+That hides recognition and generation inside the end-of-speech silence.
+
 Each turn has its own cancellation token. The history keeps only what was actually
 played: sentences cut by a barge-in are not in it.
 """
@@ -61,6 +67,7 @@ MODES = ("hands-free", "push-to-talk")
 _PARTIAL_EVERY = 0.5  # seconds between partial transcripts
 _PAUSE_FRAMES = 2  # frames above the threshold that pause the reply at once (~64 ms)
 _RESUME_AFTER = 0.6  # a pause with no confirmed speech after this long resumes the reply
+_SPECULATE_AFTER = 0.2  # seconds of pause before a turn starts speculatively
 
 
 @dataclass
@@ -70,13 +77,23 @@ class _Turn:
     audio: np.ndarray | None = None
     text: str | None = None
     cancel: threading.Event = field(default_factory=threading.Event)
+    confirmed: threading.Event = field(default_factory=threading.Event)
+    pending: list[Event] = field(default_factory=list)  # events held until confirmed
     spoken: list[str] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
-    metrics: dict[str, float] = field(default_factory=dict)
+    times: dict[str, float] = field(default_factory=dict)  # step -> time.monotonic()
     playback_done: threading.Event = field(default_factory=threading.Event)
+    quiet_from: int | None = None  # speculative turns: where the pause they answer began
 
     def mark(self, name: str) -> None:
-        self.metrics.setdefault(name, time.monotonic() - self.speech_end)
+        self.times.setdefault(name, time.monotonic())
+
+    def wait_confirmed(self) -> bool:
+        """Block until the turn is confirmed (True) or cancelled (False)."""
+        while not self.confirmed.wait(0.02):
+            if self.cancel.is_set():
+                return False
+        return not self.cancel.is_set()
 
 
 class Conversation:
@@ -142,6 +159,9 @@ class Conversation:
         self._loud_frames = 0
         self._paused_at: float | None = None
         self._last_partial = 0.0
+        self._speculative: _Turn | None = None
+        self._quiet_since: int | None = None  # endpointer position where a pause began
+        self._confirm_lock = threading.Lock()
         self._last_level = 0.0
         self._input_failed = False
         self.barge_in_stops: list[float] = []
@@ -327,12 +347,62 @@ class Conversation:
             if isinstance(event, SpeechStarted):
                 self._on_speech_started(event, now)
             elif isinstance(event, SpeechEnded):
-                behind = (self._endpointer.position - event.at) / ASR_RATE
-                self._submit(_Turn(0, now - behind, audio=event.utterance))
+                speech_end = now - (self._endpointer.position - event.at) / ASR_RATE
+                turn, self._speculative = self._speculative, None
+                # Confirm the speculation only if the pause it started in never broke:
+                # otherwise it lacks what was said after it.
+                if (
+                    turn is not None
+                    and not turn.cancel.is_set()
+                    and (self._quiet_since is not None and self._quiet_since == turn.quiet_from)
+                ):
+                    turn.speech_end = speech_end
+                    self._confirm(turn)
+                else:
+                    if turn is not None:
+                        turn.cancel.set()
+                    self._submit(_Turn(0, speech_end, audio=event.utterance))
+        self._speculate(probability, now)
         if self._state == State.HEARING and now - self._last_partial >= _PARTIAL_EVERY:
             self._last_partial = now
             with contextlib.suppress(queue.Full):
                 self._partials.put_nowait(self._endpointer.current_utterance())
+
+    def _speculate(self, probability: float, now: float) -> None:
+        if not self._endpointer.in_speech:
+            self._quiet_since = None
+            return
+        position = self._endpointer.position
+        if probability >= self._options.neg_threshold:
+            self._quiet_since = None
+            turn = self._speculative
+            if turn is not None:
+                turn.cancel.set()  # the user goes on talking: drop it unseen
+                self._speculative = None
+            return
+        if self._quiet_since is None:
+            self._quiet_since = position
+        paused = (position - self._quiet_since) / ASR_RATE
+        if self._speculative is None and paused >= _SPECULATE_AFTER:
+            turn = _Turn(0, now - paused, audio=self._endpointer.current_utterance())
+            turn.quiet_from = self._quiet_since
+            self._speculative = turn
+            self._submit(turn, confirmed=False)
+
+    def _confirm(self, turn: _Turn) -> None:
+        with self._confirm_lock:
+            turn.confirmed.set()
+            pending, turn.pending = turn.pending, []
+        self._set_state(State.THINKING)
+        for event in pending:
+            self._emit(event)
+
+    def _turn_event(self, turn: _Turn, event: Event) -> None:
+        with self._confirm_lock:
+            if not turn.confirmed.is_set():
+                turn.pending.append(event)
+                return
+        self._emit(event)
 
     def _report_level(self, block: np.ndarray, probability: float) -> None:
         now = time.monotonic()
@@ -377,10 +447,12 @@ class Conversation:
         self._last_partial = now
         self._set_state(State.HEARING)
 
-    def _submit(self, turn: _Turn) -> None:
+    def _submit(self, turn: _Turn, *, confirmed: bool = True) -> None:
         self._turn_count += 1
         turn.number = self._turn_count
-        self._set_state(State.THINKING)
+        if confirmed:
+            turn.confirmed.set()
+            self._set_state(State.THINKING)
         self._turns.put(turn)
 
     # ------------------------------------------------------------------ partials
@@ -413,7 +485,11 @@ class Conversation:
                 self._player.stop()
             finally:
                 self._current = None
-                if self._state in (State.THINKING, State.SPEAKING):
+                if (
+                    turn.confirmed.is_set()
+                    and self._turns.empty()
+                    and self._state in (State.THINKING, State.SPEAKING)
+                ):
                     self._set_state(State.LISTENING)
                 release_free_memory()
 
@@ -425,8 +501,10 @@ class Conversation:
             if not turn.text.strip():
                 log.info("utterance had no words")
                 return
+        if turn.cancel.is_set():
+            return
         turn.mark("transcript")
-        self._emit(FinalTranscript(turn.text, turn.number))
+        self._turn_event(turn, FinalTranscript(turn.text, turn.number))
         config = self._config
         options = generation_options(config)
         messages = [Message("system", config.llm.system_prompt), *self._history,
@@ -437,7 +515,7 @@ class Conversation:
             for delta in self._chat.stream(messages, options, turn.cancel):
                 turn.mark("first_token")
                 turn.written.append(delta)
-                self._emit(ReplyToken(delta, turn.number))
+                self._turn_event(turn, ReplyToken(delta, turn.number))
                 for sentence in chunker.feed(delta):
                     turn.mark("first_sentence")
                     self._sentences.put((turn, sentence))
@@ -454,13 +532,16 @@ class Conversation:
         self._finish_turn(turn)
 
     def _finish_turn(self, turn: _Turn) -> None:
+        if not turn.confirmed.is_set():
+            log.debug("speculative turn %d dropped: the user went on talking", turn.number)
+            return
         turn.mark("end")
         interrupted = turn.cancel.is_set()
         spoken = " ".join(turn.spoken)
         user_text = turn.text or ""
         # What the model "said" is what the user heard: a cut reply is remembered cut.
         self._history += [Message("user", user_text), Message("assistant", spoken or "…")]
-        metrics = {k: round(v, 4) for k, v in turn.metrics.items()}
+        metrics = {k: round(t - turn.speech_end, 4) for k, t in turn.times.items()}
         if self._memory is not None:
             try:
                 self._store_turn(user_text, spoken, interrupted, metrics)
@@ -494,7 +575,7 @@ class Conversation:
             if turn.number < 0:
                 return
             if sentence is None:
-                if not turn.cancel.is_set():
+                if turn.wait_confirmed():
                     try:
                         self._player.wait()
                     except AudioDeviceError as exc:
@@ -512,7 +593,8 @@ class Conversation:
                 self._error(exc, "tts")
                 continue
             for i, chunk in enumerate(chunks):
-                if turn.cancel.is_set():
+                # A speculative reply is ready early; it plays once the turn is confirmed.
+                if not turn.wait_confirmed():
                     break
                 last = i == len(chunks) - 1
                 try:

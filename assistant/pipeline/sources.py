@@ -150,10 +150,15 @@ class ScriptedSource:
         self._mix = mix
         self._rng = np.random.default_rng(seed)
         self._closed = threading.Event()
+        self._late: queue.Queue[tuple[int, np.ndarray]] = queue.Queue()
         self.position = 0
         """Samples delivered so far."""
         self.onsets: list[float] = []
         """``time.monotonic()`` at which each utterance's first sample was delivered."""
+
+    def play_now(self, audio: Audio, gain: float = 1.0) -> None:
+        """Start playing ``audio`` at the current position (from any thread)."""
+        self._late.put((self.position, audio.at_rate(ASR_RATE).samples * gain))
 
     def blocks(self) -> Iterator[np.ndarray]:
         block = int(ASR_RATE * BLOCK_SECONDS)
@@ -167,6 +172,8 @@ class ScriptedSource:
                 return
             while actions and actions[0][0] * ASR_RATE <= t0:
                 actions.pop(0)[1]()
+            while not self._late.empty():
+                clips.append(self._late.get())
             out = (self._rng.standard_normal(block) * self._noise).astype(np.float32)
             for begin, samples in clips:
                 lo, hi = max(begin, t0), min(begin + len(samples), t0 + block)
