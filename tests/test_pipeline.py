@@ -345,3 +345,21 @@ def test_an_output_device_that_vanishes_is_reported_and_the_next_reply_plays(
     assert "unplugged" in errors[0].message
     assert finished[1].spoken_text and not finished[1].interrupted
     assert _UnpluggableStream.opened == 2
+
+
+def test_a_short_pause_mid_sentence_does_not_end_the_turn(engines, config):
+    first = said(engines, "I would like to know")
+    second = said(engines, "the capital of France.")
+    gap = 0.45  # longer than the speculation delay, shorter than min_silence_ms (0.7 s)
+    source = ScriptedSource([Utterance(0.3, first), Utterance(0.3 + first.duration + gap, second)])
+    player = Player(engines.voice.sample_rate, simulated=True, realtime=False)
+    conversation, events = converse(engines, config, lambda: source, player)
+    try:
+        finished = events.wait_for(TurnFinished, 1, timeout=60)
+        time.sleep(1.0)
+    finally:
+        conversation.stop()
+    heard = [e.text.lower() for e in events.of(FinalTranscript)]
+    assert len(heard) == 1, heard
+    assert "know" in heard[0] and "capital of france" in heard[0]
+    assert finished[0].user_text == events.of(FinalTranscript)[0].text
