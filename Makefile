@@ -4,7 +4,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-test run test lint pytest bench doctor clean
+.PHONY: setup setup-test run test lint pytest bench doctor screenshots clean
 
 setup:
 	scripts/setup.sh
@@ -30,6 +30,9 @@ bench: setup
 
 doctor: setup
 	$(BIN)/assistant doctor
+
+screenshots:
+	xvfb-run -a -s "-screen 0 1280x900x24" $(BIN)/python scripts/screenshots.py --out docs/screenshots
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

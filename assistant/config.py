@@ -65,7 +65,7 @@ class AsrConfig:
     beam_size: int = 1
     """Beam width; 1 is greedy and fastest."""
     threads: int = 0
-    """CPU threads; 0 lets the engine decide."""
+    """CPU threads; 0 uses one per core."""
 
 
 @dataclass

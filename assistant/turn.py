@@ -25,6 +25,7 @@ from .tts import SpeechChunk, Voice
 from .vad import VadOptions, trim_to_speech
 
 __all__ = [
+    "FIRST_CLAUSE_WORDS",
     "Reply",
     "TurnResult",
     "TurnTimings",
@@ -35,6 +36,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+FIRST_CLAUSE_WORDS = 4
+"""A reply's first piece may end at a comma once it has this many words, so the voice
+starts before a long first sentence is finished."""
 
 
 @dataclass
@@ -131,7 +136,7 @@ def speak_reply(
     the reply is only text.
     """
     messages = fit_to_context(chat, messages, options.max_tokens)
-    chunker = SentenceChunker()
+    chunker = SentenceChunker(first_clause_words=FIRST_CLAUSE_WORDS)
     parts: list[str] = []
     spoken: list[str] = []
     audio: list[np.ndarray] = []

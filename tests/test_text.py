@@ -48,3 +48,17 @@ def test_word_error_rate_ignores_case_and_punctuation():
     assert word_error_rate("a b c d", "a x c") == 0.5  # one substitution, one deletion
     assert word_error_rate("", "") == 0
     assert word_error_rate("", "words") == 1
+
+
+def test_first_piece_may_end_at_a_clause_so_the_voice_starts_sooner():
+    chunker = SentenceChunker(first_clause_words=3)
+    text = "Once upon a time, in a land far away, there lived a dragon. It was big, and red."
+    pieces = [piece for word in text.split(" ") for piece in chunker.feed(word + " ")]
+    pieces += chunker.flush()
+    assert pieces == [
+        "Once upon a time,",
+        "in a land far away, there lived a dragon.",
+        "It was big, and red.",
+    ]
+    # Too few words before the comma: no early cut.
+    assert split_sentences("Yes, it is.") == ["Yes, it is."]

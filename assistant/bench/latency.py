@@ -28,6 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +41,7 @@ from ..errors import AudioFormatError, EngineError
 from ..llm import Message, complete, fit_to_context
 from ..pipeline import (
     Conversation,
+    ErrorEvent,
     Event,
     FinalTranscript,
     State,
@@ -64,6 +66,8 @@ log = logging.getLogger(__name__)
 
 _SILENCE_AFTER = 10.0  # seconds of silence the baseline waits for an end of speech
 _SETTLE = 0.3  # seconds of quiet between turns, so no turn starts in another's tail
+_ONSET_LEVEL = 0.05  # speech starts at the first sample this loud, relative to the peak
+_LOUD = 1e-3  # an output block with a sample this loud is not silence
 
 
 def find_questions(folder: Path) -> tuple[list[Path], Path]:
@@ -88,6 +92,13 @@ def find_questions(folder: Path) -> tuple[list[Path], Path]:
     return questions, stop
 
 
+@dataclass
+class _Clip:
+    samples: np.ndarray  # (n,) float32 at 16 kHz
+    onset: int  # index of the first loud sample: where the speech starts
+    played: int = 0
+
+
 class _LiveSource:
     """A microphone in a quiet room: low noise in real time, and clips "spoken" on
     demand from another thread, each starting at the next block."""
@@ -95,17 +106,24 @@ class _LiveSource:
     def __init__(self, noise_db: float = -70.0, seed: int = 0) -> None:
         self._noise = 10 ** (noise_db / 20)
         self._rng = np.random.default_rng(seed)
-        self._clips: collections.deque[np.ndarray] = collections.deque()
+        self._clips: collections.deque[_Clip] = collections.deque()
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
         self._closed = threading.Event()
+        self.onsets: list[float] = []
+        """``time.monotonic()`` at which each clip's first loud sample was delivered."""
+        self.lag = 0.0
+        """Longest delay seen in taking a block, in seconds (set to 0 to start over)."""
 
     def say(self, samples: np.ndarray) -> None:
-        """Play 16 kHz ``samples`` after whatever is still being said."""
+        """Play 16 kHz ``samples`` after whatever is still being said; the moment its
+        first loud sample is delivered is appended to :attr:`onsets`."""
+        samples = np.asarray(samples, np.float32)
+        loud = np.flatnonzero(np.abs(samples) >= _ONSET_LEVEL * np.abs(samples).max())
         with self._lock:
             self._idle.clear()
-            self._clips.append(np.asarray(samples, np.float32))
+            self._clips.append(_Clip(samples, int(loud[0]) if len(loud) else 0))
 
     def wait_said(self, timeout: float) -> bool:
         """Block until every clip was delivered; False on timeout."""
@@ -117,23 +135,29 @@ class _LiveSource:
         position = 0
         while not self._closed.is_set():
             out = (self._rng.standard_normal(block) * self._noise).astype(np.float32)
+            onset = None  # index in this block of a clip's first loud sample
             with self._lock:
                 filled = 0
                 while self._clips and filled < block:
                     clip = self._clips[0]
-                    take = min(block - filled, len(clip))
-                    out[filled : filled + take] += clip[:take]
+                    take = min(block - filled, len(clip.samples) - clip.played)
+                    out[filled : filled + take] += clip.samples[clip.played : clip.played + take]
+                    if clip.played <= clip.onset < clip.played + take:
+                        onset = filled + clip.onset - clip.played
                     filled += take
-                    if take == len(clip):
+                    clip.played += take
+                    if clip.played == len(clip.samples):
                         self._clips.popleft()
-                    else:
-                        self._clips[0] = clip[take:]
                 said = not self._clips
             position += block
             # Paced like a device: a block is delivered once its last sample "happened".
             delay = start + position / ASR_RATE - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            else:  # the reader is late: it will see this audio -delay s after it happened
+                self.lag = max(self.lag, -delay)
+            if onset is not None:
+                self.onsets.append(time.monotonic() - (block - onset) / ASR_RATE)
             yield out
             if said:
                 self._idle.set()
@@ -143,13 +167,24 @@ class _LiveSource:
 
 
 class _Events:
-    """Every event of a conversation, with waits on what comes next."""
+    """The turn-level events of a conversation, with waits on what comes next.
+
+    Level meters and reply tokens are dropped: they come tens of times a second from
+    the capture and turn threads, and a listener that keeps them (and scans them while
+    holding a lock those threads need) would delay the very pipeline it measures.
+    """
+
+    _KEPT = (StateChanged, FinalTranscript, TurnFinished, TurnMetrics, ErrorEvent)
 
     def __init__(self) -> None:
         self.events: list[Event] = []
         self._changed = threading.Condition()
 
     def __call__(self, event: Event) -> None:
+        if not isinstance(event, self._KEPT):
+            return
+        if isinstance(event, ErrorEvent):
+            log.warning("pipeline error (%s): %s", event.source, event.message)
         with self._changed:
             self.events.append(event)
             self._changed.notify_all()
@@ -202,6 +237,14 @@ class _StreamingRound:
             player=self.player,
         )
         self.conversation.subscribe(self.events)
+        # The conversation hooks on_block only for echo cancellation (off here); this
+        # hook sees when each block has finished playing, i.e. when the output went quiet.
+        self.loud_blocks: list[float] = []
+        self.player.on_block = self._on_block
+
+    def _on_block(self, block: np.ndarray) -> None:
+        if len(block) and float(np.abs(block).max()) >= _LOUD:
+            self.loud_blocks.append(time.monotonic())
 
     def __enter__(self) -> _StreamingRound:
         self.conversation.start()
@@ -211,9 +254,10 @@ class _StreamingRound:
         self.conversation.stop()
         self.player.close()
 
-    def speak(self, samples: np.ndarray) -> tuple[bool, int | None]:
+    def speak(self, samples: np.ndarray) -> tuple[bool, int | None, float]:
         """Say ``samples`` and wait until the pipeline answers: (whether a reply started
-        playing, the turn number or ``None`` when no words were heard)."""
+        playing, the turn number or ``None`` when no words were heard, when the
+        utterance was handed over)."""
         since = self.events.mark()
         self.source.say(samples)
         thinking = self.events.wait(since, _state(State.THINKING), self.timeout)
@@ -228,20 +272,23 @@ class _StreamingRound:
         )
         playing = self.events.events[outcome]
         assert isinstance(playing, StateChanged)
-        return playing.state == State.SPEAKING, number
+        return playing.state == State.SPEAKING, number, self.events.events[thinking].at
 
-    def finish(self, number: int | None) -> tuple[TurnFinished | None, TurnMetrics | None]:
-        """Stop the reply, wait for turn ``number`` to end and start a new conversation."""
+    def finish(
+        self, number: int | None, since: int
+    ) -> tuple[TurnFinished | None, TurnMetrics | None]:
+        """Stop the reply, wait for turn ``number`` (heard after event ``since``) to end
+        and start a new conversation."""
         self.conversation.interrupt()
         finished = metrics = None
         if number is not None:
             index = self.events.wait(
-                0, lambda e: isinstance(e, TurnMetrics) and e.turn == number, self.timeout
+                since, lambda e: isinstance(e, TurnMetrics) and e.turn == number, self.timeout
             )
             metrics = self.events.events[index]
             finished = next(
                 e
-                for e in self.events.events[:index]
+                for e in self.events.events[since:index]
                 if isinstance(e, TurnFinished) and e.turn == number
             )
         self.conversation.wait_idle(self.timeout)
@@ -252,10 +299,13 @@ class _StreamingRound:
 
     def ask(self, name: str, samples: np.ndarray, round_: int) -> LatencyTurn:
         """One question; its reply is stopped as soon as it starts playing."""
-        _, number = self.speak(samples)
-        finished, metrics = self.finish(number)
+        since = self.events.mark()
+        self.source.lag = 0.0
+        _, number, _ = self.speak(samples)
+        lag = self.source.lag
+        finished, metrics = self.finish(number, since)
         heard = next(
-            (e.text for e in self.events.events
+            (e.text for e in self.events.events[since:]
              if isinstance(e, FinalTranscript) and e.turn == number),
             "",
         )  # fmt: skip
@@ -273,23 +323,38 @@ class _StreamingRound:
             reply=finished.full_text if finished is not None else "",
             voice_to_voice=metrics.first_audio if metrics is not None else None,
             steps=steps,
+            capture_lag=lag,
         )
 
-    def barge_in(self, question: np.ndarray, stop: np.ndarray, after: float) -> list[float]:
-        """A question, then ``stop`` said ``after`` seconds into the reply; the stop
-        times measured (none when the reply ended first)."""
+    def barge_in(
+        self, question: np.ndarray, stop: np.ndarray, after: float
+    ) -> tuple[list[float], float | None]:
+        """A question, then ``stop`` said ``after`` seconds into the reply: the stop times
+        the pipeline measured (none when the reply ended first), and the time from the
+        first loud sample of ``stop`` to the end of the last loud block played after it
+        (``None`` when the pipeline measured none).
+
+        The two differ by where speech starts: the pipeline counts from the VAD's onset,
+        which comes after the first quiet consonant ("S" of "Stop") is already heard.
+        """
         conversation = self.conversation
         before = len(conversation.barge_in_stops)
-        playing, number = self.speak(question)
+        since = self.events.mark()
+        playing, number, _ = self.speak(question)
         if not playing:
-            self.finish(number)
-            return []
+            self.finish(number, since)
+            return [], None
         time.sleep(after)
         # The stop phrase is a turn of its own (it may get a reply, stopped at once).
-        _, stop_number = self.speak(stop)
-        self.finish(number)
-        self.finish(stop_number)
-        return conversation.barge_in_stops[before:]
+        _, stop_number, handed_over = self.speak(stop)
+        onset = self.source.onsets[-1]
+        # Its own reply cannot start before it was handed over to the turn worker.
+        cut = [t for t in self.loud_blocks if onset <= t < handed_over]
+        self.finish(number, since)
+        self.finish(stop_number, since)
+        measured = conversation.barge_in_stops[before:]
+        at_output = max(cut, default=onset) - onset if measured else None
+        return measured, at_output
 
 
 class _Baseline:
@@ -441,13 +506,21 @@ def run_latency_bench(
         baseline.close()
 
     stops: list[float] = []
+    at_output: list[float] = []
+    # Barge into the longest replies: a short one may be over before the user speaks.
+    length = {t.question: len(t.reply) for t in turns if t.pipeline == "baseline"}
+    chatty = sorted(clips, key=lambda clip: -length.get(clip[0], 0))
     if options.barge_ins:
         with _StreamingRound(engines, config, timeout) as live:
             for i in range(options.barge_ins):
-                name, samples = clips[i % len(clips)]
-                measured = live.barge_in(samples, stop, options.barge_in_after)
+                name, samples = chatty[i % len(chatty)]
+                measured, heard = live.barge_in(samples, stop, options.barge_in_after)
                 stops += measured
+                if heard is not None:
+                    at_output.append(heard)
                 figures = ", ".join(f"{1000 * s:.0f} ms" for s in measured) or "reply ended first"
+                if heard is not None:
+                    figures += f" (at the output {1000 * heard:.0f} ms)"
                 say(f"barge-in {i + 1}/{options.barge_ins} ({name}): {figures}")
 
     memory = MemoryUse(
@@ -456,6 +529,7 @@ def run_latency_bench(
     return LatencyReport(
         turns=tuple(turns),
         barge_in_stops=tuple(stops),
+        barge_in_at_output=tuple(at_output),
         barge_ins_tried=options.barge_ins,
         memory=memory,
         machine=machine_info(),

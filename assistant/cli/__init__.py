@@ -14,12 +14,12 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import AssistantError
-from . import bench, chat, doctor, history, listen, models, speech
+from . import bench, chat, doctor, gui, history, listen, models, speech
 from .context import CliContext
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (speech, listen, chat, history, models, doctor, bench)
+_COMMAND_MODULES = (gui, speech, listen, chat, history, models, doctor, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,8 +51,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _setup_logging(args.debug, args.verbose)
     if args.command is None:
-        parser.print_help()
-        return 0
+        if not gui.gui_available():
+            parser.print_help()
+            print(f"\nhint: {gui.INSTALL_HINT}")
+            return 0
+        args.func = gui.run_gui
     ctx = CliContext.from_args(args)
     try:
         return int(args.func(args, ctx) or 0)

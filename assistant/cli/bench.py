@@ -22,6 +22,8 @@ _LIMIT = 1.05
 """The most our wrapper may cost: 5% over the raw library call."""
 _NOISY = 0.10
 """Rounds that vary more than this (10%) mark a figure as taken on a busy machine."""
+_LAG_NOTE = 0.05
+"""Capture lag (seconds) above which the latency table warns that it skews the figures."""
 _QUESTIONS = Path(__file__).resolve().parents[2] / "tests" / "bench_questions"
 """The fixed question set, in a source checkout."""
 
@@ -227,6 +229,12 @@ def format_latency(report: LatencyReport) -> str:
             f"{pipeline + ' (s)':<22} {_opt(report.latency(pipeline, 50)):>9} "
             f"{_opt(report.latency(pipeline, 90)):>9} {f'{answered}/{per_side}':>7}"
         )
+    lag = max((t.capture_lag for t in report.turns), default=0.0)
+    if lag > _LAG_NOTE:
+        lines.append(
+            f"  note: the live capture fell up to {1000 * lag:.0f} ms behind the microphone; "
+            "streaming figures may be that much too small (a busy machine?)"
+        )
     lines.append(
         f"{'ratio stream/base':<22} {_opt(report.ratio(50)):>9} {_opt(report.ratio(90)):>9}"
     )
@@ -234,6 +242,12 @@ def format_latency(report: LatencyReport) -> str:
     p50, p90 = report.barge_in(50), report.barge_in(90)
     lines.append(
         f"{'barge-in stop (ms)':<22} {_opt(p50, 1000, 0):>9} {_opt(p90, 1000, 0):>9} "
+        f"{f'{stops}/{report.barge_ins_tried}':>7}"
+    )
+    stops = len(report.barge_in_at_output)
+    p50, p90 = report.barge_in(50, at_output=True), report.barge_in(90, at_output=True)
+    lines.append(
+        f"{'  seen at the output':<22} {_opt(p50, 1000, 0):>9} {_opt(p90, 1000, 0):>9} "
         f"{f'{stops}/{report.barge_ins_tried}':>7}"
     )
     mem = report.memory
@@ -246,8 +260,12 @@ def format_latency(report: LatencyReport) -> str:
     verdict = "yes" if report.ratio_goal_met else "no"
     lines.append(f"ratio ≤ {RATIO_GOAL:.2f} at p50 and p90: {verdict}")
     if report.barge_ins_tried:
-        verdict = "yes" if report.barge_in_goal_met else "no"
-        lines.append(f"barge-in p90 ≤ {1000 * BARGE_IN_GOAL_S:.0f} ms: {verdict}")
+        verdict = "yes" if report.barge_in_goal_met() else "no"
+        at_output = "yes" if report.barge_in_goal_met(at_output=True) else "no"
+        lines.append(
+            f"barge-in p90 ≤ {1000 * BARGE_IN_GOAL_S:.0f} ms: {verdict} (from the VAD's "
+            f"speech onset); seen at the output, from the first loud sample: {at_output}"
+        )
     return "\n".join(lines)
 
 

@@ -10,11 +10,13 @@ Threads, joined by queues; only this module owns concurrency:
 - voice: synthesizes each complete sentence and queues it on the player while the model
   writes the next one.
 
-A turn starts speculatively: 200 ms into a pause the utterance so far is transcribed and
+A turn starts speculatively: 100 ms into a pause the utterance so far is transcribed and
 answered while the endpointer is still waiting to be sure the user has finished. If
 they go on talking the speculation is dropped unseen; if the pause becomes the end of
 the utterance, the reply (already written, often already synthesized) plays at once.
-That hides recognition and generation inside the end-of-speech silence.
+That hides recognition and generation inside the end-of-speech silence. When the
+speculative transcript is a complete question, the turn ends after a shorter pause
+(0.4 s instead of ``vad.min_silence_ms``): people expect an answer sooner to a question.
 
 Each turn has its own cancellation token. The history keeps only what was actually
 played: sentences cut by a barge-in are not in it.
@@ -42,7 +44,7 @@ from ..llm import ChatModel, Message, fit_to_context
 from ..memtrim import release_free_memory
 from ..text import SentenceChunker, speakable
 from ..tts import Voice
-from ..turn import generation_options
+from ..turn import FIRST_CLAUSE_WORDS, generation_options
 from ..vad import Endpointer, SpeechEnded, SpeechStarted, Vad, VadOptions
 from .events import (
     AudioLevel,
@@ -65,9 +67,15 @@ log = logging.getLogger(__name__)
 
 MODES = ("hands-free", "push-to-talk")
 _PARTIAL_EVERY = 0.5  # seconds between partial transcripts
-_PAUSE_FRAMES = 2  # frames above the threshold that pause the reply at once (~64 ms)
+_PAUSE_FRAMES = 1  # frames above the threshold that pause the reply at once (32 ms)
 _RESUME_AFTER = 0.6  # a pause with no confirmed speech after this long resumes the reply
-_SPECULATE_AFTER = 0.2  # seconds of pause before a turn starts speculatively
+_SPECULATE_AFTER = 0.1  # seconds of pause before a turn starts speculatively
+_QUESTION_PAUSE = 0.4  # a finished question ends the turn after this much silence
+# A question cut short ("What is the capital of?") ends in one of these: not finished.
+_DANGLING = frozenset(
+    "a an the of to in on at for with and or but if is are was my your his her its our"  # noqa: SIM905
+    " their this that these those from by about than as".split()
+)
 
 
 @dataclass
@@ -94,6 +102,13 @@ class _Turn:
             if self.cancel.is_set():
                 return False
         return not self.cancel.is_set()
+
+
+def _is_finished_question(text: str | None) -> bool:
+    if not text or not text.rstrip().endswith("?"):
+        return False
+    words = text.rstrip(" ?").lower().split()
+    return len(words) >= 3 and words[-1].strip(",.") not in _DANGLING
 
 
 class Conversation:
@@ -383,6 +398,14 @@ class Conversation:
         if self._quiet_since is None:
             self._quiet_since = position
         paused = (position - self._quiet_since) / ASR_RATE
+        spec = self._speculative
+        if spec is not None and paused >= _QUESTION_PAUSE and _is_finished_question(spec.text):
+            self._speculative = None
+            self._confirm(spec)
+            # The utterance is over; what the user says next is a new one (a barge-in).
+            self._endpointer.finish()
+            self._quiet_since = None
+            return
         if self._speculative is None and paused >= _SPECULATE_AFTER:
             turn = _Turn(0, now - paused, audio=self._endpointer.current_utterance())
             turn.quiet_from = self._quiet_since
@@ -510,7 +533,7 @@ class Conversation:
         messages = [Message("system", config.llm.system_prompt), *self._history,
                     Message("user", turn.text)]  # fmt: skip
         messages = fit_to_context(self._chat, messages, options.max_tokens)
-        chunker = SentenceChunker()
+        chunker = SentenceChunker(first_clause_words=FIRST_CLAUSE_WORDS)
         try:
             for delta in self._chat.stream(messages, options, turn.cancel):
                 turn.mark("first_token")

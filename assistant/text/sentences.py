@@ -20,6 +20,7 @@ _ABBREVIATIONS = frozenset(
 # Sentence-ending punctuation, optionally followed by closing quotes or brackets,
 # followed by whitespace. The look-behind-free form keeps it simple to scan.
 _END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
+_CLAUSE = re.compile(r"[,;:]\s")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 
 
@@ -43,10 +44,16 @@ class SentenceChunker:
 
     A sentence is complete when its closing punctuation is followed by whitespace (so
     "3.14" and "e.g." are not cut), or at a paragraph break or a list item.
+
+    Args:
+        first_clause_words: if set, the *first* piece may end at a clause break (comma,
+            semicolon, colon) once it has at least this many words: a voice can start
+            on "Once upon a time," while the rest of a long first sentence is written.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, first_clause_words: int | None = None) -> None:
         self._buffer = ""
+        self._first_clause_words = first_clause_words
 
     def feed(self, delta: str) -> list[str]:
         """Add text; return the sentences it completed (possibly none)."""
@@ -59,6 +66,7 @@ class SentenceChunker:
             sentence, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:]
             if sentence:
                 out.append(sentence)
+                self._first_clause_words = None
 
     def flush(self) -> list[str]:
         """The rest of the text, at the end of the stream."""
@@ -75,6 +83,11 @@ class SentenceChunker:
             if self._buffer[: paragraph.start()].strip():
                 candidates.append(paragraph.start())
                 break
+        if self._first_clause_words is not None:
+            for clause in _CLAUSE.finditer(self._buffer):
+                if len(self._buffer[: clause.start()].split()) >= self._first_clause_words:
+                    candidates.append(clause.start() + 1)
+                    break
         return min(candidates) if candidates else None
 
 

@@ -1,0 +1,101 @@
+"""Starting the desktop app: the window first, the models behind a progress indicator."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+
+from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtWidgets import QApplication
+
+from assistant.config import config_dir
+
+from .controller import Controller, Services
+from .main_window import MainWindow
+
+__all__ = ["App", "Services", "build_app", "run"]
+
+log = logging.getLogger(__name__)
+
+
+def preferences() -> QSettings:
+    """GUI-only preferences (the runtime's config TOML has no place for them)."""
+    return QSettings(str(config_dir() / "gui.ini"), QSettings.Format.IniFormat)
+
+
+def minimise_to_tray() -> bool:
+    """The "closing the window keeps the assistant in the tray" preference."""
+    # Read as text: QSettings.value(type=bool) breaks bool refcounts in PySide6 6.12.
+    return str(preferences().value("minimise_to_tray", "false")).lower() == "true"
+
+
+@dataclass
+class App:
+    """The app's parts, as tests and the screenshot script drive them."""
+
+    controller: Controller
+    window: MainWindow
+    tray: object | None = None
+
+    def open_settings(self):  # -> SettingsDialog
+        from .settings import SettingsDialog
+
+        dialog = SettingsDialog(self.controller, self.window)
+        dialog.show()
+        return dialog
+
+    def open_models(self):  # -> ModelManager
+        from .model_manager import ModelManager
+
+        dialog = ModelManager(self.controller, self.window)
+        dialog.show()
+        return dialog
+
+    def close(self) -> None:
+        """Quit: stop the pipeline and release the devices."""
+        self.window.quitting = True
+        self.window.close()
+        if self.tray is not None:
+            self.tray.hide()  # type: ignore[attr-defined]
+        self.controller.shutdown()
+
+
+def build_app(services: Services | None = None) -> App:
+    """Make the controller and the window, show the window, start loading (a
+    QApplication must exist)."""
+    controller = Controller(services)
+    window = MainWindow(controller)
+    app = App(controller, window)
+    window.settings_requested.connect(app.open_settings)
+    window.models_requested.connect(app.open_models)
+    window.minimise_to_tray = minimise_to_tray()
+    from .tray import make_tray
+
+    app.tray = make_tray(app)
+    window.show()
+    # Loading starts once the window has been painted, so it appears at once.
+    QTimer.singleShot(0, controller.start)
+    if controller.services.first_run:
+        from .first_run import check_first_run
+
+        QTimer.singleShot(50, lambda: check_first_run(app))
+    return app
+
+
+def run(services: Services | None = None) -> int:
+    """The ``assistant gui`` command: run the app until the user quits."""
+    started = time.perf_counter()
+    qt = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(qt, QApplication)
+    qt.setApplicationName("Offline Voice Assistant")
+    qt.setQuitOnLastWindowClosed(False)
+    app = build_app(services)
+    QTimer.singleShot(
+        0, lambda: log.info("window visible %.2f s after launch", time.perf_counter() - started)
+    )
+    if app.tray is None:
+        qt.setQuitOnLastWindowClosed(True)
+    qt.aboutToQuit.connect(app.close)
+    return int(qt.exec())

@@ -1,0 +1,315 @@
+"""The app's model of the running assistant: config, engines, the conversation.
+
+Everything slow (loading the engines, stopping a conversation, opening the history)
+runs in worker threads; results come back as signals. Widgets call the controller and
+listen to it and to its :class:`EventBridge`; they never touch an engine.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, Signal
+
+from assistant.config import Config, load_config, save_config
+from assistant.pipeline.events import ErrorEvent
+
+from .bridge import EventBridge
+from .workers import as_error, run_in_background
+
+if TYPE_CHECKING:
+    from assistant.audio.playback import Player
+    from assistant.engines import Engines
+    from assistant.memory import ConversationStore
+    from assistant.pipeline import AudioSource, Conversation
+    from assistant.store import ModelStore
+
+__all__ = ["Controller", "Services"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the app builds its runtime from; tests replace the audio ends."""
+
+    config_path: Path | None = None
+    """``--config``, or ``None`` for the default file."""
+    source: Callable[[Config], AudioSource] | None = None
+    """Makes the microphone (default: :class:`MicrophoneSource` on the configured input)."""
+    player: Callable[[int, Config], Player] | None = None
+    """Makes the speaker for a voice's sample rate (default: the configured output)."""
+    load_engines: Callable[[Config, ModelStore], Engines] | None = None
+    """Loads the engines (default: ``Engines.load``)."""
+    history_path: Path | None = None
+    """The conversation history file (default: the platform's)."""
+    first_run: bool = True
+    """Check models and devices at start and say what is missing."""
+
+
+class _MutableSource:
+    """Wraps the microphone so the tray can mute it without reopening the device."""
+
+    def __init__(self, inner: AudioSource, muted: Callable[[], bool]) -> None:
+        self._inner = inner
+        self._muted = muted
+
+    def blocks(self) -> Iterator[np.ndarray]:
+        for block in self._inner.blocks():
+            yield np.zeros_like(block) if self._muted() else block
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+@dataclass
+class _Loaded:
+    store: ModelStore
+    engines: Engines
+    player: Player
+    memory: ConversationStore | None
+    conversation_id: int | None
+    history: list
+
+
+class Controller(QObject):
+    """Owns the runtime objects; the window is a view of it."""
+
+    loading = Signal(str)
+    """Loading started (a line to show beside the progress indicator)."""
+    ready = Signal()
+    """The conversation is running."""
+    failed = Signal(object)
+    """An :class:`ErrorEvent` from loading or from a background task."""
+    config_changed = Signal(object)
+    """The config was saved and applied."""
+    history_changed = Signal()
+    """A conversation was added to or changed in the history."""
+    conversation_opened = Signal(object)
+    """``list[Turn]`` of the conversation now continued (empty for a new one)."""
+    muted_changed = Signal(bool)
+
+    def __init__(self, services: Services | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.services = services or Services()
+        self.bridge = EventBridge(self)
+        self.config: Config = Config()
+        self.config_error: ErrorEvent | None = None
+        try:
+            self.config = load_config(self.services.config_path)
+        except Exception as exc:
+            self.config_error = as_error(exc, "config")
+        self.store: ModelStore | None = None
+        self.engines: Engines | None = None
+        self.player: Player | None = None
+        self.memory: ConversationStore | None = None
+        self.conversation: Conversation | None = None
+        self.conversation_id: int | None = None
+        self.mode = "push-to-talk"
+        self.muted = False
+        self.is_loading = False
+        self.closed = False
+        self._source: AudioSource | None = None
+        self.bridge.finished.connect(lambda _: self.history_changed.emit())
+
+    # ------------------------------------------------------------------ loading
+
+    def start(self) -> None:
+        """Load the engines in the background and start the conversation."""
+        if self.config_error is not None:
+            self.failed.emit(self.config_error)
+        self._load(self.config, reload_engines=True)
+
+    def _load(self, config: Config, *, reload_engines: bool, conversation: int | None = -1) -> None:
+        self.is_loading = True
+        self.loading.emit("Loading models…" if reload_engines else "Applying settings…")
+        old = self._detach()
+        engines = None if reload_engines else self.engines
+        player = None if reload_engines else self.player
+        memory = self.memory
+
+        def work() -> _Loaded:
+            _shutdown(old, close_player=reload_engines)
+            from assistant.store import ModelStore
+
+            store = ModelStore.from_config(config.models)
+            if engines is None:
+                loader = self.services.load_engines
+                if loader is None:
+                    from assistant.engines import Engines
+
+                    loader = Engines.load
+                loaded = loader(config, store)
+            else:
+                loaded = engines
+            speaker = player or self._make_player(loaded.voice.sample_rate, config)
+            history_store = memory or _open_history(self.services.history_path)
+            conversation_id, history = _pick(history_store, config, conversation)
+            return _Loaded(store, loaded, speaker, history_store, conversation_id, history)
+
+        run_in_background(
+            lambda: work(), on_done=self._on_loaded, on_error=self._on_load_failed, what="loading"
+        )
+
+    def _make_player(self, rate: int, config: Config) -> Player:
+        if self.services.player is not None:
+            return self.services.player(rate, config)
+        from assistant.audio.playback import Player
+
+        return Player(rate, config.audio.output_device)
+
+    def _open_source(self) -> AudioSource:
+        if self.services.source is not None:
+            inner = self.services.source(self.config)
+        else:
+            from assistant.pipeline import MicrophoneSource
+
+            inner = MicrophoneSource(self.config.audio.input_device)
+        self._source = _MutableSource(inner, lambda: self.muted)
+        return self._source
+
+    def _on_loaded(self, loaded: _Loaded) -> None:
+        from assistant.pipeline import Conversation
+
+        if self.closed:  # quit while loading: release what was opened, start nothing
+            loaded.player.close()
+            if loaded.memory is not None and loaded.memory is not self.memory:
+                loaded.memory.close()
+            return
+        self.store, self.engines, self.player = loaded.store, loaded.engines, loaded.player
+        self.memory, self.conversation_id = loaded.memory, loaded.conversation_id
+        engines = loaded.engines
+        self.conversation = Conversation(
+            vad=engines.vad,
+            transcriber=engines.transcriber,
+            chat=engines.chat,
+            voice=engines.voice,
+            config=self.config,
+            source=self._open_source,
+            player=loaded.player,
+            history=loaded.history,
+            memory=loaded.memory,
+            conversation_id=loaded.conversation_id,
+            mode=self.mode,
+        )
+        self.conversation.subscribe(self.bridge)
+        self.conversation.start()
+        self.is_loading = False
+        if self.memory is not None and self.conversation_id is not None:
+            self.conversation_opened.emit(self.memory.turns(self.conversation_id))
+        self.ready.emit()
+        self.history_changed.emit()
+
+    def _on_load_failed(self, error: ErrorEvent) -> None:
+        self.is_loading = False
+        self.failed.emit(error)
+
+    def _detach(self) -> tuple[Any, Any] | None:
+        conversation, self.conversation = self.conversation, None
+        if conversation is None:
+            return None
+        return conversation, self.player
+
+    # ------------------------------------------------------------------ actions
+
+    def push_to_talk(self, pressed: bool) -> None:
+        if self.conversation is None:
+            return
+        if self.conversation.mode != "push-to-talk":
+            self.set_hands_free(False)
+        self.conversation.push_to_talk(pressed)
+
+    def send_text(self, text: str) -> None:
+        if self.conversation is not None and text.strip():
+            self.conversation.send_text(text.strip())
+
+    def interrupt(self) -> None:
+        if self.conversation is not None:
+            self.conversation.interrupt()
+
+    def set_hands_free(self, on: bool) -> None:
+        self.mode = "hands-free" if on else "push-to-talk"
+        if self.conversation is not None:
+            self.conversation.set_mode(self.mode)
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+        self.muted_changed.emit(muted)
+
+    def new_conversation(self) -> None:
+        if self.conversation is None:
+            return
+        self.conversation.new_conversation()
+        self.conversation_id = None
+        self.conversation_opened.emit([])
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Continue a stored conversation (the pipeline restarts with its history)."""
+        self._load(self.config, reload_engines=False, conversation=conversation_id)
+
+    def conversations(self) -> list:
+        return self.memory.conversations() if self.memory is not None else []
+
+    def apply_config(self, config: Config) -> None:
+        """Save the config and apply it: engines reload only when a model or device
+        changed; everything else restarts just the conversation."""
+        config.validate()
+        save_config(config, self.services.config_path)
+        old, self.config = self.config, config
+        self.config_changed.emit(config)
+        reload = _engine_settings(old) != _engine_settings(config) or self.engines is None
+        if reload or self.conversation is not None:
+            self._load(config, reload_engines=reload, conversation=self.conversation_id or -1)
+
+    def reload(self) -> None:
+        """Load the engines again (after a model was fixed)."""
+        self._load(self.config, reload_engines=True)
+
+    def shutdown(self) -> None:
+        """Stop the conversation and release the devices (blocks for up to a second or
+        two: called on quit)."""
+        self.closed = True
+        _shutdown(self._detach(), close_player=True)
+        if self.memory is not None:
+            self.memory.close()
+            self.memory = None
+
+
+def _engine_settings(config: Config) -> tuple:
+    llm = config.llm
+    return (config.asr, llm.model, llm.device, llm.context_size, llm.threads,
+            config.tts, config.vad.model, config.audio.output_device)  # fmt: skip
+
+
+def _shutdown(old: tuple[Any, Any] | None, *, close_player: bool) -> None:
+    if old is None:
+        return
+    conversation, player = old
+    conversation.stop()
+    if close_player and player is not None:
+        player.close()
+
+
+def _open_history(path: Path | None) -> ConversationStore | None:
+    from assistant.memory import ConversationStore, HistoryCorruptError
+
+    try:
+        return ConversationStore(path)
+    except HistoryCorruptError as exc:
+        log.warning("%s", exc)
+        return ConversationStore(path)
+
+
+def _pick(store: ConversationStore | None, config: Config, wanted: int | None) -> tuple:
+    """The conversation to continue: ``wanted``, ``None`` for a new one, -1 the latest."""
+    if store is None:
+        return None, []
+    conversation = store.latest_conversation() if wanted == -1 else wanted
+    if conversation is None:
+        return None, []
+    return conversation, store.messages(conversation, last=config.llm.context_size // 8)

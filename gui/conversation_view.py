@@ -1,0 +1,153 @@
+"""The conversation as it happens: the user's words (the live partial transcript too),
+the replies streaming in, and each turn's latency waterfall."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from assistant.pipeline.events import TurnFinished, TurnMetrics
+
+from .waterfall import Waterfall
+
+__all__ = ["ConversationView"]
+
+_USER = "background: #e3efff; border-radius: 10px; padding: 8px; color: #10243e;"
+_PARTIAL = "background: #f1f4f8; border-radius: 10px; padding: 8px; color: #6b7785;"
+_REPLY = "background: #f3f3f3; border-radius: 10px; padding: 8px; color: #1d1d1d;"
+
+
+@dataclass
+class _TurnWidgets:
+    user: QLabel | None = None
+    reply: QLabel | None = None
+    box: QVBoxLayout | None = None
+    text: list[str] = field(default_factory=list)
+    waterfall: Waterfall | None = None
+
+
+class ConversationView(QScrollArea):
+    """Bubbles, newest at the bottom; keeps the view scrolled to the end."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        inner = QWidget()
+        self._layout = QVBoxLayout(inner)
+        self._layout.setSpacing(8)
+        self._layout.addStretch(1)
+        self.setWidget(inner)
+        self.turns: dict[int, _TurnWidgets] = {}
+        self._partial: QLabel | None = None
+        self._scroll = QTimer(self, singleShot=True, interval=0)
+        self._scroll.timeout.connect(self._to_bottom)
+
+    # ------------------------------------------------------------------ live events
+
+    def set_partial(self, text: str) -> None:
+        """What the user is saying right now (replaced by the final transcript)."""
+        if self._partial is None:
+            self._partial = self._bubble(text + " …", _PARTIAL, right=True)
+        else:
+            self._partial.setText(text + " …")
+        self._scroll.start()
+
+    def add_user(self, text: str, turn: int) -> None:
+        self._drop_partial()
+        widgets = self.turns.setdefault(turn, _TurnWidgets())
+        widgets.user = self._bubble(text, _USER, right=True)
+        self._scroll.start()
+
+    def add_token(self, text: str, turn: int) -> None:
+        widgets = self.turns.setdefault(turn, _TurnWidgets())
+        if widgets.reply is None:
+            widgets.reply, widgets.box = self._reply_bubble()
+        widgets.text.append(text)
+        widgets.reply.setText("".join(widgets.text).strip())
+        self._scroll.start()
+
+    def finish(self, event: TurnFinished) -> None:
+        widgets = self.turns.get(event.turn)
+        if widgets is None or widgets.reply is None:
+            return
+        if event.interrupted:
+            shown = event.spoken_text or "…"
+            widgets.reply.setText(f"{shown} <span style='color:#a33'>[interrupted]</span>")
+            widgets.reply.setToolTip(f"The model wrote: {event.full_text}")
+
+    def add_metrics(self, metrics: TurnMetrics) -> None:
+        widgets = self.turns.get(metrics.turn)
+        if widgets is None or widgets.box is None:
+            return
+        widgets.waterfall = Waterfall(metrics)
+        widgets.box.addWidget(widgets.waterfall)
+        self._scroll.start()
+
+    def user_gave_up(self) -> None:
+        """Push-to-talk released with nothing said: drop the partial bubble."""
+        self._drop_partial()
+
+    # ------------------------------------------------------------------ history
+
+    def clear(self) -> None:
+        self._drop_partial()
+        while self._layout.count() > 1:
+            item = self._layout.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.turns.clear()
+
+    def show_turns(self, turns: list) -> None:
+        """Show stored turns (``assistant.memory.Turn``), with their waterfalls."""
+        self.clear()
+        for i, turn in enumerate(turns):
+            key = -1 - i  # stored turns never collide with the live session's numbers
+            self.add_user(turn.user_text, key)
+            self.add_token(turn.assistant_text, key)
+            if turn.interrupted:
+                self.finish(TurnFinished(key, turn.user_text, turn.assistant_text, "", True))
+            if turn.metrics:
+                known = ("transcript", "first_token", "first_sentence", "first_audio", "end")
+                values = {k: v for k, v in turn.metrics.items() if k in known}
+                self.add_metrics(TurnMetrics(key, **values))
+
+    def texts(self) -> list[str]:
+        """Every bubble's text, top to bottom (for tests)."""
+        out = []
+        for i in range(self._layout.count()):
+            widget = self._layout.itemAt(i).widget()
+            if widget is not None:
+                out += [label.text() for label in widget.findChildren(QLabel)]
+        return out
+
+    # ------------------------------------------------------------------ helpers
+
+    def _bubble(self, text: str, style: str, *, right: bool) -> QLabel:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setStyleSheet(style)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QFrame()
+        box = QVBoxLayout(row)
+        box.setContentsMargins(60 if right else 0, 0, 0 if right else 60, 0)
+        box.addWidget(label)
+        self._layout.insertWidget(self._layout.count() - 1, row)
+        return label
+
+    def _reply_bubble(self) -> tuple[QLabel, QVBoxLayout]:
+        label = self._bubble("", _REPLY, right=False)
+        box = label.parentWidget().layout()
+        assert isinstance(box, QVBoxLayout)
+        return label, box
+
+    def _drop_partial(self) -> None:
+        if self._partial is not None:
+            self._partial.parentWidget().deleteLater()
+            self._partial = None
+
+    def _to_bottom(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())

@@ -1,0 +1,221 @@
+"""The desktop app on the real pipeline and the real models, fed by a scripted source
+(a question WAV played in real time) and a simulated speaker."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt
+
+from assistant.audio import read_audio
+from assistant.audio.playback import Player
+from assistant.config import Config, save_config
+from assistant.engines import Engines
+from assistant.pipeline import ScriptedSource, State
+from assistant.store import ModelStore
+from gui.app import App, Services, build_app
+
+
+def _test_config() -> Config:
+    config = Config()
+    config.llm.temperature = 0.0
+    config.llm.max_tokens = 60
+    return config
+
+
+@pytest.fixture(scope="module")
+def engines() -> Engines:
+    config = _test_config()
+    return Engines.load(config, ModelStore.from_config(config.models))
+
+
+@pytest.fixture
+def source() -> ScriptedSource:
+    return ScriptedSource([])
+
+
+@pytest.fixture
+def make_app(qtbot, tmp_path: Path, engines: Engines, source: ScriptedSource):
+    """``make_app(config=None, real_loader=False) -> App`` with a config file of its own,
+    the scripted source and a simulated player; closed at the end of the test."""
+    apps: list[App] = []
+
+    def _make(config: Config | None = None, *, real_loader: bool = False) -> App:
+        path = tmp_path / "config.toml"
+        if config is not None or not path.exists():
+            save_config(config or _test_config(), path)
+        services = Services(
+            config_path=path,
+            source=lambda config: source,
+            player=lambda rate, config: Player(rate, simulated=True),
+            load_engines=None if real_loader else (lambda config, store: engines),
+            first_run=False,
+        )
+        app = build_app(services)
+        qtbot.addWidget(app.window)
+        apps.append(app)
+        return app
+
+    yield _make
+    for app in apps:
+        app.close()
+
+
+class _Heartbeat:
+    """A 10 ms timer in the GUI thread; ``longest`` is the longest gap between ticks."""
+
+    def __init__(self, parent) -> None:
+        import time
+
+        from PySide6.QtCore import QTimer
+
+        self._clock = time.perf_counter
+        self._last = self._clock()
+        self.longest = 0.0
+        self._timer = QTimer(parent, interval=10)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        now = self._clock()
+        self.longest = max(self.longest, now - self._last)
+        self._last = now
+
+
+def _ready(qtbot, app: App) -> None:
+    qtbot.waitUntil(lambda: app.controller.conversation is not None, timeout=30_000)
+    assert app.window.talk.isEnabled()
+
+
+def test_push_to_talk_shows_the_transcript_the_reply_and_the_waterfall(
+    qtbot, make_app, source, speak
+):
+    app = make_app()
+    _ready(qtbot, app)
+    window = app.window
+    question = read_audio(speak("What is the capital of France?"))
+    heartbeat = _Heartbeat(window)
+    qtbot.mousePress(window.talk, Qt.MouseButton.LeftButton)
+    assert window.state == State.HEARING
+    source.play_now(question)
+    qtbot.wait(int(1000 * question.duration) + 300)
+    qtbot.mouseRelease(window.talk, Qt.MouseButton.LeftButton)
+
+    view = window.view
+    qtbot.waitUntil(
+        lambda: any(t.waterfall is not None for t in view.turns.values()), timeout=60_000
+    )
+    turn = next(t for t in view.turns.values() if t.waterfall is not None)
+    assert turn.user is not None and "capital of france" in turn.user.text().lower()
+    assert turn.reply is not None and turn.reply.text().strip()
+    labels = [label for label, _, _ in turn.waterfall.segments()]
+    assert labels[0] == "speech end → transcript" and "first audio" in labels[-1]
+    assert "voice to voice" in turn.waterfall.toolTip()
+    assert not turn.waterfall.grab().isNull()
+    qtbot.waitUntil(lambda: window.state == State.LISTENING, timeout=30_000)
+    assert window.history.count() == 1  # the turn was saved and is listed
+    # The GUI thread never waited on the pipeline (loose bound: 2 shared cores; the
+    # issue's goal is 50 ms on a normal desktop).
+    print(f"longest GUI-thread stall during the turn: {1000 * heartbeat.longest:.0f} ms")
+    assert heartbeat.longest < 0.5
+
+
+def test_the_stop_button_interrupts_a_typed_question_s_reply(qtbot, make_app):
+    config = _test_config()
+    config.llm.max_tokens = 200
+    app = make_app(config)
+    _ready(qtbot, app)
+    window = app.window
+    window.text.setText("Tell me a long story about a dragon.")
+    qtbot.keyClick(window.text, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.state == State.SPEAKING, timeout=60_000)
+    qtbot.mouseClick(window.stop, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.state == State.LISTENING, timeout=10_000)
+    turn = next(iter(window.view.turns.values()))
+    assert "[interrupted]" in turn.reply.text()
+    assert turn.user.text() == "Tell me a long story about a dragon."
+
+
+def test_a_corrupt_model_shows_the_banner_and_the_window_keeps_working(
+    qtbot, make_app, tmp_path, gguf_path
+):
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(gguf_path.read_bytes()[:5_000_000])
+    config = _test_config()
+    config.models.dir = os.environ["ASSISTANT_MODELS_DIR"]  # this test's own store
+    store = ModelStore.from_config(config.models)
+    store.import_path(broken, "llm", id="broken-llm")
+    config.llm.model = "broken-llm"
+    app = make_app(config, real_loader=True)
+    window = app.window
+    qtbot.waitUntil(window.banner.isVisible, timeout=30_000)
+    assert "broken.gguf" in window.banner.message() or "broken" in window.banner.message()
+    assert window.banner.action.text() == "Open the model manager"
+    assert window.isVisible() and app.controller.conversation is None
+    window.text.setFocus()  # the GUI thread still answers
+    qtbot.wait(50)
+
+
+def test_settings_are_applied_at_once_and_survive_a_restart(qtbot, make_app):
+    app = make_app()
+    _ready(qtbot, app)
+    dialog = app.open_settings()
+    dialog.rate.setValue(1.25)
+    dialog.prompt.setPlainText("Answer in five words.")
+    dialog.silence.setValue(900)
+    first = app.controller.conversation
+    dialog.save()
+    # Applied without a restart: the pipeline restarted with the new settings.
+    qtbot.waitUntil(lambda: app.controller.conversation not in (None, first), timeout=20_000)
+    assert app.controller.conversation._config.vad.min_silence_ms == 900
+    app.close()
+
+    again = make_app()
+    config = again.controller.config
+    assert config.tts.speaking_rate == 1.25
+    assert config.llm.system_prompt == "Answer in five words."
+    assert config.vad.min_silence_ms == 900
+    assert again.open_settings().rate.value() == 1.25
+
+
+def test_the_model_manager_lists_the_embedded_models_and_the_active_ones(
+    qtbot, make_app, tmp_path, gguf_path
+):
+    app = make_app()
+    manager = app.open_models()
+    ids = manager.installed_ids()
+    for model_id in ("whisper-tiny.en", "smollm2-135m-instruct", "piper-en_US-joe-medium",
+                     "silero-vad-v6"):  # fmt: skip
+        assert model_id in ids
+    row = ids.index("smollm2-135m-instruct")
+    assert manager.table.item(row, 1).text() == "llm"
+    assert manager.table.item(row, 5).text() == "●"
+    assert "free" in manager.disk.text()
+    copy = tmp_path / "my-copy.gguf"
+    copy.write_bytes(gguf_path.read_bytes())
+    manager.import_path(copy)
+    qtbot.waitUntil(lambda: "my-copy" in manager.installed_ids(), timeout=20_000)
+    row = manager.installed_ids().index("my-copy")
+    assert manager.table.item(row, 4).text() == "verified"
+
+
+def test_assistant_without_a_command_opens_the_app_or_says_how_to_get_it(monkeypatch, capsys):
+    from assistant import cli
+    from assistant.cli import gui as gui_command
+
+    opened = []
+    monkeypatch.setattr(gui_command, "run_gui", lambda args, ctx: opened.append(ctx) or 0)
+    assert cli.main([]) == 0 and len(opened) == 1
+    monkeypatch.setattr(gui_command, "gui_available", lambda: False)
+    assert cli.main([]) == 0 and len(opened) == 1
+    out = capsys.readouterr().out
+    assert "usage: assistant" in out and "offline-voice-assistant[gui]" in out
