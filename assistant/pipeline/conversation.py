@@ -1,6 +1,7 @@
 """The live conversation: microphone to speakers, streaming, with barge-in.
 
-Threads, joined by queues; only this module owns concurrency:
+Threads, joined by queues; only this package owns concurrency (capture.py holds the
+capture thread's work):
 
 - capture: reads the source, removes the speakers' echo, runs the endpointer, reports
   levels, pauses the reply the moment the user starts talking over it and cancels it
@@ -30,7 +31,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -45,9 +45,9 @@ from ..memtrim import release_free_memory
 from ..text import SentenceChunker, speakable
 from ..tts import Voice
 from ..turn import FIRST_CLAUSE_WORDS, generation_options
-from ..vad import Endpointer, SpeechEnded, SpeechStarted, Vad, VadOptions
+from ..vad import Endpointer, Vad, VadOptions
+from .capture import CaptureMixin
 from .events import (
-    AudioLevel,
     ErrorEvent,
     Event,
     FinalTranscript,
@@ -60,58 +60,16 @@ from .events import (
     TurnMetrics,
 )
 from .sources import AudioSource
+from .turns import PendingTurn
 
 __all__ = ["MODES", "Conversation"]
 
 log = logging.getLogger(__name__)
 
 MODES = ("hands-free", "push-to-talk")
-_PARTIAL_EVERY = 0.5  # seconds between partial transcripts
-_PAUSE_FRAMES = 1  # frames above the threshold that pause the reply at once (32 ms)
-_RESUME_AFTER = 0.6  # a pause with no confirmed speech after this long resumes the reply
-_SPECULATE_AFTER = 0.1  # seconds of pause before a turn starts speculatively
-_QUESTION_PAUSE = 0.4  # a finished question ends the turn after this much silence
-# A question cut short ("What is the capital of?") ends in one of these: not finished.
-_DANGLING = frozenset(
-    "a an the of to in on at for with and or but if is are was my your his her its our"  # noqa: SIM905
-    " their this that these those from by about than as".split()
-)
 
 
-@dataclass
-class _Turn:
-    number: int
-    speech_end: float  # time.monotonic() at the end of the user's speech
-    audio: np.ndarray | None = None
-    text: str | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    confirmed: threading.Event = field(default_factory=threading.Event)
-    pending: list[Event] = field(default_factory=list)  # events held until confirmed
-    spoken: list[str] = field(default_factory=list)
-    written: list[str] = field(default_factory=list)
-    times: dict[str, float] = field(default_factory=dict)  # step -> time.monotonic()
-    playback_done: threading.Event = field(default_factory=threading.Event)
-    quiet_from: int | None = None  # speculative turns: where the pause they answer began
-
-    def mark(self, name: str) -> None:
-        self.times.setdefault(name, time.monotonic())
-
-    def wait_confirmed(self) -> bool:
-        """Block until the turn is confirmed (True) or cancelled (False)."""
-        while not self.confirmed.wait(0.02):
-            if self.cancel.is_set():
-                return False
-        return not self.cancel.is_set()
-
-
-def _is_finished_question(text: str | None) -> bool:
-    if not text or not text.rstrip().endswith("?"):
-        return False
-    words = text.rstrip(" ?").lower().split()
-    return len(words) >= 3 and words[-1].strip(",.") not in _DANGLING
-
-
-class Conversation:
+class Conversation(CaptureMixin):
     """A running conversation between the user and the engines.
 
     Args:
@@ -162,10 +120,10 @@ class Conversation:
         self._state = State.IDLE
         self._state_lock = threading.Lock()
         self._asr_lock = threading.Lock()  # partial and final transcripts share the model
-        self._turns: queue.Queue[_Turn | None] = queue.Queue()
-        self._sentences: queue.Queue[tuple[_Turn, str | None]] = queue.Queue()
+        self._turns: queue.Queue[PendingTurn | None] = queue.Queue()
+        self._sentences: queue.Queue[tuple[PendingTurn, str | None]] = queue.Queue()
         self._partials: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=1)
-        self._current: _Turn | None = None
+        self._current: PendingTurn | None = None
         self._turn_count = 0
         self._running = threading.Event()
         self._source: AudioSource | None = None
@@ -174,7 +132,7 @@ class Conversation:
         self._loud_frames = 0
         self._paused_at: float | None = None
         self._last_partial = 0.0
-        self._speculative: _Turn | None = None
+        self._speculative: PendingTurn | None = None
         self._quiet_since: int | None = None  # endpointer position where a pause began
         self._confirm_lock = threading.Lock()
         self._last_level = 0.0
@@ -232,7 +190,7 @@ class Conversation:
         if self._source is not None:
             self._source.close()
         self._turns.put(None)
-        self._sentences.put((_Turn(-1, 0.0), None))
+        self._sentences.put((PendingTurn(-1, 0.0), None))
         with contextlib.suppress(queue.Full):
             self._partials.put_nowait(None)
         for thread in self._threads:
@@ -268,14 +226,14 @@ class Conversation:
             return
         buffer, self._ptt_buffer = self._ptt_buffer, None
         if buffer:
-            self._submit(_Turn(0, time.monotonic(), audio=np.concatenate(buffer)))
+            self._submit(PendingTurn(0, time.monotonic(), audio=np.concatenate(buffer)))
         else:
             self._set_state(State.LISTENING)
 
     def send_text(self, text: str) -> None:
         """A typed message: interrupts a reply and starts a turn without ASR."""
         self.interrupt()
-        self._submit(_Turn(0, time.monotonic(), text=text))
+        self._submit(PendingTurn(0, time.monotonic(), text=text))
 
     def interrupt(self) -> None:
         """Stop the current reply (generation, synthesis and playback) at once."""
@@ -324,95 +282,7 @@ class Conversation:
 
         return run
 
-    # ------------------------------------------------------------------ capture
-
-    def _capture_loop(self) -> None:
-        while self._running.is_set():
-            try:
-                self._source = self._source_factory()
-                for block in self._source.blocks():
-                    if self._input_failed:
-                        self._input_failed = False
-                        log.info("audio input is back")
-                    self._on_block(block)
-                    if not self._running.is_set():
-                        return
-                return  # the source ended (a file)
-            except AudioDeviceError as exc:
-                if not self._input_failed:
-                    self._input_failed = True
-                    self._error(exc, "input")
-                self._endpointer.reset()
-                time.sleep(0.5)  # then try to reopen: the device may come back
-
-    def _on_block(self, block: np.ndarray) -> None:
-        if self._echo is not None:
-            block = self._echo.process(block)
-        if self._mode == "push-to-talk":
-            if self._ptt_buffer is not None:
-                self._ptt_buffer.append(block)
-            self._report_level(block, 0.0)
-            return
-        events = self._endpointer.push(block)
-        probability = self._endpointer.last_probability
-        self._report_level(block, probability)
-        self._fast_pause(probability)
-        now = time.monotonic()
-        for event in events:
-            if isinstance(event, SpeechStarted):
-                self._on_speech_started(event, now)
-            elif isinstance(event, SpeechEnded):
-                speech_end = now - (self._endpointer.position - event.at) / ASR_RATE
-                turn, self._speculative = self._speculative, None
-                # Confirm the speculation only if the pause it started in never broke:
-                # otherwise it lacks what was said after it.
-                if (
-                    turn is not None
-                    and not turn.cancel.is_set()
-                    and (self._quiet_since is not None and self._quiet_since == turn.quiet_from)
-                ):
-                    turn.speech_end = speech_end
-                    self._confirm(turn)
-                else:
-                    if turn is not None:
-                        turn.cancel.set()
-                    self._submit(_Turn(0, speech_end, audio=event.utterance))
-        self._speculate(probability, now)
-        if self._state == State.HEARING and now - self._last_partial >= _PARTIAL_EVERY:
-            self._last_partial = now
-            with contextlib.suppress(queue.Full):
-                self._partials.put_nowait(self._endpointer.current_utterance())
-
-    def _speculate(self, probability: float, now: float) -> None:
-        if not self._endpointer.in_speech:
-            self._quiet_since = None
-            return
-        position = self._endpointer.position
-        if probability >= self._options.neg_threshold:
-            self._quiet_since = None
-            turn = self._speculative
-            if turn is not None:
-                turn.cancel.set()  # the user goes on talking: drop it unseen
-                self._speculative = None
-            return
-        if self._quiet_since is None:
-            self._quiet_since = position
-        paused = (position - self._quiet_since) / ASR_RATE
-        spec = self._speculative
-        if spec is not None and paused >= _QUESTION_PAUSE and _is_finished_question(spec.text):
-            self._speculative = None
-            self._confirm(spec)
-            # The utterance is over; what the user says next is a new one (a barge-in).
-            self._endpointer.finish()
-            self._quiet_since = None
-            return
-        if self._speculative is None and paused >= _SPECULATE_AFTER:
-            turn = _Turn(0, now - paused, audio=self._endpointer.current_utterance())
-            turn.quiet_from = self._quiet_since
-            self._speculative = turn
-            self._submit(turn, confirmed=False)
-
-    def _confirm(self, turn: _Turn) -> None:
+    def _confirm(self, turn: PendingTurn) -> None:
         with self._confirm_lock:
             turn.confirmed.set()
             pending, turn.pending = turn.pending, []
@@ -420,57 +290,14 @@ class Conversation:
         for event in pending:
             self._emit(event)
 
-    def _turn_event(self, turn: _Turn, event: Event) -> None:
+    def _turn_event(self, turn: PendingTurn, event: Event) -> None:
         with self._confirm_lock:
             if not turn.confirmed.is_set():
                 turn.pending.append(event)
                 return
         self._emit(event)
 
-    def _report_level(self, block: np.ndarray, probability: float) -> None:
-        now = time.monotonic()
-        if now - self._last_level < 0.03:
-            return
-        self._last_level = now
-        rms = float(np.sqrt(np.mean(block**2))) if len(block) else 0.0
-        level = 20 * np.log10(rms) if rms > 1e-5 else -100.0
-        self._emit(AudioLevel(float(level), probability))
-
-    def _fast_pause(self, probability: float) -> None:
-        # The endpointer confirms speech only after min_speech_ms; holding the reply at
-        # the first loud frames makes an interruption feel instant, and a false alarm
-        # costs only a short gap.
-        if self._state != State.SPEAKING:
-            self._loud_frames = 0
-            return
-        if probability >= self._options.threshold:
-            self._loud_frames += 1
-            if self._loud_frames >= _PAUSE_FRAMES and self._paused_at is None:
-                self._player.pause()
-                self._paused_at = time.monotonic()
-        else:
-            self._loud_frames = 0
-            if (
-                self._paused_at is not None
-                and not self._endpointer.in_speech
-                and time.monotonic() - self._paused_at > _RESUME_AFTER
-            ):
-                self._paused_at = None
-                self._player.resume()
-
-    def _on_speech_started(self, event: SpeechStarted, now: float) -> None:
-        turn = self._current
-        if turn is not None and not turn.cancel.is_set():
-            onset = now - (self._endpointer.position - event.at) / ASR_RATE
-            silent_at = self._paused_at or now
-            self.interrupt()
-            self.barge_in_stops.append(max(0.0, silent_at - onset))
-            log.info("barge-in: reply cut %.0f ms after the user began", 1000 * (silent_at - onset))
-        self._paused_at = None
-        self._last_partial = now
-        self._set_state(State.HEARING)
-
-    def _submit(self, turn: _Turn, *, confirmed: bool = True) -> None:
+    def _submit(self, turn: PendingTurn, *, confirmed: bool = True) -> None:
         self._turn_count += 1
         turn.number = self._turn_count
         if confirmed:
@@ -516,7 +343,7 @@ class Conversation:
                     self._set_state(State.LISTENING)
                 release_free_memory()
 
-    def _run_turn(self, turn: _Turn) -> None:
+    def _run_turn(self, turn: PendingTurn) -> None:
         if turn.text is None:
             assert turn.audio is not None
             with self._asr_lock:
@@ -554,7 +381,7 @@ class Conversation:
                 break
         self._finish_turn(turn)
 
-    def _finish_turn(self, turn: _Turn) -> None:
+    def _finish_turn(self, turn: PendingTurn) -> None:
         if not turn.confirmed.is_set():
             log.debug("speculative turn %d dropped: the user went on talking", turn.number)
             return

@@ -1,0 +1,55 @@
+"""One turn of the conversation as the pipeline's threads share it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .events import Event
+
+__all__ = ["PendingTurn", "is_finished_question"]
+
+# A question cut short ("What is the capital of?") ends in one of these: not finished.
+_DANGLING = frozenset(
+    "a an the of to in on at for with and or but if is are was my your his her its our"  # noqa: SIM905
+    " their this that these those from by about than as".split()
+)
+
+
+@dataclass
+class PendingTurn:
+    """A turn from the utterance (or typed text) to the end of its reply."""
+
+    number: int
+    speech_end: float  # time.monotonic() at the end of the user's speech
+    audio: np.ndarray | None = None
+    text: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    confirmed: threading.Event = field(default_factory=threading.Event)
+    pending: list[Event] = field(default_factory=list)  # events held until confirmed
+    spoken: list[str] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    times: dict[str, float] = field(default_factory=dict)  # step -> time.monotonic()
+    playback_done: threading.Event = field(default_factory=threading.Event)
+    quiet_from: int | None = None  # speculative turns: where the pause they answer began
+
+    def mark(self, name: str) -> None:
+        self.times.setdefault(name, time.monotonic())
+
+    def wait_confirmed(self) -> bool:
+        """Block until the turn is confirmed (True) or cancelled (False)."""
+        while not self.confirmed.wait(0.02):
+            if self.cancel.is_set():
+                return False
+        return not self.cancel.is_set()
+
+
+def is_finished_question(text: str | None) -> bool:
+    """A transcript that reads as a whole question (so the turn can end sooner)."""
+    if not text or not text.rstrip().endswith("?"):
+        return False
+    words = text.rstrip(" ?").lower().split()
+    return len(words) >= 3 and words[-1].strip(",.") not in _DANGLING
