@@ -17,6 +17,9 @@ __all__ = ["ConversationView"]
 _USER = "background: #e3efff; border-radius: 10px; padding: 8px; color: #10243e;"
 _PARTIAL = "background: #f1f4f8; border-radius: 10px; padding: 8px; color: #6b7785;"
 _REPLY = "background: #f3f3f3; border-radius: 10px; padding: 8px; color: #1d1d1d;"
+_TOKEN_EVERY_MS = 30
+"""Reply tokens are shown at most this often: each ``setText`` of a word-wrapped bubble
+re-lays the whole conversation out, and tokens come much faster than the eye reads."""
 
 
 @dataclass
@@ -26,6 +29,8 @@ class _TurnWidgets:
     box: QVBoxLayout | None = None
     text: list[str] = field(default_factory=list)
     waterfall: Waterfall | None = None
+    shown: int = 0
+    """Pieces of ``text`` already in the bubble."""
 
 
 class ConversationView(QScrollArea):
@@ -44,6 +49,8 @@ class ConversationView(QScrollArea):
         self._partial: QLabel | None = None
         self._scroll = QTimer(self, singleShot=True, interval=0)
         self._scroll.timeout.connect(self._to_bottom)
+        self._tokens = QTimer(self, singleShot=True, interval=_TOKEN_EVERY_MS)
+        self._tokens.timeout.connect(self.flush)
 
     # ------------------------------------------------------------------ live events
 
@@ -66,10 +73,23 @@ class ConversationView(QScrollArea):
         if widgets.reply is None:
             widgets.reply, widgets.box = self._reply_bubble()
         widgets.text.append(text)
-        widgets.reply.setText("".join(widgets.text).strip())
-        self._scroll.start()
+        if not self._tokens.isActive():
+            self._tokens.start()
+
+    def flush(self) -> None:
+        """Show the tokens that came since the last update (a timer calls this)."""
+        self._tokens.stop()
+        changed = False
+        for widgets in self.turns.values():
+            if widgets.reply is not None and widgets.shown != len(widgets.text):
+                widgets.shown = len(widgets.text)
+                widgets.reply.setText("".join(widgets.text).strip())
+                changed = True
+        if changed:
+            self._scroll.start()
 
     def finish(self, event: TurnFinished) -> None:
+        self.flush()
         widgets = self.turns.get(event.turn)
         if widgets is None or widgets.reply is None:
             return
@@ -79,6 +99,7 @@ class ConversationView(QScrollArea):
             widgets.reply.setToolTip(f"The model wrote: {event.full_text}")
 
     def add_metrics(self, metrics: TurnMetrics) -> None:
+        self.flush()
         widgets = self.turns.get(metrics.turn)
         if widgets is None or widgets.box is None:
             return
@@ -93,6 +114,7 @@ class ConversationView(QScrollArea):
     # ------------------------------------------------------------------ history
 
     def clear(self) -> None:
+        self._tokens.stop()
         self._drop_partial()
         while self._layout.count() > 1:
             item = self._layout.takeAt(0)
@@ -107,6 +129,7 @@ class ConversationView(QScrollArea):
             key = -1 - i  # stored turns never collide with the live session's numbers
             self.add_user(turn.user_text, key)
             self.add_token(turn.assistant_text, key)
+            self.flush()
             if turn.interrupted:
                 self.finish(TurnFinished(key, turn.user_text, turn.assistant_text, "", True))
             if turn.metrics:
@@ -116,6 +139,7 @@ class ConversationView(QScrollArea):
 
     def texts(self) -> list[str]:
         """Every bubble's text, top to bottom (for tests)."""
+        self.flush()
         out = []
         for i in range(self._layout.count()):
             widget = self._layout.itemAt(i).widget()

@@ -56,6 +56,7 @@ class FirstRunDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("<b>A few things are missing:</b>"))
         self.rows: list[QLabel] = []
+        self.fix_buttons: list[QPushButton] = []
         for check in problems:
             row = QHBoxLayout()
             text = QLabel(f"<b>{check.area}</b>: {check.detail}<br><i>{check.fix}</i>")
@@ -64,10 +65,11 @@ class FirstRunDialog(QDialog):
             row.addWidget(text, 1)
             if "model" in check.area:
                 button = QPushButton("Open the model manager")
-                button.clicked.connect(app.open_models)
+                button.clicked.connect(lambda: app.open_models())
             else:
                 button = QPushButton("Audio settings")
-                button.clicked.connect(app.open_settings)
+                button.clicked.connect(lambda: app.open_settings())
+            self.fix_buttons.append(button)
             row.addWidget(button)
             layout.addLayout(row)
         close = QPushButton("Continue anyway")

@@ -196,7 +196,9 @@ class MainWindow(QMainWindow):
         self.state = state
 
     def _on_level(self, rms_db: float, probability: float) -> None:
-        self.level.setValue(int(max(0.0, min(60.0, rms_db + 60.0))))
+        value = int(max(0.0, min(60.0, rms_db + 60.0)))
+        if value != self.level.value():  # most blocks are silence: no repaint for those
+            self.level.setValue(value)
 
     def show_error(self, error: ErrorEvent) -> None:
         """A failure as a banner, with the button that fixes it where there is one."""

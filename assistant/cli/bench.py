@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import AssistantError
 from ..fsutil import atomic_write_text
 from .common import add_model_options, apply_model_options
 from .context import CliContext
@@ -102,6 +103,42 @@ def register(sub: Any) -> None:
     latency.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(latency, "asr", "llm", "voice")
     latency.set_defaults(func=_latency)
+
+    gui = group.add_parser(
+        "gui",
+        help="the desktop app: time to a visible window, GUI-thread stalls during a turn",
+        description="Starts `assistant gui` --launches times in fresh processes and reports "
+        "the time from starting the process to the window's first expose event; then "
+        "opens the app in this process on the real pipeline (the questions spoken into a "
+        "scripted microphone with push-to-talk, a simulated speaker, a throwaway history) "
+        "and watches the GUI thread with a heartbeat timer: the longest stall is the "
+        "longest gap between beats minus the interval. Goals: window ≤ 1.5 s, stall "
+        "≤ 50 ms. Without a display Qt's offscreen platform is used. The exit code is 0 "
+        "whatever the figures.",
+    )
+    gui.add_argument(
+        "--launches", type=_non_negative, default=3, metavar="N",
+        help="launches timed (default 3; 0 for none)",
+    )  # fmt: skip
+    gui.add_argument(
+        "--turns", type=_non_negative, default=3, metavar="N",
+        help="spoken turns watched (default 3; 0 for none)",
+    )  # fmt: skip
+    gui.add_argument(
+        "--heartbeat-ms", type=_positive, default=5, metavar="MS",
+        help="heartbeat interval (default 5)",
+    )  # fmt: skip
+    gui.add_argument(
+        "--max-tokens", type=_positive, metavar="N",
+        help="longest reply in tokens (default: the config's llm.max_tokens)",
+    )  # fmt: skip
+    gui.add_argument(
+        "--questions", metavar="DIR", default=str(_QUESTIONS),
+        help="folder of q*.wav questions (default: tests/bench_questions of the source tree)",
+    )  # fmt: skip
+    gui.add_argument("--json", metavar="PATH", help="also write every figure to this file")
+    add_model_options(gui, "asr", "llm", "voice")
+    gui.set_defaults(func=_gui)
 
 
 def _positive(text: str) -> int:
@@ -271,3 +308,78 @@ def format_latency(report: LatencyReport) -> str:
 
 def _opt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
     return "-" if value is None else f"{value * scale:.{digits}f}"
+
+
+def _gui(args: argparse.Namespace, ctx: CliContext) -> int:
+    import importlib
+
+    from . import gui as gui_command
+
+    if not gui_command.gui_available():
+        raise AssistantError("PySide6 is not installed", hint=gui_command.INSTALL_HINT)
+    # Qt is imported only here, never by the runtime.
+    bench = importlib.import_module("gui.bench")
+    config = apply_model_options(ctx.config, args)
+    json_path = Path(args.json) if args.json else None
+    questions: list[Path] = []
+    if args.turns:
+        from ..bench import find_questions
+
+        questions, _ = find_questions(Path(args.questions))
+    options = bench.GuiBenchOptions(
+        launches=args.launches,
+        turns=args.turns,
+        heartbeat_ms=args.heartbeat_ms,
+        max_tokens=args.max_tokens,
+    )
+    report = bench.run_gui_bench(
+        config,
+        ctx.config_path,
+        questions,
+        options,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    print(format_gui(report.to_dict()))
+    if json_path is not None:
+        atomic_write_text(json_path, json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"figures written to {json_path}", file=sys.stderr)
+    return 0
+
+
+def format_gui(figures: dict[str, Any]) -> str:
+    """``bench gui``'s figures (its JSON form) as a table, with a verdict on each goal."""
+    launch, stall = figures["launch"], figures["stall"]
+    machine = figures.get("machine") or {}
+    lines = [
+        f"machine: {machine.get('cpu_count', '?')} CPUs ({machine.get('cpu', '?')}), "
+        f"Python {machine.get('python', '?')}",
+        "window visible = process start -> the main window's first expose event "
+        "(interpreter start and imports included)",
+        f"stall = longest gap between {stall['heartbeat_ms']} ms GUI-thread heartbeats "
+        "minus the interval, from pressing talk to the end of the turn",
+        "",
+    ]
+    header = f"{'':<28} {'value':>9} {'goal':>9} {'met':>5}"
+    lines += [header, "-" * len(header)]
+    for i, run in enumerate(launch["runs"]):
+        lines.append(
+            f"{f'launch {i + 1} (s)':<28} {run['from_spawn_s']:>9.3f} "
+            f"{'':>9} {'':>5}   ({run['from_run_s']:.3f} s from gui.app.run())"
+        )
+    for error in launch["errors"]:
+        lines.append(f"  {error}")
+    lines.append(_goal_line("window visible, worst (s)", launch, 1.0, 3))
+    for turn in stall["turns"]:
+        answered = "" if turn["answered"] else "  (no reply in time)"
+        lines.append(
+            f"{'stall ' + turn['question'] + ' (ms)':<28} {1000 * turn['longest_stall_s']:>9.0f}"
+            f"{answered}"
+        )
+    lines.append(_goal_line("GUI stall, worst (ms)", stall, 1000.0, 0))
+    return "\n".join(lines)
+
+
+def _goal_line(name: str, part: dict[str, Any], scale: float, digits: int) -> str:
+    met = {True: "yes", False: "no", None: "-"}[part["goal_met"]]
+    goal = f"{part['goal_s'] * scale:.{digits}f}"
+    return f"{name:<28} {_opt(part['worst_s'], scale, digits):>9} {goal:>9} {met:>5}"

@@ -22,6 +22,8 @@ def register(sub: Any) -> None:
         description="Opens the desktop app: talk with push-to-talk or hands-free, type, "
         "see each turn's latency, manage models and settings.",
     )
+    # For `assistant bench gui`: print when the window is first visible, then exit.
+    gui.add_argument("--bench-visible", action="store_true", help=argparse.SUPPRESS)
     gui.set_defaults(func=run_gui)
 
 
@@ -37,4 +39,5 @@ def run_gui(args: argparse.Namespace, ctx: CliContext) -> int:
         raise AssistantError("PySide6 is not installed", hint=INSTALL_HINT)
     # Qt is imported only here, never by the runtime (and mypy checks the runtime only).
     app = importlib.import_module("gui.app")
-    return int(app.run(app.Services(config_path=ctx.config_path)))
+    services = app.Services(config_path=ctx.config_path)
+    return int(app.run(services, bench_visible=getattr(args, "bench_visible", False)))
