@@ -18,19 +18,27 @@ def _embedded(dist: str, rel: str) -> Path:
     return path
 
 
+def isolate(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """Point config, data, cache and the model store into ``home`` (subprocesses too)."""
+    for var, sub in (
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+        ("XDG_CACHE_HOME", "cache"),
+        ("ASSISTANT_MODELS_DIR", "models"),
+    ):
+        monkeypatch.setenv(var, str(home / sub))
+    monkeypatch.delenv("ASSISTANT_CONFIG", raising=False)
+    # The runtime never touches a hub; make sure a library that tries fails loudly.
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
     """Each test gets its own config dir, data dir and model store (also for subprocesses)."""
     home = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
-    monkeypatch.setenv("ASSISTANT_MODELS_DIR", str(home / "models"))
-    monkeypatch.delenv("ASSISTANT_CONFIG", raising=False)
-    # The runtime never touches a hub; make sure a library that tries fails loudly.
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    isolate(monkeypatch, home)
     return home
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import isolate
 
 from assistant.bench import Metric
 from assistant.cli import main
@@ -32,16 +33,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, 
     out = home / "out.json"
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as mp:
-        # The same isolation as conftest's per-test fixture, for this module-wide run.
-        for var, sub in (
-            ("XDG_CONFIG_HOME", "config"),
-            ("XDG_DATA_HOME", "data"),
-            ("XDG_CACHE_HOME", "cache"),
-            ("ASSISTANT_MODELS_DIR", "models"),
-        ):
-            mp.setenv(var, str(home / sub))
-        mp.delenv("ASSISTANT_CONFIG", raising=False)
-        mp.setenv("HF_HUB_OFFLINE", "1")
+        isolate(mp, home)  # as conftest does per test, for this module-wide run
         with contextlib.redirect_stdout(stdout):
             code = main(
                 ["bench", "engines", "--repeats", "1", "--tokens", "32", "--json", str(out)]
