@@ -184,11 +184,8 @@ class Controller(QObject):
         self.store, self.engines, self.player = loaded.store, loaded.engines, loaded.player
         self.memory, self.conversation_id = loaded.memory, loaded.conversation_id
         engines = loaded.engines
-        self.conversation = Conversation(
-            vad=engines.vad,
-            transcriber=engines.transcriber,
-            chat=engines.chat,
-            voice=engines.voice,
+        self.conversation = Conversation.from_engines(
+            engines,
             config=self.config,
             source=self._open_source,
             player=loaded.player,
@@ -296,13 +293,12 @@ def _shutdown(old: tuple[Any, Any] | None, *, close_player: bool) -> None:
 
 
 def _open_history(path: Path | None) -> ConversationStore | None:
-    from assistant.memory import ConversationStore, HistoryCorruptError
+    from assistant.memory import open_history
 
-    try:
-        return ConversationStore(path)
-    except HistoryCorruptError as exc:
-        log.warning("%s", exc)
-        return ConversationStore(path)
+    store, note = open_history(path)
+    if note:
+        log.warning("%s", note)
+    return store
 
 
 def _pick(store: ConversationStore | None, config: Config, wanted: int | None) -> tuple:
@@ -312,4 +308,4 @@ def _pick(store: ConversationStore | None, config: Config, wanted: int | None) -
     conversation = store.latest_conversation() if wanted == -1 else wanted
     if conversation is None:
         return None, []
-    return conversation, store.messages(conversation, last=config.llm.context_size // 8)
+    return conversation, store.history(conversation, config.llm.context_size)

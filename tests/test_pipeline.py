@@ -68,10 +68,9 @@ class Recorder:
 
 
 def converse(engines, config, source, player, **kwargs) -> tuple[Conversation, Recorder]:
-    conversation = Conversation(
-        vad=engines.vad, transcriber=engines.transcriber, chat=engines.chat,
-        voice=engines.voice, config=config, source=source, player=player, **kwargs,
-    )  # fmt: skip
+    conversation = Conversation.from_engines(
+        engines, config=config, source=source, player=player, **kwargs
+    )
     recorder = Recorder()
     conversation.subscribe(recorder)
     conversation.start()

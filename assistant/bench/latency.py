@@ -95,11 +95,8 @@ class _StreamingRound:
         self.player = Player(engines.voice.sample_rate, simulated=True)
         self.events = TurnEvents()
         self.timeout = timeout
-        self.conversation = Conversation(
-            vad=engines.vad,
-            transcriber=engines.transcriber,
-            chat=engines.chat,
-            voice=engines.voice,
+        self.conversation = Conversation.from_engines(
+            engines,
             config=config,
             source=lambda: self.source,
             player=self.player,

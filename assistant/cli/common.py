@@ -96,15 +96,13 @@ def play_and_wait(player: Player, audio: Audio) -> None:
 
 
 def open_history() -> ConversationStore:
-    """The conversation store; a corrupt file is moved aside (said on stderr) and a
-    fresh one started."""
-    from ..memory import ConversationStore, HistoryCorruptError
+    """The conversation store; a corrupt file is moved aside (said on stderr)."""
+    from ..memory import open_history as _open
 
-    try:
-        return ConversationStore()
-    except HistoryCorruptError as exc:
-        print(f"note: {exc}", file=sys.stderr)
-        return ConversationStore()
+    store, note = _open()
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    return store
 
 
 def pick_conversation(
@@ -114,5 +112,4 @@ def pick_conversation(
     conversation = store.latest_conversation()
     if conversation is None or (new and store.messages(conversation, last=1)):
         conversation = store.new_conversation()
-    # Every turn takes at least 8 tokens with any chat template, so older ones never fit.
-    return conversation, store.messages(conversation, last=config.llm.context_size // 8)
+    return conversation, store.history(conversation, config.llm.context_size)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from typing import Any
 
 from ..pipeline import (
@@ -96,11 +97,8 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         echo = make_echo_canceller(echo_mode, delay_ms=config.audio.echo_delay_ms)
     store = open_history()
     conversation_id, history = pick_conversation(store, config, new=args.new)
-    conversation = Conversation(
-        vad=engines.vad,
-        transcriber=engines.transcriber,
-        chat=engines.chat,
-        voice=engines.voice,
+    conversation = Conversation.from_engines(
+        engines,
         config=config,
         source=lambda: MicrophoneSource(config.audio.input_device),
         player=player,
@@ -111,11 +109,10 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
     )
     conversation.subscribe(_TerminalView())
     print("Listening; speak when you like, speak over a reply to interrupt it. Ctrl+C leaves.")
-    stopped = threading.Event()
     try:
         conversation.start()
-        while not stopped.wait(0.5):
-            pass
+        while True:  # the conversation runs on its own threads until Ctrl+C
+            time.sleep(1.0)
     except KeyboardInterrupt:
         print("\nstopping…")
     finally:

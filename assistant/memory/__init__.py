@@ -3,7 +3,7 @@ directory, read back as the model's history and exported as chat-training JSONL.
 
 from .db import SCHEMA_VERSION, HistoryCorruptError, HistoryError
 from .records import ConversationSummary, Turn
-from .store import ConversationStore, default_history_path
+from .store import ConversationStore, default_history_path, open_history
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -13,4 +13,5 @@ __all__ = [
     "HistoryError",
     "Turn",
     "default_history_path",
+    "open_history",
 ]

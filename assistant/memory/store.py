@@ -21,10 +21,10 @@ from types import TracebackType
 from ..config import data_dir
 from ..fsutil import atomic_open
 from ..llm.base import Message
-from .db import HistoryError, open_database
+from .db import HistoryCorruptError, HistoryError, open_database
 from .records import ConversationSummary, Turn, conversation_title, training_example
 
-__all__ = ["ConversationStore", "default_history_path"]
+__all__ = ["ConversationStore", "default_history_path", "open_history"]
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,12 @@ class ConversationStore:
     def turns(self, conversation_id: int) -> list[Turn]:
         """A conversation's turns, oldest first."""
         return self._turns(conversation_id, None)
+
+    def history(self, conversation_id: int, context_size: int) -> list[Message]:
+        """The newest turns that can fit a ``context_size``-token window at all (every
+        turn takes at least 8 tokens with any chat template); trim exactly with
+        ``llm.fit_to_context``."""
+        return self.messages(conversation_id, last=context_size // 8)
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[Message]:
         """The conversation as chat messages, user and assistant alternating, oldest
@@ -328,3 +334,15 @@ def _decode_metrics(raw: str | None, turn_id: int) -> dict[str, float]:
     except (ValueError, TypeError, AttributeError):
         log.warning("turn %d has unreadable metrics %r; ignoring them", turn_id, raw)
         return {}
+
+
+def open_history(path: Path | None = None) -> tuple[ConversationStore, str | None]:
+    """Open the history; a corrupt file is moved aside and a fresh one started.
+
+    Returns the store and, when that happened, the message saying where the old file went
+    (for the caller to show).
+    """
+    try:
+        return ConversationStore(path), None
+    except HistoryCorruptError as exc:
+        return ConversationStore(path), str(exc)

@@ -31,7 +31,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -61,6 +61,9 @@ from .events import (
 )
 from .sources import AudioSource
 from .turns import PendingTurn
+
+if TYPE_CHECKING:
+    from ..engines import Engines
 
 __all__ = ["MODES", "Conversation"]
 
@@ -141,8 +144,20 @@ class Conversation(CaptureMixin):
         """Seconds from each barge-in's speech onset to the reply going silent."""
         player.on_started = self._on_audio_started
         player.on_finished = self._on_audio_finished
+        self._reference_resampler: Any = None
         if echo is not None:
             player.on_block = self._on_played_block
+
+    @classmethod
+    def from_engines(cls, engines: Engines, **kwargs: Any) -> Conversation:
+        """A conversation on the four loaded engines; ``kwargs`` as for the constructor."""
+        return cls(
+            vad=engines.vad,
+            transcriber=engines.transcriber,
+            chat=engines.chat,
+            voice=engines.voice,
+            **kwargs,
+        )
 
     # ------------------------------------------------------------------ public API
 
@@ -196,6 +211,7 @@ class Conversation(CaptureMixin):
         for thread in self._threads:
             thread.join(timeout=5)
         self._threads.clear()
+        self._reference_resampler = None  # native state: release it with the conversation
         self._set_state(State.IDLE)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
@@ -468,5 +484,14 @@ class Conversation(CaptureMixin):
             self._emit(SentenceSpoken(sentence, turn.number))
 
     def _on_played_block(self, block: np.ndarray) -> None:
-        rate = self._player.sample_rate
-        self._echo.add_reference(Audio(block, rate).at_rate(ASR_RATE).samples)
+        # One resampler for the whole stream: resampling 20 ms blocks one by one would
+        # put a discontinuity at every block edge, which the canceller cannot match.
+        if self._reference_resampler is None:
+            import soxr
+
+            self._reference_resampler = soxr.ResampleStream(
+                self._player.sample_rate, ASR_RATE, 1, dtype="float32"
+            )
+        resampled = self._reference_resampler.resample_chunk(block)
+        if len(resampled):
+            self._echo.add_reference(resampled)
