@@ -10,7 +10,7 @@ setup:
 	scripts/setup.sh
 
 setup-test:
-	scripts/setup.sh test
+	scripts/setup.sh test train
 
 run: setup
 	$(BIN)/assistant chat --speak

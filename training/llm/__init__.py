@@ -1,0 +1,1 @@
+"""Training: the llm part (see cli.py for the steps)."""

@@ -1,0 +1,1 @@
+"""Training: the voice part (see cli.py for the steps)."""
