@@ -22,7 +22,7 @@ from ..errors import AudioDeviceError
 from ..vad import Endpointer, SpeechEnded, SpeechStarted, VadOptions
 from .events import AudioLevel, Event, State
 from .sources import AudioSource
-from .turns import PendingTurn, is_finished_question
+from .turns import PendingTurn, is_finished_sentence
 
 __all__ = ["CaptureMixin"]
 
@@ -32,7 +32,7 @@ _PARTIAL_EVERY = 0.5  # seconds between partial transcripts
 _PAUSE_FRAMES = 1  # frames above the threshold that pause the reply at once (32 ms)
 _RESUME_AFTER = 0.6  # a pause with no confirmed speech after this long resumes the reply
 _SPECULATE_AFTER = 0.1  # seconds of pause before a turn starts speculatively
-_QUESTION_PAUSE = 0.4  # a finished question ends the turn after this much silence
+_SENTENCE_PAUSE = 0.4  # a finished sentence ends the turn after this much silence
 
 
 class CaptureMixin:
@@ -129,7 +129,11 @@ class CaptureMixin:
                         turn.cancel.set()
                     self._submit(PendingTurn(0, speech_end, audio=event.utterance))
         self._speculate(probability, now)
-        if self._state == State.HEARING and now - self._last_partial >= _PARTIAL_EVERY:
+        if (
+            self._state == State.HEARING
+            and self._quiet_since is None  # in a pause the speculative turn needs the ASR
+            and now - self._last_partial >= _PARTIAL_EVERY
+        ):
             self._last_partial = now
             with contextlib.suppress(queue.Full):
                 self._partials.put_nowait(self._endpointer.current_utterance())
@@ -150,7 +154,7 @@ class CaptureMixin:
             self._quiet_since = position
         paused = (position - self._quiet_since) / ASR_RATE
         spec = self._speculative
-        if spec is not None and paused >= _QUESTION_PAUSE and is_finished_question(spec.text):
+        if spec is not None and paused >= _SENTENCE_PAUSE and is_finished_sentence(spec.text):
             self._speculative = None
             self._confirm(spec)
             # The utterance is over; what the user says next is a new one (a barge-in).

@@ -16,8 +16,12 @@ answered while the endpointer is still waiting to be sure the user has finished.
 they go on talking the speculation is dropped unseen; if the pause becomes the end of
 the utterance, the reply (already written, often already synthesized) plays at once.
 That hides recognition and generation inside the end-of-speech silence. When the
-speculative transcript is a complete question, the turn ends after a shorter pause
-(0.4 s instead of ``vad.min_silence_ms``): people expect an answer sooner to a question.
+speculative transcript reads as a finished sentence (a question or request closed by its
+punctuation, not ending on "the", "of", "and"...), the turn ends after a shorter pause
+(0.4 s instead of ``vad.min_silence_ms``): people expect an answer as soon as they have
+clearly finished, and an unfinished thought still gets the full silence. Partial
+transcripts stop when the pause begins, so the speculative transcript never waits
+behind one.
 
 Each turn has its own cancellation token. The history keeps only what was actually
 played: sentences cut by a barge-in are not in it.
@@ -328,7 +332,11 @@ class Conversation(CaptureMixin):
             audio = self._partials.get()
             if audio is None:
                 return
-            if len(audio) < ASR_RATE // 2 or self._state != State.HEARING:
+            if (
+                len(audio) < ASR_RATE // 2
+                or self._state != State.HEARING
+                or self._quiet_since is not None  # a pause began: leave the ASR to the turn
+            ):
                 continue
             with self._asr_lock:
                 text = self._transcriber.transcribe(Audio(audio, ASR_RATE)).text

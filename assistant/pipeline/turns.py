@@ -10,9 +10,10 @@ import numpy as np
 
 from .events import Event
 
-__all__ = ["PendingTurn", "is_finished_question"]
+__all__ = ["PendingTurn", "is_finished_sentence"]
 
-# A question cut short ("What is the capital of?") ends in one of these: not finished.
+# A sentence cut short ("What is the capital of?", "Tell me about the.") ends in one of
+# these: not finished, whatever punctuation the recogniser put after it.
 _DANGLING = frozenset(
     "a an the of to in on at for with and or but if is are was my your his her its our"  # noqa: SIM905
     " their this that these those from by about than as".split()
@@ -47,9 +48,14 @@ class PendingTurn:
         return not self.cancel.is_set()
 
 
-def is_finished_question(text: str | None) -> bool:
-    """A transcript that reads as a whole question (so the turn can end sooner)."""
-    if not text or not text.rstrip().endswith("?"):
+def is_finished_sentence(text: str | None) -> bool:
+    """A transcript that reads as a whole question, request or statement, so the turn can
+    end after a shorter pause: at least three words, closed by ``.``, ``?`` or ``!``, the
+    last word not one that needs a continuation."""
+    if not text:
         return False
-    words = text.rstrip(" ?").lower().split()
-    return len(words) >= 3 and words[-1].strip(",.") not in _DANGLING
+    text = text.rstrip()
+    if not text.endswith((".", "?", "!")) or text.endswith("..."):
+        return False
+    words = text.rstrip(" .?!").lower().split()
+    return len(words) >= 3 and words[-1].strip(",;:\"'") not in _DANGLING
