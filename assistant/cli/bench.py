@@ -68,7 +68,7 @@ def register(sub: Any) -> None:
         "pipeline and into a naive sequential one (transcribe all, generate all, "
         "synthesize all; same models, temperature 0, same max tokens), and reports p50 "
         "and p90 of voice-to-voice latency (end of the user's speech to the first reply "
-        "sample at the output, endpointer silence wait included on both sides) with their "
+        "sample at the output, end-of-turn silence wait included on both sides) with their "
         "ratio; then barge-in stop times (the user's speech onset to silent output) and "
         "peak memory. Goals: ratio ≤ 0.4, barge-in p90 ≤ 100 ms. The exit code is 0 "
         "whatever the figures.",
@@ -254,8 +254,9 @@ def format_latency(report: LatencyReport) -> str:
         f"up to {report.max_tokens} tokens, temperature 0",
         f"{len(report.questions)} questions x {report.options.repeats} round(s) per pipeline",
         "voice-to-voice = end of the user's speech -> first reply sample at the output; "
-        f"both sides include the endpointer's {report.min_silence_ms} ms silence wait "
-        "(vad.min_silence_ms)",
+        f"the baseline waits the endpointer's {report.min_silence_ms} ms of silence "
+        "(vad.min_silence_ms); streaming waits the same, or 400 ms once its speculative "
+        "transcript reads as a finished sentence",
         "",
     ]
     header = f"{'':<22} {'p50':>9} {'p90':>9} {'count':>7}"
