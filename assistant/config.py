@@ -152,6 +152,14 @@ class ModelsConfig:
 
 
 @dataclass
+class GuiConfig:
+    """The desktop app's own preferences (the runtime ignores them)."""
+
+    close_to_tray: bool = False
+    """Closing the window keeps the assistant running in the system tray."""
+
+
+@dataclass
 class Config:
     """The whole configuration."""
 
@@ -161,6 +169,7 @@ class Config:
     vad: VadConfig = field(default_factory=VadConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
+    gui: GuiConfig = field(default_factory=GuiConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> Config:

@@ -8,11 +8,9 @@ import sys
 import time
 from dataclasses import dataclass
 
-from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QApplication
-
-from assistant.config import config_dir
 
 from .controller import Controller, Services
 from .main_window import MainWindow
@@ -20,17 +18,6 @@ from .main_window import MainWindow
 __all__ = ["App", "Services", "build_app", "run"]
 
 log = logging.getLogger(__name__)
-
-
-def preferences() -> QSettings:
-    """GUI-only preferences (the runtime's config TOML has no place for them)."""
-    return QSettings(str(config_dir() / "gui.ini"), QSettings.Format.IniFormat)
-
-
-def minimise_to_tray() -> bool:
-    """The "closing the window keeps the assistant in the tray" preference."""
-    # Read as text: QSettings.value(type=bool) breaks bool refcounts in PySide6 6.12.
-    return str(preferences().value("minimise_to_tray", "false")).lower() == "true"
 
 
 @dataclass
@@ -72,7 +59,7 @@ def build_app(services: Services | None = None) -> App:
     app = App(controller, window)
     window.settings_requested.connect(app.open_settings)
     window.models_requested.connect(app.open_models)
-    window.minimise_to_tray = minimise_to_tray()
+    window.minimise_to_tray = controller.config.gui.close_to_tray
     from .tray import make_tray
 
     app.tray = make_tray(app)

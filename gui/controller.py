@@ -7,6 +7,7 @@ listen to it and to its :class:`EventBridge`; they never touch an engine.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -259,6 +260,8 @@ class Controller(QObject):
         save_config(config, self.services.config_path)
         old, self.config = self.config, config
         self.config_changed.emit(config)
+        if dataclasses.replace(old, gui=config.gui) == config:
+            return  # only the app's own preferences changed: nothing to restart
         reload = _engine_settings(old) != _engine_settings(config) or self.engines is None
         if reload or self.conversation is not None:
             self._load(config, reload_engines=reload, conversation=self.conversation_id or -1)

@@ -4,6 +4,7 @@ them back; say a sample sentence."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,16 +14,26 @@ __all__ = ["SAMPLE_SENTENCE", "play_sample", "record_and_play"]
 SAMPLE_SENTENCE = "Hello! This is how I sound. You can change my voice and speed in settings."
 
 
-def record_and_play(input_device: str, output_device: str, seconds: float = 3.0) -> float:
-    """Record ``seconds`` from the microphone, play them back; returns the peak level."""
+def record_and_play(
+    input_device: str,
+    output_device: str,
+    seconds: float = 3.0,
+    started: Callable[[], None] | None = None,
+) -> float:
+    """Record ``seconds`` from the microphone, play them back; returns the peak level.
+    ``started()`` is called once the microphone delivers sound (time to speak)."""
     from assistant.audio import ASR_RATE, Audio
     from assistant.audio.playback import Player
     from assistant.pipeline import MicrophoneSource
 
     source = MicrophoneSource(input_device)
     blocks: list[np.ndarray] = []
-    end = time.monotonic() + seconds
+    end = None
     for block in source.blocks():
+        if end is None:
+            end = time.monotonic() + seconds
+            if started is not None:
+                started()
         blocks.append(block)
         if time.monotonic() >= end:
             source.close()

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -40,6 +42,10 @@ log = logging.getLogger(__name__)
 _LANGUAGES = ("en", "auto", "de", "es", "fr", "it", "nl", "pt")
 
 
+class _Recording(QObject):
+    started = Signal()  # the microphone test began recording (from its worker thread)
+
+
 class SettingsDialog(QDialog):
     """Audio, models, voice, conversation and listening settings."""
 
@@ -66,6 +72,8 @@ class SettingsDialog(QDialog):
         layout.addWidget(tabs, 1)
         layout.addWidget(self.status)
         layout.addWidget(buttons)
+        self._recording = _Recording(self)
+        self._recording.started.connect(lambda: self.status.setText("Recording 3 s… speak now"))
         self._list_devices()
 
     # ------------------------------------------------------------------ tabs
@@ -87,9 +95,7 @@ class SettingsDialog(QDialog):
         self.echo.addItems(["auto", "webrtc", "gate", "off"])
         self.echo.setCurrentText(config.audio.echo_cancellation)
         self.minimise = QCheckBox("Closing the window keeps the assistant in the tray")
-        from .app import minimise_to_tray
-
-        self.minimise.setChecked(minimise_to_tray())
+        self.minimise.setChecked(config.gui.close_to_tray)
         form.addRow("Microphone", _row(self.input_device, self.test_input))
         form.addRow("Speakers", _row(self.output_device, self.test_output))
         form.addRow("Echo cancellation", self.echo)
@@ -160,18 +166,16 @@ class SettingsDialog(QDialog):
         config.vad.threshold = round(self.threshold.value(), 2)
         config.vad.neg_threshold = round(min(config.vad.neg_threshold, config.vad.threshold), 2)
         config.vad.min_silence_ms = self.silence.value()
+        config.gui.close_to_tray = self.minimise.isChecked()
         return config
 
     def save(self) -> None:
-        from .app import preferences
-
         try:
             config = self.to_config()
             self.controller.apply_config(config)
         except AssistantError as exc:
             self.status.setText(f"<span style='color:#a33'>{exc.message}</span>")
             return
-        preferences().setValue("minimise_to_tray", "true" if self.minimise.isChecked() else "false")
         window = self.parent()
         if window is not None and hasattr(window, "minimise_to_tray"):
             window.minimise_to_tray = self.minimise.isChecked()
@@ -206,12 +210,16 @@ class SettingsDialog(QDialog):
         run_in_background(work, on_done=done, on_error=lambda e: None, what="device list")
 
     def _test_input(self) -> None:
-        self.status.setText("Recording 3 s… speak now")
+        self.status.setText("Opening the microphone…")
         self.test_input.setEnabled(False)
         config = self.to_config()
+        recording = self._recording.started
+
         run_in_background(
-            lambda: record_and_play(config.audio.input_device, config.audio.output_device),
-            on_done=lambda _: self._tested("Played back what the microphone heard."),
+            lambda: record_and_play(
+                config.audio.input_device, config.audio.output_device, started=recording.emit
+            ),
+            on_done=self._heard,
             on_error=self._test_failed,
             what="microphone test",
         )
@@ -227,6 +235,16 @@ class SettingsDialog(QDialog):
             on_error=self._test_failed,
             what="speaker test",
         )
+
+    def _heard(self, peak: float) -> None:
+        level = 20 * math.log10(peak) if peak > 1e-6 else -120.0
+        if peak < 0.01:
+            self._tested(
+                f"<span style='color:#a33'>The microphone heard only silence (peak {level:.0f} "
+                "dBFS).</span><br>Check that it is plugged in, not muted, and chosen above."
+            )
+        else:
+            self._tested(f"Played back what the microphone heard (peak {level:.0f} dBFS).")
 
     def _tested(self, text: str) -> None:
         self.status.setText(text)

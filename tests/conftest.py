@@ -11,6 +11,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Qt widgets in any test (pytest-qt's qapp) draw offscreen unless a test asks for more.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 
 def _embedded(dist: str, rel: str) -> Path:
     path = Path(str(distribution(dist).locate_file(rel)))

@@ -19,6 +19,7 @@ from assistant.engines import Engines
 from assistant.pipeline import ScriptedSource, State
 from assistant.store import ModelStore
 from gui.app import App, Services, build_app
+from gui.main_window import PTT_KEY
 
 
 def _test_config() -> Config:
@@ -125,6 +126,42 @@ def test_push_to_talk_shows_the_transcript_the_reply_and_the_waterfall(
     assert heartbeat.longest < 0.5
 
 
+def test_hold_f2_to_talk_then_hands_free_answers_without_a_key(qtbot, make_app, source, speak):
+    app = make_app()
+    _ready(qtbot, app)
+    window = app.window
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=5_000)
+    view = window.view
+
+    def replies() -> int:
+        return sum(t.waterfall is not None for t in view.turns.values())
+
+    # Hold F2: the key works like the button (auto-repeat ignored), release ends the turn.
+    question = read_audio(speak("What is the capital of France?"))
+    qtbot.keyPress(window, PTT_KEY)
+    assert window.state == State.HEARING and window.talk.isDown()
+    source.play_now(question)
+    qtbot.wait(int(1000 * question.duration) + 300)
+    qtbot.keyRelease(window, PTT_KEY)
+    assert not window.talk.isDown()
+    qtbot.waitUntil(lambda: replies() == 1, timeout=60_000)
+    qtbot.waitUntil(lambda: window.state == State.LISTENING, timeout=30_000)
+
+    # Hands-free: no key, the pause after the question ends the turn.
+    window.hands_free.setChecked(True)
+    assert app.controller.conversation.mode == "hands-free" and not window.talk.isEnabled()
+    qtbot.keyPress(window, PTT_KEY)  # ignored in hands-free
+    qtbot.keyRelease(window, PTT_KEY)
+    source.play_now(read_audio(speak("How far away is the moon?")))
+    qtbot.waitUntil(lambda: replies() == 2, timeout=60_000)
+    second = [t for t in view.turns.values() if t.waterfall is not None][-1]
+    assert "moon" in second.user.text().lower()
+
+    window.hands_free.setChecked(False)
+    assert app.controller.conversation.mode == "push-to-talk" and window.talk.isEnabled()
+
+
 def test_the_stop_button_interrupts_a_typed_question_s_reply(qtbot, make_app):
     config = _test_config()
     config.llm.max_tokens = 200
@@ -168,6 +205,7 @@ def test_settings_are_applied_at_once_and_survive_a_restart(qtbot, make_app):
     dialog.rate.setValue(1.25)
     dialog.prompt.setPlainText("Answer in five words.")
     dialog.silence.setValue(900)
+    dialog.minimise.setChecked(True)
     first = app.controller.conversation
     dialog.save()
     # Applied without a restart: the pipeline restarted with the new settings.
@@ -180,7 +218,10 @@ def test_settings_are_applied_at_once_and_survive_a_restart(qtbot, make_app):
     assert config.tts.speaking_rate == 1.25
     assert config.llm.system_prompt == "Answer in five words."
     assert config.vad.min_silence_ms == 900
+    assert config.gui.close_to_tray is True  # in the config TOML, beside the rest
+    assert again.window.minimise_to_tray is (again.tray is not None)  # no tray offscreen
     assert again.open_settings().rate.value() == 1.25
+    assert "close_to_tray = true" in (app.controller.services.config_path.read_text())
 
 
 def test_the_model_manager_lists_the_embedded_models_and_the_active_ones(

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -36,6 +37,8 @@ class Served:
     """Send only this many bytes of the next response, then drop the connection."""
     requests: list[tuple[str, int | None, int]] = field(default_factory=list)
     """(path, Range start or None, bytes sent) per request."""
+    delay: float = 0.0
+    """Seconds to wait after each 32 KiB sent: a slow link."""
 
     def sent(self, name: str) -> int:
         return sum(n for path, _, n in self.requests if path.endswith(name))
@@ -67,7 +70,12 @@ def server() -> Iterator[tuple[str, Served]]:
             if served.cut_after is not None:
                 body, served.cut_after = body[: served.cut_after], None
                 self.close_connection = True
-            self.wfile.write(body)
+            if served.delay:
+                for offset in range(0, len(body), 32768):
+                    self.wfile.write(body[offset : offset + 32768])
+                    time.sleep(served.delay)
+            else:
+                self.wfile.write(body)
             served.requests.append((path, start if match else None, len(body)))
 
         def log_message(self, *args: object) -> None:
@@ -283,3 +291,43 @@ def test_a_second_pull_of_the_same_model_is_refused_while_one_runs(store: ModelS
         with pytest.raises(DownloadError, match="already running"):
             store.pull("test-voice")
     assert store.pull("test-voice").path.read_bytes() == ONNX
+
+
+def test_the_model_manager_pulls_with_progress_and_cancel(
+    qtbot, store: ModelStore, server, tmp_path: Path
+) -> None:
+    from PySide6.QtCore import Qt
+
+    from assistant.config import Config, save_config
+    from gui.controller import Controller, Services
+    from gui.model_manager import ModelManager
+
+    save_config(Config(), tmp_path / "config.toml")
+    controller = Controller(Services(config_path=tmp_path / "config.toml", first_run=False))
+    controller.store = store
+    manager = ModelManager(controller)
+    qtbot.addWidget(manager)
+    served = server[1]
+    served.delay = 0.05  # ~1 s for the whole file: time to see progress and cancel
+
+    def pull() -> None:
+        manager.catalog.setCurrentIndex(manager.catalog.findData("test-voice"))
+        qtbot.mouseClick(manager.pull, Qt.MouseButton.LeftButton)
+
+    pull()
+    assert manager.cancel.isEnabled() and not manager.pull.isEnabled()
+    qtbot.waitUntil(lambda: manager.progress.maximum() == 1000, timeout=10_000)
+    qtbot.waitUntil(lambda: manager.progress.value() > 0, timeout=10_000)
+    assert "of" in manager.progress.format()  # "320.0 KB of 700.1 KB"
+    qtbot.mouseClick(manager.cancel, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not manager.cancel.isEnabled(), timeout=10_000)
+    assert "cancel" in manager.status.text().lower()
+    assert "test-voice" not in manager.installed_ids() and store.installed() == []
+    assert manager.pull.isEnabled() and not manager.progress.isVisible()
+
+    served.delay = 0.0  # the second pull resumes and finishes
+    pull()
+    qtbot.waitUntil(lambda: "test-voice" in manager.installed_ids(), timeout=10_000)
+    assert "pulled test-voice" in manager.status.text().lower()
+    assert store.verify("test-voice").ok
+    assert any(start for path, start, _ in served.requests if path.endswith(".onnx"))
