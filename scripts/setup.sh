@@ -12,11 +12,12 @@ VENV=${VENV:-.venv}
 EXTRAS=("$@")
 
 # Audio (PortAudio, libsndfile, espeak-ng, FFmpeg for torchcodec), virtual audio devices for tests
-# (PulseAudio), and what Qt's xcb platform plugin needs to open a window (incl. Xvfb).
+# (PulseAudio), and what Qt's xcb platform plugin needs to open a window (incl. Xvfb; a
+# tray host and xdotool for the tray's test).
 APT_PACKAGES=(
   espeak-ng libportaudio2 libsndfile1 ffmpeg
   pulseaudio pulseaudio-utils libasound2-plugins
-  xvfb xauth libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
+  xvfb xauth trayer xdotool libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
 )
