@@ -110,7 +110,7 @@ class Controller(QObject):
         self.player: Player | None = None
         self.memory: ConversationStore | None = None
         self.conversation: Conversation | None = None
-        self.conversation_id: int | None = None
+        self._conversation_id: int | None = None
         self.mode = "push-to-talk"
         self.muted = False
         self.is_loading = False
@@ -238,6 +238,18 @@ class Controller(QObject):
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
         self.muted_changed.emit(muted)
+
+    @property
+    def conversation_id(self) -> int | None:
+        """The conversation being continued; the running pipeline knows it best (it
+        makes a new one when the first turn of a new conversation is stored)."""
+        if self.conversation is not None and self.conversation.conversation_id is not None:
+            return self.conversation.conversation_id
+        return self._conversation_id
+
+    @conversation_id.setter
+    def conversation_id(self, value: int | None) -> None:
+        self._conversation_id = value
 
     def new_conversation(self) -> None:
         if self.conversation is None:

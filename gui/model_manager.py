@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QInputDialog,
     QLabel,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableWidget,
@@ -195,12 +196,24 @@ class ModelManager(QDialog):
         if chosen is None:
             self._say("Select a model to remove.")
             return
+        if not self.confirm_remove(chosen):
+            return
         run_in_background(
             lambda: self.store.remove(chosen),
             on_done=lambda _: (self._say(f"Removed {chosen}."), self.refresh()),
             on_error=self._failed,
             what="remove",
         )
+
+    def confirm_remove(self, model_id: str) -> bool:
+        """Ask before deleting a model's files (the active one gets a warning too)."""
+        config = self.controller.config
+        active = model_id in (config.asr.model, config.llm.model, config.tts.voice)
+        warning = "\n\nIt is in use now: choose another one in Settings first." if active else ""
+        answer = QMessageBox.question(
+            self, "Remove model", f"Delete {model_id} and its files from the disk?{warning}"
+        )
+        return answer == QMessageBox.StandardButton.Yes
 
     def _pull(self) -> None:
         model_id = self.catalog.currentData()

@@ -162,6 +162,44 @@ def test_hold_f2_to_talk_then_hands_free_answers_without_a_key(qtbot, make_app, 
     assert app.controller.conversation.mode == "push-to-talk" and window.talk.isEnabled()
 
 
+def test_new_conversation_and_reopening_a_past_one(qtbot, make_app):
+    app = make_app()
+    _ready(qtbot, app)
+    window, controller = app.window, app.controller
+
+    def ask(text: str) -> None:
+        count = sum(t.waterfall is not None for t in window.view.turns.values())
+        window.text.setText(text)
+        qtbot.keyClick(window.text, Qt.Key.Key_Return)
+        qtbot.waitUntil(
+            lambda: sum(t.waterfall is not None for t in window.view.turns.values()) > count,
+            timeout=60_000,
+        )
+        qtbot.waitUntil(lambda: window.state == State.LISTENING, timeout=30_000)
+
+    ask("My name is Ada.")
+    first = controller.conversation_id
+    qtbot.waitUntil(lambda: window.history.count() == 1, timeout=10_000)
+    window.new_action.trigger()
+    assert window.view.turns == {}
+    ask("What is the capital of France?")
+    qtbot.waitUntil(lambda: window.history.count() == 2, timeout=10_000)
+    assert controller.conversation_id not in (None, first)
+
+    item = next(
+        window.history.item(i)
+        for i in range(window.history.count())
+        if window.history.item(i).data(Qt.ItemDataRole.UserRole) == first
+    )
+    window.history.itemClicked.emit(item)
+    qtbot.waitUntil(lambda: controller.conversation_id == first, timeout=20_000)
+    qtbot.waitUntil(lambda: controller.conversation is not None, timeout=20_000)
+    users = [t.user.text() for t in window.view.turns.values() if t.user is not None]
+    assert users == ["My name is Ada."]
+    # The reopened conversation goes on: the model sees its earlier turns.
+    assert [m.content for m in controller.conversation.history][:1] == ["My name is Ada."]
+
+
 def test_the_stop_button_interrupts_a_typed_question_s_reply(qtbot, make_app):
     config = _test_config()
     config.llm.max_tokens = 200
@@ -243,6 +281,14 @@ def test_the_model_manager_lists_the_embedded_models_and_the_active_ones(
     qtbot.waitUntil(lambda: "my-copy" in manager.installed_ids(), timeout=20_000)
     row = manager.installed_ids().index("my-copy")
     assert manager.table.item(row, 4).text() == "verified"
+
+    asked: list[str] = []
+    manager.confirm_remove = lambda model_id: asked.append(model_id) or True
+    manager.table.selectRow(row)
+    qtbot.mouseClick(manager.remove, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "my-copy" not in manager.installed_ids(), timeout=20_000)
+    assert asked == ["my-copy"] and "Removed my-copy." in manager.status.text()
+    assert "smollm2-135m-instruct" in manager.installed_ids()
 
 
 def test_assistant_without_a_command_opens_the_app_or_says_how_to_get_it(monkeypatch, capsys):

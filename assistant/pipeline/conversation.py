@@ -176,6 +176,11 @@ class Conversation(CaptureMixin):
         return self._mode
 
     @property
+    def conversation_id(self) -> int | None:
+        """The stored conversation the turns go to (``None`` until the first is stored)."""
+        return self._conversation_id
+
+    @property
     def history(self) -> list[Message]:
         """The conversation so far, as the model sees it (what was actually spoken)."""
         return list(self._history)
