@@ -144,3 +144,27 @@ def test_first_run_check_returns_at_once(qtbot, make_app):
     check_first_run(app)
     assert time.perf_counter() - began < 0.2  # the doctor's checks run in a worker
     qtbot.waitUntil(lambda: getattr(app, "first_run", None) is not None, timeout=60_000)
+
+
+def test_the_installed_qt_binding_keeps_reference_counts(qapp):
+    """PySide6 6.12.0 dropped a reference to ``True`` on every Python-emitted signal and to
+    ``None`` on every ``QTimer.singleShot``: a long session aborted the interpreter."""
+    import sys
+
+    from PySide6.QtCore import QObject, QTimer, Signal
+
+    class Source(QObject):
+        changed = Signal(object)
+
+    source, seen = Source(), []
+    source.changed.connect(seen.append)
+    before = sys.getrefcount(True), sys.getrefcount(None)
+    for i in range(200):
+        source.changed.emit(i)
+        QTimer.singleShot(0, lambda: None)
+    for _ in range(5):
+        qapp.processEvents()
+    after = sys.getrefcount(True), sys.getrefcount(None)
+    assert len(seen) == 200
+    assert after[0] - before[0] > -100, "emit() leaks references to True"
+    assert after[1] - before[1] > -100, "QTimer.singleShot leaks references to None"
