@@ -25,7 +25,7 @@ import numpy as np
 from assistant.audio import Audio, read_audio, write_wav
 from assistant.errors import AssistantError, AudioFormatError, NoSpeechError
 from assistant.fsutil import atomic_write_text
-from assistant.text.wer import word_error_rate
+from assistant.text.wer import normalize_words, word_error_rate
 from assistant.tts.vits import phonemize
 from assistant.vad import VadOptions, speech_segments, trim_to_speech
 
@@ -60,7 +60,10 @@ class PrepareOptions:
     asr_check: bool = True
     """Reject a transcript that disagrees with what ASR hears."""
     max_wer: float = 0.5
-    """Word error rate between transcript and ASR above which a clip is rejected."""
+    """Word error rate between transcript and ASR above which a clip is rejected..."""
+    max_cer: float = 0.3
+    """...unless the character error rate stays under this: a small ASR model splits and
+    misspells words ("to cancel" -> "the can sell") that it still hears right."""
     review_logprob: float = -0.8
     """ASR transcripts (no transcript given) with a mean log-probability below this are
     flagged for review."""
@@ -191,24 +194,27 @@ def _normalise(samples: np.ndarray, target_dbfs: float) -> np.ndarray:
     return (samples * gain).astype(np.float32)
 
 
-def _split_at_pauses(
-    audio: Audio, vad: Any, max_seconds: float
-) -> list[Audio]:
-    """Cut a long clip at its pauses into pieces no longer than ``max_seconds``."""
+def _split_at_pauses(audio: Audio, vad: Any, max_seconds: float) -> list[Audio]:
+    """Cut a long clip at its pauses into pieces no longer than ``max_seconds``: at the
+    longer pauses when they suffice, at ever shorter ones when they do not."""
     at_vad = audio.at_rate(vad.sample_rate)
-    options = VadOptions(min_silence_ms=250, pre_roll_ms=150, post_roll_ms=150)
-    segments = speech_segments(
-        vad.probabilities(at_vad.samples), options, vad.frame_samples, vad.sample_rate,
-        num_samples=len(at_vad.samples),
-    )  # fmt: skip
+    probs = vad.probabilities(at_vad.samples)
     scale = audio.sample_rate / vad.sample_rate
+    limit = int(max_seconds * audio.sample_rate)
     pieces: list[tuple[int, int]] = []
-    for seg in segments:
-        start, end = int(seg.start * scale), int(seg.end * scale)
-        if pieces and (end - pieces[-1][0]) / audio.sample_rate <= max_seconds:
-            pieces[-1] = (pieces[-1][0], end)
-        else:
-            pieces.append((start, end))
+    for pause_ms in (400, 250, 150, 80):
+        options = VadOptions(min_silence_ms=pause_ms, pre_roll_ms=40, post_roll_ms=40)
+        segments = speech_segments(probs, options, vad.frame_samples, vad.sample_rate,
+                                   num_samples=len(at_vad.samples))  # fmt: skip
+        pieces = []
+        for seg in segments:
+            start, end = int(seg.start * scale), int(seg.end * scale)
+            if pieces and end - pieces[-1][0] <= limit:
+                pieces[-1] = (pieces[-1][0], end)  # the pause stays inside this piece
+            else:
+                pieces.append((start, end))
+        if all(b - a <= limit for a, b in pieces):
+            break
     return [Audio(audio.samples[a:b], audio.sample_rate) for a, b in pieces]
 
 
@@ -299,9 +305,11 @@ def prepare(
             if options.asr_check and transcriber is not None:
                 heard = transcriber.transcribe(piece)
                 wer = word_error_rate(text, heard.text)
-                if wer > options.max_wer:
+                cer = _char_error_rate(text, heard.text)
+                if wer > options.max_wer and cer > options.max_cer:
                     raise _Rejected(
-                        "transcript disagrees with ASR", f"WER {wer:.2f}; heard {heard.text!r}"
+                        "transcript disagrees with ASR",
+                        f"WER {wer:.2f}, CER {cer:.2f}; heard {heard.text!r}",
                     )
             uid = _safe_id(path.stem, taken)
             rows.append((uid, text))
@@ -320,6 +328,15 @@ def prepare(
     atomic_write_text(out / "report.json", json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     atomic_write_text(out / "report.md", report.to_text())
     return report
+
+
+def _char_error_rate(reference: str, hypothesis: str) -> float:
+    """Edit distance over letters (spaces and punctuation ignored) / reference letters."""
+
+    def letters(text: str) -> str:
+        return " ".join("".join(normalize_words(text)))
+
+    return word_error_rate(letters(reference), letters(hypothesis))
 
 
 def _transcript_of(path: Path, metadata: dict[str, str]) -> tuple[str | None, str]:
