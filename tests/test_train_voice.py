@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import isolate
 
 from assistant.asr import WhisperTranscriber
 from assistant.tts import VitsVoice, load_voice, synthesize_all
 from assistant.tts.vits import phonemize
 from assistant.vad import SileroVad
-from conftest import isolate
 from training.voice.phonemes import INVENTORIES, coverage, prompt_list
 from training.voice.prepare import PrepareOptions, prepare
 
@@ -36,8 +36,9 @@ N_UTTERANCES = 40
 
 
 def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +81,11 @@ def dataset(recordings, tmp_path_factory, vad, transcriber):
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 # ---------------------------------------------------------------------------- prepare
@@ -116,14 +120,14 @@ def test_prompt_list_covers_every_english_phoneme():
     assert min(cov.counts[p] for p in cov.inventory) >= 2
 
 
-def test_bad_inputs_are_rejected_with_reasons_and_the_rest_kept(
-    tmp_path, speak, vad, transcriber
-):
+def test_bad_inputs_are_rejected_with_reasons_and_the_rest_kept(tmp_path, speak, vad, transcriber):
     rec = tmp_path / "rec"
     rec.mkdir()
-    good = ["Fresh bread and soft cheese were laid out for lunch.",
-            "The captain ordered the crew to raise the sails at dawn.",
-            "Please turn off the lights when you leave the room."]  # fmt: skip
+    good = [
+        "Fresh bread and soft cheese were laid out for lunch.",
+        "The captain ordered the crew to raise the sails at dawn.",
+        "Please turn off the lights when you leave the room.",
+    ]
     for i, text in enumerate(good):
         shutil.copy(speak(text), rec / f"good{i}.wav")
         (rec / f"good{i}.txt").write_text(text, encoding="utf-8")
@@ -160,8 +164,7 @@ def test_bad_inputs_are_rejected_with_reasons_and_the_rest_kept(
     assert "clipped: 1" in text and "notaudio.wav: not audio" in text
 
 
-def test_recordings_without_transcripts_are_transcribed_by_asr(tmp_path, speak, vad,
-                                                               transcriber):  # fmt: skip
+def test_recordings_without_transcripts_are_transcribed_by_asr(tmp_path, speak, vad, transcriber):
     rec = tmp_path / "rec"
     rec.mkdir()
     shutil.copy(speak("Do you prefer coffee or tea in the morning?"), rec / "a.wav")
@@ -187,11 +190,31 @@ def killed_run(dataset, tmp_path_factory, module_home):
     data, _ = dataset
     run = tmp_path_factory.mktemp("run") / "scratch"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "train", "voice", "fit", str(data), "--output",
-         str(run), "--preset", "tiny", "--steps", "200", "--checkpoint-every", "2",
-         "--batch-size", "2", "--device", "cpu"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "train",
+            "voice",
+            "fit",
+            str(data),
+            "--output",
+            str(run),
+            "--preset",
+            "tiny",
+            "--steps",
+            "200",
+            "--checkpoint-every",
+            "2",
+            "--batch-size",
+            "2",
+            "--device",
+            "cpu",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 400
     try:
         while not (run / "checkpoints" / "step-0000004.pt").exists():
@@ -242,8 +265,9 @@ def finetuned(killed_run, tmp_path_factory, module_home):
     data, scratch = killed_run
     base = latest_checkpoint(scratch)
     run = tmp_path_factory.mktemp("run") / "finetune"
-    result = fit(FitOptions(data, run, preset="tiny", steps=2, base=base, batch_size=2,
-                            device="cpu"))  # fmt: skip
+    result = fit(
+        FitOptions(data, run, preset="tiny", steps=2, base=base, batch_size=2, device="cpu")
+    )
     exported = export_voice(result.checkpoint, run / "voice", "finetuned-test")
     return base, result, exported
 
@@ -272,8 +296,11 @@ def test_exported_voice_speaks_in_the_runtime(finetuned):
     voice = load_voice(exported.onnx, TtsConfig(device="cpu"))
     assert isinstance(voice, VitsVoice) and voice.sample_rate == 22050
     short = synthesize_all(voice, "Hello.")
-    long = synthesize_all(voice, "The weather forecast promised sunshine, but it rained "
-                                 "all afternoon, and the streets were wet.")  # fmt: skip
+    long = synthesize_all(
+        voice,
+        "The weather forecast promised sunshine, but it rained "
+        "all afternoon, and the streets were wet.",
+    )
     for audio in (short, long):
         assert np.isfinite(audio.samples).all()
         assert 0.1 < audio.duration < 30
@@ -303,15 +330,34 @@ def test_onnx_voice_matches_the_pytorch_model(finetuned):
 
 def test_run_command_then_say_with_the_new_voice(recordings, tmp_path):
     run = tmp_path / "run"
-    result = _cli("train", "voice", "run", str(recordings), "--preset", "tiny", "--name",
-                  "my-voice", "--output", str(run), "--steps", "2", "--batch-size", "2",
-                  "--device", "cpu", "--no-asr-check", "--eval-sentences", "1")  # fmt: skip
+    result = _cli(
+        "train",
+        "voice",
+        "run",
+        str(recordings),
+        "--preset",
+        "tiny",
+        "--name",
+        "my-voice",
+        "--output",
+        str(run),
+        "--steps",
+        "2",
+        "--batch-size",
+        "2",
+        "--device",
+        "cpu",
+        "--no-asr-check",
+        "--eval-sentences",
+        "1",
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (run / "voice" / "my-voice.onnx").is_file()
     assert json.loads((run / "eval" / "eval.json").read_text())["scores"]
     out = tmp_path / "out.wav"
-    said = _cli("say", "--voice", "my-voice", "Good morning, this is my own voice.",
-                "--output", str(out))  # fmt: skip
+    said = _cli(
+        "say", "--voice", "my-voice", "Good morning, this is my own voice.", "--output", str(out)
+    )
     assert said.returncode == 0, said.stderr
     data, rate = sf.read(out)
     assert rate == 22050 and 0.3 < len(data) / rate < 30
@@ -333,8 +379,9 @@ def test_runtime_speaks_a_trained_voice_without_torch(finetuned, tmp_path):
         f"v = load_voice({str(exported.onnx)!r}, TtsConfig(device='cpu'))\n"
         "print(synthesize_all(v, 'Hello world.').duration)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert float(result.stdout.strip()) > 0.1
 
@@ -351,14 +398,20 @@ def asterisk_prompts(tmp_path_factory) -> tuple[Path, int]:
     """Allison Smith's Asterisk prompts (Debian, CC-BY-SA-3.0), fetched with apt-get
     download, decoded from G.722 with ffmpeg: a folder of WAVs + metadata.csv."""
     work = tmp_path_factory.mktemp("asterisk")
-    subprocess.run(["apt-get", "download", "asterisk-core-sounds-en-g722",
-                    "asterisk-core-sounds-en"], cwd=work, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        ["apt-get", "download", "asterisk-core-sounds-en-g722", "asterisk-core-sounds-en"],
+        cwd=work,
+        check=True,
+        capture_output=True,
+    )
     for deb in work.glob("*.deb"):
         subprocess.run(["dpkg", "-x", str(deb), str(work / "x")], check=True)
     doc = work / "x/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"
     sounds = next((work / "x/usr/share/asterisk/sounds").glob("en*"))
     prompts = {}
-    for line in gzip.open(doc, "rt", encoding="utf-8", errors="replace"):
+    with gzip.open(doc, "rt", encoding="utf-8", errors="replace") as handle:
+        lines = handle.readlines()
+    for line in lines:
         name, sep, text = line.partition(":")
         text = text.strip()
         # Notes in brackets or parentheses ("(10 seconds of silence)") are not prompts.
@@ -373,8 +426,21 @@ def asterisk_prompts(tmp_path_factory) -> tuple[Path, int]:
     rows = []
     for name in chosen:
         uid = name.replace("/", "_")
-        subprocess.run(["ffmpeg", "-v", "error", "-f", "g722", "-i", str(sounds / f"{name}.g722"),
-                        "-ar", "16000", str(rec / f"{uid}.wav")], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                "ffmpeg",
+                "-v",
+                "error",
+                "-f",
+                "g722",
+                "-i",
+                str(sounds / f"{name}.g722"),
+                "-ar",
+                "16000",
+                str(rec / f"{uid}.wav"),
+            ],
+            check=True,
+        )
         rows.append(f"{uid}|{prompts[name]}")
     (rec / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     return rec, len(chosen)
@@ -391,16 +457,19 @@ def test_prepare_keeps_real_human_recordings(asterisk_prompts, tmp_path, vad, tr
     assert data["minutes"] > 1.0
     assert data["coverage"]["ratio"] > 0.85
     assert isinstance(data["rejected_by_reason"], dict)
-    print(f"\nAsterisk subset: {kept_prompts}/{count} prompts kept, {data['minutes']} min, "
-          f"coverage {data['coverage']['ratio']:.0%}, rejected {data['rejected_by_reason']}")
+    print(
+        f"\nAsterisk subset: {kept_prompts}/{count} prompts kept, {data['minutes']} min, "
+        f"coverage {data['coverage']['ratio']:.0%}, rejected {data['rejected_by_reason']}"
+    )
 
 
 # ------------------------------------------------------------------------- benchmark
 
 
 def test_bench_reports_training_speed_and_onnx_rtf(module_home):
-    result = _cli("train", "voice", "bench", "--steps", "2", "--utterances", "6",
-                  "--device", "cpu", "--json")  # fmt: skip
+    result = _cli(
+        "train", "voice", "bench", "--steps", "2", "--utterances", "6", "--device", "cpu", "--json"
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     figures = json.loads(result.stdout)
     assert figures["train_steps_per_s"] > 0

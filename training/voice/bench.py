@@ -59,8 +59,11 @@ def run_bench(options: BenchOptions, config: Any, store: Any) -> dict[str, Any]:
             write_wav(root / "rec" / f"p{i:03d}.wav", synthesize_all(voice, text))
             rows.append(f"p{i:03d}|{text}")
         (root / "rec" / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-        prepare(PrepareOptions(root / "rec", root / "data", asr_check=False),
-                load_vad(config, store), None)  # fmt: skip
+        prepare(
+            PrepareOptions(root / "rec", root / "data", asr_check=False),
+            load_vad(config, store),
+            None,
+        )
 
         times: list[float] = []
 
@@ -69,9 +72,17 @@ def run_bench(options: BenchOptions, config: Any, store: Any) -> dict[str, Any]:
 
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
-        result = fit(FitOptions(root / "data", root / "run", preset=options.preset,
-                                steps=options.steps + 1, checkpoint_every=options.steps + 1,
-                                device=options.device), on_step=on_step)  # fmt: skip
+        result = fit(
+            FitOptions(
+                root / "data",
+                root / "run",
+                preset=options.preset,
+                steps=options.steps + 1,
+                checkpoint_every=options.steps + 1,
+                device=options.device,
+            ),
+            on_step=on_step,
+        )
         timed = times[1:]  # the first step pays for allocation and warm-up
         steps_per_s = (len(timed) - 1) / (timed[-1] - timed[0]) if len(timed) > 1 else 0.0
         gpu_mem = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
@@ -80,9 +91,12 @@ def run_bench(options: BenchOptions, config: Any, store: Any) -> dict[str, Any]:
         model, state = load_model(result.checkpoint)
         onnx_voice = VitsVoice(exported.onnx, device="cpu")
         language = str(state.get("language", "en-us"))
-        torch_rtf = _rtf(lambda t: torch_synthesize(model, t, language), model.config.audio.sample_rate)
-        onnx_rtf = _rtf(lambda t: onnx_voice.synthesize_ids(onnx_voice.token_ids(t)),
-                        onnx_voice.sample_rate)  # fmt: skip
+        torch_rtf = _rtf(
+            lambda t: torch_synthesize(model, t, language), model.config.audio.sample_rate
+        )
+        onnx_rtf = _rtf(
+            lambda t: onnx_voice.synthesize_ids(onnx_voice.token_ids(t)), onnx_voice.sample_rate
+        )
     return {
         "preset": options.preset,
         "device": "cuda" if torch.cuda.is_available() and options.device != "cpu" else "cpu",

@@ -37,17 +37,31 @@ def register(targets: Any) -> None:
 
     f = steps.add_parser("fit", help="train (or resume) a VITS voice on a prepared dataset")
     f.add_argument("data", metavar="DATA_DIR", help="a dataset made by prepare")
-    f.add_argument("--output", "-o", required=True, metavar="RUN_DIR",
-                   help="run folder; an existing run there is resumed")  # fmt: skip
+    f.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="RUN_DIR",
+        help="run folder; an existing run there is resumed",
+    )
     _fit_options(f)
     f.set_defaults(func=_fit)
 
     e = steps.add_parser("eval", help="ASR word error rate on held-out sentences")
-    e.add_argument("runs", nargs="+", metavar="RUN_OR_CHECKPOINT",
-                   help="run folders (their latest checkpoint) or checkpoint files to compare")  # fmt: skip
+    e.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_OR_CHECKPOINT",
+        help="run folders (their latest checkpoint) or checkpoint files to compare",
+    )
     e.add_argument("--onnx", metavar="FILE", help="also score this exported voice")
-    e.add_argument("--sentences", type=int, default=8, metavar="N",
-                   help="held-out sentences to use (default 8)")  # fmt: skip
+    e.add_argument(
+        "--sentences",
+        type=int,
+        default=8,
+        metavar="N",
+        help="held-out sentences to use (default 8)",
+    )
     e.add_argument("--output", "-o", metavar="DIR", help="report folder (default RUN/eval)")
     e.add_argument("--json", action="store_true", help="print the scores as JSON")
     e.set_defaults(func=_eval)
@@ -65,8 +79,13 @@ def register(targets: Any) -> None:
     r.add_argument("--output", "-o", required=True, metavar="RUN_DIR", help="run folder")
     _prepare_options(r)
     _fit_options(r)
-    r.add_argument("--eval-sentences", type=int, default=4, metavar="N",
-                   help="held-out sentences to score (0 skips eval)")  # fmt: skip
+    r.add_argument(
+        "--eval-sentences",
+        type=int,
+        default=4,
+        metavar="N",
+        help="held-out sentences to score (0 skips eval)",
+    )
     r.set_defaults(func=_run)
 
     pr = steps.add_parser("prompts", help="print the prompt list to record, with its coverage")
@@ -85,18 +104,28 @@ def register(targets: Any) -> None:
 def _prepare_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--language", default="en-us", help="espeak-ng voice (default en-us)")
     p.add_argument("--sample-rate", type=int, default=22050, help="training rate (Hz)")
-    p.add_argument("--no-asr-check", action="store_true",
-                   help="keep transcripts without checking them against ASR")  # fmt: skip
-    p.add_argument("--max-wer", type=float, default=0.5,
-                   help="reject a transcript whose WER against ASR is above this")  # fmt: skip
+    p.add_argument(
+        "--no-asr-check",
+        action="store_true",
+        help="keep transcripts without checking them against ASR",
+    )
+    p.add_argument(
+        "--max-wer",
+        type=float,
+        default=0.5,
+        help="reject a transcript whose WER against ASR is above this",
+    )
 
 
 def _fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="standard", choices=("tiny", "standard"))
     p.add_argument("--steps", type=int, help="train until this step (default: the preset's)")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="steps between checkpoints")
-    p.add_argument("--base", metavar="CHECKPOINT",
-                   help="fine-tune from this checkpoint (a run's .pt or a Coqui VITS .pth)")  # fmt: skip
+    p.add_argument(
+        "--base",
+        metavar="CHECKPOINT",
+        help="fine-tune from this checkpoint (a run's .pt or a Coqui VITS .pth)",
+    )
     p.add_argument("--batch-size", type=int, help="utterances per step")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"))
@@ -143,8 +172,7 @@ def _do_prepare(options: Any, ctx: Any) -> Any:
     vad, transcriber = _engines(ctx)
 
     def progress(done: int, total: int, name: str) -> None:
-        print(f"\rprepare {done + 1}/{total} {name[-40:]:<40}", end="", file=sys.stderr,
-              flush=True)  # fmt: skip
+        print(f"\rprepare {done + 1}/{total} {name[-40:]:<40}", end="", file=sys.stderr, flush=True)
 
     report = prepare(options, vad, transcriber, on_file=progress)
     print(file=sys.stderr)
@@ -167,13 +195,16 @@ def _progress_bar() -> Any:
 
     def on_step(report: Any) -> None:
         if "bar" not in bar:
-            bar["bar"] = tqdm(total=report.total, initial=report.step - 1, unit="step",
-                              dynamic_ncols=True)  # fmt: skip
+            bar["bar"] = tqdm(
+                total=report.total, initial=report.step - 1, unit="step", dynamic_ncols=True
+            )
         b = bar["bar"]
         b.update(1)
-        b.set_postfix(mel=f"{report.losses.get('mel', 0):.1f}",
-                      gen=f"{report.losses.get('gen', 0):.2f}",
-                      disc=f"{report.losses.get('disc', 0):.2f}")  # fmt: skip
+        b.set_postfix(
+            mel=f"{report.losses.get('mel', 0):.1f}",
+            gen=f"{report.losses.get('gen', 0):.2f}",
+            disc=f"{report.losses.get('disc', 0):.2f}",
+        )
 
     def close() -> None:
         if "bar" in bar:
@@ -289,8 +320,9 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
     report = _do_prepare(_prepare_from(args, Path(args.input), data), ctx)
     print(report.to_text(), end="")
     result = _do_fit(_fit_from(args, data, run))
-    exported = export_voice(result.checkpoint, run / "voice", args.name, register=True,
-                            store=ctx.store)  # fmt: skip
+    exported = export_voice(
+        result.checkpoint, run / "voice", args.name, register=True, store=ctx.store
+    )
     if args.eval_sentences > 0:
         scores = evaluate(
             [result.checkpoint],
@@ -300,7 +332,7 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
             onnx=exported.onnx,
         )
         _print_eval(scores, run / "eval", False)
-    print(f"voice {args.name!r} is ready: assistant say --voice {args.name} \"Hello.\"")
+    print(f'voice {args.name!r} is ready: assistant say --voice {args.name} "Hello."')
     return 0
 
 
@@ -311,8 +343,10 @@ def _prompts(args: argparse.Namespace, ctx: Any) -> int:
     for i, line in enumerate(prompts, 1):
         print(f"{i:3d}  {line}")
     cov = coverage(prompts, args.language)
-    print(f"# {len(prompts)} prompts cover {len(cov.covered)}/{len(cov.inventory)} phonemes",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"# {len(prompts)} prompts cover {len(cov.covered)}/{len(cov.inventory)} phonemes",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -320,9 +354,12 @@ def _bench(args: argparse.Namespace, ctx: Any) -> int:
     from .bench import BenchOptions, run_bench
 
     report = run_bench(
-        BenchOptions(steps=args.steps, preset=args.preset, utterances=args.utterances,
-                     device=args.device), ctx.config, ctx.store,
-    )  # fmt: skip
+        BenchOptions(
+            steps=args.steps, preset=args.preset, utterances=args.utterances, device=args.device
+        ),
+        ctx.config,
+        ctx.store,
+    )
     if args.json:
         print(json.dumps(report, indent=2))
     else:

@@ -45,7 +45,7 @@ def read_metadata(data_dir: Path) -> list[Utterance]:
             if not row or not row[0].strip():
                 continue
             uid = row[0].strip()
-            text = (row[2] if len(row) > 2 and row[2].strip() else row[1] if len(row) > 1 else "")
+            text = row[2] if len(row) > 2 and row[2].strip() else row[1] if len(row) > 1 else ""
             wav = data_dir / "wavs" / f"{uid}.wav"
             if not wav.is_file():
                 missing.append(uid)

@@ -89,8 +89,15 @@ def evaluate(
         rate = int(model.config.audio.sample_rate)
         name = Path(checkpoint).stem
         report.scores.append(
-            _score(name, int(state.get("step", 0)), sentences, transcriber, output_dir, rate,
-                   lambda text, m=model, lang=language: torch_synthesize(m, text, lang))  # fmt: skip
+            _score(
+                name,
+                int(state.get("step", 0)),
+                sentences,
+                transcriber,
+                output_dir,
+                rate,
+                lambda text, m=model, lang=language: torch_synthesize(m, text, lang),
+            )
         )
     if onnx is not None:
         from assistant.tts.vits import VitsVoice
@@ -98,9 +105,15 @@ def evaluate(
         voice = VitsVoice(onnx, device="cpu")
         config = json.loads(Path(f"{onnx}.json").read_text(encoding="utf-8"))
         report.scores.append(
-            _score("onnx", int(config.get("training", {}).get("step", 0)), sentences,
-                   transcriber, output_dir, voice.sample_rate,
-                   lambda text: voice.synthesize_ids(voice.token_ids(text)))  # fmt: skip
+            _score(
+                "onnx",
+                int(config.get("training", {}).get("step", 0)),
+                sentences,
+                transcriber,
+                output_dir,
+                voice.sample_rate,
+                lambda text: voice.synthesize_ids(voice.token_ids(text)),
+            )
         )
     atomic_write_text(output_dir / "eval.json", json.dumps(report.to_dict(), indent=2))
     _plot(report, output_dir / "eval.png")

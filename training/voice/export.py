@@ -102,7 +102,13 @@ def export_voice(
         if old is not None and old.source == "trained" and old.folder != output_dir.absolute():
             store.remove(name)
         model_id = store.register(
-            output_dir, "voice", name, source="trained", name=name, licence="your own",
-            language=str(state.get("language", "")), origin=str(checkpoint),
-        ).id  # fmt: skip
+            output_dir,
+            "voice",
+            name,
+            source="trained",
+            name=name,
+            licence="your own",
+            language=str(state.get("language", "")),
+            origin=str(checkpoint),
+        ).id
     return ExportResult(onnx, config_path, model_id)

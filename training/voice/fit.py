@@ -241,9 +241,7 @@ def plot_losses(history: list[dict[str, float]], path: Path) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def fit(
-    options: FitOptions, on_step: Callable[[StepReport], None] | None = None
-) -> FitResult:
+def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None) -> FitResult:
     """Train (or resume training) the voice; see :class:`FitOptions`."""
     import torch
     from accelerate import PartialState
@@ -283,8 +281,9 @@ def fit(
         model.load_state_dict(resumed["model"])
     elif options.base is not None:
         copied, skipped = _load_matching(model, _base_weights(options.base))
-        log.info("started from %s: %d tensors copied, %d skipped", options.base, copied,
-                 len(skipped))  # fmt: skip
+        log.info(
+            "started from %s: %d tensors copied, %d skipped", options.base, copied, len(skipped)
+        )
         if not copied:
             raise AssistantError(
                 f"base checkpoint {options.base} shares no layer with preset {preset.name}",
@@ -326,9 +325,16 @@ def fit(
             if step >= total:
                 break
             losses = _train_step(
-                model, batch, device, optimizers, criteria, scalers, autocast_dtype,
-                grad_clip, world,
-            )  # fmt: skip
+                model,
+                batch,
+                device,
+                optimizers,
+                criteria,
+                scalers,
+                autocast_dtype,
+                grad_clip,
+                world,
+            )
             step += 1
             losses["step"] = step
             history.append(losses)
@@ -339,8 +345,15 @@ def fit(
             elapsed = time.monotonic() - began
             per_step = elapsed / (step - start_step)
             if on_step is not None and main:
-                on_step(StepReport(step, total, per_step, per_step * (total - step),
-                                   {k: v for k, v in losses.items() if k != "step"}))  # fmt: skip
+                on_step(
+                    StepReport(
+                        step,
+                        total,
+                        per_step,
+                        per_step * (total - step),
+                        {k: v for k, v in losses.items() if k != "step"},
+                    )
+                )
             if main and (step % every == 0 or step == total):
                 checkpoint = run_dir / "checkpoints" / f"step-{step:07d}.pt"
                 _save_checkpoint(

@@ -204,8 +204,9 @@ def _split_at_pauses(audio: Audio, vad: Any, max_seconds: float) -> list[Audio]:
     pieces: list[tuple[int, int]] = []
     for pause_ms in (400, 250, 150, 80):
         options = VadOptions(min_silence_ms=pause_ms, pre_roll_ms=40, post_roll_ms=40)
-        segments = speech_segments(probs, options, vad.frame_samples, vad.sample_rate,
-                                   num_samples=len(at_vad.samples))  # fmt: skip
+        segments = speech_segments(
+            probs, options, vad.frame_samples, vad.sample_rate, num_samples=len(at_vad.samples)
+        )
         pieces = []
         for seg in segments:
             start, end = int(seg.start * scale), int(seg.end * scale)
@@ -295,10 +296,15 @@ def prepare(
                     low = min((s.avg_logprob for s in heard.segments), default=0.0)
                     if len(pieces) > 1 or low < options.review_logprob:
                         report.review.append(
-                            {"id": uid, "file": rel, "text": heard.text.strip(),
-                             "why": "split at a pause" if len(pieces) > 1 else
-                             f"low ASR confidence (log-prob {low:.2f})"}
-                        )  # fmt: skip
+                            {
+                                "id": uid,
+                                "file": rel,
+                                "text": heard.text.strip(),
+                                "why": "split at a pause"
+                                if len(pieces) > 1
+                                else f"low ASR confidence (log-prob {low:.2f})",
+                            }
+                        )
                 sources.add("asr")
                 continue
             piece = pieces[0]
@@ -325,7 +331,9 @@ def prepare(
     report.coverage = coverage(texts, options.language).to_dict()
     report.unknown_symbols = _unknown_symbols(texts, options.language)
     _write_metadata(out / "metadata.csv", rows)
-    atomic_write_text(out / "report.json", json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    atomic_write_text(
+        out / "report.json", json.dumps(report.to_dict(), indent=2, ensure_ascii=False)
+    )
     atomic_write_text(out / "report.md", report.to_text())
     return report
 
@@ -375,9 +383,9 @@ def _clean(
         pieces = _split_at_pauses(audio, vad, options.max_seconds)
         if any(p.duration > options.max_seconds for p in pieces):
             raise _Rejected(
-                "too long", f"{audio.duration:.1f} s with no pause to split it under "
-                f"{options.max_seconds} s",
-            )  # fmt: skip
+                "too long",
+                f"{audio.duration:.1f} s with no pause to split it under {options.max_seconds} s",
+            )
         pieces = [p for p in pieces if p.duration >= options.min_seconds]
         if not pieces:
             raise _Rejected("too short", "only short pieces between pauses")

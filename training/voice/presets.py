@@ -61,7 +61,12 @@ _TINY_ARGS: dict[str, Any] = {
 
 PRESETS: dict[str, Preset] = {
     "tiny": Preset(
-        "tiny", _TINY_ARGS, batch_size=4, lr=2e-4, steps=20, checkpoint_every=5,
+        "tiny",
+        _TINY_ARGS,
+        batch_size=4,
+        lr=2e-4,
+        steps=20,
+        checkpoint_every=5,
         small_discriminator=True,
     ),
     "standard": Preset("standard", {}, batch_size=16, lr=2e-4, steps=20000, checkpoint_every=1000),
