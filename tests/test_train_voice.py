@@ -328,7 +328,7 @@ def test_onnx_voice_matches_the_pytorch_model(finetuned):
     assert np.max(np.abs(got - np.clip(expected, -1, 1))) < 1e-3
 
 
-def test_run_command_then_say_with_the_new_voice(recordings, tmp_path):
+def test_run_command_then_say_with_the_new_voice(recordings, tmp_path, speak):
     run = tmp_path / "run"
     result = _cli(
         "train",
@@ -361,6 +361,12 @@ def test_run_command_then_say_with_the_new_voice(recordings, tmp_path):
     assert said.returncode == 0, said.stderr
     data, rate = sf.read(out)
     assert rate == 22050 and 0.3 < len(data) / rate < 30
+    # The assistant's spoken turn answers in the new voice too.
+    reply = tmp_path / "reply.wav"
+    question = speak("What is the capital of France?")
+    talked = _cli("talk", "--input", str(question), "--voice", "my-voice", "--output", str(reply))
+    assert talked.returncode == 0, talked.stderr
+    assert sf.info(reply).samplerate == 22050 and sf.info(reply).duration > 0.3
     listed = _cli("models", "list")
     assert "my-voice" in listed.stdout and "trained" in listed.stdout
 

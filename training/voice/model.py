@@ -29,7 +29,10 @@ def build_config(preset: Preset, output_dir: Path, *, language: str) -> Any:
     from TTS.tts.configs.vits_config import VitsArgs, VitsConfig
     from TTS.tts.models.vits import VitsCharacters
 
-    characters = VitsCharacters().to_config()  # letters + IPA + punctuation
+    # Coqui's VITS vocabulary (pad, punctuation, letters + IPA, blank) in its order, so
+    # the ids mean what they mean in Coqui's published VITS checkpoints.
+    characters = VitsCharacters().to_config()
+    characters.characters_class = "TTS.tts.models.vits.VitsCharacters"
     args = VitsArgs(**preset.model_args)
     return VitsConfig(
         model_args=args,
@@ -78,7 +81,7 @@ def new_model(config: Any, preset: Preset) -> Any:
     narrow discriminator when ``preset`` asks for it."""
     from TTS.tts.models.vits import Vits
 
-    model = Vits.init_from_config(config)
+    model = Vits(config)
     if preset.small_discriminator:
         from .discriminator import small_discriminator
 
