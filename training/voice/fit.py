@@ -344,6 +344,8 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
                         writer.add_scalar(f"loss/{key}", value, step)
             elapsed = time.monotonic() - began
             per_step = elapsed / (step - start_step)
+            if main:
+                _write_progress(run_dir, step, total, per_step, history)
             if on_step is not None and main:
                 on_step(
                     StepReport(
@@ -441,6 +443,23 @@ def _average_gradients(params: list[Any], world: int) -> None:
         if p.grad is not None:
             dist.all_reduce(p.grad)
             p.grad /= world
+
+
+def _write_progress(
+    run_dir: Path, step: int, total: int, per_step: float, history: list[dict[str, float]]
+) -> None:
+    """``progress.json``: where the run is, for watchers in other processes (the GUI's
+    voice lab); at most 200 points of the mel loss curve."""
+    every = max(1, len(history) // 200)
+    record = {
+        "step": step,
+        "total": total,
+        "seconds_per_step": round(per_step, 4),
+        "eta_s": round(per_step * (total - step), 1),
+        "losses": {k: v for k, v in history[-1].items() if k != "step"},
+        "curve": [[h["step"], h.get("mel", 0.0)] for h in history[::every]],
+    }
+    atomic_write_text(run_dir / "progress.json", json.dumps(record))
 
 
 def _prune(run_dir: Path, keep: int) -> None:
