@@ -184,6 +184,24 @@ def test_prepare_refuses_to_write_into_the_recordings(tmp_path, vad):
 # ------------------------------------------------------------- fit, kill, resume, export
 
 
+def test_fit_refuses_what_is_not_a_prepared_dataset(tmp_path, recordings):
+    from assistant.errors import AssistantError
+    from training.voice.fit import FitOptions, fit
+
+    with pytest.raises(AssistantError, match="metadata.csv is missing"):
+        fit(FitOptions(tmp_path, tmp_path / "run", preset="tiny"))
+    # The raw recordings have a metadata.csv but no wavs/ folder.
+    with pytest.raises(AssistantError, match="no file under wavs/"):
+        fit(FitOptions(recordings, tmp_path / "run", preset="tiny"))
+    low = tmp_path / "low"
+    (low / "wavs").mkdir(parents=True)
+    sf.write(low / "wavs" / "a.wav", np.zeros(16000, np.float32), 16000)
+    (low / "metadata.csv").write_text("a|Hello there.|Hello there.\n", encoding="utf-8")
+    with pytest.raises(AssistantError, match="16000 Hz but the voice is trained at 22050"):
+        fit(FitOptions(low, tmp_path / "run", preset="tiny"))
+    assert not (tmp_path / "run" / "checkpoints").exists()
+
+
 @pytest.fixture(scope="module")
 def killed_run(dataset, tmp_path_factory, module_home):
     """A tiny fit from scratch in a subprocess, SIGKILLed after its 4th step's checkpoint."""

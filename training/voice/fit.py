@@ -158,6 +158,22 @@ def _precision(requested: str, device: str) -> str:
     return requested
 
 
+def _check_rate(wav: Path, expected: int, data_dir: Path) -> None:
+    """The model learns at one rate: a dataset at another would train a wrong voice."""
+    import soundfile as sf
+
+    try:
+        rate = sf.info(str(wav)).samplerate
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise AssistantError(f"{wav} is not readable audio ({exc})") from exc
+    if rate != expected:
+        raise AssistantError(
+            f"the dataset {data_dir} is at {rate} Hz but the voice is trained at {expected} Hz",
+            hint=f"prepare it again with `assistant train voice prepare ... --sample-rate "
+            f"{expected}`",
+        )
+
+
 def _samples(utterances: list[Utterance], language: str, root: Path) -> list[dict[str, Any]]:
     """Coqui dataset items whose text is already espeak-ng phonemes."""
     items = []
@@ -263,6 +279,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     if not train_set:
         raise AssistantError(f"{data_dir} has no recordings left to train on")
 
+    _check_rate(train_set[0].wav, preset.sample_rate, data_dir)
     resume_path = latest_checkpoint(run_dir)
     resumed: dict[str, Any] | None = _load_checkpoint(resume_path) if resume_path else None
     if resumed is not None:
