@@ -188,10 +188,10 @@ def test_fit_refuses_what_is_not_a_prepared_dataset(tmp_path, recordings):
     from assistant.errors import AssistantError
     from training.voice.fit import FitOptions, fit
 
-    with pytest.raises(AssistantError, match="metadata.csv is missing"):
+    with pytest.raises(AssistantError, match=r"metadata\.csv is missing"):
         fit(FitOptions(tmp_path, tmp_path / "run", preset="tiny"))
     # The raw recordings have a metadata.csv but no wavs/ folder.
-    with pytest.raises(AssistantError, match="no file under wavs/"):
+    with pytest.raises(AssistantError, match=r"no file under wavs/"):
         fit(FitOptions(recordings, tmp_path / "run", preset="tiny"))
     low = tmp_path / "low"
     (low / "wavs").mkdir(parents=True)

@@ -199,12 +199,13 @@ def _progress_bar() -> Any:
                 total=report.total, initial=report.step - 1, unit="step", dynamic_ncols=True
             )
         b = bar["bar"]
-        b.update(1)
         b.set_postfix(
             mel=f"{report.losses.get('mel', 0):.1f}",
             gen=f"{report.losses.get('gen', 0):.2f}",
             disc=f"{report.losses.get('disc', 0):.2f}",
+            refresh=False,
         )
+        b.update(1)
 
     def close() -> None:
         if "bar" in bar:

@@ -46,6 +46,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _CKPT = re.compile(r"^step-(\d+)\.pt$")
+_GEN_PARTS = {
+    "loss_mel": "mel",
+    "loss_kl": "kl",
+    "loss_feat": "feat",
+    "loss_duration": "duration",
+    "loss_gen": "adv",
+}
+"""Coqui's names of the generator loss's parts -> ours."""
 
 
 @dataclass(frozen=True)
@@ -443,12 +451,13 @@ def _train_step(
         torch.nn.utils.clip_grad_norm_(params, grad_clip[idx])
         scaler.step(opt)
         scaler.update()
-        # Total of each network's loss, plus the generator's parts (mel, kl, ...).
+        # Total of each network's loss, plus the generator's parts (mel, kl, ...; "adv"
+        # is its adversarial part, Coqui's loss_gen).
         out["disc" if idx == 0 else "gen"] = float(loss_dict["loss"].detach())
         if idx == 1:
-            for key in ("loss_mel", "loss_kl", "loss_feat", "loss_duration", "loss_gen"):
+            for key, name in _GEN_PARTS.items():
                 if isinstance(loss_dict.get(key), torch.Tensor):
-                    out[key.removeprefix("loss_")] = float(loss_dict[key].detach())
+                    out[name] = float(loss_dict[key].detach())
     return out
 
 
