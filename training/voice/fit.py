@@ -274,7 +274,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
 
     preset = get_preset(options.preset)
     state_acc = PartialState()  # one process, or several under `accelerate launch`
-    world, rank = state_acc.num_processes, state_acc.process_index
+    world = state_acc.num_processes
     main = state_acc.is_main_process
     device = _device(options.device) if world == 1 else str(state_acc.device)
     dtype_name = _precision(options.mixed_precision, "cuda" if "cuda" in device else "cpu")
@@ -332,8 +332,9 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
         log.info("resuming %s from step %d (%s)", run_dir, step, resume_path)
     start_step = step
 
-    shard = train_set[rank::world]
-    samples = _samples(shard, language, data_dir)
+    # Under `accelerate launch` torch.distributed is initialised, and Coqui's loader then
+    # gives each process its share of the data (a DistributedSampler).
+    samples = _samples(train_set, language, data_dir)
     loader = model.get_data_loader(config, samples=samples, verbose=False)
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
