@@ -86,3 +86,46 @@ def test_voice_lab_records_trains_listens_exports_and_switches(qtbot, tmp_path, 
         )
     finally:
         app.close()
+
+
+def test_voice_lab_records_a_take_from_the_microphone(
+    qtbot, tmp_path, private_audio, speak, whisper_dir
+):
+    import subprocess
+
+    from assistant.asr import WhisperTranscriber
+    from assistant.text import word_error_rate
+
+    _, feed = private_audio
+    config_path = tmp_path / "config.toml"
+    save_config(Config(), config_path)
+    app = build_app(
+        Services(
+            config_path=config_path,
+            source=lambda config: ScriptedSource([]),
+            player=lambda rate, config: Player(rate, simulated=True, realtime=False),
+            load_engines=Engines.load,
+            first_run=False,
+        )
+    )
+    qtbot.addWidget(app.window)
+    try:
+        prompts = load_prompts()
+        lab = VoiceLab(app.controller, app.window, folder=tmp_path / "lab", prompts=prompts)
+        qtbot.addWidget(lab)
+        lab.go(4)
+        peaks: list[float] = []
+        lab.meter.valueChanged.connect(peaks.append)
+        lab.record_button.setChecked(True)
+        qtbot.wait(500)
+        subprocess.run(["paplay", f"--device={feed}", str(speak(prompts[4]))], check=True)
+        qtbot.wait(300)
+        lab.record_button.setChecked(False)
+        take = tmp_path / "lab" / "recordings" / "prompt-005.wav"
+        qtbot.waitUntil(take.exists, timeout=10_000)
+        assert max(peaks) > 5, "the level meter never moved"
+        heard = WhisperTranscriber(whisper_dir, device="cpu").transcribe(read_audio(take))
+        assert word_error_rate(prompts[4], heard.text) <= 0.3, heard.text
+        assert "1 of" in lab.stats.text() and "recorded" in lab.counter.text()
+    finally:
+        app.close()
