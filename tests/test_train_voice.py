@@ -174,6 +174,24 @@ def test_recordings_without_transcripts_are_transcribed_by_asr(tmp_path, speak, 
     assert "coffee or tea" in row.lower()
 
 
+def test_an_over_long_recording_is_split_at_its_pauses(tmp_path, speak, vad, transcriber):
+    rec = tmp_path / "rec"
+    rec.mkdir()
+    parts = [sf.read(speak(text, lead_silence=0.0, tail_silence=0.7), dtype="float32")[0]
+             for text in prompt_list()[40:46]]  # fmt: skip
+    long = np.concatenate(parts)
+    assert len(long) / 22050 > 16
+    sf.write(rec / "long.wav", long, 22050)
+    (rec / "long.txt").write_text("A transcript for the whole recording.", encoding="utf-8")
+
+    report = prepare(PrepareOptions(rec, tmp_path / "data"), vad, transcriber)
+
+    assert report.rejected == [] and report.kept >= 2
+    for wav in (tmp_path / "data" / "wavs").glob("*.wav"):
+        assert 1.0 <= sf.info(wav).duration <= 15.0
+    assert {r["why"] for r in report.review} == {"split at a pause"}
+
+
 def test_prepare_refuses_to_write_into_the_recordings(tmp_path, vad):
     from assistant.errors import AssistantError
 
