@@ -36,3 +36,11 @@ screenshots:
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Voice training (issue 6): its tests alone, and its benchmark.
+.PHONY: test-voice bench-voice
+test-voice: setup-test
+	$(BIN)/python -m pytest tests/test_train_voice.py
+
+bench-voice: setup-test
+	$(BIN)/assistant train voice bench

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from .asr import Transcriber, WhisperTranscriber
     from .llm import ChatModel, LlamaCppChatModel
     from .store import ModelStore
-    from .tts import PiperVoice, Voice
+    from .tts import PiperVoice, VitsVoice, Voice
     from .vad import SileroVad, Vad
 
 __all__ = ["Engines", "load_chat_model", "load_transcriber", "load_vad", "load_voice"]
@@ -37,7 +37,7 @@ def load_chat_model(config: Config, store: ModelStore) -> LlamaCppChatModel:
     return LlamaCppChatModel.from_config(model.path, config.llm)
 
 
-def load_voice(config: Config, store: ModelStore) -> PiperVoice:
+def load_voice(config: Config, store: ModelStore) -> PiperVoice | VitsVoice:
     """The configured voice."""
     from .tts import load_voice as _load
 

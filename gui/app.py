@@ -42,6 +42,13 @@ class App:
         dialog.show()
         return dialog
 
+    def open_voice_lab(self):  # -> VoiceLab
+        from .voice_lab import VoiceLab
+
+        dialog = VoiceLab(self.controller, self.window)
+        dialog.show()
+        return dialog
+
     def close(self) -> None:
         """Quit: stop the pipeline and release the devices."""
         self.window.quitting = True
@@ -59,6 +66,7 @@ def build_app(services: Services | None = None) -> App:
     app = App(controller, window)
     window.settings_requested.connect(app.open_settings)
     window.models_requested.connect(app.open_models)
+    window.voice_lab_requested.connect(app.open_voice_lab)
     window.minimise_to_tray = controller.config.gui.close_to_tray
     from .tray import make_tray
 

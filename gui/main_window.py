@@ -50,6 +50,7 @@ class MainWindow(QMainWindow):
 
     settings_requested = Signal()
     models_requested = Signal()
+    voice_lab_requested = Signal()
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
@@ -71,7 +72,13 @@ class MainWindow(QMainWindow):
         self.new_action = QAction("New conversation", self)
         self.settings_action = QAction("Settings", self)
         self.models_action = QAction("Models", self)
-        for action in (self.new_action, self.settings_action, self.models_action):
+        self.voice_lab_action = QAction("Voice lab", self)
+        for action in (
+            self.new_action,
+            self.settings_action,
+            self.models_action,
+            self.voice_lab_action,
+        ):
             toolbar.addAction(action)
 
         self.history = QListWidget()
@@ -163,6 +170,7 @@ class MainWindow(QMainWindow):
         self.new_action.triggered.connect(self._new_conversation)
         self.settings_action.triggered.connect(self.settings_requested)
         self.models_action.triggered.connect(self.models_requested)
+        self.voice_lab_action.triggered.connect(self.voice_lab_requested)
         self.history.itemActivated.connect(self._open_item)
         self.history.itemClicked.connect(self._open_item)
         QApplication.instance().installEventFilter(self)

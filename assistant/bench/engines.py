@@ -314,12 +314,21 @@ def run_engines_bench(
         ModelError: a model is not installed or cannot be loaded.
     """
     from ..engines import load_chat_model, load_transcriber, load_voice
+    from ..errors import AssistantError
+    from ..tts import PiperVoice
 
     options = options or BenchOptions()
     say = progress or (lambda _line: None)
 
     say("loading the engines")
     voice = load_voice(config, store)
+    if not isinstance(voice, PiperVoice):
+        # The TTS figures compare our wrapper with piper's own call on the same voice.
+        raise AssistantError(
+            f"bench engines measures Piper voices; {config.tts.voice!r} is a trained voice",
+            hint="add --voice with a Piper voice id; `assistant train voice bench` "
+            "measures trained voices",
+        )
     transcriber = load_transcriber(config, store)
     chat = load_chat_model(config, store)
 

@@ -2,5 +2,15 @@
 
 from .base import SpeechChunk, Voice, synthesize_all
 from .piper import PiperVoice, load_voice
+from .vits import VitsTokenizer, VitsVoice, phonemize
 
-__all__ = ["PiperVoice", "SpeechChunk", "Voice", "load_voice", "synthesize_all"]
+__all__ = [
+    "PiperVoice",
+    "SpeechChunk",
+    "VitsTokenizer",
+    "VitsVoice",
+    "Voice",
+    "load_voice",
+    "phonemize",
+    "synthesize_all",
+]

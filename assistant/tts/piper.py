@@ -17,6 +17,7 @@ from ..devices import resolve_device
 from ..errors import ModelLoadError
 from ..text import split_sentences
 from .base import SpeechChunk
+from .vits import VitsVoice, is_vits_config
 
 __all__ = ["PiperVoice", "load_voice"]
 
@@ -109,8 +110,12 @@ class PiperVoice:
                 yield SpeechChunk(Audio(samples, self.sample_rate), sentence)
 
 
-def load_voice(model_path: Path, config: TtsConfig) -> PiperVoice:
-    """Load the voice at ``model_path`` in whichever supported format it is in."""
+def load_voice(model_path: Path, config: TtsConfig) -> PiperVoice | VitsVoice:
+    """Load the voice at ``model_path`` in whichever supported format it is in: a voice
+    trained by ``assistant train voice`` (its config says ``"format": "assistant-vits"``)
+    or a Piper voice."""
+    if is_vits_config(Path(f"{model_path}.json")):
+        return VitsVoice.from_config(model_path, config)
     return PiperVoice.from_config(model_path, config)
 
 

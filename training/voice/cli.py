@@ -1,10 +1,16 @@
-"""``assistant train voice``: steps prepare, fit, eval, export and run.
+"""``assistant train voice``: steps prepare, fit, eval, export and run (plus prompts and
+bench).
 
 Imports nothing heavy at module level: torch and friends load inside the commands.
+Argument parsing stops here; the steps get option dataclasses.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["register"]
@@ -12,5 +18,352 @@ __all__ = ["register"]
 
 def register(targets: Any) -> None:
     """Add ``voice`` and its steps to ``assistant train``'s subparsers."""
-    p = targets.add_parser("voice", help="(not built yet)")
-    p.set_defaults(func=lambda args, ctx: p.print_help() or 0)
+    voice = targets.add_parser(
+        "voice",
+        help="train a voice from your recordings (Coqui VITS -> ONNX)",
+        description="Recordings -> checked dataset (prepare) -> VITS training (fit) -> "
+        "intelligibility by ASR (eval) -> ONNX voice in the model store (export); `run` "
+        "does all of them.",
+    )
+    voice.set_defaults(func=lambda args, ctx: voice.print_help() or 0)
+    steps = voice.add_subparsers(dest="voice_step", metavar="STEP")
+
+    p = steps.add_parser("prepare", help="recordings -> checked LJSpeech dataset + report")
+    p.add_argument("input", metavar="RECORDINGS", help="folder of WAV/FLAC/OGG/MP3 files")
+    p.add_argument("--output", "-o", required=True, metavar="DATA_DIR", help="dataset folder")
+    _prepare_options(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=_prepare)
+
+    f = steps.add_parser("fit", help="train (or resume) a VITS voice on a prepared dataset")
+    f.add_argument("data", metavar="DATA_DIR", help="a dataset made by prepare")
+    f.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="RUN_DIR",
+        help="run folder; an existing run there is resumed",
+    )
+    _fit_options(f)
+    f.set_defaults(func=_fit)
+
+    e = steps.add_parser("eval", help="ASR word error rate on held-out sentences")
+    e.add_argument(
+        "runs",
+        nargs="+",
+        metavar="RUN_OR_CHECKPOINT",
+        help="run folders (their latest checkpoint) or checkpoint files to compare",
+    )
+    e.add_argument("--onnx", metavar="FILE", help="also score this exported voice")
+    e.add_argument(
+        "--sentences",
+        type=int,
+        default=8,
+        metavar="N",
+        help="held-out sentences to use (default 8)",
+    )
+    e.add_argument("--output", "-o", metavar="DIR", help="report folder (default RUN/eval)")
+    e.add_argument("--json", action="store_true", help="print the scores as JSON")
+    e.set_defaults(func=_eval)
+
+    x = steps.add_parser("export", help="checkpoint -> ONNX voice, registered in the store")
+    x.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="run folder or checkpoint file")
+    x.add_argument("--name", required=True, help="voice id (used with --voice and in the config)")
+    x.add_argument("--output", "-o", metavar="DIR", help="where to write it (default RUN/voice)")
+    x.add_argument("--no-register", action="store_true", help="do not add it to the model store")
+    x.set_defaults(func=_export)
+
+    r = steps.add_parser("run", help="prepare, fit, eval and export in one go")
+    r.add_argument("input", metavar="RECORDINGS", help="folder of recordings with transcripts")
+    r.add_argument("--name", required=True, help="voice id of the result")
+    r.add_argument("--output", "-o", required=True, metavar="RUN_DIR", help="run folder")
+    _prepare_options(r)
+    _fit_options(r)
+    r.add_argument(
+        "--eval-sentences",
+        type=int,
+        default=4,
+        metavar="N",
+        help="held-out sentences to score (0 skips eval)",
+    )
+    r.set_defaults(func=_run)
+
+    pr = steps.add_parser("prompts", help="print the prompt list to record, with its coverage")
+    pr.add_argument("--language", default="en-us", help="espeak-ng voice (default en-us)")
+    pr.set_defaults(func=_prompts)
+
+    b = steps.add_parser("bench", help="training steps/s and ONNX vs PyTorch real-time factor")
+    b.add_argument("--steps", type=int, default=6, help="training steps to time (default 6)")
+    b.add_argument("--preset", default="tiny", choices=("tiny", "standard"))
+    b.add_argument("--utterances", type=int, default=12, help="generated clips (default 12)")
+    b.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    b.add_argument("--json", action="store_true", help="print the figures as JSON")
+    b.set_defaults(func=_bench)
+
+
+def _prepare_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--language", default="en-us", help="espeak-ng voice (default en-us)")
+    p.add_argument("--sample-rate", type=int, default=22050, help="training rate (Hz)")
+    p.add_argument(
+        "--no-asr-check",
+        action="store_true",
+        help="keep transcripts without checking them against ASR",
+    )
+    p.add_argument(
+        "--max-wer",
+        type=float,
+        default=0.5,
+        help="reject a transcript whose WER against ASR is above this",
+    )
+
+
+def _fit_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="standard", choices=("tiny", "standard"))
+    p.add_argument("--steps", type=int, help="train until this step (default: the preset's)")
+    p.add_argument("--checkpoint-every", type=int, metavar="N", help="steps between checkpoints")
+    p.add_argument(
+        "--base",
+        metavar="CHECKPOINT",
+        help="fine-tune from this checkpoint (a run's .pt or a Coqui VITS .pth)",
+    )
+    p.add_argument("--batch-size", type=int, help="utterances per step")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"))
+
+
+def _prepare_from(args: argparse.Namespace, input_dir: Path, output_dir: Path) -> Any:
+    from .prepare import PrepareOptions
+
+    return PrepareOptions(
+        input_dir=input_dir,
+        output_dir=output_dir,
+        sample_rate=args.sample_rate,
+        language=args.language,
+        asr_check=not args.no_asr_check,
+        max_wer=args.max_wer,
+    )
+
+
+def _fit_from(args: argparse.Namespace, data: Path, output: Path) -> Any:
+    from .fit import FitOptions
+
+    return FitOptions(
+        data_dir=data,
+        output_dir=output,
+        preset=args.preset,
+        steps=args.steps,
+        checkpoint_every=args.checkpoint_every,
+        base=Path(args.base) if args.base else None,
+        device=args.device,
+        mixed_precision=args.mixed_precision,
+        batch_size=args.batch_size,
+    )
+
+
+def _engines(ctx: Any) -> tuple[Any, Any]:
+    from assistant.engines import load_transcriber, load_vad
+
+    return load_vad(ctx.config, ctx.store), load_transcriber(ctx.config, ctx.store)
+
+
+def _do_prepare(options: Any, ctx: Any) -> Any:
+    from .prepare import prepare
+
+    vad, transcriber = _engines(ctx)
+
+    def progress(done: int, total: int, name: str) -> None:
+        print(f"\rprepare {done + 1}/{total} {name[-40:]:<40}", end="", file=sys.stderr, flush=True)
+
+    report = prepare(options, vad, transcriber, on_file=progress)
+    print(file=sys.stderr)
+    return report
+
+
+def _prepare(args: argparse.Namespace, ctx: Any) -> int:
+    report = _do_prepare(_prepare_from(args, Path(args.input), Path(args.output)), ctx)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(report.to_text(), end="")
+    return 0
+
+
+def _progress_bar() -> Any:
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def on_step(report: Any) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(
+                total=report.total, initial=report.step - 1, unit="step", dynamic_ncols=True
+            )
+        b = bar["bar"]
+        b.set_postfix(
+            mel=f"{report.losses.get('mel', 0):.1f}",
+            gen=f"{report.losses.get('gen', 0):.2f}",
+            disc=f"{report.losses.get('disc', 0):.2f}",
+            refresh=False,
+        )
+        b.update(1)
+
+    def close() -> None:
+        if "bar" in bar:
+            bar["bar"].close()
+
+    return on_step, close
+
+
+def _do_fit(options: Any) -> Any:
+    from .fit import fit
+
+    on_step, close = _progress_bar()
+    try:
+        result = fit(options, on_step=on_step)
+    finally:
+        close()
+    print(
+        f"step {result.step} (from {result.resumed_from}), {result.steps_per_second:.3f} "
+        f"steps/s; checkpoint {result.checkpoint}; loss curve {result.run_dir / 'loss.png'}"
+    )
+    return result
+
+
+def _fit(args: argparse.Namespace, ctx: Any) -> int:
+    _do_fit(_fit_from(args, Path(args.data), Path(args.output)))
+    return 0
+
+
+def _checkpoint_of(path: Path) -> Path:
+    from assistant.errors import AssistantError
+
+    from .fit import latest_checkpoint
+
+    if path.is_file():
+        return path
+    found = latest_checkpoint(path)
+    if found is None:
+        raise AssistantError(
+            f"{path} is neither a checkpoint nor a run folder with checkpoints",
+            hint="pass the --output folder of `assistant train voice fit`, or a .pt file",
+        )
+    return found
+
+
+def _heldout_sentences(run: Path, count: int) -> list[str]:
+    from .phonemes import prompt_list
+
+    record = run / "run.json"
+    sentences: list[str] = []
+    if record.is_file():
+        sentences = [h["text"] for h in json.loads(record.read_text("utf-8")).get("heldout", [])]
+    # Too few held-out recordings: fill up with prompts the voice was not trained on.
+    sentences += prompt_list()[-count:]
+    return sentences[:count]
+
+
+def _eval(args: argparse.Namespace, ctx: Any) -> int:
+    from assistant.engines import load_transcriber
+
+    from .evaluate import evaluate
+
+    paths = [Path(r) for r in args.runs]
+    checkpoints = [_checkpoint_of(p) for p in paths]
+    run = paths[0] if paths[0].is_dir() else checkpoints[0].parent.parent
+    output = Path(args.output) if args.output else run / "eval"
+    report = evaluate(
+        checkpoints,
+        _heldout_sentences(run, args.sentences),
+        load_transcriber(ctx.config, ctx.store),
+        output,
+        onnx=Path(args.onnx) if args.onnx else None,
+    )
+    _print_eval(report, output, args.json)
+    return 0
+
+
+def _print_eval(report: Any, output: Path, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        return
+    for s in report.scores:
+        print(f"{s.name:<20} step {s.step:>7}  WER {s.wer:.2f}  RTF {s.real_time_factor:.3f}")
+    print(f"report: {output / 'eval.json'}, plot: {output / 'eval.png'}")
+
+
+def _export(args: argparse.Namespace, ctx: Any) -> int:
+    from .export import export_voice
+
+    source = Path(args.run)
+    checkpoint = _checkpoint_of(source)
+    run = source if source.is_dir() else checkpoint.parent.parent
+    result = export_voice(
+        checkpoint,
+        Path(args.output) if args.output else run / "voice",
+        args.name,
+        register=not args.no_register,
+        store=ctx.store,
+    )
+    print(f"voice {result.onnx} (+ {result.config.name})")
+    if result.model_id:
+        print(f"registered as {result.model_id!r}: assistant say --voice {result.model_id} ...")
+    return 0
+
+
+def _run(args: argparse.Namespace, ctx: Any) -> int:
+    from assistant.engines import load_transcriber
+
+    from .evaluate import evaluate
+    from .export import export_voice
+
+    run = Path(args.output)
+    data = run / "dataset"
+    report = _do_prepare(_prepare_from(args, Path(args.input), data), ctx)
+    print(report.to_text(), end="")
+    result = _do_fit(_fit_from(args, data, run))
+    exported = export_voice(
+        result.checkpoint, run / "voice", args.name, register=True, store=ctx.store
+    )
+    if args.eval_sentences > 0:
+        scores = evaluate(
+            [result.checkpoint],
+            _heldout_sentences(run, args.eval_sentences),
+            load_transcriber(ctx.config, ctx.store),
+            run / "eval",
+            onnx=exported.onnx,
+        )
+        _print_eval(scores, run / "eval", False)
+    print(f'voice {args.name!r} is ready: assistant say --voice {args.name} "Hello."')
+    return 0
+
+
+def _prompts(args: argparse.Namespace, ctx: Any) -> int:
+    from .phonemes import coverage, prompt_list
+
+    prompts = prompt_list(args.language)
+    for i, line in enumerate(prompts, 1):
+        print(f"{i:3d}  {line}")
+    cov = coverage(prompts, args.language)
+    print(
+        f"# {len(prompts)} prompts cover {len(cov.covered)}/{len(cov.inventory)} phonemes",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _bench(args: argparse.Namespace, ctx: Any) -> int:
+    from .bench import BenchOptions, run_bench
+
+    report = run_bench(
+        BenchOptions(
+            steps=args.steps, preset=args.preset, utterances=args.utterances, device=args.device
+        ),
+        ctx.config,
+        ctx.store,
+    )
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in report.items():
+            print(f"{key:<28} {value}")
+    return 0

@@ -1,0 +1,465 @@
+"""The voice lab: record the prompt list one sentence at a time (level meter, re-record),
+see the dataset's size, train a voice and watch its progress and loss, listen to the
+latest checkpoint, export the voice and switch the assistant to it.
+
+Training runs in child processes (``assistant train voice ...``): the app itself never
+loads torch, and a training crash cannot take the window down. The lab watches the run's
+``progress.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QPointF, QProcess, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from assistant.audio import Audio, write_wav
+from assistant.config import data_dir
+from assistant.fsutil import atomic_write_text
+
+if TYPE_CHECKING:
+    from .controller import Controller
+
+__all__ = ["LossPlot", "VoiceLab", "load_prompts"]
+
+log = logging.getLogger(__name__)
+
+
+def load_prompts() -> list[str]:
+    """The prompt list shipped with the training package (empty when it is absent)."""
+    from importlib import resources
+
+    try:
+        text = resources.files("training.voice").joinpath("prompts_en.txt").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        return []
+    return [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("#")]
+
+
+class LossPlot(QWidget):
+    """The mel loss over the steps, as a line."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.points: list[tuple[float, float]] = []
+        self.setMinimumHeight(90)
+
+    def set_points(self, points: list[tuple[float, float]]) -> None:
+        self.points = points
+        self.update()
+
+    def paintEvent(self, event: Any) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor("#1e1e1e"))
+        if len(self.points) >= 2:
+            xs = [p[0] for p in self.points]
+            ys = [p[1] for p in self.points]
+            x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+            w, h = self.width() - 8, self.height() - 8
+            painter.setPen(QPen(QColor("#6fb1ff"), 1.5))
+            line = [
+                QPointF(
+                    4 + w * (x - x0) / ((x1 - x0) or 1), 4 + h * (1 - (y - y0) / ((y1 - y0) or 1))
+                )
+                for x, y in self.points
+            ]
+            painter.drawPolyline(line)
+        painter.end()
+
+
+class _Signals(QObject):
+    level = Signal(float)
+    recorded = Signal(object)  # Audio
+    failed = Signal(str)
+
+
+class _Recorder:
+    """Records the microphone at its own rate until stopped (a worker thread)."""
+
+    def __init__(self, device: str, signals: _Signals) -> None:
+        self.device = device
+        self.signals = signals
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="voice-lab-recorder", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        from assistant.audio.devices import import_sounddevice, parse_device
+
+        try:
+            sd = import_sounddevice()
+            device = parse_device(self.device)
+            rate = int(sd.query_devices(device, "input")["default_samplerate"])
+            blocks: list[np.ndarray] = []
+            with sd.InputStream(samplerate=rate, channels=1, dtype="float32", device=device) as s:
+                while not self._stop.is_set():
+                    block, _ = s.read(rate // 20)  # 50 ms
+                    blocks.append(block[:, 0].copy())
+                    self.signals.level.emit(float(np.abs(block).max()))
+            samples = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+            self.signals.recorded.emit(Audio(samples, rate))
+        except Exception as exc:  # a worker thread never dies silently
+            log.exception("recording failed")
+            self.signals.failed.emit(str(exc))
+
+
+class VoiceLab(QDialog):
+    """Non-modal dialog; every slow step runs in a worker thread or a child process.
+
+    Args:
+        controller: the app's controller (config, player, applying a new voice).
+        folder: the lab's folder (recordings, dataset, run); default in the data dir.
+        prompts: sentences to record (default: the shipped prompt list).
+    """
+
+    state_changed = Signal(str)
+
+    def __init__(
+        self,
+        controller: Controller,
+        parent: QWidget | None = None,
+        *,
+        folder: Path | None = None,
+        prompts: list[str] | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.folder = Path(folder) if folder else data_dir() / "voice-lab"
+        self.recordings = self.folder / "recordings"
+        self.run_dir = self.folder / "run"
+        self.prompts = prompts if prompts is not None else load_prompts()
+        self.index = 0
+        self.state = "idle"
+        self.takes: dict[str, str] = self._read_takes()
+        self._recorder: _Recorder | None = None
+        self._process: QProcess | None = None
+        self._queue: list[tuple[list[str], Callable[[], None] | None]] = []
+        self._signals = _Signals()
+        self._signals.level.connect(self._on_level)
+        self._signals.recorded.connect(self._on_recorded)
+        self._signals.failed.connect(self._on_failed)
+        self.setWindowTitle("Voice lab")
+        self.resize(720, 520)
+        self._build()
+        self._timer = QTimer(self, interval=500)
+        self._timer.timeout.connect(self._poll_progress)
+        self._show_prompt()
+
+    # ------------------------------------------------------------------ layout
+
+    def _build(self) -> None:
+        self.prompt = QLabel()
+        self.prompt.setWordWrap(True)
+        self.prompt.setStyleSheet("font-size: 16pt;")
+        self.counter = QLabel()
+        self.meter = QProgressBar()
+        self.meter.setRange(0, 100)
+        self.meter.setTextVisible(False)
+        self.prev_button = QPushButton("◀ Previous")
+        self.record_button = QPushButton("Record")
+        self.record_button.setCheckable(True)
+        self.play_button = QPushButton("Play take")
+        self.next_button = QPushButton("Next ▶")
+        row = QHBoxLayout()
+        for b in (self.prev_button, self.record_button, self.play_button, self.next_button):
+            row.addWidget(b)
+        self.stats = QLabel()
+
+        self.preset = QComboBox()
+        self.preset.addItems(["standard", "tiny"])
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 1_000_000)
+        self.steps.setValue(20000)
+        self.name = QLineEdit("my-voice")
+        self.train_button = QPushButton("Train")
+        self.listen_button = QPushButton("Listen to latest checkpoint")
+        self.export_button = QPushButton("Export and use this voice")
+        train_row = QHBoxLayout()
+        for label, widget in (("Preset", self.preset), ("Steps", self.steps), ("Name", self.name)):
+            train_row.addWidget(QLabel(label))
+            train_row.addWidget(widget)
+        train_row.addWidget(self.train_button)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.eta = QLabel()
+        self.loss = LossPlot()
+        actions = QHBoxLayout()
+        actions.addWidget(self.listen_button)
+        actions.addWidget(self.export_button)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        for widget in (self.counter, self.prompt, self.meter):
+            layout.addWidget(widget)
+        layout.addLayout(row)
+        layout.addWidget(self.stats)
+        layout.addSpacing(12)
+        layout.addLayout(train_row)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.eta)
+        layout.addWidget(self.loss, 1)
+        layout.addLayout(actions)
+        layout.addWidget(self.status)
+
+        self.prev_button.clicked.connect(lambda: self.go(self.index - 1))
+        self.next_button.clicked.connect(lambda: self.go(self.index + 1))
+        self.record_button.toggled.connect(self._toggle_recording)
+        self.play_button.clicked.connect(self.play_take)
+        self.train_button.clicked.connect(self.start_training)
+        self.listen_button.clicked.connect(self.listen)
+        self.export_button.clicked.connect(self.export_and_use)
+        if not self.prompts:
+            self.status.setText(
+                "Training is not part of this installation: install the assistant with the "
+                "train extra (pip install -e '.[train]') to record and train voices."
+            )
+            for b in (self.record_button, self.train_button, self.export_button):
+                b.setEnabled(False)
+
+    # ------------------------------------------------------------------ recording
+
+    def _take_id(self, index: int) -> str:
+        return f"prompt-{index + 1:03d}"
+
+    def _read_takes(self) -> dict[str, str]:
+        meta = self.recordings / "metadata.csv"
+        if not meta.is_file():
+            return {}
+        with open(meta, encoding="utf-8", newline="") as handle:
+            rows = csv.reader(handle, delimiter="|", quoting=csv.QUOTE_NONE)
+            return {r[0]: r[1] for r in rows if len(r) >= 2}
+
+    def go(self, index: int) -> None:
+        """Show prompt ``index`` (clamped to the list)."""
+        if self.prompts:
+            self.index = max(0, min(len(self.prompts) - 1, index))
+        self._show_prompt()
+
+    def _show_prompt(self) -> None:
+        if self.prompts:
+            done = self._take_id(self.index) in self.takes
+            self.prompt.setText(self.prompts[self.index])
+            self.counter.setText(
+                f"Prompt {self.index + 1} of {len(self.prompts)}"
+                + (" — recorded (record again to replace it)" if done else "")
+            )
+            self.play_button.setEnabled(done)
+        self._show_stats()
+
+    def _show_stats(self) -> None:
+        seconds = 0.0
+        for uid in self.takes:
+            path = self.recordings / f"{uid}.wav"
+            if path.is_file():
+                import soundfile as sf
+
+                seconds += sf.info(str(path)).duration
+        self.stats.setText(
+            f"{len(self.takes)} of {len(self.prompts)} prompts recorded, "
+            f"{seconds / 60:.1f} minutes (10–20 minutes make a good voice)"
+        )
+
+    def _toggle_recording(self, on: bool) -> None:
+        if on:
+            self.record_button.setText("Stop")
+            self._recorder = _Recorder(self.controller.config.audio.input_device, self._signals)
+            self._recorder.start()
+        elif self._recorder is not None:
+            self.record_button.setText("Record")
+            self._recorder.stop()
+            self._recorder = None
+
+    def _on_level(self, peak: float) -> None:
+        self.meter.setValue(int(100 * min(1.0, peak)))
+
+    def _on_recorded(self, audio: Audio) -> None:
+        self.save_take(self.index, audio)
+
+    def _on_failed(self, message: str) -> None:
+        self.record_button.setChecked(False)
+        self.status.setText(f"Recording failed: {message}")
+
+    def save_take(self, index: int, audio: Audio) -> Path:
+        """Keep ``audio`` as the take of prompt ``index`` (replacing an earlier one)."""
+        uid = self._take_id(index)
+        path = self.recordings / f"{uid}.wav"
+        write_wav(path, audio)
+        self.takes[uid] = self.prompts[index]
+        buf = io.StringIO()
+        for key in sorted(self.takes):
+            buf.write(f"{key}|{self.takes[key]}\n")
+        atomic_write_text(self.recordings / "metadata.csv", buf.getvalue())
+        self.status.setText(f"Saved {path.name} ({audio.duration:.1f} s).")
+        self._show_prompt()
+        return path
+
+    def play_take(self) -> None:
+        """Play the current prompt's take."""
+        self._play(self.recordings / f"{self._take_id(self.index)}.wav")
+
+    def _play(self, path: Path) -> None:
+        from assistant.audio import read_audio
+
+        audio = read_audio(path, rate=None)
+        config = self.controller.config
+        services = self.controller.services
+        if services.player is not None:
+            player = services.player(audio.sample_rate, config)
+        else:
+            from assistant.audio.playback import Player
+
+            player = Player(audio.sample_rate, config.audio.output_device)
+        player.play(audio)
+        self.last_played = path
+
+    # ------------------------------------------------------------------ training
+
+    def _cli(self) -> list[str]:
+        base = ["-m", "assistant"]
+        if self.controller.services.config_path is not None:
+            base += ["--config", str(self.controller.services.config_path)]
+        return [*base, "train", "voice"]
+
+    def _set_state(self, state: str, text: str) -> None:
+        self.state = state
+        self.status.setText(text)
+        busy = state in ("training", "listening", "exporting")
+        for b in (self.train_button, self.listen_button, self.export_button):
+            b.setEnabled(not busy)
+        self.state_changed.emit(state)
+
+    def _run_steps(self, steps: list[tuple[list[str], Callable[[], None] | None]]) -> None:
+        self._queue = list(steps)
+        self._next_step()
+
+    def _next_step(self) -> None:
+        if not self._queue:
+            return
+        args, self._after = self._queue.pop(0)
+        process = QProcess(self)
+        process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
+        process.finished.connect(self._step_finished)
+        self._process = process
+        process.start(sys.executable, [*self._cli(), *args])
+
+    def _step_finished(self, code: int, _status: Any) -> None:
+        process = self._process
+        output = bytes(process.readAll().data()).decode(errors="replace") if process else ""
+        if code != 0:
+            self._timer.stop()
+            self._queue = []
+            last = [ln for ln in output.splitlines() if ln.strip()][-1:] or ["(no output)"]
+            self._set_state("failed", f"Failed: {last[0]}")
+            return
+        if self._after is not None:
+            self._after()
+        self._next_step()
+
+    def start_training(self) -> None:
+        """Prepare the recordings, then fit (resuming an earlier run of the lab)."""
+        dataset = self.folder / "dataset"
+        fit = [
+            "fit",
+            str(dataset),
+            "--output",
+            str(self.run_dir),
+            "--preset",
+            self.preset.currentText(),
+            "--steps",
+            str(self.steps.value()),
+        ]
+        self._set_state("training", "Checking the recordings…")
+        self._run_steps(
+            [
+                (["prepare", str(self.recordings), "--output", str(dataset)], self._started_fit),
+                (fit, self._trained),
+            ]
+        )
+
+    def _started_fit(self) -> None:
+        self.status.setText("Training…")
+        self._timer.start()
+
+    def _trained(self) -> None:
+        self._timer.stop()
+        self._poll_progress()
+        self._set_state("trained", "Training done. Listen to it, or export it.")
+
+    def _poll_progress(self) -> None:
+        path = self.run_dir / "progress.json"
+        try:
+            progress = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        step, total = int(progress["step"]), max(1, int(progress["total"]))
+        self.progress.setValue(int(100 * step / total))
+        eta = float(progress["eta_s"])
+        mel = progress["losses"].get("mel", 0.0)
+        self.eta.setText(f"step {step}/{total}, about {eta / 60:.0f} min left, mel loss {mel:.2f}")
+        self.loss.set_points([(float(s), float(v)) for s, v in progress["curve"]])
+
+    def listen(self) -> None:
+        """Synthesize a held-out sentence with the latest checkpoint and play it."""
+        out = self.run_dir / "eval"
+        self._set_state("listening", "Making a sample with the latest checkpoint…")
+
+        def play() -> None:
+            samples = sorted(out.glob("samples/*/00.wav"), key=lambda p: p.stat().st_mtime)
+            if samples:
+                self._play(samples[-1])
+            self._set_state("trained", "Played the latest checkpoint's sample.")
+
+        self._run_steps(
+            [(["eval", str(self.run_dir), "--sentences", "1", "--output", str(out)], play)]
+        )
+
+    def export_and_use(self) -> None:
+        """Export the latest checkpoint as voice ``name`` and make it the assistant's."""
+        name = self.name.text().strip()
+        self._set_state("exporting", f"Exporting {name}…")
+
+        def use() -> None:
+            config = copy.deepcopy(self.controller.config)
+            config.tts.voice = name
+            self.controller.apply_config(config)
+            self._set_state("exported", f"The assistant now speaks with {name}.")
+
+        self._run_steps([(["export", str(self.run_dir), "--name", name], use)])
+
+    def closeEvent(self, event: Any) -> None:
+        if self._recorder is not None:
+            self._recorder.stop()
+        if self._process is not None and self._process.state() != QProcess.ProcessState.NotRunning:
+            # Training goes on only while the lab is open; a later Train resumes it.
+            self._process.kill()
+            self._process.waitForFinished(5000)
+        super().closeEvent(event)

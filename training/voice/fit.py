@@ -1,0 +1,526 @@
+"""Fitting a VITS voice with Coqui TTS: from scratch or from a base checkpoint, with
+atomic checkpoints, resume after a kill, mixed precision on GPU, TensorBoard logs and a
+loss-curve PNG.
+
+The loop is ours (Coqui's ``Vits.train_step`` does the maths) so that checkpoints are
+written atomically and hold everything a resume needs: weights, both optimizers' state,
+the grad scaler, the step and the loss history.
+
+Several GPUs: start the same command under accelerate, e.g.
+``accelerate launch --multi_gpu --num_processes 2 -m assistant train voice fit ...``;
+each process trains on its shard of the data and gradients are averaged across them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import math
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import AssistantError
+from assistant.fsutil import atomic_open, atomic_write_bytes, atomic_write_text
+from assistant.tts.vits import phonemize
+
+from .data import Utterance, dataset_language, read_metadata, split_heldout
+from .presets import get_preset
+
+__all__ = [
+    "FitOptions",
+    "FitResult",
+    "StepReport",
+    "fit",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "plot_losses",
+]
+
+log = logging.getLogger(__name__)
+
+_CKPT = re.compile(r"^step-(\d+)\.pt$")
+_GEN_PARTS = {
+    "loss_mel": "mel",
+    "loss_kl": "kl",
+    "loss_feat": "feat",
+    "loss_duration": "duration",
+    "loss_gen": "adv",
+}
+"""Coqui's names of the generator loss's parts -> ours."""
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """What ``assistant train voice fit`` is asked to do."""
+
+    data_dir: Path
+    """A prepared dataset (LJSpeech layout)."""
+    output_dir: Path
+    """The run folder: checkpoints, logs, plots. An existing run there is resumed."""
+    preset: str = "standard"
+    """``tiny`` or ``standard``."""
+    steps: int | None = None
+    """Train until this step (the preset's count when ``None``)."""
+    checkpoint_every: int | None = None
+    """Steps between checkpoints (the preset's when ``None``)."""
+    base: Path | None = None
+    """A checkpoint to start from (fine-tuning); ignored when the run is resumed."""
+    language: str | None = None
+    """espeak-ng voice of the transcripts; from the dataset's report when ``None``."""
+    device: str = "auto"
+    """``auto``, ``cpu`` or ``cuda``."""
+    mixed_precision: str = "auto"
+    """``auto`` (bf16/fp16 on CUDA, none on CPU), ``no``, ``fp16`` or ``bf16``."""
+    keep_checkpoints: int = 3
+    """How many of the latest checkpoints to keep."""
+    seed: int = 1234
+    """Seed of the initial weights and the data order."""
+    batch_size: int | None = None
+    """Utterances per step (the preset's when ``None``)."""
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """Progress after a step (for progress bars and the GUI)."""
+
+    step: int
+    """Steps done."""
+    total: int
+    """Steps the run will do."""
+    seconds_per_step: float
+    """Mean over this session's steps so far."""
+    eta_s: float
+    """Estimated seconds left."""
+    losses: dict[str, float]
+    """This step's losses (``disc``, ``gen``, ``mel``...)."""
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What a fit left behind."""
+
+    run_dir: Path
+    """The run folder."""
+    checkpoint: Path
+    """The latest checkpoint."""
+    step: int
+    """Steps done in all."""
+    resumed_from: int
+    """Step the session started at (0 for a new run)."""
+    steps_per_second: float
+    """Training speed of this session."""
+    history: list[dict[str, float]] = field(default_factory=list)
+    """Per-step losses of the whole run."""
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the run's checkpoints, oldest first."""
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        match = _CKPT.match(path.name)
+        if match and path.is_file():
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint of a run, or ``None``."""
+    found = list_checkpoints(run_dir)
+    return found[-1][1] if found else None
+
+
+def _device(requested: str) -> str:
+    import torch
+
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise AssistantError(
+            "--device cuda was asked for but torch sees no CUDA device",
+            hint="use --device cpu, or install a CUDA build of torch",
+        )
+    return requested
+
+
+def _precision(requested: str, device: str) -> str:
+    import torch
+
+    if requested == "auto":
+        if device != "cuda":
+            return "no"
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    if requested not in ("no", "fp16", "bf16"):
+        raise ValueError(f"unknown mixed precision {requested!r}; valid: auto, no, fp16, bf16")
+    if requested != "no" and device != "cuda":
+        raise AssistantError(f"mixed precision {requested} needs a CUDA device")
+    return requested
+
+
+def _check_rate(wav: Path, expected: int, data_dir: Path) -> None:
+    """The model learns at one rate: a dataset at another would train a wrong voice."""
+    import soundfile as sf
+
+    try:
+        rate = sf.info(str(wav)).samplerate
+    except (RuntimeError, sf.LibsndfileError) as exc:
+        raise AssistantError(f"{wav} is not readable audio ({exc})") from exc
+    if rate != expected:
+        raise AssistantError(
+            f"the dataset {data_dir} is at {rate} Hz but the voice is trained at {expected} Hz",
+            hint=f"prepare it again with `assistant train voice prepare ... --sample-rate "
+            f"{expected}`",
+        )
+
+
+def _samples(utterances: list[Utterance], language: str, root: Path) -> list[dict[str, Any]]:
+    """Coqui dataset items whose text is already espeak-ng phonemes."""
+    items = []
+    for utt in utterances:
+        items.append(
+            {
+                "text": phonemize(utt.text, language),
+                "audio_file": str(utt.wav),
+                "speaker_name": "speaker",
+                "root_path": str(root),
+                "language": None,
+                "audio_unique_name": utt.id,
+            }
+        )
+    return items
+
+
+def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save into a temporary file beside ``path``, then rename: a kill leaves the
+    previous checkpoints intact and never a half-written one under a real name."""
+    import torch
+
+    with atomic_open(path, "wb") as handle:
+        torch.save(state, handle)
+
+
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    import torch
+
+    try:
+        return dict(torch.load(str(path), map_location="cpu", weights_only=False))
+    except Exception as exc:  # torch raises many kinds for a damaged file
+        raise AssistantError(
+            f"cannot read checkpoint {path}: {exc}",
+            hint="delete it to resume from the one before, or start a new run",
+        ) from exc
+
+
+def _base_weights(path: Path) -> dict[str, Any]:
+    """Weights of a base checkpoint: one of ours, or a Coqui ``.pth`` (``model`` key)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise AssistantError(
+            f"base checkpoint {path} does not exist",
+            hint="pass a checkpoint file (.pt from a run, or a Coqui VITS .pth)",
+        )
+    state = _load_checkpoint(path)
+    weights = state.get("model")
+    if not isinstance(weights, dict):
+        raise AssistantError(f"{path} holds no model weights (no 'model' entry)")
+    return weights
+
+
+def _load_matching(model: Any, weights: dict[str, Any]) -> tuple[int, list[str]]:
+    """Copy the tensors whose name and shape match; returns (copied, skipped names)."""
+    own = model.state_dict()
+    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    skipped = sorted(set(own) - set(usable))
+    model.load_state_dict(usable, strict=False)
+    return len(usable), skipped
+
+
+def plot_losses(history: list[dict[str, float]], path: Path) -> None:
+    """Loss curves (generator, discriminator, mel) as a PNG, written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
+    steps = [h["step"] for h in history]
+    for ax, key in zip(axes, ("gen", "disc", "mel"), strict=True):
+        ax.plot(steps, [h.get(key, math.nan) for h in history], lw=1)
+        ax.set_title(f"loss {key}")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None) -> FitResult:
+    """Train (or resume training) the voice; see :class:`FitOptions`."""
+    import torch
+    from accelerate import PartialState
+
+    from .model import build_config, config_from_dict, new_model
+
+    preset = get_preset(options.preset)
+    state_acc = PartialState()  # one process, or several under `accelerate launch`
+    world = state_acc.num_processes
+    main = state_acc.is_main_process
+    device = _device(options.device) if world == 1 else str(state_acc.device)
+    dtype_name = _precision(options.mixed_precision, "cuda" if "cuda" in device else "cpu")
+
+    run_dir = Path(options.output_dir).absolute()
+    data_dir = Path(options.data_dir).absolute()
+    utterances = read_metadata(data_dir)
+    language = options.language or dataset_language(data_dir)
+    train_set, heldout = split_heldout(utterances)
+    if not train_set:
+        raise AssistantError(f"{data_dir} has no recordings left to train on")
+
+    _check_rate(train_set[0].wav, preset.sample_rate, data_dir)
+    resume_path = latest_checkpoint(run_dir)
+    resumed: dict[str, Any] | None = _load_checkpoint(resume_path) if resume_path else None
+    if resumed is not None:
+        preset = get_preset(resumed["preset"])  # a run keeps its preset
+        config = config_from_dict(resumed["config"])
+    else:
+        config = build_config(preset, run_dir, language=language)
+        if options.batch_size:
+            config.batch_size = options.batch_size
+    total = options.steps or (resumed or {}).get("target_steps") or preset.steps
+    every = options.checkpoint_every or preset.checkpoint_every
+
+    torch.manual_seed(options.seed)
+    model = new_model(config, preset)
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+    elif options.base is not None:
+        copied, skipped = _load_matching(model, _base_weights(options.base))
+        log.info(
+            "started from %s: %d tensors copied, %d skipped", options.base, copied, len(skipped)
+        )
+        if not copied:
+            raise AssistantError(
+                f"base checkpoint {options.base} shares no layer with preset {preset.name}",
+                hint="pick the preset the base was trained with",
+            )
+    model.to(device)
+    model.train()
+    optimizers = model.get_optimizer()
+    criteria = model.get_criterion()
+    use_scaler = dtype_name == "fp16"
+    scalers = [torch.amp.GradScaler("cuda", enabled=use_scaler) for _ in optimizers]
+    history: list[dict[str, float]] = []
+    step = 0
+    if resumed is not None:
+        for opt, opt_state in zip(optimizers, resumed["optimizers"], strict=True):
+            opt.load_state_dict(opt_state)
+        for scaler, sc_state in zip(scalers, resumed.get("scalers", []), strict=False):
+            scaler.load_state_dict(sc_state)
+        step = int(resumed["step"])
+        history = [h for h in resumed.get("history", []) if h["step"] <= step]
+        log.info("resuming %s from step %d (%s)", run_dir, step, resume_path)
+    start_step = step
+
+    # Under `accelerate launch` torch.distributed is initialised, and Coqui's loader then
+    # gives each process its share of the data (a DistributedSampler).
+    samples = _samples(train_set, language, data_dir)
+    loader = model.get_data_loader(config, samples=samples, verbose=False)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _write_run_record(run_dir, options, preset.to_dict(), language, train_set, heldout)
+    writer = _tensorboard(run_dir / "tensorboard", step) if main else None
+
+    autocast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype_name)
+    grad_clip = list(getattr(config, "grad_clip", [1000.0, 1000.0]))
+    torch.manual_seed(options.seed + step)
+    began = time.monotonic()
+    checkpoint = resume_path
+    while step < total:
+        for batch in loader:
+            if step >= total:
+                break
+            losses = _train_step(
+                model,
+                batch,
+                device,
+                optimizers,
+                criteria,
+                scalers,
+                autocast_dtype,
+                grad_clip,
+                world,
+            )
+            step += 1
+            losses["step"] = step
+            history.append(losses)
+            if writer is not None:
+                for key, value in losses.items():
+                    if key != "step":
+                        writer.add_scalar(f"loss/{key}", value, step)
+            elapsed = time.monotonic() - began
+            per_step = elapsed / (step - start_step)
+            if main:
+                _write_progress(run_dir, step, total, per_step, history)
+            if on_step is not None and main:
+                on_step(
+                    StepReport(
+                        step,
+                        total,
+                        per_step,
+                        per_step * (total - step),
+                        {k: v for k, v in losses.items() if k != "step"},
+                    )
+                )
+            if main and (step % every == 0 or step == total):
+                checkpoint = run_dir / "checkpoints" / f"step-{step:07d}.pt"
+                _save_checkpoint(
+                    checkpoint,
+                    {
+                        "model": model.state_dict(),
+                        "optimizers": [o.state_dict() for o in optimizers],
+                        "scalers": [s.state_dict() for s in scalers],
+                        "step": step,
+                        "target_steps": total,
+                        "config": config.to_dict(),
+                        "language": language,
+                        "preset": preset.name,
+                        "history": history,
+                    },
+                )
+                _prune(run_dir, options.keep_checkpoints)
+                plot_losses(history, run_dir / "loss.png")
+                if writer is not None:
+                    writer.flush()
+    if writer is not None:
+        writer.close()
+    elapsed = time.monotonic() - began
+    done = step - start_step
+    assert checkpoint is not None
+    return FitResult(
+        run_dir=run_dir,
+        checkpoint=checkpoint,
+        step=step,
+        resumed_from=start_step,
+        steps_per_second=done / elapsed if done and elapsed > 0 else 0.0,
+        history=history,
+    )
+
+
+def _train_step(
+    model: Any,
+    batch: dict[str, Any],
+    device: str,
+    optimizers: list[Any],
+    criteria: list[Any],
+    scalers: list[Any],
+    autocast_dtype: Any,
+    grad_clip: list[float],
+    world: int,
+) -> dict[str, float]:
+    """One GAN step: the discriminator (optimizer 0), then the generator (optimizer 1)."""
+    import torch
+
+    batch = model.format_batch(batch)
+    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    batch = model.format_batch_on_device(batch)
+    out: dict[str, float] = {}
+    for idx, (opt, criterion, scaler) in enumerate(zip(optimizers, criteria, scalers, strict=True)):
+        autocast = (
+            torch.autocast("cuda", dtype=autocast_dtype)
+            if autocast_dtype is not None
+            else contextlib.nullcontext()
+        )
+        with autocast:
+            _, loss_dict = model.train_step(batch, criterion, idx)
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss_dict["loss"]).backward()
+        scaler.unscale_(opt)
+        params = [p for group in opt.param_groups for p in group["params"]]
+        if world > 1:
+            _average_gradients(params, world)
+        torch.nn.utils.clip_grad_norm_(params, grad_clip[idx])
+        scaler.step(opt)
+        scaler.update()
+        # Total of each network's loss, plus the generator's parts (mel, kl, ...; "adv"
+        # is its adversarial part, Coqui's loss_gen).
+        out["disc" if idx == 0 else "gen"] = float(loss_dict["loss"].detach())
+        if idx == 1:
+            for key, name in _GEN_PARTS.items():
+                if isinstance(loss_dict.get(key), torch.Tensor):
+                    out[name] = float(loss_dict[key].detach())
+    return out
+
+
+def _average_gradients(params: list[Any], world: int) -> None:
+    """Mean of each gradient over the processes (data-parallel training)."""
+    import torch.distributed as dist
+
+    for p in params:
+        if p.grad is not None:
+            dist.all_reduce(p.grad)
+            p.grad /= world
+
+
+def _write_progress(
+    run_dir: Path, step: int, total: int, per_step: float, history: list[dict[str, float]]
+) -> None:
+    """``progress.json``: where the run is, for watchers in other processes (the GUI's
+    voice lab); at most 200 points of the mel loss curve."""
+    every = max(1, len(history) // 200)
+    record = {
+        "step": step,
+        "total": total,
+        "seconds_per_step": round(per_step, 4),
+        "eta_s": round(per_step * (total - step), 1),
+        "losses": {k: v for k, v in history[-1].items() if k != "step"},
+        "curve": [[h["step"], h.get("mel", 0.0)] for h in history[::every]],
+    }
+    atomic_write_text(run_dir / "progress.json", json.dumps(record))
+
+
+def _prune(run_dir: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest checkpoints (and leftovers of killed writes)."""
+    found = list_checkpoints(run_dir)
+    for _, path in found[: max(0, len(found) - keep)]:
+        path.unlink(missing_ok=True)
+    for tmp in (run_dir / "checkpoints").glob(".step-*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - tmp.stat().st_mtime > 60:
+                tmp.unlink()
+
+
+def _tensorboard(folder: Path, step: int) -> Any:
+    from torch.utils.tensorboard import SummaryWriter
+
+    # purge_step drops events a killed session logged after its last checkpoint.
+    return SummaryWriter(log_dir=str(folder), purge_step=step or None)
+
+
+def _write_run_record(
+    run_dir: Path,
+    options: FitOptions,
+    preset: dict[str, Any],
+    language: str,
+    train_set: list[Utterance],
+    heldout: list[Utterance],
+) -> None:
+    record = {
+        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+        "preset": preset,
+        "language": language,
+        "train": [u.id for u in train_set],
+        "heldout": [{"id": u.id, "text": u.text, "wav": str(u.wav)} for u in heldout],
+        "pid": os.getpid(),
+    }
+    atomic_write_text(run_dir / "run.json", json.dumps(record, indent=2, ensure_ascii=False))

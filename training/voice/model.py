@@ -1,0 +1,118 @@
+"""The Coqui VITS model of a voice: its config, its token vocabulary, and loading it from
+one of our checkpoints.
+
+Coqui is told to read the transcripts as characters with no cleaner, and we hand it
+espeak-ng phonemes already made by :func:`assistant.tts.vits.phonemize`, so the exported
+voice can be driven by the runtime without Coqui (see :mod:`assistant.tts.vits`). The
+vocabulary is Coqui's own VITS one (Latin letters, IPA, punctuation), the one its
+published English VITS checkpoints use.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from assistant.tts.vits import VitsTokenizer
+
+from .presets import Preset, get_preset
+
+__all__ = ["build_config", "config_from_dict", "load_model", "new_model", "tokenizer_of"]
+
+log = logging.getLogger(__name__)
+
+
+def build_config(preset: Preset, output_dir: Path, *, language: str) -> Any:
+    """A ``VitsConfig`` for ``preset``; ``language`` is the espeak-ng voice (``en-us``)."""
+    from TTS.tts.configs.shared_configs import BaseAudioConfig
+    from TTS.tts.configs.vits_config import VitsArgs, VitsConfig
+    from TTS.tts.models.vits import VitsCharacters
+
+    # Coqui's VITS vocabulary (pad, punctuation, letters + IPA, blank) in its order, so
+    # the ids mean what they mean in Coqui's published VITS checkpoints.
+    characters = VitsCharacters().to_config()
+    characters.characters_class = "TTS.tts.models.vits.VitsCharacters"
+    args = VitsArgs(**preset.model_args)
+    return VitsConfig(
+        model_args=args,
+        audio=BaseAudioConfig(
+            sample_rate=preset.sample_rate,
+            fft_size=1024,
+            win_length=1024,
+            hop_length=256,
+            num_mels=80,
+            mel_fmin=0,
+            mel_fmax=None,
+        ),
+        run_name="voice",
+        output_path=str(output_dir),
+        batch_size=preset.batch_size,
+        eval_batch_size=preset.batch_size,
+        lr_gen=preset.lr,
+        lr_disc=preset.lr,
+        text_cleaner=None,
+        use_phonemes=False,
+        phoneme_language=language,
+        add_blank=True,
+        characters=characters,
+        min_audio_len=1,
+        max_audio_len=float("inf"),
+        min_text_len=1,
+        max_text_len=float("inf"),
+        num_loader_workers=0,
+        num_eval_loader_workers=0,
+        mixed_precision=False,
+        test_sentences=[],
+    )
+
+
+def config_from_dict(data: dict[str, Any]) -> Any:
+    """A ``VitsConfig`` back from its ``to_dict()`` form (as stored in a checkpoint)."""
+    from TTS.tts.configs.vits_config import VitsConfig
+
+    config = VitsConfig()
+    config.from_dict(data)
+    return config
+
+
+def new_model(config: Any, preset: Preset) -> Any:
+    """A freshly initialised Coqui ``Vits`` for ``config`` (with its tokenizer); with the
+    narrow discriminator when ``preset`` asks for it."""
+    from TTS.tts.models.vits import Vits
+
+    model = Vits(config)
+    if preset.small_discriminator:
+        from .discriminator import small_discriminator
+
+        model.disc = small_discriminator(list(config.model_args.periods_multi_period_discriminator))
+    return model
+
+
+def tokenizer_of(model: Any) -> VitsTokenizer:
+    """The runtime tokenizer equivalent to the model's Coqui tokenizer."""
+    tok = model.tokenizer
+    chars = tok.characters
+    if tok.use_phonemes or tok.text_cleaner is not None:
+        raise ValueError("the model reads raw text; expected pre-phonemized input")
+    return VitsTokenizer(
+        symbols=tuple(chars.vocab),
+        add_blank=bool(tok.add_blank),
+        blank_id=chars.blank_id if tok.add_blank else None,
+        bos_id=chars.bos_id if tok.use_eos_bos else None,
+        eos_id=chars.eos_id if tok.use_eos_bos else None,
+    )
+
+
+def load_model(checkpoint: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
+    """A ``Vits`` with the weights of one of our checkpoints, in eval mode; and the
+    checkpoint's dict (step, language, losses...)."""
+    import torch
+
+    state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
+    config = config_from_dict(state["config"])
+    model = new_model(config, get_preset(state["preset"]))
+    model.load_state_dict(state["model"])
+    model.to(device)
+    model.eval()
+    return model, state
