@@ -332,6 +332,8 @@ class VoiceLab(QDialog):
         audio = read_audio(path, rate=None)
         config = self.controller.config
         services = self.controller.services
+        self._close_player()  # one sample at a time; the last one's device is released
+        player: Any
         if services.player is not None:
             player = services.player(audio.sample_rate, config)
         else:
@@ -339,7 +341,14 @@ class VoiceLab(QDialog):
 
             player = Player(audio.sample_rate, config.audio.output_device)
         player.play(audio)
+        self._sample_player = player
         self.last_played = path
+
+    def _close_player(self) -> None:
+        player = getattr(self, "_sample_player", None)
+        if player is not None:
+            self._sample_player = None
+            player.close()
 
     # ------------------------------------------------------------------ training
 
@@ -456,6 +465,7 @@ class VoiceLab(QDialog):
         self._run_steps([(["export", str(self.run_dir), "--name", name], use)])
 
     def closeEvent(self, event: Any) -> None:
+        self._close_player()
         if self._recorder is not None:
             self._recorder.stop()
         if self._process is not None and self._process.state() != QProcess.ProcessState.NotRunning:

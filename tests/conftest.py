@@ -127,6 +127,17 @@ def virtual_audio(_pulse_server: dict[str, str], monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv(key, value)
 
 
+def _restart_portaudio() -> None:
+    """PortAudio lists devices once, when it starts: in-process tests start it again once
+    their PulseAudio devices are the defaults (no stream is open between tests)."""
+    import sys
+
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        sd._terminate()
+        sd._initialize()
+
+
 @pytest.fixture
 def private_audio(virtual_audio, monkeypatch: pytest.MonkeyPatch):
     """A speaker and a microphone of this test's own, made the defaults of its
@@ -149,6 +160,7 @@ def private_audio(virtual_audio, monkeypatch: pytest.MonkeyPatch):
         modules.append(out.stdout.strip())
     monkeypatch.setenv("PULSE_SINK", speaker)
     monkeypatch.setenv("PULSE_SOURCE", mic)
+    _restart_portaudio()
     yield speaker, feed
     for module in reversed(modules):
         subprocess.run(["pactl", "unload-module", module], check=False)

@@ -25,12 +25,6 @@ from gui.settings import SettingsDialog
 def dialog(qtbot, tmp_path: Path, private_audio, piper_onnx: Path):
     """The settings dialog of a controller whose voice is loaded (no pipeline running);
     the system default devices are this test's private speaker and microphone."""
-    import sounddevice
-
-    # PortAudio lists devices once, when it starts: start it again now that this test's
-    # PulseAudio devices are the defaults (nothing else has a stream open here).
-    sounddevice._terminate()
-    sounddevice._initialize()
     save_config(Config(), tmp_path / "config.toml")
     controller = Controller(Services(config_path=tmp_path / "config.toml", first_run=False))
     controller.engines = type("Loaded", (), {"voice": load_voice(piper_onnx, TtsConfig())})()

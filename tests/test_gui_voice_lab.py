@@ -71,7 +71,7 @@ def test_voice_lab_records_trains_listens_exports_and_switches(qtbot, tmp_path, 
             timeout=300_000,
         )
         assert lab.last_played.parent.parent.name == "samples"
-        assert players and players[-1].played
+        qtbot.waitUntil(lambda: bool(players[-1].played), timeout=10_000)  # its own thread
 
         lab.export_and_use()
         qtbot.waitUntil(lambda: lab.state in ("exported", "failed"), timeout=300_000)
