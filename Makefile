@@ -36,3 +36,17 @@ screenshots:
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+# Installers (packaging/README.md): the app as one folder with no Python needed, then
+# the Linux packages made from that folder. `bundle-test` installs the .deb into a clean
+# Debian root and runs its self-test there.
+.PHONY: bundle packages bundle-test
+
+bundle:
+	packaging/build.sh
+
+packages: bundle
+	packaging/linux/make_packages.sh
+
+bundle-test: packages
+	packaging/linux/test_in_chroot.sh
