@@ -230,9 +230,7 @@ def _spoken_turn(config: Config, holder: dict[str, object], wav: Path) -> str:
     engines = holder["engines"]
     assert isinstance(engines, Engines)
     if not wav.is_file():
-        raise SelfTestError(
-            f"the self-test's question {wav} is missing", hint="reinstall the app"
-        )
+        raise SelfTestError(f"the self-test's question {wav} is missing", hint="reinstall the app")
     result = run_turn(read_audio(wav), engines, config, source=str(wav))
     heard = result.heard.text.strip()
     if not heard:
@@ -244,7 +242,8 @@ def _spoken_turn(config: Config, holder: dict[str, object], wav: Path) -> str:
             hint="run `assistant talk -i QUESTION.wav --debug` to see where it stops",
         )
     reply = " ".join(result.reply.text.split())
-    return f"heard {heard!r}; replied {reply[:60]!r}{'...' if len(reply) > 60 else ''} ({audio.duration:.1f} s of speech)"
+    shown = reply[:60] + ("..." if len(reply) > 60 else "")
+    return f"heard {heard!r}; replied {shown!r} ({audio.duration:.1f} s of speech)"
 
 
 def _window(config: Config, holder: dict[str, object], home: Path) -> str:

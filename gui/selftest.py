@@ -74,8 +74,8 @@ def open_and_close(engines: object, config: Config, home: Path, timeout: float =
         loop.exec()
     try:
         if "failed" in outcome:
-            error = outcome["failed"]
-            raise AssistantError(f"the window reported an error: {getattr(error, 'message', error)}")
+            message = getattr(outcome["failed"], "message", outcome["failed"])
+            raise AssistantError(f"the window reported an error: {message}")
         if "ready" not in outcome:
             raise AssistantError(f"the window's conversation was not ready in {timeout:.0f} s")
         size = app.window.size()
