@@ -26,6 +26,7 @@ from pathlib import Path
 
 __all__ = [
     "FORBIDDEN_PACKAGES",
+    "LEFT_OUT",
     "BundleError",
     "EmbeddedModel",
     "check_model_files",
@@ -40,6 +41,12 @@ __all__ = [
 FORBIDDEN_PACKAGES = ("torch", "training", "torchaudio", "torchcodec", "TTS", "transformers")
 """Top-level packages that must never be inside the bundle: the app is the runtime and the
 GUI; training is an install extra of a source install."""
+
+LEFT_OUT = {"av": "av", "hf-xet": "hf_xet"}
+"""Distributions the runtime depends on that the bundle leaves out on purpose (their
+licences are not listed): name -> top-level module, for the spec's excludes. PyAV's
+FFmpeg is never used (the assistant decodes audio with libsndfile); hf_xet is
+huggingface_hub's optional downloader."""
 
 _REPO = Path(__file__).resolve().parents[1]
 

@@ -41,6 +41,9 @@ an exception that allows any licence for the bundled program); its own requireme
 build tools and are not walked."""
 _BUILD_ONLY = {"pyinstaller"}
 
+# Left out of the bundle on purpose (packaging/bundlecheck.py: LEFT_OUT).
+_SKIP = {"av", "hf-xet"}
+
 _LICENCE_FILE = re.compile(r"(^|/)(LICEN[CS]E|COPYING|NOTICE|AUTHORS)[^/]*$", re.IGNORECASE)
 
 
@@ -116,7 +119,7 @@ def collect(roots: Iterable[str] = ROOTS) -> list[PackageLicence]:
     while todo:
         name = todo.pop()
         key = _canon(name)
-        if key in seen:
+        if key in seen or key in _SKIP:
             continue
         try:
             dist = distribution(name)
@@ -190,7 +193,10 @@ def render_markdown(
         "| --- | --- | --- |",
     ]
     for p in packages:
-        lines.append(f"| {p.name} | {p.version} | {p.licence.replace('|', '/')} |")
+        licence = p.licence.replace("|", "/")
+        if _canon(p.name) == "pyinstaller":
+            licence += " with the bootloader exception (only its bootloader is inside)"
+        lines.append(f"| {p.name} | {p.version} | {licence} |")
     lines += [
         "",
         f"Python {sys.version.split()[0]} itself: PSF-2.0 (`licenses/python/LICENSE.txt`).",

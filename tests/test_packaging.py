@@ -158,6 +158,8 @@ def test_licences_come_from_the_installed_metadata(tmp_path: Path) -> None:
     assert packages["numpy"].files, "numpy ships licence files"
     # No training package: the walk starts from the runtime, without extras.
     assert "torch" not in packages and "transformers" not in packages
+    # Left out of the bundle on purpose, so not listed as shipped.
+    assert "av" not in packages and "hf-xet" not in packages
     app = tmp_path / "app"
     app.mkdir()
     listed = [p for p in packages.values() if p.name.lower() in ("numpy", "piper-tts")]
