@@ -203,12 +203,16 @@ def test_self_test_fails_clearly_when_the_question_is_silent(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~6 min on 2 idle cores; a cold pip cache compiles llama.cpp
 def test_bundle_and_deb_self_test_headless_in_a_clean_debian_root() -> None:
     """`make bundle-test`: build the bundle (fails on torch/training or a bad checksum),
     run its self-test, make the .deb and .tar.gz, install the .deb into a fresh
     debootstrap root with no Python and run the installed self-test there."""
     env = _headless_env()
     env.setdefault("LEVEL", "1")  # the packages' compression: fast in tests
+    # The machine's caches, not the test's isolated one: pip's (the llama.cpp wheel built
+    # by setup, else a 6-minute compile) and the clean Debian root's tarball.
+    env.pop("XDG_CACHE_HOME", None)
     build = subprocess.run(
         ["packaging/build.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
         timeout=1200, check=False,
@@ -240,6 +244,8 @@ def test_bundle_and_deb_self_test_headless_in_a_clean_debian_root() -> None:
     assert chroot.returncode == 0, chroot.stdout[-3000:] + chroot.stderr[-3000:]
     assert "bundle /opt/offline-voice-assistant" in chroot.stdout
     assert "self-test passed" in chroot.stdout
+    for output in (build.stdout, packages.stdout, chroot.stdout):  # the times, for -s / -rA
+        print("\n".join(x for x in output.splitlines() if " in " in x and " s" in x))
 
 
 # ---------------------------------------------------------------------- GPU fallback
