@@ -51,8 +51,10 @@ while read -r lib; do
   [ -n "$pkg" ] || { say "warning: no Debian package owns $lib"; continue; }
   [ "$pkg" = libc6 ] || depends+=("$pkg")
 done < <(system_libs)
-# The bundled libfontconfig reads the system's font configuration (and needs a font).
-depends+=(fontconfig-config)
+# Configuration the bundled libraries read from the system: libfontconfig the font
+# configuration (and a font), libasound (PortAudio's ALSA) /usr/share/alsa; without the
+# latter PortAudio aborts the process when it starts.
+depends+=(fontconfig-config libasound2-data)
 glibc=$(glibc_min)
 DEPENDS="libc6 (>= $glibc)"
 for pkg in $(printf '%s\n' "${depends[@]}" | sort -u); do DEPENDS+=", $pkg"; done
