@@ -40,7 +40,7 @@ clean:
 # Installers (packaging/README.md): the app as one folder with no Python needed, then
 # the Linux packages made from that folder. `bundle-test` installs the .deb into a clean
 # Debian root and runs its self-test there.
-.PHONY: bundle packages bundle-test
+.PHONY: bundle packages bundle-test clean-bundle
 
 bundle:
 	packaging/build.sh
@@ -50,3 +50,6 @@ packages: bundle
 
 bundle-test: packages
 	packaging/linux/test_in_chroot.sh
+
+clean-bundle:
+	rm -rf .venv-bundle build/pyinstaller dist

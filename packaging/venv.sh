@@ -36,6 +36,9 @@ if [ -x "$DEV_VENV/bin/python" ]; then
 else
   : >"$constraints"
 fi
+# setuptools builds in ./build/lib and never deletes from it: a module removed from the
+# source would live on in the wheel, and so in the bundle.
+rm -rf build/lib build/bdist.*
 stamp="$BUNDLE_VENV/.bundle-stamp"
 want=$(cat pyproject.toml packaging/venv.sh "$constraints" | sha256sum | cut -c1-16)
 if [ -f "$stamp" ] && grep -qxF -- "$want" "$stamp"; then
