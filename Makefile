@@ -44,3 +44,20 @@ test-voice: setup-test
 
 bench-voice: setup-test
 	$(BIN)/assistant train voice bench
+
+# Installers (packaging/README.md): the app as one folder with no Python needed, then
+# the Linux packages made from that folder. `bundle-test` installs the .deb into a clean
+# Debian root and runs its self-test there.
+.PHONY: bundle packages bundle-test clean-bundle
+
+bundle:
+	packaging/build.sh
+
+packages: bundle
+	packaging/linux/make_packages.sh
+
+bundle-test: packages
+	packaging/linux/test_in_chroot.sh
+
+clean-bundle:
+	rm -rf .venv-bundle build/pyinstaller dist

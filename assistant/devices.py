@@ -34,6 +34,9 @@ class CudaSupport:
     """True when the library reports a usable CUDA device or provider."""
     reason: str
     """Why not (or which device), for logs and ``assistant doctor``."""
+    cuda_build: bool = False
+    """True when the library was built with CUDA (the CUDA variant is installed), so
+    running on the CPU is a fallback worth telling the user about."""
 
 
 @functools.cache
@@ -62,12 +65,38 @@ def cuda_support(engine: str) -> CudaSupport:
         import onnxruntime
 
         if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-            return CudaSupport(True, "onnxruntime has the CUDA execution provider")
+            # onnxruntime-gpu lists the provider even where CUDA's libraries are missing;
+            # loading the provider's library is what tells.
+            missing = _missing_cuda_libraries(onnxruntime.__file__)
+            if missing:
+                return CudaSupport(
+                    False,
+                    f"onnxruntime was built with CUDA but its CUDA libraries are missing "
+                    f"({missing}); install CUDA 12 and cuDNN 9",
+                    cuda_build=True,
+                )
+            return CudaSupport(True, "onnxruntime has the CUDA execution provider", True)
         return CudaSupport(
             False, "onnxruntime has no CUDA execution provider (install the `gpu` extra)"
         )
     except Exception as exc:  # a broken CUDA install must not stop the CPU path
         return CudaSupport(False, f"probing CUDA failed: {exc}")
+
+
+def _missing_cuda_libraries(onnxruntime_file: str) -> str | None:
+    """Why onnxruntime's CUDA provider library cannot load (e.g. "libcublasLt.so.12:
+    cannot open shared object file"), or None when it loads."""
+    import ctypes
+    from pathlib import Path
+
+    provider = Path(onnxruntime_file).parent / "capi" / "libonnxruntime_providers_cuda.so"
+    if not provider.is_file():
+        return f"{provider.name} is not installed"
+    try:
+        ctypes.CDLL(str(provider))
+    except OSError as exc:
+        return str(exc).split(": ", 1)[-1]
+    return None
 
 
 def resolve_device(engine: str, requested: str) -> str:
@@ -79,9 +108,13 @@ def resolve_device(engine: str, requested: str) -> str:
     support = cuda_support(engine)
     if support.available:
         return "cuda"
-    if requested == "cuda":
+    if requested == "cuda" or support.cuda_build:
+        # Asked for, or installed for: the user expects the GPU, so say why not.
         log.warning(
-            "%s: CUDA requested but unavailable (%s); using the CPU", engine, support.reason
+            "%s: CUDA %s but unavailable (%s); using the CPU",
+            engine,
+            "requested" if requested == "cuda" else "build installed",
+            support.reason,
         )
     else:
         log.info("%s: using the CPU: %s", engine, support.reason)

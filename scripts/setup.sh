@@ -12,10 +12,12 @@ VENV=${VENV:-.venv}
 EXTRAS=("$@")
 
 # Audio (PortAudio, libsndfile, espeak-ng, FFmpeg for torchcodec), virtual audio devices for tests
-# (PulseAudio), and what Qt's xcb platform plugin needs to open a window (incl. Xvfb; a
-# tray host and xdotool for the tray's test).
+# (PulseAudio), debootstrap and binutils for the installer test (packaging/), and what Qt's
+# xcb platform plugin needs to open a window (incl. Xvfb; a tray host and xdotool for the
+# tray's test).
 APT_PACKAGES=(
   espeak-ng libportaudio2 libsndfile1 ffmpeg
+  debootstrap binutils
   pulseaudio pulseaudio-utils libasound2-plugins
   xvfb xauth trayer xdotool libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0

@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="show info logs")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check this installation with no microphone, speakers or display: load every "
+        "engine, answer a recorded question, open and close the window; exit 0 when it works",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _COMMAND_MODULES:
         module.register(sub)
@@ -50,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.debug, args.verbose)
-    if args.command is None:
+    if args.self_test:
+        args.func = _self_test
+    elif args.command is None:
         if not gui.gui_available():
             parser.print_help()
             print(f"\nhint: {gui.INSTALL_HINT}")
@@ -71,3 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     finally:
         ctx.close()
+
+
+def _self_test(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..selftest import run_self_test
+
+    run_self_test(out=lambda line: print(line, flush=True))
+    return 0

