@@ -1,5 +1,6 @@
 # The two commands the README opens with:
 #   make run    set up (system packages, .venv, embedded models) and start the assistant
+#               (the desktop app on a display, a spoken chat in a terminal)
 #   make test   set up and run the lint gate and the whole test suite
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,13 +8,15 @@ BIN := $(VENV)/bin
 .PHONY: setup setup-test run test lint pytest bench doctor screenshots clean
 
 setup:
-	scripts/setup.sh
+	scripts/setup.sh gui
 
 setup-test:
 	scripts/setup.sh test train
 
+# The desktop app where there is a display; a spoken chat in the terminal where there is not.
 run: setup
-	$(BIN)/assistant chat --speak
+	@if [ -n "$${DISPLAY:-}$${WAYLAND_DISPLAY:-}" ]; then $(BIN)/assistant; \
+	else $(BIN)/assistant chat --speak; fi
 
 test: setup-test lint pytest
 
