@@ -7,6 +7,7 @@ environment, and only rank 0 writes the adapter, the curves and the summary.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -148,6 +149,17 @@ def training_arguments(
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
     cpu = not torch.cuda.is_available()
+    known = {f.name for f in dataclasses.fields(TrainingArguments)}
+    # transformers 5 renamed gradient checkpointing and folded warmup_ratio into
+    # warmup_steps (a float below 1 is a ratio); 4.x knows only the old names.
+    if "activation_checkpointing" in known:
+        extra["activation_checkpointing"] = options.gradient_checkpointing
+    else:
+        extra["gradient_checkpointing"] = options.gradient_checkpointing
+    if "warmup_ratio" in known:
+        extra["warmup_ratio"] = options.warmup_ratio
+    else:
+        extra["warmup_steps"] = options.warmup_ratio
     return TrainingArguments(
         output_dir=str(output),
         num_train_epochs=options.epochs,
@@ -155,7 +167,6 @@ def training_arguments(
         per_device_train_batch_size=options.batch_size,
         gradient_accumulation_steps=options.grad_accum,
         learning_rate=options.learning_rate,
-        warmup_steps=options.warmup_ratio,
         lr_scheduler_type="cosine",
         weight_decay=0.0,
         logging_steps=options.logging_steps,
@@ -164,7 +175,6 @@ def training_arguments(
         save_total_limit=None,  # our callback prunes, complete checkpoints only
         bf16=precision == "bf16",
         fp16=precision == "fp16",
-        gradient_checkpointing=options.gradient_checkpointing,
         seed=options.seed,
         data_seed=options.seed,
         use_cpu=cpu,

@@ -92,6 +92,8 @@ class RunConfig:
     """Data preparation options."""
     fit: FitOptions = field(default_factory=FitOptions)
     """Training options (``fit`` may override them)."""
+    data_sha256: str = ""
+    """Checksum of the data file the run was prepared from."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for TOML (``None`` values left out)."""

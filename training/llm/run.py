@@ -70,6 +70,7 @@ def read_run(run_dir: Path) -> RunConfig:
             base_label=data.get("base_label", data["base"]),
             data=from_dict(DataOptions, data.get("data", {})),
             fit=from_dict(FitOptions, data.get("fit", {})),
+            data_sha256=data.get("data_sha256", ""),
         )
     except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
         raise TrainError(
@@ -93,7 +94,20 @@ def prepare(
     from .base import load_tokenizer
     from .tokens import tokenize_example
 
+    from assistant.fsutil import sha256_file
+
+    from .checkpoints import complete_checkpoints
+
     examples = read_examples(Path(data_path), options.system_prompt)
+    digest = sha256_file(Path(data_path))
+    run_dir = Path(run_dir)
+    if (run_dir / RUN_FILE).is_file() and complete_checkpoints(run_dir / "checkpoints"):
+        previous = read_run(run_dir)
+        if previous.data_sha256 != digest or previous.base != str(base):
+            raise TrainError(
+                f"{run_dir} holds checkpoints of a run on other data or another base",
+                hint="choose a new --output folder, or delete that one",
+            )
     tokenizer = load_tokenizer(base)
     if any(e.messages for e in examples) and not tokenizer.chat_template:
         raise TrainError(
@@ -108,7 +122,6 @@ def prepare(
 
     check_lengths(Path(data_path), examples, count, options.max_length)
     train, held = split_examples(examples, options.eval_fraction, options.seed)
-    run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_split(run_dir / "data", train, held)
     fit_options = fit_options or FitOptions()
@@ -118,7 +131,13 @@ def prepare(
         fit_options.seq_length = 1 << (longest - 1).bit_length()
     write_run(
         run_dir,
-        RunConfig(base=str(base), base_label=base_label, data=options, fit=fit_options),
+        RunConfig(
+            base=str(base),
+            base_label=base_label,
+            data=options,
+            fit=fit_options,
+            data_sha256=digest,
+        ),
     )
     log.info("prepared %d training and %d eval examples in %s", len(train), len(held), run_dir)
     return PrepareResult(
