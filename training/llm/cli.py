@@ -90,6 +90,25 @@ def register(targets: Any) -> None:
     _add_export_options(p, name_required=True)
     p.set_defaults(func=_run)
 
+    p = steps.add_parser(
+        "bench",
+        help="training tokens/s (packed vs padded) and decode tokens/s of the exports",
+        description="Trains one epoch of the same LoRA model on the same data twice, packed "
+        "(as fit does) and padded to the block length (the naive way), and reports real "
+        "tokens per second and their ratio (goal: 1.5x or more); then decode tokens/s of "
+        "the Q4_K_M and Q8_0 GGUF exports (of --run, else of the base through our "
+        "exporter) and of the ONNX export when the run has one. Same run, same machine.",
+    )
+    p.add_argument("data", type=Path, nargs="?", metavar="DATA",
+                   help="chat JSONL (default: 48 generated conversations)")  # fmt: skip
+    p.add_argument("--base", metavar="MODEL", help="base model (default: the embedded SmolLM2)")
+    p.add_argument("--run", type=Path, metavar="RUN_DIR", help="an exported run to decode with")
+    p.add_argument("--seq-length", type=int, default=256, metavar="TOKENS")
+    p.add_argument("--batch-size", type=int, default=2, metavar="N")
+    p.add_argument("--decode-tokens", type=int, default=96, metavar="N")
+    p.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    p.set_defaults(func=_bench)
+
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -260,6 +279,30 @@ def _export(args: argparse.Namespace, ctx: CliContext) -> int:
         print(f"{kind}: {path}")
     if result.registered:
         print(f"registered as {result.registered!r}: assistant chat --llm {result.registered}")
+    return 0
+
+
+def _bench(args: argparse.Namespace, ctx: CliContext) -> int:
+    import json
+
+    from assistant.fsutil import atomic_write_text
+
+    from .base import resolve_base
+    from .bench import format_report, run_bench
+    from .data import read_examples
+    from .options import FitOptions
+    from .sample import sample_examples
+
+    base = resolve_base(args.base, ctx.store)
+    system = ctx.config.llm.system_prompt
+    examples = read_examples(args.data, system) if args.data else sample_examples(system=system)
+    options = FitOptions(seq_length=args.seq_length, batch_size=args.batch_size)
+    report = run_bench(
+        base, args.base or "smollm2-135m-instruct", examples, options, args.run, args.decode_tokens
+    )
+    print(format_report(report))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(report.to_dict(), indent=2) + "\n")
     return 0
 
 

@@ -99,14 +99,22 @@ def check_supported(config: dict[str, Any], where: str = "the model") -> _Arch:
             hint="fine-tune a Llama-family or Qwen2 base (e.g. the default SmolLM2), "
             "or use the ONNX export for this model",
         )
-    scaling = config.get("rope_scaling") or {}
-    kind = scaling.get("rope_type", scaling.get("type"))
-    if kind not in (None, "default", "linear", "llama3"):
+    _, kind, _ = _rope(config)
+    if kind not in (None, "linear", "llama3"):
         raise ExportError(
             f"{where} uses rope scaling {kind!r}, which the GGUF export does not write",
             hint="supported: none, linear, llama3",
         )
     return arch
+
+
+def _rope(config: dict[str, Any]) -> tuple[float, str | None, dict[str, Any]]:
+    """(theta, scaling type, scaling parameters): transformers 5 keeps them in
+    ``rope_parameters``, 4.x in ``rope_theta`` and ``rope_scaling``."""
+    params = dict(config.get("rope_parameters") or config.get("rope_scaling") or {})
+    theta = float(config.get("rope_theta") or params.get("rope_theta") or 10000.0)
+    kind = params.get("rope_type", params.get("type"))
+    return theta, None if kind == "default" else kind, params
 
 
 def _permute(weights: np.ndarray, heads: int) -> np.ndarray:
@@ -151,8 +159,7 @@ def _gguf_name(hf_name: str, layers: int) -> str | None:
 
 def _llama3_rope_factors(config: dict[str, Any], head_dim: int) -> np.ndarray:
     # Llama 3.1's frequency-dependent rope scaling, as llama.cpp reads it (rope_freqs).
-    scaling = config["rope_scaling"]
-    base = float(config.get("rope_theta", 10000.0))
+    base, _, scaling = _rope(config)
     factor = float(scaling.get("factor", 8.0))
     low = float(scaling.get("low_freq_factor", 1.0))
     high = float(scaling.get("high_freq_factor", 4.0))
@@ -220,8 +227,7 @@ def write_gguf(folder: Path, out: Path, vocab: Vocab, name: str = "") -> Path:
     writer = gguf.GGUFWriter(str(tmp), arch.gguf_name)
     try:
         _write_metadata(writer, arch, config, vocab, name or folder.name, head_dim)
-        scaling = config.get("rope_scaling") or {}
-        if scaling.get("rope_type", scaling.get("type")) == "llama3":
+        if _rope(config)[1] == "llama3":
             writer.add_tensor("rope_freqs.weight", _llama3_rope_factors(config, head_dim))
         wanted = dict(planned)
         for hf_name, array in _tensors(folder):
@@ -261,14 +267,14 @@ def _write_metadata(
     writer.add_feed_forward_length(int(config["intermediate_size"]))
     writer.add_head_count(heads)
     writer.add_head_count_kv(int(config.get("num_key_value_heads") or heads))
-    writer.add_rope_freq_base(float(config.get("rope_theta", 10000.0)))
+    theta, kind, scaling = _rope(config)
+    writer.add_rope_freq_base(theta)
     writer.add_layer_norm_rms_eps(float(config.get("rms_norm_eps", 1e-6)))
     writer.add_rope_dimension_count(head_dim)
     if head_dim != int(config["hidden_size"]) // heads:
         writer.add_key_length(head_dim)
         writer.add_value_length(head_dim)
-    scaling = config.get("rope_scaling") or {}
-    if scaling.get("rope_type", scaling.get("type")) == "linear":
+    if kind == "linear":
         writer.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
         writer.add_rope_scaling_factor(float(scaling["factor"]))
     if arch.gguf_name == "llama":

@@ -1,0 +1,245 @@
+"""``assistant train llm bench``: training throughput of our packed fit against a naive
+padded baseline, and decode speed of the exported GGUFs (and the ONNX backend when an
+ONNX export is at hand), all in the same run on the same model and data.
+
+Training: the same LoRA model, optimizer and examples go through one epoch twice, packed
+(our fit) and one example per row padded to the block length (the naive way); the figure
+is real (non-padding) tokens per second, so the ratio is how much faster our layout
+learns the same data. A warm-up step on each side is not timed.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .data import Example
+from .options import FitOptions
+
+__all__ = ["BenchReport", "DecodeFigure", "TrainFigure", "decode_speed", "run_bench"]
+
+log = logging.getLogger(__name__)
+
+_PROMPT = "Write a long story about a lighthouse keeper and the sea, with many details."
+
+
+@dataclass
+class TrainFigure:
+    """One training layout's throughput."""
+
+    layout: str
+    """``packed`` or ``padded``."""
+    rows: int
+    """Rows (blocks or padded examples) in the epoch."""
+    row_length: int
+    """Tokens per row."""
+    real_tokens: int
+    """Non-padding tokens in the epoch (the same for both layouts)."""
+    seconds: float
+    """Wall time of the epoch (warm-up step excluded)."""
+    tokens_per_second: float
+    """``real_tokens / seconds``."""
+
+
+@dataclass
+class DecodeFigure:
+    """Decode speed of one exported model."""
+
+    backend: str
+    """``llama.cpp`` or ``onnxruntime``."""
+    model: str
+    """``Q4_K_M``, ``Q8_0``, ``F16``, ``ONNX int8`` ..."""
+    tokens: int
+    """Tokens generated after the first."""
+    tokens_per_second: float
+    """Decode speed (first token, i.e. the prompt, excluded)."""
+
+
+@dataclass
+class BenchReport:
+    """Everything the bench measured."""
+
+    base: str
+    device: str
+    examples: int
+    train: list[TrainFigure] = field(default_factory=list)
+    packing_speedup: float = 0.0
+    """Packed tokens/s over padded tokens/s (goal: at least 1.5)."""
+    decode: list[DecodeFigure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _epoch(model: Any, rows: list[dict[str, list[int]]], batch_size: int, lr: float) -> float:
+    """Seconds for one optimizer pass over ``rows`` after an untimed warm-up step."""
+    import torch
+
+    from .fit import collate
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr)
+    batches = [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
+
+    def step(batch: list[dict[str, list[int]]]) -> None:
+        loss = model(**collate(batch)).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    step(batches[0])  # warm-up: allocations, kernels
+    start = time.perf_counter()
+    for batch in batches:
+        step(batch)
+    return time.perf_counter() - start
+
+
+def train_throughput(
+    base: Path, examples: list[Example], options: FitOptions
+) -> tuple[TrainFigure, TrainFigure]:
+    """(packed, padded) throughput of one epoch each, same model and data."""
+    import torch
+
+    from .base import load_base, load_tokenizer, offline
+    from .fit import lora_model, tokenize_all
+    from .tokens import pack, pad_each
+
+    offline()
+    torch.manual_seed(options.seed)
+    tokenizer = load_tokenizer(base)
+    items = tokenize_all(tokenizer, examples)
+    length = options.seq_length
+    real = sum(min(len(t.input_ids), length) for t in items)
+    pad = int(tokenizer.pad_token_id)
+    layouts = {
+        "packed": pack(items, length, pad, seed=options.seed),
+        "padded": pad_each(items, length, pad),
+    }
+    model = load_base(base)
+    model.config.use_cache = False
+    model = lora_model(model, options)
+    model.train()
+    figures = []
+    for name, rows in layouts.items():
+        seconds = _epoch(model, rows, options.batch_size, options.learning_rate)
+        figures.append(TrainFigure(name, len(rows), length, real, seconds, real / seconds))
+        log.info("%s: %d rows, %.1f s", name, len(rows), seconds)
+    return figures[0], figures[1]
+
+
+def decode_speed(gguf: Path, label: str, tokens: int = 96) -> DecodeFigure:
+    """llama.cpp decode tokens/s on ``gguf`` (greedy, the prompt's time excluded)."""
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=512, verbose=False)
+    try:
+        llm.create_completion(_PROMPT, max_tokens=4, temperature=0)  # warm-up
+        count, first = 0, 0.0
+        start = time.perf_counter()
+        for _ in llm.create_completion(_PROMPT, max_tokens=tokens, temperature=0, stream=True):
+            count += 1
+            if count == 1:
+                first = time.perf_counter()
+        end = time.perf_counter()
+    finally:
+        llm.close()
+    decoded = max(count - 1, 0)
+    return DecodeFigure("llama.cpp", label, decoded, decoded / (end - first) if decoded else 0.0)
+
+
+def export_base(base: Path, folder: Path, quants: list[str]) -> dict[str, Path]:
+    """The base model through our exporter (F16 GGUF, then quantized), for decode figures
+    when no fine-tuned run is given."""
+    from .base import load_base, load_tokenizer
+    from .export import gguf_from_folder
+    from .quantize import quantize
+
+    hf = folder / "hf"
+    load_base(base).save_pretrained(str(hf))
+    load_tokenizer(base).save_pretrained(str(hf))
+    f16 = gguf_from_folder(hf, folder / "base.f16.gguf", base=base)
+    out = {"F16": f16}
+    for kind in quants:
+        out[kind] = quantize(f16, folder / f"base.{kind.lower()}.gguf", kind)
+    return out
+
+
+def run_bench(
+    base: Path,
+    base_label: str,
+    examples: list[Example],
+    options: FitOptions,
+    run_dir: Path | None = None,
+    decode_tokens: int = 96,
+) -> BenchReport:
+    """Measure training throughput (packed vs padded) and decode speed of the exports."""
+    import torch
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    report = BenchReport(base=base_label, device=device, examples=len(examples))
+    packed, padded = train_throughput(base, examples, options)
+    report.train = [packed, padded]
+    report.packing_speedup = packed.tokens_per_second / padded.tokens_per_second
+    with tempfile.TemporaryDirectory(prefix="llm-bench-") as tmp:
+        files: dict[str, Path] = {}
+        if run_dir is not None:
+            for path in sorted((Path(run_dir) / "export").glob("*.gguf")):
+                kind = path.name.split(".")[-2].upper()
+                files[kind] = path
+        if not {"Q4_K_M", "Q8_0"} <= set(files):
+            report.notes.append("decode figures are of the base model run through our exporter")
+            files = export_base(base, Path(tmp), ["Q8_0", "Q4_K_M"])
+        for kind in ("Q4_K_M", "Q8_0", "F16"):
+            if kind in files:
+                report.decode.append(decode_speed(files[kind], kind, decode_tokens))
+        onnx = _onnx_figure(run_dir, decode_tokens)
+        if onnx is not None:
+            report.decode.append(onnx)
+        else:
+            report.notes.append(
+                "no ONNX export in the run (assistant train llm export --onnx): ONNX not measured"
+            )
+    return report
+
+
+def _onnx_figure(run_dir: Path | None, tokens: int) -> DecodeFigure | None:
+    if run_dir is None:
+        return None
+    folder = Path(run_dir) / "export" / "onnx"
+    if not (folder / "model.onnx").is_file():
+        return None
+    from assistant.llm.onnx import OnnxChatModel
+
+    model = OnnxChatModel(folder)
+    return model.decode_benchmark(_PROMPT, tokens)
+
+
+def format_report(report: BenchReport) -> str:
+    """The figures as a plain-text table."""
+    lines = [
+        f"LLM training bench: base {report.base}, {report.examples} examples, on {report.device}",
+        "",
+        "training (one epoch, same LoRA model and data)",
+        f"  {'layout':<8} {'rows':>5} {'row len':>8} {'real tokens':>12} {'seconds':>8} "
+        f"{'tokens/s':>9}",
+    ]
+    for t in report.train:
+        lines.append(
+            f"  {t.layout:<8} {t.rows:>5} {t.row_length:>8} {t.real_tokens:>12} "
+            f"{t.seconds:>8.1f} {t.tokens_per_second:>9.1f}"
+        )
+    verdict = "meets" if report.packing_speedup >= 1.5 else "misses"
+    lines += [
+        f"  packing speed-up: {report.packing_speedup:.2f}x ({verdict} the 1.5x goal)",
+        "",
+        "decode (greedy, prompt excluded)",
+    ]
+    for d in report.decode:
+        lines.append(f"  {d.backend:<12} {d.model:<10} {d.tokens_per_second:>8.1f} tokens/s")
+    lines += [f"note: {n}" for n in report.notes]
+    return "\n".join(lines)
