@@ -66,6 +66,11 @@ def tiny_model(kind: str, folder: Path, gguf_path: Path, seed: int = 0) -> Path:
             for layer in model.model.layers:
                 for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
                     proj.bias.normal_(0, 0.5)
+    with torch.no_grad():
+        # Weights exactly representable in F16, so the parity tests compare the layout
+        # of the GGUF, not the rounding of random weights.
+        for param in model.parameters():
+            param.copy_(param.half().float())
     model.save_pretrained(str(folder))
     smollm_tokenizer(gguf_path).save_pretrained(str(folder))
     return folder

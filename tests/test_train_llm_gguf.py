@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from llm_models import (
@@ -89,9 +90,13 @@ def test_quantized_tiny_model_loads_and_generates(
     llm = llama_cpp.Llama(model_path=str(out), n_ctx=256, verbose=False)
     text = llm.create_completion(FIXED_TEXT[:40], max_tokens=8, temperature=0)
     assert text["usage"]["completion_tokens"] > 0
-    # The quantized model still mostly agrees with the F16 one on the next token.
-    agreement = top1_agreement(llama_logits(source, fixed_ids), llama_logits(out, fixed_ids))
-    assert agreement >= 0.5
+    # The quantized logits still follow the F16 ones (a random model's top-1 is too
+    # flat to compare after 4-bit rounding; the correlation of the logits is not).
+    full, quant = llama_logits(source, fixed_ids), llama_logits(out, fixed_ids)
+    correlation = np.mean(
+        [np.corrcoef(a, b)[0, 1] for a, b in zip(full, quant, strict=True)]
+    )
+    assert correlation > 0.9, f"mean logit correlation {correlation:.3f}"
 
 
 def test_unsupported_architecture_is_refused_and_nothing_written(

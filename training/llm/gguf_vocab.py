@@ -115,7 +115,7 @@ def _pre_tokenizer_name(pre: Any) -> str:
         if digits and digits[0].get("individual_digits"):
             return "smollm"
         if not digits:
-            return "gpt2"
+            return "gpt-2"
     log.warning("unknown pre-tokenizer %s: llama.cpp will split text its default way", kinds)
     return "default"
 
