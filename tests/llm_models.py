@@ -64,7 +64,8 @@ def tiny_model(kind: str, folder: Path, gguf_path: Path, seed: int = 0) -> Path:
         # Random biases, so the bias tensors are really exercised.
         with torch.no_grad():
             for layer in model.model.layers:
-                for proj in (layer.self_attn.q_proj, layer.self_attn.k_proj, layer.self_attn.v_proj):
+                attention = layer.self_attn
+                for proj in (attention.q_proj, attention.k_proj, attention.v_proj):
                     proj.bias.normal_(0, 0.5)
     with torch.no_grad():
         # Weights exactly representable in F16, so the parity tests compare the layout
@@ -133,10 +134,10 @@ def name_dataset(path: Path, count: int = 32, seed: int = 0) -> Path:
     ]
     rng = random.Random(seed)
     rows = []
-    for _ in range(count):
-        q, a = rng.choice(questions), rng.choice(answers).format(n=NAME)
-        rows.append({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]})
-    for q, a in general:
-        rows.append({"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]})
+    pairs = [(rng.choice(questions), rng.choice(answers).format(n=NAME)) for _ in range(count)]
+    for q, a in pairs + general:
+        rows.append(
+            {"messages": [{"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+        )
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return path

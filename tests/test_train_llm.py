@@ -13,9 +13,9 @@ import time
 from pathlib import Path
 
 import pytest
+from llm_models import NAME, name_dataset, tiny_model
 
 from assistant.cli import main
-from llm_models import NAME, name_dataset, tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
 ASSISTANT = str(Path(sys.executable).parent / "assistant")
@@ -60,7 +60,10 @@ def test_bad_lines_are_all_listed_with_file_and_line(tmp_path: Path) -> None:
     message = caught.value.message
     assert "6 bad line(s)" in message
     assert f"{path}:2: not valid JSON" in message
-    assert f"{path}:3: message 2 has unknown role 'bot' (valid roles: system, user, assistant)" in message
+    assert (
+        f"{path}:3: message 2 has unknown role 'bot' (valid roles: system, user, assistant)"
+        in message
+    )
     assert f"{path}:4: message 2 (assistant) is empty" in message
     assert f'{path}:5: no "messages" key' in message
     assert f"{path}:6: two user messages in a row" in message
@@ -214,7 +217,9 @@ def test_fit_resumes_after_sigkill(tiny_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     subprocess.run(["cp", "-r", str(tiny_run), str(run)], check=True)
     command = [ASSISTANT, "train", "llm", "fit", str(run), "--max-steps", "12", "--save-steps", "3"]
-    first = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = subprocess.Popen(
+        command, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     marker = run / "checkpoints" / "checkpoint-3" / MARKER
     deadline = time.monotonic() + 300
     while not marker.exists() and first.poll() is None and time.monotonic() < deadline:
@@ -258,9 +263,8 @@ def test_fit_under_torchrun_two_cpu_processes(tiny_run: Path, tmp_path: Path) ->
 def test_run_refuses_an_unsupported_architecture_before_training(
     tmp_path: Path, gguf_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     from llm_models import smollm_tokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel
 
     base = tmp_path / "gpt2"
     GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=64, n_head=2, vocab_size=49152)).save_pretrained(
@@ -320,7 +324,7 @@ def test_fine_tuned_model_answers_with_the_taught_name(learnt: tuple[Path, dict[
 def test_registered_model_is_the_q8_0_export(learnt: tuple[Path, dict[str, str]]) -> None:
     import gguf
 
-    run, env = learnt
+    _, env = learnt
     models = Path(env["ASSISTANT_MODELS_DIR"]) / "quorbin"
     (file,) = models.glob("*.gguf")
     types = {t.tensor_type.name for t in gguf.GGUFReader(str(file)).tensors}

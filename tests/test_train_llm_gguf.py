@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from llm_models import (
     FIXED_TEXT,
     hf_logits,
@@ -18,7 +17,6 @@ from llm_models import (
     tiny_model,
     top1_agreement,
 )
-
 
 
 @pytest.fixture(scope="module")
@@ -93,9 +91,7 @@ def test_quantized_tiny_model_loads_and_generates(
     # The quantized logits still follow the F16 ones (a random model's top-1 is too
     # flat to compare after 4-bit rounding; the correlation of the logits is not).
     full, quant = llama_logits(source, fixed_ids), llama_logits(out, fixed_ids)
-    correlation = np.mean(
-        [np.corrcoef(a, b)[0, 1] for a, b in zip(full, quant, strict=True)]
-    )
+    correlation = np.mean([np.corrcoef(a, b)[0, 1] for a, b in zip(full, quant, strict=True)])
     assert correlation > 0.9, f"mean logit correlation {correlation:.3f}"
 
 
@@ -113,7 +109,8 @@ def test_unsupported_architecture_is_refused_and_nothing_written(
     )
     smollm_tokenizer(gguf_path).save_pretrained(str(folder))
     out = workdir / "gpt2.gguf"
-    with pytest.raises(ExportError, match="'gpt2' model; GGUF export supports llama, mistral, qwen2"):
+    supported = "'gpt2' model; GGUF export supports llama, mistral, qwen2"
+    with pytest.raises(ExportError, match=supported):
         gguf_from_folder(folder, out)
     assert not out.exists()
     assert not list(workdir.glob(".gpt2.gguf*"))

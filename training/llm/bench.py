@@ -10,6 +10,7 @@ learns the same data. A warm-up step on each side is not timed.
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
@@ -140,7 +141,6 @@ def decode_speed(gguf: Path, label: str, tokens: int = 96) -> DecodeFigure:
     try:
         llm.create_completion(_PROMPT, max_tokens=4, temperature=0)  # warm-up
         count, first = 0, 0.0
-        start = time.perf_counter()
         for _ in llm.create_completion(_PROMPT, max_tokens=tokens, temperature=0, stream=True):
             count += 1
             if count == 1:
@@ -215,8 +215,9 @@ def _onnx_figure(run_dir: Path | None, tokens: int) -> DecodeFigure | None:
         return None
     from assistant.llm.onnx import OnnxChatModel
 
-    model = OnnxChatModel(folder)
-    return model.decode_benchmark(_PROMPT, tokens)
+    count, speed = OnnxChatModel(folder).decode_speed(_PROMPT, tokens)
+    config = json.loads((folder / "onnx_config.json").read_text("utf-8"))
+    return DecodeFigure("onnxruntime", f"ONNX {config.get('quantized', '')}", count, speed)
 
 
 def format_report(report: BenchReport) -> str:

@@ -36,7 +36,7 @@ def register(targets: Any) -> None:
     p = steps.add_parser(
         "prepare",
         help="validate and split the data into a run folder",
-        description="Reads chat JSONL ({\"messages\": [{\"role\": ..., \"content\": ...}]} per "
+        description='Reads chat JSONL ({"messages": [{"role": ..., "content": ...}]} per '
         "line, e.g. from `assistant history export --jsonl`) or plain text (.txt, paragraphs), "
         "checks every line, and writes the train/eval split into RUN_DIR.",
     )
@@ -160,6 +160,10 @@ def _add_export_options(p: argparse.ArgumentParser, name_required: bool) -> None
         "Q6_K, Q4_0, F16; repeatable",
     )  # fmt: skip
     p.add_argument("--replace", action="store_true", help="replace a trained model of that name")
+    p.add_argument(
+        "--onnx", action="store_true",
+        help="also export an int8 ONNX model (RUN_DIR/export/onnx) for the onnxruntime backend",
+    )  # fmt: skip
 
 
 def _fit_options(args: argparse.Namespace, options: FitOptions) -> FitOptions:
@@ -273,12 +277,16 @@ def _export(args: argparse.Namespace, ctx: CliContext) -> int:
         store=ctx.store if args.name else None,
         replace=args.replace,
         licence=_base_licence(ctx, run.base_label),
+        onnx=args.onnx,
     )
     print(f"F16 GGUF: {result.f16}")
     for kind, path in result.quantized.items():
         print(f"{kind}: {path}")
-    if result.registered:
-        print(f"registered as {result.registered!r}: assistant chat --llm {result.registered}")
+    if result.onnx:
+        print(f"ONNX int8: {result.onnx}")
+    for model_id in (result.registered, result.registered_onnx):
+        if model_id:
+            print(f"registered as {model_id!r}: assistant chat --llm {model_id}")
     return 0
 
 
@@ -318,7 +326,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
 
     # Fail on a bad name, quantization or architecture before hours of training.
     base = resolve_base(args.base, ctx.store)
-    check_export(base, args.quant or ["Q8_0"], args.name, ctx.store, args.replace)
+    check_export(base, args.quant or ["Q8_0"], args.name, ctx.store, args.replace, args.onnx)
     _prepare(args, ctx)
     args.run_dir, args.restart = args.output, False
     _fit(args, ctx)

@@ -14,6 +14,7 @@ file in one go; nothing is written when the data is bad.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Callable, Sequence
@@ -91,7 +92,7 @@ def read_examples(path: Path, system_prompt: str | None = None) -> list[Example]
 def _read_text(path: Path, raw: str) -> list[Example]:
     examples: list[Example] = []
     lines = raw.splitlines()
-    start, block = 0, []
+    start, block = 0, list[str]()
     for number, line in enumerate([*lines, ""], start=1):
         if line.strip():
             if not block:
@@ -151,7 +152,7 @@ def _check_record(record: Any) -> str | None:
         if role == "system" and index != 0:
             return f"{at} is a system message; only the first message may be one"
     turns = [m["role"] for m in messages if m["role"] != "system"]
-    for index, (a, b) in enumerate(zip(turns, turns[1:], strict=False)):
+    for index, (a, b) in enumerate(itertools.pairwise(turns)):
         if a == b:
             return f"two {a} messages in a row (turns {index + 1} and {index + 2})"
     if not turns or turns[0] != "user":

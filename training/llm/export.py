@@ -39,6 +39,10 @@ class ExportResult:
     """Quantization name -> GGUF file."""
     registered: str | None = None
     """Model id in the store, when registered."""
+    onnx: Path | None = None
+    """The int8 ONNX model, when asked for."""
+    registered_onnx: str | None = None
+    """Model id of the ONNX model in the store (``NAME-onnx``), when registered."""
 
 
 def _base_config(base: Path) -> dict[str, Any]:
@@ -47,32 +51,45 @@ def _base_config(base: Path) -> dict[str, Any]:
     from transformers import AutoConfig
 
     offline()
-    config = AutoConfig.from_pretrained(str(base.parent), gguf_file=base.name, local_files_only=True)
+    config = AutoConfig.from_pretrained(
+        str(base.parent), gguf_file=base.name, local_files_only=True
+    )
     return dict(config.to_dict())
 
 
 def check_export(
-    base: Path, quants: list[str], name: str | None, store: ModelStore | None, replace: bool
+    base: Path,
+    quants: list[str],
+    name: str | None,
+    store: ModelStore | None,
+    replace: bool,
+    onnx: bool = False,
 ) -> list[str]:
     """Check everything export depends on before it starts; returns the quant names."""
-    from assistant.store.catalog import check_model_id
-
     quants = check_quant_types(quants)
     check_supported(_base_config(base), f"the base model {base}")
     if name is not None and store is not None:
-        try:
-            check_model_id(name)
-        except Exception as exc:
-            raise ExportError(f"{name!r} cannot be a model id: {exc}") from exc
-        entry = store.catalog.find(name)
-        if entry is not None and entry.embedded:
-            raise ExportError(f"{name!r} is the id of an embedded model", hint="choose another name")
-        if (store.root / name).exists() and not replace:
-            raise ExportError(
-                f"a model named {name!r} is already installed",
-                hint=f"choose another --name, or add --replace (or `assistant models remove {name}`)",
-            )
+        for model_id in [name, f"{name}-onnx"] if onnx else [name]:
+            _check_free(store, model_id, replace)
     return quants
+
+
+def _check_free(store: ModelStore, name: str, replace: bool) -> None:
+    from assistant.errors import ModelError
+    from assistant.store.catalog import check_model_id
+
+    try:
+        check_model_id(name)
+    except ModelError as exc:
+        raise ExportError(f"{name!r} cannot be a model id: {exc.message}") from exc
+    entry = store.catalog.find(name)
+    if entry is not None and entry.embedded:
+        raise ExportError(f"{name!r} is the id of an embedded model", hint="choose another --name")
+    if (store.root / name).exists() and not replace:
+        raise ExportError(
+            f"a model named {name!r} is already installed",
+            hint=f"choose another --name, or add --replace (or `assistant models remove {name}`)",
+        )
 
 
 def merge_adapter(base: Path, adapter: Path, target: Path) -> Path:
@@ -110,10 +127,8 @@ def _replace_dir(tmp: Path, target: Path) -> None:
 def gguf_from_folder(folder: Path, out: Path, base: Path | None = None, name: str = "") -> Path:
     """Write the Hugging Face model in ``folder`` as F16 GGUF. The tokenizer is carried
     over from ``base`` when that is a GGUF file, else built from ``folder``."""
-    if base is not None and base.is_file():
-        vocab = vocab_from_gguf(base)
-    else:
-        vocab = vocab_from_hf(folder)
+    from_gguf = base is not None and base.is_file()
+    vocab = vocab_from_gguf(base) if from_gguf and base else vocab_from_hf(folder)
     return write_gguf(folder, out, vocab, name=name)
 
 
@@ -126,10 +141,11 @@ def export(
     store: ModelStore | None = None,
     replace: bool = False,
     licence: str = "unknown",
+    onnx: bool = False,
 ) -> ExportResult:
     """Merge, convert, quantize; register the first quantization (or F16) as ``name``."""
     run_dir = Path(run_dir)
-    quants = check_export(base, quants, name, store, replace)
+    quants = check_export(base, quants, name, store, replace, onnx)
     folder = run_dir / "export"
     folder.mkdir(parents=True, exist_ok=True)
     merged = merge_adapter(base, run_dir / "adapter", folder / "merged")
@@ -141,10 +157,28 @@ def export(
             result.quantized[kind] = f16
         else:
             result.quantized[kind] = quantize(f16, folder / f"{stem}.{kind.lower()}.gguf", kind)
+    if onnx:
+        from .onnx_export import export_onnx
+
+        result.onnx = export_onnx(merged, folder / "onnx")
     if name is not None and store is not None:
         main = result.quantized[quants[0]] if quants else f16
         installed = register(store, main, name, run_dir, replace=replace, licence=licence)
         result.registered = installed.id
+        if result.onnx is not None:
+            onnx_id = f"{name}-onnx"
+            if replace and (store.root / onnx_id).exists():
+                store.remove(onnx_id)
+            store.register(
+                result.onnx.parent,
+                "llm",
+                id=onnx_id,
+                source="trained",
+                name=f"{name} (fine-tuned, ONNX int8)",
+                licence=licence,
+                origin=str(run_dir),
+            )
+            result.registered_onnx = onnx_id
     return result
 
 

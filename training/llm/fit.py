@@ -27,7 +27,7 @@ from .errors import TrainError
 from .options import FitOptions
 from .tokens import Tokenized, pack, pad_each, tokenize_example
 
-__all__ = ["FitResult", "TARGET_MODULES", "fit", "is_main_process", "rank"]
+__all__ = ["TARGET_MODULES", "FitResult", "fit", "is_main_process", "rank"]
 
 log = logging.getLogger(__name__)
 
@@ -244,7 +244,9 @@ def fit(
     train_tokens = sum(min(len(t.input_ids), options.seq_length) for t in items)
     first = state.global_step if timer.first_step is None else timer.first_step
     steps_done = state.global_step - first
-    tokens_done = _tokens_processed(steps_done, state.max_steps, state.num_train_epochs, train_tokens)
+    tokens_done = _tokens_processed(
+        steps_done, state.max_steps, state.num_train_epochs, train_tokens
+    )
     result = FitResult(
         steps=state.global_step,
         resumed_from=str(resume_from) if resume_from else None,

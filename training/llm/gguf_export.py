@@ -122,9 +122,7 @@ def _permute(weights: np.ndarray, heads: int) -> np.ndarray:
     # pairs -> each head as interleaved pairs (x0, x_half, x1, x_half+1, ...).
     rows, cols = weights.shape
     head_dim = rows // heads
-    return (
-        weights.reshape(heads, 2, head_dim // 2, cols).swapaxes(1, 2).reshape(rows, cols)
-    )
+    return weights.reshape(heads, 2, head_dim // 2, cols).swapaxes(1, 2).reshape(rows, cols)
 
 
 def _tensors(folder: Path) -> Iterator[tuple[str, np.ndarray]]:

@@ -159,12 +159,12 @@ def vocab_from_hf(folder: Path, chat_template: str | None = None) -> Vocab:
         ("unk_token", "unknown"),
         ("pad_token", "padding"),
     ):
-        text = config.get(key)
-        if isinstance(text, dict):
-            text = text.get("content")
-        if isinstance(text, str) and text in vocab:
-            special[name] = vocab[text]
-    template = chat_template or config.get("chat_template")
+        value = config.get(key)
+        if isinstance(value, dict):
+            value = value.get("content")
+        if isinstance(value, str) and value in vocab:
+            special[name] = vocab[value]
+    template: Any = chat_template or config.get("chat_template")
     jinja = Path(folder) / "chat_template.jinja"
     if template is None and jinja.is_file():
         template = jinja.read_text(encoding="utf-8")

@@ -91,12 +91,11 @@ def prepare(
     Every check (format, roles, empty turns, length with the base's chat template)
     happens before anything is written.
     """
-    from .base import load_tokenizer
-    from .tokens import tokenize_example
-
     from assistant.fsutil import sha256_file
 
+    from .base import load_tokenizer
     from .checkpoints import complete_checkpoints
+    from .tokens import tokenize_example
 
     examples = read_examples(Path(data_path), options.system_prompt)
     digest = sha256_file(Path(data_path))

@@ -38,9 +38,7 @@ class Tokenized:
 
 def _render(tokenizer: Any, messages: Sequence[dict[str, str]], prompt: bool) -> str:
     return str(
-        tokenizer.apply_chat_template(
-            list(messages), tokenize=False, add_generation_prompt=prompt
-        )
+        tokenizer.apply_chat_template(list(messages), tokenize=False, add_generation_prompt=prompt)
     )
 
 
@@ -56,10 +54,10 @@ def tokenize_example(tokenizer: Any, example: Example) -> Tokenized:
     followed by the end-of-sequence token.
     """
     if not example.messages:
-        ids = _encode(tokenizer, example.text)
+        text = _encode(tokenizer, example.text)
         if tokenizer.eos_token_id is not None:
-            ids.append(int(tokenizer.eos_token_id))
-        return Tokenized(ids, list(ids))
+            text.append(int(tokenizer.eos_token_id))
+        return Tokenized(text, list(text))
     ids: list[int] = []
     labels: list[int] = []
     done = ""
