@@ -114,3 +114,57 @@ def test_unsupported_architecture_is_refused_and_nothing_written(
         gguf_from_folder(folder, out)
     assert not out.exists()
     assert not list(workdir.glob(".gpt2.gguf*"))
+
+
+# ----------------------------------------------------------------------------- ONNX
+
+
+@pytest.fixture(scope="module")
+def tiny_qwen2(workdir: Path, gguf_path: Path) -> Path:
+    return tiny_model("qwen2", workdir / "onnx-qwen2", gguf_path, seed=1)
+
+
+def test_onnx_decoder_generates_like_transformers(tiny_qwen2: Path, workdir: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from assistant.llm import GenerationOptions
+    from assistant.llm.onnx import OnnxChatModel
+    from training.llm.onnx_export import export_onnx
+
+    export_onnx(tiny_qwen2, workdir / "onnx-fp32", quantize=False)
+    onnx = OnnxChatModel(workdir / "onnx-fp32")
+    prompt = list(range(300, 320))
+    ours = list(onnx.generate_ids(prompt, GenerationOptions(max_tokens=12, temperature=0), None))
+    reference = AutoModelForCausalLM.from_pretrained(str(tiny_qwen2), local_files_only=True)
+    with torch.no_grad():
+        out = reference.generate(
+            torch.tensor([prompt]), max_new_tokens=12, do_sample=False, eos_token_id=None
+        )
+    expected = out[0, len(prompt) :].tolist()
+    assert ours == expected[: len(ours)] and len(ours) >= 1
+
+
+def test_int8_onnx_model_chats_without_torch(tiny_qwen2: Path, workdir: Path) -> None:
+    import subprocess
+    import sys
+
+    from training.llm.onnx_export import export_onnx
+
+    model = export_onnx(tiny_qwen2, workdir / "onnx-int8")
+    types = {node.op_type for node in __import__("onnx").load(str(model)).graph.node}
+    assert "MatMulInteger" in types or "DynamicQuantizeMatMul" in types
+    script = (
+        "import sys\n"
+        "from assistant.llm import GenerationOptions, Message\n"
+        "from assistant.llm.onnx import OnnxChatModel\n"
+        f"m = OnnxChatModel({str(model.parent)!r})\n"
+        "text = ''.join(m.stream([Message('user', 'Hello')], "
+        "GenerationOptions(max_tokens=8, temperature=0)))\n"
+        "assert m.count_tokens([Message('user', 'Hello')]) > 3\n"
+        "assert not any(n.split('.')[0] in ('torch', 'transformers') for n in sys.modules)\n"
+        "print(len(text))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout.strip()) > 0
