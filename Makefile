@@ -36,3 +36,7 @@ screenshots:
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+
+bench-train-llm: setup-test
+	$(BIN)/assistant train llm bench --json bench-train-llm.json
+.PHONY: bench-train-llm
