@@ -44,11 +44,12 @@ def complete_checkpoints(folder: Path) -> list[Path]:
     return [path for _, path in _steps(folder) if (path / MARKER).is_file()]
 
 
-def latest_checkpoint(folder: Path) -> Path | None:
-    """The newest complete checkpoint; incomplete ones (a kill while saving) are removed."""
+def latest_checkpoint(folder: Path, clean: bool = True) -> Path | None:
+    """The newest complete checkpoint; with ``clean`` (rank 0 only, when several processes
+    train), incomplete ones (a kill while saving) are removed."""
     complete = complete_checkpoints(folder)
     for _, path in _steps(folder):
-        if path not in complete:
+        if clean and path not in complete:
             log.warning("removing the incomplete checkpoint %s (interrupted while saving)", path)
             _drop(path)
     return complete[-1] if complete else None

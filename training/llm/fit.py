@@ -222,7 +222,7 @@ def fit(
         trainable, total = model.get_nb_trainable_parameters()
         log.info("LoRA: %d of %d parameters trainable", trainable, total)
 
-    resume_from = latest_checkpoint(checkpoints) if resume else None
+    resume_from = latest_checkpoint(checkpoints, clean=is_main_process()) if resume else None
     if not resume and checkpoints.exists() and is_main_process():
         shutil.rmtree(checkpoints)
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "logs")
