@@ -166,6 +166,14 @@ def _add_export_options(p: argparse.ArgumentParser, name_required: bool) -> None
     )  # fmt: skip
 
 
+def _quiet() -> None:
+    """Hide library deprecation chatter that says nothing to a user of these commands."""
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message="Could not find a config file")
+
+
 def _fit_options(args: argparse.Namespace, options: FitOptions) -> FitOptions:
     """``options`` with the command line's fit overrides applied."""
     simple = {
@@ -197,6 +205,7 @@ def _fit_options(args: argparse.Namespace, options: FitOptions) -> FitOptions:
 
 
 def _prepare(args: argparse.Namespace, ctx: CliContext) -> int:
+    _quiet()
     from .base import resolve_base
     from .options import DataOptions, FitOptions
     from .run import prepare
@@ -225,6 +234,7 @@ def _prepare(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _fit(args: argparse.Namespace, ctx: CliContext) -> int:
+    _quiet()
     from .data import read_split
     from .fit import fit, is_main_process
     from .run import read_run, write_run
@@ -246,6 +256,7 @@ def _fit(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _eval(args: argparse.Namespace, ctx: CliContext) -> int:
+    _quiet()
     from .data import read_split
     from .evaluate import evaluate, write_report
     from .run import read_run
@@ -265,6 +276,7 @@ def _eval(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _export(args: argparse.Namespace, ctx: CliContext) -> int:
+    _quiet()
     from .export import export
     from .run import read_run
 
@@ -291,6 +303,7 @@ def _export(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _bench(args: argparse.Namespace, ctx: CliContext) -> int:
+    _quiet()
     import json
 
     from assistant.fsutil import atomic_write_text
