@@ -101,7 +101,7 @@ def _epoch(model: Any, rows: list[dict[str, list[int]]], batch_size: int, lr: fl
 
 
 def train_throughput(
-    base: Path, examples: list[Example], options: FitOptions
+    base: Path, examples: list[Example], options: FitOptions, say: Any = None
 ) -> tuple[TrainFigure, TrainFigure]:
     """(packed, padded) throughput of one epoch each, same model and data."""
     import torch
@@ -127,6 +127,8 @@ def train_throughput(
     model.train()
     figures = []
     for name, rows in layouts.items():
+        if say is not None:
+            say(f"training one epoch, {name}: {len(rows)} rows of {length} tokens")
         seconds = _epoch(model, rows, options.batch_size, options.learning_rate)
         figures.append(TrainFigure(name, len(rows), length, real, seconds, real / seconds))
         log.info("%s: %d rows, %.1f s", name, len(rows), seconds)
@@ -176,13 +178,14 @@ def run_bench(
     options: FitOptions,
     run_dir: Path | None = None,
     decode_tokens: int = 96,
+    say: Any = None,
 ) -> BenchReport:
     """Measure training throughput (packed vs padded) and decode speed of the exports."""
     import torch
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     report = BenchReport(base=base_label, device=device, examples=len(examples))
-    packed, padded = train_throughput(base, examples, options)
+    packed, padded = train_throughput(base, examples, options, say)
     report.train = [packed, padded]
     report.packing_speedup = packed.tokens_per_second / padded.tokens_per_second
     with tempfile.TemporaryDirectory(prefix="llm-bench-") as tmp:
@@ -194,6 +197,8 @@ def run_bench(
         if not {"Q4_K_M", "Q8_0"} <= set(files):
             report.notes.append("decode figures are of the base model run through our exporter")
             files = export_base(base, Path(tmp), ["Q8_0", "Q4_K_M"])
+        if say is not None:
+            say("decoding with the exports")
         for kind in ("Q4_K_M", "Q8_0", "F16"):
             if kind in files:
                 report.decode.append(decode_speed(files[kind], kind, decode_tokens))

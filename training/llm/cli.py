@@ -305,6 +305,7 @@ def _export(args: argparse.Namespace, ctx: CliContext) -> int:
 def _bench(args: argparse.Namespace, ctx: CliContext) -> int:
     _quiet()
     import json
+    import sys
 
     from assistant.fsutil import atomic_write_text
 
@@ -319,7 +320,13 @@ def _bench(args: argparse.Namespace, ctx: CliContext) -> int:
     examples = read_examples(args.data, system) if args.data else sample_examples(system=system)
     options = FitOptions(seq_length=args.seq_length, batch_size=args.batch_size)
     report = run_bench(
-        base, args.base or "smollm2-135m-instruct", examples, options, args.run, args.decode_tokens
+        base,
+        args.base or "smollm2-135m-instruct",
+        examples,
+        options,
+        args.run,
+        args.decode_tokens,
+        say=lambda line: print(line, file=sys.stderr, flush=True),
     )
     print(format_report(report))
     if args.json:
