@@ -140,10 +140,16 @@ def decode_speed(gguf: Path, label: str, tokens: int = 96) -> DecodeFigure:
     import llama_cpp
 
     llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=512, verbose=False)
+    # The end-of-sequence token is banned so every run decodes ``tokens`` tokens.
+    no_eos = {int(llm.token_eos()): -1e9}
     try:
         llm.create_completion(_PROMPT, max_tokens=4, temperature=0)  # warm-up
         count, first = 0, 0.0
-        for _ in llm.create_completion(_PROMPT, max_tokens=tokens, temperature=0, stream=True):
+        for chunk in llm.create_completion(
+            _PROMPT, max_tokens=tokens, temperature=0, stream=True, logit_bias=no_eos
+        ):
+            if chunk["choices"][0]["finish_reason"] is not None:  # type: ignore[index]
+                break
             count += 1
             if count == 1:
                 first = time.perf_counter()
