@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import math
 import os
 import shutil
 import time
@@ -339,8 +338,3 @@ def plot_losses(history: list[dict[str, Any]], path: Path) -> None:
     with atomic_open(path, "wb") as handle:
         figure.savefig(handle, format="png")
     plt.close(figure)
-
-
-def perplexity(loss: float) -> float:
-    """exp(loss), capped so a diverged model does not overflow."""
-    return math.exp(min(loss, 50.0))
