@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -135,11 +136,17 @@ def train_throughput(
     return figures[0], figures[1]
 
 
+def _threads() -> int:
+    # The same thread count for both engines (llama.cpp's default is half the cores,
+    # onnxruntime's all of them).
+    return os.cpu_count() or 1
+
+
 def decode_speed(gguf: Path, label: str, tokens: int = 96) -> DecodeFigure:
     """llama.cpp decode tokens/s on ``gguf`` (greedy, the prompt's time excluded)."""
     import llama_cpp
 
-    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=512, verbose=False)
+    llm = llama_cpp.Llama(model_path=str(gguf), n_ctx=512, n_threads=_threads(), verbose=False)
     # The end-of-sequence token is banned so every run decodes ``tokens`` tokens.
     no_eos = {int(llm.token_eos()): -1e9}
     try:
@@ -226,7 +233,7 @@ def _onnx_figure(run_dir: Path | None, tokens: int) -> DecodeFigure | None:
         return None
     from assistant.llm.onnx import OnnxChatModel
 
-    count, speed = OnnxChatModel(folder).decode_speed(_PROMPT, tokens)
+    count, speed = OnnxChatModel(folder, threads=_threads()).decode_speed(_PROMPT, tokens)
     config = json.loads((folder / "onnx_config.json").read_text("utf-8"))
     return DecodeFigure("onnxruntime", f"ONNX {config.get('quantized', '')}", count, speed)
 
@@ -253,5 +260,6 @@ def format_report(report: BenchReport) -> str:
     ]
     for d in report.decode:
         lines.append(f"  {d.backend:<12} {d.model:<10} {d.tokens_per_second:>8.1f} tokens/s")
+    lines.append(f"  (each engine on {_threads()} threads)")
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)
