@@ -64,3 +64,7 @@ bundle-test: packages
 
 clean-bundle:
 	rm -rf .venv-bundle build/pyinstaller dist
+
+bench-train-llm: setup-test
+	$(BIN)/assistant train llm bench --json bench-train-llm.json
+.PHONY: bench-train-llm

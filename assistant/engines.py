@@ -12,6 +12,7 @@ from .config import Config
 if TYPE_CHECKING:
     from .asr import Transcriber, WhisperTranscriber
     from .llm import ChatModel, LlamaCppChatModel
+    from .llm.onnx import OnnxChatModel
     from .store import ModelStore
     from .tts import PiperVoice, VitsVoice, Voice
     from .vad import SileroVad, Vad
@@ -29,11 +30,21 @@ def load_transcriber(config: Config, store: ModelStore) -> WhisperTranscriber:
     return WhisperTranscriber.from_config(model.path, config.asr)
 
 
-def load_chat_model(config: Config, store: ModelStore) -> LlamaCppChatModel:
-    """The configured language model."""
+def load_chat_model(config: Config, store: ModelStore) -> LlamaCppChatModel | OnnxChatModel:
+    """The configured language model: llama.cpp on a GGUF, or onnxruntime on an ONNX
+    decoder exported by training."""
     from .llm import LlamaCppChatModel
 
     model = store.resolve("llm", config.llm.model)
+    if model.path.suffix.lower() == ".onnx":
+        from .llm.onnx import OnnxChatModel
+
+        return OnnxChatModel(
+            model.path,
+            context_size=config.llm.context_size,
+            threads=config.llm.threads,
+            seed=config.llm.seed,
+        )
     return LlamaCppChatModel.from_config(model.path, config.llm)
 
 

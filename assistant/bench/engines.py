@@ -314,7 +314,8 @@ def run_engines_bench(
         ModelError: a model is not installed or cannot be loaded.
     """
     from ..engines import load_chat_model, load_transcriber, load_voice
-    from ..errors import AssistantError
+    from ..errors import AssistantError, ModelError
+    from ..llm import LlamaCppChatModel
     from ..tts import PiperVoice
 
     options = options or BenchOptions()
@@ -331,6 +332,12 @@ def run_engines_bench(
         )
     transcriber = load_transcriber(config, store)
     chat = load_chat_model(config, store)
+    if not isinstance(chat, LlamaCppChatModel):
+        raise ModelError(
+            f"`bench engines` compares llama.cpp with our wrapper; {config.llm.model} is "
+            "an ONNX model",
+            hint="pick a GGUF model with --llm; `assistant train llm bench` measures ONNX",
+        )
 
     say("asr: speaking the test sentence")
     speech = make_speech(voice._voice, options.speech_text)

@@ -125,6 +125,9 @@ def _check_whisper_dir(folder: Path) -> None:
 
 def _check_main(kind: str, main: Path) -> list[Path]:
     """Check the main file's shape; returns the files that must come with it."""
+    if kind == "llm" and main.suffix.lower() == ".onnx":
+        _check_onnx(main)
+        return [main]
     if kind == "llm":
         _check_gguf(main)
         return [main]

@@ -150,7 +150,8 @@ def _from_dict(data: dict[str, Any]) -> Manifest:
     )
 
 
-_MAIN_SUFFIX = {"llm": ".gguf", "voice": ".onnx", "vad": ".onnx"}
+_MAIN_SUFFIX = {"llm": (".gguf", ".onnx"), "voice": (".onnx",), "vad": (".onnx",)}
+"""Main-file suffixes per kind (an llm is a GGUF, or an ONNX decoder from training)."""
 
 
 def find_main(kind: str, paths: list[str] | tuple[str, ...], where: str) -> str:
@@ -160,8 +161,9 @@ def find_main(kind: str, paths: list[str] | tuple[str, ...], where: str) -> str:
     """
     if kind == "asr":
         return "."
-    suffix = _MAIN_SUFFIX[kind]
-    found = [p for p in paths if p.lower().endswith(suffix)]
+    suffixes = _MAIN_SUFFIX[kind]
+    suffix = " or ".join(suffixes)
+    found = [p for p in paths if p.lower().endswith(suffixes)]
     if len(found) != 1:
         what = "no" if not found else f"{len(found)} ({', '.join(sorted(found))})"
         raise ModelError(

@@ -1,0 +1,122 @@
+"""Options of the LLM training steps, as plain typed data (stored in the run's ``run.toml``).
+
+The command line turns its arguments into these; nothing deeper sees argparse. The
+defaults suit a few dozen examples on a CPU (SmolLM2-135M finishes in minutes) and scale
+up on a GPU by raising ``epochs``, ``batch_size`` and ``seq_length``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DataOptions", "FitOptions", "LoraOptions", "RunConfig", "from_dict"]
+
+
+@dataclass
+class DataOptions:
+    """How ``prepare`` reads and splits the data."""
+
+    eval_fraction: float = 0.1
+    """Share of the examples held out for evaluation (at least one is held out)."""
+    max_length: int = 1024
+    """Longest example in tokens (chat template applied); longer ones are errors."""
+    system_prompt: str | None = None
+    """System message put in front of examples that have none (``None``: leave as is)."""
+    seed: int = 0
+    """Seed of the train/eval shuffle."""
+
+
+@dataclass
+class LoraOptions:
+    """The LoRA adapter."""
+
+    rank: int = 16
+    """Rank ``r`` of the update matrices."""
+    alpha: int = 32
+    """Scaling numerator: updates are scaled by ``alpha / rank``."""
+    dropout: float = 0.05
+    """Dropout on the adapter's input."""
+    target_modules: list[str] = field(default_factory=list)
+    """Linear layers to adapt; empty = the attention and MLP projections of the base's
+    architecture."""
+
+
+@dataclass
+class FitOptions:
+    """How ``fit`` trains."""
+
+    epochs: float = 3.0
+    """Passes over the training data (``max_steps`` wins when set)."""
+    max_steps: int = 0
+    """Stop after this many optimizer steps (0 = use ``epochs``)."""
+    batch_size: int = 2
+    """Sequences (packed blocks) per device per step."""
+    grad_accum: int = 1
+    """Steps whose gradients are summed before an optimizer step."""
+    learning_rate: float = 1e-3
+    """Peak learning rate (LoRA tolerates far more than full fine-tuning)."""
+    warmup_ratio: float = 0.05
+    """Share of the steps spent warming the learning rate up."""
+    seq_length: int = 256
+    """Length of a packed block in tokens (the longest example when not packing)."""
+    packing: bool = True
+    """Pack several examples into each block (no padding, attention kept per example)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: less memory, ~30% slower."""
+    precision: str = "auto"
+    """``auto`` (bf16 on a GPU that has it, else fp16 on GPU, fp32 on CPU), ``fp32``,
+    ``fp16`` or ``bf16``."""
+    save_steps: int = 20
+    """Write a checkpoint every this many steps (and at the end)."""
+    keep_checkpoints: int = 2
+    """Newest complete checkpoints kept."""
+    logging_steps: int = 1
+    """Log the loss every this many steps."""
+    seed: int = 42
+    """Seed of initialisation and data order."""
+    lora: LoraOptions = field(default_factory=LoraOptions)
+    """The adapter."""
+
+
+@dataclass
+class RunConfig:
+    """What a run folder was prepared with: the base model and the options."""
+
+    base: str
+    """The base model as resolved: a Hugging Face folder or a .gguf file (absolute)."""
+    base_label: str
+    """The base as the user named it (a store id, a path)."""
+    data: DataOptions = field(default_factory=DataOptions)
+    """Data preparation options."""
+    fit: FitOptions = field(default_factory=FitOptions)
+    """Training options (``fit`` may override them)."""
+    data_sha256: str = ""
+    """Checksum of the data file the run was prepared from."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for TOML (``None`` values left out)."""
+        return _drop_none(dataclasses.asdict(self))
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    return value
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build dataclass ``cls`` (nested ones too) from plain data; unknown keys are errors."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} for {cls.__name__}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = fields[name].default_factory  # type: ignore[misc]
+        if isinstance(value, dict) and default is not dataclasses.MISSING:
+            kwargs[name] = from_dict(type(default()), value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
