@@ -37,9 +37,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FIRST_CLAUSE_WORDS = 4
-"""A reply's first piece may end at a comma once it has this many words, so the voice
-starts before a long first sentence is finished."""
+FIRST_CLAUSE_WORDS = 2
+"""A reply's first piece may end at a comma once it has this many words ("One day,"), or
+before "because", "when", "which"... once it has three, so the voice starts before a long
+first sentence is finished."""
 
 
 @dataclass

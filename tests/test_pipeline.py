@@ -27,6 +27,7 @@ from assistant.pipeline import (
     TurnMetrics,
     Utterance,
 )
+from assistant.pipeline.turns import QUESTION_PAUSE, STATEMENT_PAUSE, early_end_pause
 from assistant.store import ModelStore
 from assistant.tts import synthesize_all
 
@@ -79,6 +80,13 @@ def converse(engines, config, source, player, **kwargs) -> tuple[Conversation, R
 
 def said(engines, text: str):
     return synthesize_all(engines.voice, text)
+
+
+def _trailing_silence(audio, *, leading: bool = False) -> float:
+    """Seconds before the first (``leading``) or after the last sample above -34 dBFS."""
+    loud = np.flatnonzero(np.abs(audio.samples) > 0.02)
+    samples = loud[0] if leading else len(audio.samples) - 1 - loud[-1]
+    return samples / audio.sample_rate
 
 
 def test_two_turn_conversation_remembers_the_first_turn(engines, config):
@@ -352,7 +360,12 @@ def test_an_output_device_that_vanishes_is_reported_and_the_next_reply_plays(
 def test_a_short_pause_mid_sentence_does_not_end_the_turn(engines, config):
     first = said(engines, "I would like to know")
     second = said(engines, "the capital of France.")
-    gap = 0.45  # longer than the speculation delay, shorter than min_silence_ms (0.7 s)
+    # A 450 ms hesitation, counted from the last loud sample to the next (the voice pads
+    # its clips with silence): longer than the speculation delay, shorter than the pause
+    # that ends a finished-looking statement (whisper writes "I would like to know.").
+    assert STATEMENT_PAUSE > 0.45
+    padding = _trailing_silence(first) + _trailing_silence(second, leading=True)
+    gap = 0.45 - padding
     source = ScriptedSource([Utterance(0.3, first), Utterance(0.3 + first.duration + gap, second)])
     player = Player(engines.voice.sample_rate, simulated=True, realtime=False)
     conversation, events = converse(engines, config, lambda: source, player)
@@ -365,3 +378,21 @@ def test_a_short_pause_mid_sentence_does_not_end_the_turn(engines, config):
     assert len(heard) == 1, heard
     assert "know" in heard[0] and "capital of france" in heard[0]
     assert finished[0].user_text == events.of(FinalTranscript)[0].text
+
+
+@pytest.mark.parametrize(
+    ("text", "pause"),
+    [
+        ("What is the capital of France?", QUESTION_PAUSE),
+        ("Tell me a short story about a dragon.", STATEMENT_PAUSE),
+        ("Stop it now!", STATEMENT_PAUSE),
+        ("What is the capital of?", None),  # left hanging
+        ("Tell me about the.", None),
+        ("I went to the shop and", None),  # no closing punctuation
+        ("Well...", None),
+        ("Paris?", None),  # too short to be sure
+        ("", None),
+    ],
+)
+def test_how_soon_a_pause_ends_a_turn(text, pause):
+    assert early_end_pause(text) == pause

@@ -62,3 +62,33 @@ def test_first_piece_may_end_at_a_clause_so_the_voice_starts_sooner():
     ]
     # Too few words before the comma: no early cut.
     assert split_sentences("Yes, it is.") == ["Yes, it is."]
+
+
+def _first_pieces(text: str, words: int = 2) -> list[str]:
+    chunker = SentenceChunker(first_clause_words=words)
+    pieces = [piece for word in text.split(" ") for piece in chunker.feed(word + " ")]
+    return pieces + chunker.flush()
+
+
+def test_a_long_first_sentence_without_a_comma_is_cut_before_a_clause_opener():
+    assert _first_pieces("The sky is blue because of Rayleigh scattering. It is.") == [
+        "The sky is blue",
+        "because of Rayleigh scattering.",
+        "It is.",
+    ]
+    # Only the first piece is cut early; later sentences stay whole.
+    assert _first_pieces("Yes. The sky is blue because of the air.") == [
+        "Yes.",
+        "The sky is blue because of the air.",
+    ]
+    # Too few words before the opener, and "and" joins words: no cut there.
+    assert _first_pieces("It is blue because of air.") == ["It is blue", "because of air."]
+    assert _first_pieces("Blue because of air.") == ["Blue because of air."]
+    assert _first_pieces("A brave and fearless dragon flew home.") == [
+        "A brave and fearless dragon flew home."
+    ]
+    # "whenever" is not "when"; the word must be whole.
+    assert _first_pieces("The dragon sleeps whenever it rains.") == [
+        "The dragon sleeps whenever it rains."
+    ]
+    assert _first_pieces("One day, a dragon woke.") == ["One day,", "a dragon woke."]

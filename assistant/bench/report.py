@@ -239,7 +239,7 @@ LATENCY_METHOD = (
     "reply sample handed to the output; both pipelines hear each question in real time "
     "through the same endpointer, so both include its end-of-turn silence wait. streaming: "
     "the live Conversation (speculative turn 100 ms into a pause, which ends after 400 ms "
-    "instead of min_silence_ms when its transcript reads as a finished sentence; LLM "
+    "(a finished question) or 550 ms (a finished statement) instead of min_silence_ms; LLM "
     "streamed sentence by sentence into the voice); its reply is stopped once it starts "
     "playing. baseline: after the endpointer's min_silence_ms, transcribe the whole "
     "utterance, generate the whole reply, synthesize all of "

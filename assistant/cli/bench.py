@@ -255,8 +255,8 @@ def format_latency(report: LatencyReport) -> str:
         f"{len(report.questions)} questions x {report.options.repeats} round(s) per pipeline",
         "voice-to-voice = end of the user's speech -> first reply sample at the output; "
         f"the baseline waits the endpointer's {report.min_silence_ms} ms of silence "
-        "(vad.min_silence_ms); streaming waits the same, or 400 ms once its speculative "
-        "transcript reads as a finished sentence",
+        "(vad.min_silence_ms); streaming waits the same, or 400 ms after a finished "
+        "question and 550 ms after a finished statement (read off its speculative transcript)",
         "",
     ]
     header = f"{'':<22} {'p50':>9} {'p90':>9} {'count':>7}"

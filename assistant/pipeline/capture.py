@@ -22,7 +22,7 @@ from ..errors import AudioDeviceError
 from ..vad import Endpointer, SpeechEnded, SpeechStarted, VadOptions
 from .events import AudioLevel, Event, State
 from .sources import AudioSource
-from .turns import PendingTurn, is_finished_sentence
+from .turns import PendingTurn, early_end_pause
 
 __all__ = ["CaptureMixin"]
 
@@ -32,7 +32,6 @@ _PARTIAL_EVERY = 0.5  # seconds between partial transcripts
 _PAUSE_FRAMES = 1  # frames above the threshold that pause the reply at once (32 ms)
 _RESUME_AFTER = 0.6  # a pause with no confirmed speech after this long resumes the reply
 _SPECULATE_AFTER = 0.1  # seconds of pause before a turn starts speculatively
-_SENTENCE_PAUSE = 0.4  # a finished sentence ends the turn after this much silence
 
 
 class CaptureMixin:
@@ -154,7 +153,8 @@ class CaptureMixin:
             self._quiet_since = position
         paused = (position - self._quiet_since) / ASR_RATE
         spec = self._speculative
-        if spec is not None and paused >= _SENTENCE_PAUSE and is_finished_sentence(spec.text):
+        end_after = early_end_pause(spec.text) if spec is not None else None
+        if spec is not None and end_after is not None and paused >= end_after:
             self._speculative = None
             self._confirm(spec)
             # The utterance is over; what the user says next is a new one (a barge-in).

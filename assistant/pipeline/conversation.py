@@ -16,10 +16,10 @@ answered while the endpointer is still waiting to be sure the user has finished.
 they go on talking the speculation is dropped unseen; if the pause becomes the end of
 the utterance, the reply (already written, often already synthesized) plays at once.
 That hides recognition and generation inside the end-of-speech silence. When the
-speculative transcript reads as a finished sentence (a question or request closed by its
-punctuation, not ending on "the", "of", "and"...), the turn ends after a shorter pause
-(0.4 s instead of ``vad.min_silence_ms``): people expect an answer as soon as they have
-clearly finished, and an unfinished thought still gets the full silence. Partial
+speculative transcript reads as finished (closed by its punctuation, not ending on "the",
+"of", "and"...), the turn ends after a shorter pause than ``vad.min_silence_ms``: 0.4 s
+after a question, 0.55 s after a statement or request. People expect an answer as soon
+as they have clearly finished; an unfinished thought still gets the full silence. Partial
 transcripts stop when the pause begins, so the speculative transcript never waits
 behind one.
 

@@ -10,7 +10,7 @@ import numpy as np
 
 from .events import Event
 
-__all__ = ["PendingTurn", "is_finished_sentence"]
+__all__ = ["QUESTION_PAUSE", "STATEMENT_PAUSE", "PendingTurn", "early_end_pause"]
 
 # A sentence cut short ("What is the capital of?", "Tell me about the.") ends in one of
 # these: not finished, whatever punctuation the recogniser put after it.
@@ -48,14 +48,25 @@ class PendingTurn:
         return not self.cancel.is_set()
 
 
-def is_finished_sentence(text: str | None) -> bool:
-    """A transcript that reads as a whole question, request or statement, so the turn can
-    end after a shorter pause: at least three words, closed by ``.``, ``?`` or ``!``, the
-    last word not one that needs a continuation."""
+QUESTION_PAUSE = 0.4
+"""Seconds of silence after a finished question that end the turn."""
+STATEMENT_PAUSE = 0.55
+"""Seconds of silence after a finished statement or request that end the turn: longer
+than after a question, since people pause inside statements more ("I would like to
+know... the capital of France")."""
+
+
+def early_end_pause(text: str | None) -> float | None:
+    """How soon a pause ends a turn whose transcript so far is ``text``: :data:`QUESTION_PAUSE`
+    after a whole question, :data:`STATEMENT_PAUSE` after a whole statement or request
+    (at least three words, closed by ``.`` or ``!``), ``None`` (the endpointer's full
+    silence) when the last word needs a continuation or the punctuation is missing."""
     if not text:
-        return False
+        return None
     text = text.rstrip()
     if not text.endswith((".", "?", "!")) or text.endswith("..."):
-        return False
+        return None
     words = text.rstrip(" .?!").lower().split()
-    return len(words) >= 3 and words[-1].strip(",;:\"'") not in _DANGLING
+    if len(words) < 3 or words[-1].strip(",;:\"'") in _DANGLING:
+        return None
+    return QUESTION_PAUSE if text.endswith("?") else STATEMENT_PAUSE

@@ -21,6 +21,15 @@ _ABBREVIATIONS = frozenset(
 # followed by whitespace. The look-behind-free form keeps it simple to scan.
 _END = re.compile(r"([.!?…]+[\"'”’)\]]*)(\s+)")
 _CLAUSE = re.compile(r"[,;:]\s")
+# Words that open a subordinate clause: a long first sentence with no comma can be cut
+# before one ("The sky is blue | because of..."), where a speaker could breathe. Not
+# "and"/"or", which join words as often as clauses ("a brave and fearless dragon").
+_OPENER = re.compile(
+    r"\s(?=(?:because|when|which|who|whose|where|while|although|though|unless|until|"
+    r"whereas|but)\s)",
+    re.IGNORECASE,
+)
+_OPENER_MIN_WORDS = 3
 _PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 
 
@@ -47,8 +56,10 @@ class SentenceChunker:
 
     Args:
         first_clause_words: if set, the *first* piece may end at a clause break (comma,
-            semicolon, colon) once it has at least this many words: a voice can start
-            on "Once upon a time," while the rest of a long first sentence is written.
+            semicolon, colon) once it has at least this many words, or before a word that
+            opens a subordinate clause ("because", "when", "which"...) once it has at
+            least three: a voice can start on "Once upon a time," or "The sky is blue"
+            while the rest of a long first sentence is written.
     """
 
     def __init__(self, first_clause_words: int | None = None) -> None:
@@ -87,6 +98,12 @@ class SentenceChunker:
             for clause in _CLAUSE.finditer(self._buffer):
                 if len(self._buffer[: clause.start()].split()) >= self._first_clause_words:
                     candidates.append(clause.start() + 1)
+                    break
+            for opener in _OPENER.finditer(self._buffer):
+                if len(self._buffer[: opener.start()].split()) >= max(
+                    _OPENER_MIN_WORDS, self._first_clause_words
+                ):
+                    candidates.append(opener.start())
                     break
         return min(candidates) if candidates else None
 
