@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from ..audio import Audio
+from ..errors import ModelLoadError
 
-__all__ = ["SpeechChunk", "Voice", "synthesize_all"]
+__all__ = ["SpeechChunk", "Voice", "synthesize_all", "voice_files"]
 
 
 @dataclass(frozen=True)
@@ -41,3 +43,19 @@ def synthesize_all(voice: Voice, text: str) -> Audio:
     parts = [chunk.audio.samples for chunk in voice.synthesize(text)]
     samples = np.concatenate(parts) if parts else np.zeros(0, np.float32)
     return Audio(samples, voice.sample_rate)
+
+
+def voice_files(model_path: Path, kind: str) -> tuple[Path, Path]:
+    """``X.onnx`` and the ``X.onnx.json`` beside it, both checked to exist; ``kind`` names
+    the voice in the hint ("a Piper voice")."""
+    model_path = Path(model_path)
+    config_path = Path(f"{model_path}.json")
+    if not model_path.is_file():
+        raise ModelLoadError(model_path, "the voice file does not exist")
+    if not config_path.is_file():
+        raise ModelLoadError(
+            model_path,
+            f"its config {config_path.name} is missing beside it",
+            hint=f"{kind} is two files, X.onnx and X.onnx.json; import both",
+        )
+    return model_path, config_path

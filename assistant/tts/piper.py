@@ -16,7 +16,7 @@ from ..config import TtsConfig
 from ..devices import resolve_device
 from ..errors import ModelLoadError
 from ..text import split_sentences
-from .base import SpeechChunk
+from .base import SpeechChunk, voice_files
 from .vits import VitsVoice, is_vits_config
 
 __all__ = ["PiperVoice", "load_voice"]
@@ -42,16 +42,7 @@ class PiperVoice:
         speaking_rate: float = 1.0,
         speaker: int | None = None,
     ) -> None:
-        model_path = Path(model_path)
-        config_path = Path(f"{model_path}.json")
-        if not model_path.is_file():
-            raise ModelLoadError(model_path, "the voice file does not exist")
-        if not config_path.is_file():
-            raise ModelLoadError(
-                model_path,
-                f"its config {config_path.name} is missing beside it",
-                hint="a Piper voice is two files, X.onnx and X.onnx.json; import both",
-            )
+        model_path, config_path = voice_files(model_path, "a Piper voice")
         self.device = resolve_device("tts", device)
         self.model_path = model_path
 

@@ -25,7 +25,7 @@ from ..config import TtsConfig
 from ..devices import resolve_device
 from ..errors import ModelLoadError
 from ..text import split_sentences
-from .base import SpeechChunk
+from .base import SpeechChunk, voice_files
 
 __all__ = [
     "CONFIG_FORMAT",
@@ -146,16 +146,7 @@ class VitsVoice:
         speaking_rate: float = 1.0,
         threads: int = 0,
     ) -> None:
-        model_path = Path(model_path)
-        config_path = Path(f"{model_path}.json")
-        if not model_path.is_file():
-            raise ModelLoadError(model_path, "the voice file does not exist")
-        if not config_path.is_file():
-            raise ModelLoadError(
-                model_path,
-                f"its config {config_path.name} is missing beside it",
-                hint="a trained voice is two files, X.onnx and X.onnx.json; import both",
-            )
+        model_path, config_path = voice_files(model_path, "a trained voice")
         try:
             config = json.loads(config_path.read_text(encoding="utf-8"))
             self.tokenizer = VitsTokenizer.from_dict(config["tokenizer"])

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.fsutil import replace_dir
+
 from .base import load_base, offline
 from .errors import ExportError, TrainError
 from .gguf_export import check_supported, read_config, write_gguf
@@ -111,17 +113,8 @@ def merge_adapter(base: Path, adapter: Path, target: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     merged.save_pretrained(str(tmp), safe_serialization=True)
     tokenizer.save_pretrained(str(tmp))
-    _replace_dir(tmp, target)
+    replace_dir(tmp, target)
     return target
-
-
-def _replace_dir(tmp: Path, target: Path) -> None:
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def gguf_from_folder(folder: Path, out: Path, base: Path | None = None, name: str = "") -> Path:

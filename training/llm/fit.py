@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.fsutil import atomic_open, atomic_write_text
+from assistant.fsutil import atomic_open, atomic_write_text, replace_dir
 
 from .base import load_base, load_tokenizer, offline
 from .checkpoints import latest_checkpoint, make_callback
@@ -309,12 +309,7 @@ def save_adapter(model: Any, tokenizer: Any, target: Path) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
-    old = target.with_name(f".{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    tmp.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, target)
 
 
 def plot_losses(history: list[dict[str, Any]], path: Path) -> None:

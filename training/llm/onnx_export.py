@@ -22,7 +22,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from assistant.fsutil import atomic_write_text
+from assistant.fsutil import atomic_write_text, replace_dir
 
 from .errors import ExportError
 from .gguf_export import _rope, check_supported, read_config
@@ -200,12 +200,7 @@ def export_onnx(merged: Path, target: Path, *, quantize: bool = True) -> Path:
                 indent=2,
             ),
         )
-        old = target.with_name(f".{target.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_dir(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
