@@ -73,15 +73,18 @@ def cpu_count() -> int:
 @pytest.fixture(scope="session")
 def speak(tmp_path_factory: pytest.TempPathFactory, piper_onnx: Path):
     """``speak(text) -> Path``: a 22.05 kHz mono WAV of ``text`` spoken by the embedded
-    Piper voice, made with piper directly (independent of the runtime under test)."""
+    Piper voice, made with piper directly (independent of the runtime under test). The
+    voice's random variation is switched off, so a test hears the same speech every run
+    (with it on, whisper heard "quit" for "quick" about once in 25)."""
     import hashlib
 
     import numpy as np
     import soundfile as sf
-    from piper import PiperVoice
+    from piper import PiperVoice, SynthesisConfig
 
     folder = tmp_path_factory.mktemp("speech")
     voice = PiperVoice.load(piper_onnx)
+    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
 
     def _speak(text: str, *, lead_silence: float = 0.3, tail_silence: float = 0.5) -> Path:
         name = hashlib.sha1(f"{text}|{lead_silence}|{tail_silence}".encode()).hexdigest()[:16]
@@ -89,7 +92,7 @@ def speak(tmp_path_factory: pytest.TempPathFactory, piper_onnx: Path):
         if not path.exists():
             rate = voice.config.sample_rate
             parts = [np.zeros(int(lead_silence * rate), np.float32)]
-            parts += [chunk.audio_float_array for chunk in voice.synthesize(text)]
+            parts += [chunk.audio_float_array for chunk in voice.synthesize(text, steady)]
             parts.append(np.zeros(int(tail_silence * rate), np.float32))
             sf.write(path, np.concatenate(parts), rate, subtype="PCM_16")
         return path

@@ -293,16 +293,16 @@ def test_the_assistant_does_not_hear_itself_on_open_speakers_but_hears_the_user(
 
 
 def test_without_echo_cancellation_the_echo_interrupts_the_reply(engines, config):
-    conversation, events, _ = _open_speaker_conversation(engines, config, echo=None)
+    conversation, events, player = _open_speaker_conversation(engines, config, echo=None)
     try:
         first = events.wait_for(TurnFinished, 1, timeout=60)[0]
-        heard = [e.text.lower() for e in events.wait_for(FinalTranscript, 2, timeout=60)]
+        played = sum(len(b) for b in player.played) / player.sample_rate
     finally:
         conversation.stop()
     # Control for the test above: the same room without a canceller barges in on itself,
-    # and what it "hears" next is its own voice, not the user's question.
+    # its own voice cutting the reply long before the user speaks (11 s in).
     assert first.interrupted and conversation.barge_in_stops
-    assert not re.search(r"(2|two) plus (2|two)", heard[1]), heard
+    assert played < 6.0, played
 
 
 class _UnpluggableStream:
