@@ -1,7 +1,7 @@
 """The live conversation: microphone to speakers, streaming, with barge-in.
 
-Threads, joined by queues; only this package owns concurrency (capture.py holds the
-capture thread's work):
+Threads, joined by queues; only this package owns concurrency (capture.py and voice.py
+hold the capture and voice threads' work):
 
 - capture: reads the source, removes the speakers' echo, runs the endpointer, reports
   levels, pauses the reply the moment the user starts talking over it and cancels it
@@ -43,10 +43,10 @@ from ..asr import Transcriber
 from ..audio import ASR_RATE, Audio
 from ..audio.playback import Player
 from ..config import Config
-from ..errors import AssistantError, AudioDeviceError, EngineError
+from ..errors import AssistantError, EngineError
 from ..llm import ChatModel, Message, fit_to_context
 from ..memtrim import release_free_memory
-from ..text import SentenceChunker, speakable
+from ..text import SentenceChunker
 from ..tts import Voice
 from ..turn import FIRST_CLAUSE_WORDS, generation_options
 from ..vad import Endpointer, Vad, VadOptions
@@ -57,7 +57,6 @@ from .events import (
     FinalTranscript,
     PartialTranscript,
     ReplyToken,
-    SentenceSpoken,
     State,
     StateChanged,
     TurnFinished,
@@ -65,6 +64,7 @@ from .events import (
 )
 from .sources import AudioSource
 from .turns import PendingTurn
+from .voice import VoiceMixin
 
 if TYPE_CHECKING:
     from ..engines import Engines
@@ -76,7 +76,7 @@ log = logging.getLogger(__name__)
 MODES = ("hands-free", "push-to-talk")
 
 
-class Conversation(CaptureMixin):
+class Conversation(CaptureMixin, VoiceMixin):
     """A running conversation between the user and the engines.
 
     Args:
@@ -445,66 +445,3 @@ class Conversation(CaptureMixin):
         self._memory.add_turn(
             self._conversation_id, user, spoken, interrupted=interrupted, metrics=metrics
         )
-
-    # ------------------------------------------------------------------ voice
-
-    def _voice_loop(self) -> None:
-        while self._running.is_set():
-            turn, sentence = self._sentences.get()
-            if turn.number < 0:
-                return
-            if sentence is None:
-                if turn.wait_confirmed():
-                    try:
-                        self._player.wait()
-                    except AudioDeviceError as exc:
-                        self._error(exc, "output")
-                turn.playback_done.set()
-                continue
-            if turn.cancel.is_set():
-                continue
-            text = speakable(sentence, self._voice.language)
-            if not any(ch.isalnum() for ch in text):
-                continue
-            try:
-                chunks = list(self._voice.synthesize(text))
-            except AssistantError as exc:
-                self._error(exc, "tts")
-                continue
-            for i, chunk in enumerate(chunks):
-                # A speculative reply is ready early; it plays once the turn is confirmed.
-                if not turn.wait_confirmed():
-                    break
-                last = i == len(chunks) - 1
-                try:
-                    self._player.play(chunk.audio, tag=(turn, text if last else None))
-                except AudioDeviceError as exc:
-                    self._error(exc, "output")
-                    turn.cancel.set()
-
-    def _on_audio_started(self, tag: Any) -> None:
-        turn, _ = tag
-        if turn.cancel.is_set():
-            return
-        turn.mark("first_audio")
-        if self._state == State.THINKING:
-            self._set_state(State.SPEAKING)
-
-    def _on_audio_finished(self, tag: Any, completed: bool) -> None:
-        turn, sentence = tag
-        if completed and sentence is not None and not turn.cancel.is_set():
-            turn.spoken.append(sentence)
-            self._emit(SentenceSpoken(sentence, turn.number))
-
-    def _on_played_block(self, block: np.ndarray) -> None:
-        # One resampler for the whole stream: resampling 20 ms blocks one by one would
-        # put a discontinuity at every block edge, which the canceller cannot match.
-        if self._reference_resampler is None:
-            import soxr
-
-            self._reference_resampler = soxr.ResampleStream(
-                self._player.sample_rate, ASR_RATE, 1, dtype="float32"
-            )
-        resampled = self._reference_resampler.resample_chunk(block)
-        if len(resampled):
-            self._echo.add_reference(resampled)

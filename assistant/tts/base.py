@@ -12,7 +12,7 @@ import numpy as np
 from ..audio import Audio
 from ..errors import ModelLoadError
 
-__all__ = ["SpeechChunk", "Voice", "synthesize_all", "voice_files"]
+__all__ = ["SpeechChunk", "Voice", "check_speaking_rate", "synthesize_all", "voice_files"]
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,10 @@ def voice_files(model_path: Path, kind: str) -> tuple[Path, Path]:
             hint=f"{kind} is two files, X.onnx and X.onnx.json; import both",
         )
     return model_path, config_path
+
+
+def check_speaking_rate(rate: float) -> float:
+    """``rate`` if it is a usable pace (relative to the voice's own), else ValueError."""
+    if not 0.0 < rate <= 4.0:
+        raise ValueError(f"speaking rate must be in (0, 4], not {rate}")
+    return rate

@@ -16,7 +16,7 @@ from ..config import TtsConfig
 from ..devices import resolve_device
 from ..errors import ModelLoadError
 from ..text import split_sentences
-from .base import SpeechChunk, voice_files
+from .base import SpeechChunk, check_speaking_rate, voice_files
 from .vits import VitsVoice, is_vits_config
 
 __all__ = ["PiperVoice", "load_voice"]
@@ -83,9 +83,7 @@ class PiperVoice:
 
     @speaking_rate.setter
     def speaking_rate(self, rate: float) -> None:
-        if not 0.0 < rate <= 4.0:
-            raise ValueError(f"speaking rate must be in (0, 4], not {rate}")
-        self._rate = rate
+        self._rate = check_speaking_rate(rate)
         from piper import SynthesisConfig
 
         # VITS stretches durations by length_scale: a higher rate means shorter phonemes.

@@ -25,7 +25,7 @@ from ..config import TtsConfig
 from ..devices import resolve_device
 from ..errors import ModelLoadError
 from ..text import split_sentences
-from .base import SpeechChunk, voice_files
+from .base import SpeechChunk, check_speaking_rate, voice_files
 
 __all__ = [
     "CONFIG_FORMAT",
@@ -202,9 +202,7 @@ class VitsVoice:
 
     @speaking_rate.setter
     def speaking_rate(self, rate: float) -> None:
-        if not 0.0 < rate <= 4.0:
-            raise ValueError(f"speaking rate must be in (0, 4], not {rate}")
-        self._rate = rate
+        self._rate = check_speaking_rate(rate)
 
     def token_ids(self, text: str) -> list[int]:
         """The model's input for ``text``: phonemes, then ids."""
