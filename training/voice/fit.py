@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -27,9 +26,18 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
-from assistant.fsutil import atomic_open, atomic_write_bytes, atomic_write_text
+from assistant.fsutil import atomic_write_bytes, atomic_write_text
 from assistant.tts.vits import phonemize
 
+from .checkpoints import (
+    base_weights,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_matching,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from .data import Utterance, dataset_language, read_metadata, split_heldout
 from .presets import get_preset
 
@@ -45,7 +53,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_CKPT = re.compile(r"^step-(\d+)\.pt$")
 _GEN_PARTS = {
     "loss_mel": "mel",
     "loss_kl": "kl",
@@ -120,25 +127,6 @@ class FitResult:
     """Per-step losses of the whole run."""
 
 
-def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """(step, path) of the run's checkpoints, oldest first."""
-    folder = Path(run_dir) / "checkpoints"
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.iterdir():
-        match = _CKPT.match(path.name)
-        if match and path.is_file():
-            found.append((int(match.group(1)), path))
-    return sorted(found)
-
-
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest checkpoint of a run, or ``None``."""
-    found = list_checkpoints(run_dir)
-    return found[-1][1] if found else None
-
-
 def _device(requested: str) -> str:
     import torch
 
@@ -199,51 +187,6 @@ def _samples(utterances: list[Utterance], language: str, root: Path) -> list[dic
     return items
 
 
-def _save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save into a temporary file beside ``path``, then rename: a kill leaves the
-    previous checkpoints intact and never a half-written one under a real name."""
-    import torch
-
-    with atomic_open(path, "wb") as handle:
-        torch.save(state, handle)
-
-
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    import torch
-
-    try:
-        return dict(torch.load(str(path), map_location="cpu", weights_only=False))
-    except Exception as exc:  # torch raises many kinds for a damaged file
-        raise AssistantError(
-            f"cannot read checkpoint {path}: {exc}",
-            hint="delete it to resume from the one before, or start a new run",
-        ) from exc
-
-
-def _base_weights(path: Path) -> dict[str, Any]:
-    """Weights of a base checkpoint: one of ours, or a Coqui ``.pth`` (``model`` key)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise AssistantError(
-            f"base checkpoint {path} does not exist",
-            hint="pass a checkpoint file (.pt from a run, or a Coqui VITS .pth)",
-        )
-    state = _load_checkpoint(path)
-    weights = state.get("model")
-    if not isinstance(weights, dict):
-        raise AssistantError(f"{path} holds no model weights (no 'model' entry)")
-    return weights
-
-
-def _load_matching(model: Any, weights: dict[str, Any]) -> tuple[int, list[str]]:
-    """Copy the tensors whose name and shape match; returns (copied, skipped names)."""
-    own = model.state_dict()
-    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    skipped = sorted(set(own) - set(usable))
-    model.load_state_dict(usable, strict=False)
-    return len(usable), skipped
-
-
 def plot_losses(history: list[dict[str, float]], path: Path) -> None:
     """Loss curves (generator, discriminator, mel) as a PNG, written atomically."""
     import matplotlib
@@ -289,7 +232,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
 
     _check_rate(train_set[0].wav, preset.sample_rate, data_dir)
     resume_path = latest_checkpoint(run_dir)
-    resumed: dict[str, Any] | None = _load_checkpoint(resume_path) if resume_path else None
+    resumed: dict[str, Any] | None = load_checkpoint(resume_path) if resume_path else None
     if resumed is not None:
         preset = get_preset(resumed["preset"])  # a run keeps its preset
         config = config_from_dict(resumed["config"])
@@ -305,7 +248,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     if resumed is not None:
         model.load_state_dict(resumed["model"])
     elif options.base is not None:
-        copied, skipped = _load_matching(model, _base_weights(options.base))
+        copied, skipped = load_matching(model, base_weights(options.base))
         log.info(
             "started from %s: %d tensors copied, %d skipped", options.base, copied, len(skipped)
         )
@@ -384,7 +327,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
                 )
             if main and (step % every == 0 or step == total):
                 checkpoint = run_dir / "checkpoints" / f"step-{step:07d}.pt"
-                _save_checkpoint(
+                save_checkpoint(
                     checkpoint,
                     {
                         "model": model.state_dict(),
@@ -398,7 +341,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
                         "history": history,
                     },
                 )
-                _prune(run_dir, options.keep_checkpoints)
+                prune_checkpoints(run_dir, options.keep_checkpoints)
                 plot_losses(history, run_dir / "loss.png")
                 if writer is not None:
                     writer.flush()
@@ -487,17 +430,6 @@ def _write_progress(
         "curve": [[h["step"], h.get("mel", 0.0)] for h in history[::every]],
     }
     atomic_write_text(run_dir / "progress.json", json.dumps(record))
-
-
-def _prune(run_dir: Path, keep: int) -> None:
-    """Delete all but the ``keep`` newest checkpoints (and leftovers of killed writes)."""
-    found = list_checkpoints(run_dir)
-    for _, path in found[: max(0, len(found) - keep)]:
-        path.unlink(missing_ok=True)
-    for tmp in (run_dir / "checkpoints").glob(".step-*.tmp"):
-        with contextlib.suppress(OSError):
-            if time.time() - tmp.stat().st_mtime > 60:
-                tmp.unlink()
 
 
 def _tensorboard(folder: Path, step: int) -> Any:

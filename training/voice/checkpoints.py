@@ -1,0 +1,100 @@
+"""A voice run's checkpoints: listed by step, written atomically, read with a clear error,
+pruned to the newest few; and a base checkpoint's weights copied where they fit."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import AssistantError
+from assistant.fsutil import atomic_open
+
+__all__ = [
+    "base_weights",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "load_matching",
+    "prune_checkpoints",
+    "save_checkpoint",
+]
+
+_CKPT = re.compile(r"^step-(\d+)\.pt$")
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, path) of the run's checkpoints, oldest first."""
+    folder = Path(run_dir) / "checkpoints"
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        match = _CKPT.match(path.name)
+        if match and path.is_file():
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint of a run, or ``None``."""
+    found = list_checkpoints(run_dir)
+    return found[-1][1] if found else None
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save into a temporary file beside ``path``, then rename: a kill leaves the
+    previous checkpoints intact and never a half-written one under a real name."""
+    import torch
+
+    with atomic_open(path, "wb") as handle:
+        torch.save(state, handle)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    import torch
+
+    try:
+        return dict(torch.load(str(path), map_location="cpu", weights_only=False))
+    except Exception as exc:  # torch raises many kinds for a damaged file
+        raise AssistantError(
+            f"cannot read checkpoint {path}: {exc}",
+            hint="delete it to resume from the one before, or start a new run",
+        ) from exc
+
+
+def base_weights(path: Path) -> dict[str, Any]:
+    """Weights of a base checkpoint: one of ours, or a Coqui ``.pth`` (``model`` key)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise AssistantError(
+            f"base checkpoint {path} does not exist",
+            hint="pass a checkpoint file (.pt from a run, or a Coqui VITS .pth)",
+        )
+    state = load_checkpoint(path)
+    weights = state.get("model")
+    if not isinstance(weights, dict):
+        raise AssistantError(f"{path} holds no model weights (no 'model' entry)")
+    return weights
+
+
+def load_matching(model: Any, weights: dict[str, Any]) -> tuple[int, list[str]]:
+    """Copy the tensors whose name and shape match; returns (copied, skipped names)."""
+    own = model.state_dict()
+    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    skipped = sorted(set(own) - set(usable))
+    model.load_state_dict(usable, strict=False)
+    return len(usable), skipped
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest checkpoints (and leftovers of killed writes)."""
+    found = list_checkpoints(run_dir)
+    for _, path in found[: max(0, len(found) - keep)]:
+        path.unlink(missing_ok=True)
+    for tmp in (run_dir / "checkpoints").glob(".step-*.tmp"):
+        with contextlib.suppress(OSError):
+            if time.time() - tmp.stat().st_mtime > 60:
+                tmp.unlink()
