@@ -82,7 +82,7 @@ def said(engines, text: str):
     return synthesize_all(engines.voice, text)
 
 
-def _trailing_silence(audio, *, leading: bool = False) -> float:
+def _edge_silence(audio, *, leading: bool = False) -> float:
     """Seconds before the first (``leading``) or after the last sample above -34 dBFS."""
     loud = np.flatnonzero(np.abs(audio.samples) > 0.02)
     samples = loud[0] if leading else len(audio.samples) - 1 - loud[-1]
@@ -364,7 +364,7 @@ def test_a_short_pause_mid_sentence_does_not_end_the_turn(engines, config):
     # its clips with silence): longer than the speculation delay, shorter than the pause
     # that ends a finished-looking statement (whisper writes "I would like to know.").
     assert STATEMENT_PAUSE > 0.45
-    padding = _trailing_silence(first) + _trailing_silence(second, leading=True)
+    padding = _edge_silence(first) + _edge_silence(second, leading=True)
     gap = 0.45 - padding
     source = ScriptedSource([Utterance(0.3, first), Utterance(0.3 + first.duration + gap, second)])
     player = Player(engines.voice.sample_rate, simulated=True, realtime=False)
