@@ -264,6 +264,8 @@ def _guess_kind(path: Path) -> str | None:
         return "asr"
     if path.suffix == ".gguf":
         return "llm"
+    if path.suffix in (".pth", ".pt"):
+        return "voice-base"
     if path.suffix == ".onnx":
         return "voice" if path.with_name(path.name + ".json").exists() else "vad"
     return None

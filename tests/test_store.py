@@ -15,6 +15,7 @@ from assistant.config import ModelsConfig
 from assistant.errors import ModelError, ModelNotFoundError
 from assistant.store import (
     KINDS,
+    PIPELINE_KINDS,
     Catalog,
     ModelStore,
     catalog_path,
@@ -88,7 +89,7 @@ def store_entries(root: Path) -> list[str]:
 def test_catalog_has_an_embedded_default_of_each_kind() -> None:
     catalog = Catalog.load()
     assert catalog.path == catalog_path()
-    for kind in KINDS:
+    for kind in PIPELINE_KINDS:
         entry = catalog.default_for(kind)
         assert entry.id == EMBEDDED[kind]
         assert entry.embedded and entry.package and entry.package_dir
@@ -253,6 +254,33 @@ def test_import_voice_without_its_json_fails_and_leaves_nothing(
         store.import_path(onnx, "voice")
     assert store_entries(store.root) == []
     assert all(m.source == "embedded" for m in store.installed())
+
+
+def test_import_a_voice_base_checkpoint_and_refuse_what_is_not_one(
+    store: ModelStore, tmp_path: Path
+) -> None:
+    import io
+    import pickle
+    import zipfile
+
+    # torch.save writes a zip archive (the files inside do not matter to the store).
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("base/data.pkl", pickle.dumps({"model": {}}))
+    checkpoint = tmp_path / "lessac-base.pth"
+    checkpoint.write_bytes(buffer.getvalue())
+    model = store.import_path(checkpoint, "voice-base")
+    assert model.kind == "voice-base" and model.path.name == "lessac-base.pth"
+    assert store.resolve("voice-base", model.id) == model
+    with pytest.raises(ModelError, match="is a voice-base, not a voice"):
+        store.resolve("voice", model.id)
+
+    text = tmp_path / "notes.pt"
+    text.write_text("not a checkpoint")
+    with pytest.raises(ModelError, match="not a PyTorch checkpoint"):
+        store.import_path(text, "voice-base")
+    with pytest.raises(ModelError, match=r"not a \.pth or \.pt file"):
+        store.import_path(fake_gguf(tmp_path), "voice-base")
 
 
 def test_import_whisper_folder(store: ModelStore, whisper_dir: Path) -> None:

@@ -7,6 +7,7 @@ The expensive steps run once per module and are shared."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -14,7 +15,9 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +29,14 @@ from assistant.asr import WhisperTranscriber
 from assistant.tts import VitsVoice, load_voice, synthesize_all
 from assistant.tts.vits import phonemize
 from assistant.vad import SileroVad
+from training.voice.checkpoints import latest_checkpoint as latest_checkpoint_of
 from training.voice.phonemes import INVENTORIES, coverage, prompt_list
 from training.voice.prepare import PrepareOptions, prepare
 
 pytestmark = pytest.mark.timeout(900)
 
 N_UTTERANCES = 40
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -77,6 +82,10 @@ def dataset(recordings, tmp_path_factory, vad, transcriber):
     out = tmp_path_factory.mktemp("dataset") / "data"
     report = prepare(PrepareOptions(recordings, out), vad, transcriber)
     return out, report
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -305,6 +314,83 @@ def finetuned(killed_run, tmp_path_factory, module_home):
     )
     exported = export_voice(result.checkpoint, run / "voice", "finetuned-test")
     return base, result, exported
+
+
+@pytest.fixture
+def hub_with_base(killed_run, tmp_path, monkeypatch):
+    """A local HTTP hub serving the killed run's checkpoint as the catalog's ``test-base``
+    (kind voice-base), the way a published base checkpoint is pulled."""
+    _, scratch = killed_run
+    served = tmp_path / "hub"
+    served.mkdir()
+    checkpoint = shutil.copy(latest_checkpoint_of(scratch), served / "base.pt")
+    data = Path(checkpoint).read_bytes()
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(served)))
+    url = f"http://127.0.0.1:{httpd.server_address[1]}/base.pt"
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    catalog = tmp_path / "catalog.toml"
+    catalog.write_text(
+        (ROOT / "models" / "catalog.toml").read_text()
+        + f"""
+[[model]]
+id = "test-base"
+kind = "voice-base"
+name = "Test VITS base"
+licence = "CC0-1.0"
+homepage = "https://example.org"
+language = "en"
+size = {len(data)}
+files = [
+    {{ path = "base.pt", size = {len(data)}, sha256 = "{_sha(data)}", url = "{url}" }},
+]
+"""
+    )
+    monkeypatch.setenv("ASSISTANT_CATALOG", str(catalog))
+    for name in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    yield data
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_fit_from_a_catalog_base_after_an_explicit_pull(killed_run, hub_with_base, tmp_path):
+    data, _ = killed_run
+    run = tmp_path / "from-catalog"
+    fit = (
+        "train", "voice", "fit", str(data), "--output", str(run), "--preset", "tiny",
+        "--steps", "1", "--batch-size", "2", "--device", "cpu", "--base", "test-base",
+    )  # fmt: skip
+    # Not pulled yet: training does not download, it says how to.
+    refused = _cli(*fit)
+    assert refused.returncode != 0
+    assert "assistant models pull test-base" in refused.stderr
+    assert not run.exists()
+
+    pulled = _cli("models", "pull", "test-base")
+    assert pulled.returncode == 0, pulled.stderr
+    listed = _cli("models", "list", "--kind", "voice-base")
+    assert "test-base" in listed.stdout
+
+    done = _cli(*fit)
+    assert done.returncode == 0, done.stderr[-3000:]
+    base = Path(json.loads((run / "run.json").read_text())["options"]["base"])
+    assert base.name == "base.pt" and base.read_bytes() == hub_with_base
+    assert base.is_relative_to(Path(os.environ["ASSISTANT_MODELS_DIR"]))
+
+
+def test_a_voice_is_not_a_base_checkpoint(tmp_path):
+    result = _cli(
+        "train", "voice", "fit", str(tmp_path / "data"), "--output", str(tmp_path / "r"),
+        "--preset", "tiny",
+        "--base", "piper-en_US-joe-medium",
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "is a voice, not a voice-base" in result.stderr
 
 
 def test_finetune_starts_from_the_base_weights(finetuned):

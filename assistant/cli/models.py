@@ -97,7 +97,7 @@ def _list(ctx: CliContext, *, show_all: bool, kind: str | None) -> int:
     )
     rows = [["", "ID", "KIND", "SIZE", "STATE", "SOURCE", "LICENCE"]]
     for model in models:
-        mark = "*" if active[model.kind] == model.id else ""
+        mark = "*" if active.get(model.kind) == model.id else ""
         rows.append([mark, model.id, model.kind, human_size(model.size),
                      store.verified_state(model), model.source, model.licence])  # fmt: skip
     installed = {m.id for m in everything}
@@ -105,7 +105,7 @@ def _list(ctx: CliContext, *, show_all: bool, kind: str | None) -> int:
         for entry in store.catalog:
             if entry.id in installed or kind not in (None, entry.kind):
                 continue
-            mark = "*" if active[entry.kind] == entry.id else ""
+            mark = "*" if active.get(entry.kind) == entry.id else ""
             state = "not installed" if entry.embedded else "available"
             rows.append([mark, entry.id, entry.kind, human_size(entry.size), state,
                          "pull" if not entry.embedded else "package", entry.licence])  # fmt: skip
@@ -158,7 +158,10 @@ def _import(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _print_installed(model: InstalledModel, verb: str) -> None:
     print(f"{verb} {model.id} ({model.kind}) -> {model.path}")
-    print(f'to use it, set {_CONFIG_KEY[model.kind]} = "{model.id}" in the config')
+    if model.kind == "voice-base":
+        print(f"to fine-tune a voice from it: assistant train voice fit DATA --base {model.id}")
+    else:
+        print(f'to use it, set {_CONFIG_KEY[model.kind]} = "{model.id}" in the config')
 
 
 def _remove(ctx: CliContext, model_id: str) -> int:

@@ -8,7 +8,7 @@ and only when asked).
 
 from __future__ import annotations
 
-from .catalog import KINDS, Catalog, CatalogEntry, ModelFile, catalog_path
+from .catalog import KINDS, PIPELINE_KINDS, Catalog, CatalogEntry, ModelFile, catalog_path
 from .install import human_size
 from .installed import InstalledModel
 from .manifest import SOURCES
@@ -18,6 +18,7 @@ from .verify import VerifyResult
 
 __all__ = [
     "KINDS",
+    "PIPELINE_KINDS",
     "SOURCES",
     "Catalog",
     "CatalogEntry",

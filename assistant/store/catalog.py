@@ -25,6 +25,7 @@ from ..errors import ModelError, ModelNotFoundError
 
 __all__ = [
     "KINDS",
+    "PIPELINE_KINDS",
     "Catalog",
     "CatalogEntry",
     "ModelFile",
@@ -37,8 +38,11 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-KINDS = ("asr", "llm", "voice", "vad")
-"""Every kind of model, in the order the pipeline uses them."""
+PIPELINE_KINDS = ("asr", "llm", "voice", "vad")
+"""The kinds the live pipeline uses, in its order; each has an embedded default."""
+KINDS = (*PIPELINE_KINDS, "voice-base")
+"""Every kind of model: the pipeline's, then ``voice-base``, a VITS checkpoint that voice
+training fine-tunes from (never spoken with directly; no default)."""
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MODEL_KEYS = {

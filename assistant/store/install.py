@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import ModelError
 from ..fsutil import sha256_file
-from .catalog import ModelFile, check_model_id
+from .catalog import KINDS, ModelFile, check_model_id
 from .manifest import MANIFEST_NAME, Manifest, find_main, write_manifest
 
 __all__ = [
@@ -133,8 +133,24 @@ def _check_main(kind: str, main: Path) -> list[Path]:
         return [main]
     if kind == "voice":
         return [main, _check_voice(main)]
+    if kind == "voice-base":
+        _check_checkpoint(main)
+        return [main]
     _check_onnx(main)
     return [main]
+
+
+def _check_checkpoint(path: Path) -> None:
+    """A PyTorch checkpoint is a zip archive (torch.save since 1.6) or a pickle (older);
+    checked by its first bytes, so the runtime never imports torch for it."""
+    with path.open("rb") as f:
+        head = f.read(4)
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise ModelError(
+            f"{path} is not a PyTorch checkpoint (neither a torch.save zip nor a pickle)",
+            hint="a voice base is a VITS checkpoint: a voice-training run's .pt "
+            "(RUN/checkpoints/step-N.pt) or a Coqui VITS model .pth",
+        )
 
 
 def list_files(folder: Path) -> list[str]:
@@ -164,11 +180,12 @@ def collect_import(path: Path, kind: str) -> tuple[list[tuple[Path, str]], str]:
     if path.is_dir():
         # A folder holding one model file (e.g. a downloaded voice folder) is accepted too.
         path = path / find_main(kind, list_files(path), str(path))
-    expected = ".gguf" if kind == "llm" else ".onnx"
+    expected = {"llm": (".gguf",), "voice-base": (".pth", ".pt")}.get(kind, (".onnx",))
     if not path.name.lower().endswith(expected):
+        what = " or ".join(expected)
         raise ModelError(
-            f"{path} is not a {expected} file; a {kind} model is a {expected} file",
-            hint="check --kind (asr, llm, voice, vad)",
+            f"{path} is not a {what} file; a {kind} model is a {what} file",
+            hint=f"check --kind ({', '.join(KINDS)})",
         )
     files = _check_main(kind, path)
     return [(f, f.name) for f in files], path.name

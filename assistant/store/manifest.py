@@ -150,14 +150,21 @@ def _from_dict(data: dict[str, Any]) -> Manifest:
     )
 
 
-_MAIN_SUFFIX = {"llm": (".gguf", ".onnx"), "voice": (".onnx",), "vad": (".onnx",)}
-"""Main-file suffixes per kind (an llm is a GGUF, or an ONNX decoder from training)."""
+_MAIN_SUFFIX = {
+    "llm": (".gguf", ".onnx"),
+    "voice": (".onnx",),
+    "vad": (".onnx",),
+    "voice-base": (".pth", ".pt"),
+}
+"""Main-file suffixes per kind (an llm is a GGUF, or an ONNX decoder from training; a
+voice base is a PyTorch checkpoint: Coqui's ``.pth`` or a voice-training run's ``.pt``)."""
 
 
 def find_main(kind: str, paths: list[str] | tuple[str, ...], where: str) -> str:
     """The main path of a model (relative to its folder) among its file ``paths``.
 
-    asr models are folders (``.``); the others have exactly one .gguf or .onnx file.
+    asr models are folders (``.``); the others have exactly one main file
+    (:data:`_MAIN_SUFFIX`).
     """
     if kind == "asr":
         return "."

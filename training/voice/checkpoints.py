@@ -1,16 +1,21 @@
 """A voice run's checkpoints: listed by step, written atomically, read with a clear error,
-pruned to the newest few; and a base checkpoint's weights copied where they fit."""
+pruned to the newest few; and a base checkpoint (a file, or a ``voice-base`` model of the
+store) found and its weights copied where they fit."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.errors import AssistantError
 from assistant.fsutil import atomic_open
+
+if TYPE_CHECKING:
+    from assistant.store import ModelStore
 
 __all__ = [
     "base_weights",
@@ -19,6 +24,7 @@ __all__ = [
     "load_checkpoint",
     "load_matching",
     "prune_checkpoints",
+    "resolve_base",
     "save_checkpoint",
 ]
 
@@ -63,6 +69,31 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
             f"cannot read checkpoint {path}: {exc}",
             hint="delete it to resume from the one before, or start a new run",
         ) from exc
+
+
+def resolve_base(spec: str, store: ModelStore) -> Path:
+    """The base checkpoint file that ``--base`` names: a path (a run's ``.pt``, a Coqui
+    ``.pth``, or a folder holding one), or the id of a ``voice-base`` model in the store.
+
+    Store ids are catalog entries pulled with ``assistant models pull ID``, or checkpoints
+    imported with ``assistant models import FILE --kind voice-base``. Training never
+    downloads: a catalog id that is not installed fails with the command that pulls it.
+    """
+    from assistant.store.manifest import find_main
+
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    if path.is_dir():
+        found = [p.name for p in path.iterdir() if p.is_file()]
+        return path / find_main("voice-base", found, f"base checkpoint folder {path}")
+    if os.sep in spec or spec.endswith((".pt", ".pth")):
+        raise AssistantError(
+            f"base checkpoint {path} does not exist",
+            hint="pass a checkpoint file (.pt from a run, or a Coqui VITS .pth) or the id "
+            "of a voice-base model (`assistant models list --kind voice-base --all`)",
+        )
+    return store.resolve("voice-base", spec).path
 
 
 def base_weights(path: Path) -> dict[str, Any]:

@@ -124,7 +124,8 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--base",
         metavar="CHECKPOINT",
-        help="fine-tune from this checkpoint (a run's .pt or a Coqui VITS .pth)",
+        help="fine-tune from this checkpoint: a file (a run's .pt, a Coqui VITS .pth) or "
+        "the id of a voice-base model in the store (pull it first: assistant models pull ID)",
     )
     p.add_argument("--batch-size", type=int, help="utterances per step")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -144,7 +145,8 @@ def _prepare_from(args: argparse.Namespace, input_dir: Path, output_dir: Path) -
     )
 
 
-def _fit_from(args: argparse.Namespace, data: Path, output: Path) -> Any:
+def _fit_from(args: argparse.Namespace, data: Path, output: Path, ctx: Any) -> Any:
+    from .checkpoints import resolve_base
     from .fit import FitOptions
 
     return FitOptions(
@@ -153,7 +155,7 @@ def _fit_from(args: argparse.Namespace, data: Path, output: Path) -> Any:
         preset=args.preset,
         steps=args.steps,
         checkpoint_every=args.checkpoint_every,
-        base=Path(args.base) if args.base else None,
+        base=resolve_base(args.base, ctx.store) if args.base else None,
         device=args.device,
         mixed_precision=args.mixed_precision,
         batch_size=args.batch_size,
@@ -230,7 +232,7 @@ def _do_fit(options: Any) -> Any:
 
 
 def _fit(args: argparse.Namespace, ctx: Any) -> int:
-    _do_fit(_fit_from(args, Path(args.data), Path(args.output)))
+    _do_fit(_fit_from(args, Path(args.data), Path(args.output), ctx))
     return 0
 
 
@@ -318,9 +320,10 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
 
     run = Path(args.output)
     data = run / "dataset"
+    fit_options = _fit_from(args, data, run, ctx)  # a bad --base fails before any work
     report = _do_prepare(_prepare_from(args, Path(args.input), data), ctx)
     print(report.to_text(), end="")
-    result = _do_fit(_fit_from(args, data, run))
+    result = _do_fit(fit_options)
     exported = export_voice(
         result.checkpoint, run / "voice", args.name, register=True, store=ctx.store
     )
