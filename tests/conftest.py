@@ -3,9 +3,12 @@ paths, and speech generated with the embedded Piper voice."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from importlib.metadata import distribution
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -13,6 +16,17 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Qt widgets in any test (pytest-qt's qapp) draw offscreen unless a test asks for more.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def packaging_script(name: str) -> ModuleType:
+    """Import ``packaging/<name>.py`` (packaging/ is not a Python package: its name would
+    shadow PyPI's ``packaging``)."""
+    spec = importlib.util.spec_from_file_location(f"_pkg_{name}", REPO / "packaging" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def _embedded(dist: str, rel: str) -> Path:

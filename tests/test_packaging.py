@@ -4,15 +4,14 @@ clean Debian root, and the self-test of both."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
+from conftest import packaging_script
 
 from assistant.audio import Audio, write_wav
 from assistant.selftest import QUESTION_WAV, SelfTestError, run_self_test
@@ -21,18 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGING = ROOT / "packaging"
 
 
-def _load(name: str) -> ModuleType:
-    # packaging/ is not a Python package (its name would shadow PyPI's `packaging`).
-    spec = importlib.util.spec_from_file_location(f"_pkg_{name}", PACKAGING / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bundlecheck = _load("bundlecheck")
-licences = _load("licences")
+bundlecheck = packaging_script("bundlecheck")
+licences = packaging_script("licences")
 
 
 def _headless_env() -> dict[str, str]:
