@@ -5,6 +5,7 @@ clean Debian root, and the self-test of both."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -32,6 +33,7 @@ def _load(name: str) -> ModuleType:
 
 
 bundlecheck = _load("bundlecheck")
+icudata = _load("icudata")
 licences = _load("licences")
 
 
@@ -170,6 +172,136 @@ def test_licences_come_from_the_installed_metadata(tmp_path: Path) -> None:
     assert "| piper-tts |" in third and "smollm2-135m-instruct" in third
     models = (app / "MODEL_LICENSES.md").read_text()
     assert "Apache-2.0" in models and "CC0-1.0" in models
+
+
+# ---------------------------------------------------------------------- ICU data
+
+
+def _wheel_icudata() -> Path:
+    spec = importlib.util.find_spec("PySide6")  # found, not imported: no Qt loaded here
+    assert spec is not None and spec.submodule_search_locations
+    (found,) = Path(spec.submodule_search_locations[0]).glob("Qt/lib/libicudata.so.*")
+    return found
+
+
+# Run by a fresh Python with the ICU data library under test first on LD_LIBRARY_PATH
+# (before the PySide6 libraries' RUNPATH); every result depends on ICU's data except the
+# case mapping, which is compiled into libicuuc. (QTextBoundaryFinder would prove
+# nothing: it uses Qt's own Unicode tables, not ICU.)
+_QT_ICU_WORK = r"""
+import json
+from PySide6.QtCore import QBuffer, QByteArray, QCollator, QLocale, QTimeZone, QXmlStreamReader
+
+def decoded(encoding, raw):
+    # QXmlStreamReader decodes the declared encoding with QStringDecoder, that is ICU's.
+    xml = b'<?xml version="1.0" encoding="%s"?><t>%s</t>' % (encoding.encode(), raw)
+    buffer = QBuffer()
+    buffer.setData(QByteArray(xml))
+    buffer.open(QBuffer.OpenModeFlag.ReadOnly)
+    reader = QXmlStreamReader(buffer)
+    while not reader.atEnd():
+        reader.readNext()
+        if reader.isCharacters():
+            return reader.text()
+    return reader.errorString()
+
+words = ["zebra", "éclair", "Apple", "apple", "eclair", "banana"]
+zone = QTimeZone(b"Europe/Berlin")
+long_name = (QTimeZone.TimeType.StandardTime, QTimeZone.NameType.LongName)
+print(json.dumps({
+    "icudata": [line.split()[-1] for line in open("/proc/self/maps") if "libicudata" in line][0],
+    "en": sorted(words, key=QCollator(QLocale("en_US")).sortKey),
+    "de": sorted(words, key=QCollator(QLocale("de_DE")).sortKey),
+    "upper": QLocale("en_US").toUpper("straße"),
+    "windows-1252": decoded("windows-1252", b"\x80 caf\xe9"),
+    "ISO-8859-2": decoded("ISO-8859-2", b"\xa3\xf3d\xbc"),
+    "KOI8-R": decoded("KOI8-R", b"\xf0\xd2\xc9\xd7\xc5\xd4"),
+    "Shift_JIS": decoded("Shift_JIS", b"\x82\xa0"),
+    "zone": zone.displayName(*long_name, QLocale("en_US")),
+}))
+"""
+
+
+def _qt_icu_work(library: Path, tmp_path: Path) -> dict[str, object]:
+    """What Qt computes with ICU when ``library`` is its ICU data library."""
+    folder = tmp_path / "icu-under-test"
+    folder.mkdir()
+    (folder / library.name).symlink_to(library.resolve())
+    env = {**os.environ, "LD_LIBRARY_PATH": str(folder)}
+    done = subprocess.run(
+        [sys.executable, "-c", _QT_ICU_WORK], env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results["icudata"] == str(library.resolve()), "Qt loaded another ICU data library"
+    return results
+
+
+_ENGLISH_ORDER = ["apple", "Apple", "banana", "eclair", "éclair", "zebra"]
+
+
+def test_the_package_is_written_back_byte_for_byte() -> None:
+    symbol, data = icudata.read_common_data(_wheel_icudata())
+    package = icudata.CommonData.parse(data)
+    assert symbol.startswith("icudt") and package.prefix == symbol[:7] + "l/"
+    assert len(package.items) > 3000
+    assert package.to_bytes() == data  # as icupkg writes it
+
+
+def test_the_policy_keeps_root_and_english_and_what_qt_needs() -> None:
+    kept = ["root.res", "en.res", "en_GB.res", "coll/en_US_POSIX.res", "zone/en_001.res",
+            "res_index.res", "coll/res_index.res", "curr/pool.res", "coll/ucadata.icu",
+            "cnvalias.icu", "ibm-5348_P100-1997.cnv", "likelySubtags.res", "metaZones.res",
+            "zoneinfo64.res", "brkitr/word.brk", "nfkc.nrm", "zone/tzdbNames.res"]  # fmt: skip
+    dropped = ["de.res", "zh_Hant_TW.res", "coll/de__PHONEBOOK.res", "coll/zh.res",
+               "zone/fr.res", "ibm-943_P15A-2003.cnv", "gb18030.cnv", "brkitr/cjdict.dict",
+               "translit/root.res", "translit/en.res", "yue_Hans.res"]  # fmt: skip
+    assert [n for n in kept if not icudata.keeps(n)] == []
+    assert [n for n in dropped if icudata.keeps(n)] == []
+
+
+def test_qt_collates_decodes_and_names_zones_with_the_trimmed_data(tmp_path: Path) -> None:
+    wheel = _wheel_icudata()
+    trimmed = tmp_path / wheel.name
+    result = icudata.trim_library(wheel, trimmed)
+    assert result.trimmed_bytes < result.source_bytes / 5
+    work = _qt_icu_work(trimmed, tmp_path)
+    assert work["en"] == _ENGLISH_ORDER
+    assert work["de"] == _ENGLISH_ORDER  # German's tailoring is gone: root's order
+    assert work["upper"] == "STRASSE"
+    assert work["windows-1252"] == "€ café"
+    assert work["ISO-8859-2"] == "Łódź"
+    assert work["KOI8-R"] == "Привет"
+    assert "unsupported" in work["Shift_JIS"]  # a CJK table, dropped
+    assert work["zone"] == "Central European Standard Time"
+
+
+def test_the_qt_check_fails_on_a_library_without_the_data(tmp_path: Path) -> None:
+    symbol, data = icudata.read_common_data(_wheel_icudata())
+    empty = icudata.CommonData.parse(data).only(set()).to_bytes()
+    library = tmp_path / "libicudata.so.73"
+    icudata.build_library(empty, symbol, library.name, library)
+    work = _qt_icu_work(library, tmp_path)
+    assert work["en"] != _ENGLISH_ORDER
+    assert "unsupported" in work["windows-1252"]
+    assert work["zone"] != "Central European Standard Time"
+
+
+def test_a_library_without_icu_data_fails_the_trim_with_a_reason(tmp_path: Path) -> None:
+    not_data = _wheel_icudata().with_name(_wheel_icudata().name.replace("icudata", "icuuc"))
+    with pytest.raises(icudata.IcuDataError, match="exports no icudtNN_dat symbol"):
+        icudata.trim_library(not_data, tmp_path / "out.so")
+    with pytest.raises(icudata.IcuDataError, match=r"no libicudata\.so\.NN among"):
+        icudata.trimmed([("PySide6/Qt/lib/libQt6Core.so.6", str(not_data), "BINARY")], tmp_path)
+
+
+def test_missing_binutils_fail_the_trim_with_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(icudata.shutil, "which", lambda name: None)
+    with pytest.raises(icudata.IcuDataError, match=r"`as` is missing: .* binutils"):
+        icudata.trim_library(_wheel_icudata(), tmp_path / "libicudata.so.73")
 
 
 # ---------------------------------------------------------------------- self-test
