@@ -334,22 +334,37 @@ def test_self_test_fails_clearly_when_the_question_is_silent(tmp_path: Path) -> 
 # ---------------------------------------------------------------------- the real bundle
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(2400)  # ~6 min on 2 idle cores; a cold pip cache compiles llama.cpp
-def test_bundle_and_deb_self_test_headless_in_a_clean_debian_root() -> None:
-    """`make bundle-test`: build the bundle (fails on torch/training or a bad checksum),
-    run its self-test, make the .deb and .tar.gz, install the .deb into a fresh
-    debootstrap root with no Python and run the installed self-test there."""
+def _bundle_env() -> dict[str, str]:
     env = _headless_env()
     env.setdefault("LEVEL", "1")  # the packages' compression: fast in tests
     # The machine's caches, not the test's isolated one: pip's (the llama.cpp wheel built
     # by setup, else a 6-minute compile) and the clean Debian root's tarball.
     env.pop("XDG_CACHE_HOME", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def bundle_build() -> subprocess.CompletedProcess[str]:
+    """`make bundle`, once for the module's slow tests: dist/assistant/ built (fails on
+    torch/training, a bad checksum or an ICU data library it cannot trim)."""
     build = subprocess.run(
-        ["packaging/build.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+        ["packaging/build.sh"], cwd=ROOT, env=_bundle_env(), capture_output=True, text=True,
         timeout=1200, check=False,
     )  # fmt: skip
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return build
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~6 min on 2 idle cores; a cold pip cache compiles llama.cpp
+def test_bundle_and_deb_self_test_headless_in_a_clean_debian_root(
+    bundle_build: subprocess.CompletedProcess[str],
+) -> None:
+    """`make bundle-test`: build the bundle, run its self-test, make the .deb and .tar.gz,
+    install the .deb into a fresh debootstrap root with no Python and run the installed
+    self-test there."""
+    env = _bundle_env()
+    build = bundle_build
     assert "forbidden: no torch" in build.stdout
     assert "match the catalog in dist/assistant/_internal" in build.stdout
     assert "MB in all" in build.stdout
@@ -378,6 +393,21 @@ def test_bundle_and_deb_self_test_headless_in_a_clean_debian_root() -> None:
     assert "self-test passed" in chroot.stdout
     for output in (build.stdout, packages.stdout, chroot.stdout):  # the times, for -s / -rA
         print("\n".join(x for x in output.splitlines() if " in " in x and " s" in x))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)  # the build, if this test runs first
+def test_the_bundle_ships_trimmed_icu_data_that_qt_still_works_with(
+    bundle_build: subprocess.CompletedProcess[str], tmp_path: Path
+) -> None:
+    wheel = _wheel_icudata()
+    bundled = ROOT / "dist" / "assistant" / "_internal" / "PySide6" / "Qt" / "lib" / wheel.name
+    assert "[spec] ICU data " in bundle_build.stdout and " items kept" in bundle_build.stdout
+    assert bundled.stat().st_size < wheel.stat().st_size / 5
+    work = _qt_icu_work(bundled, tmp_path)
+    assert work["en"] == _ENGLISH_ORDER
+    assert work["windows-1252"] == "€ café"
+    assert work["zone"] == "Central European Standard Time"
 
 
 # ---------------------------------------------------------------------- GPU fallback
