@@ -12,9 +12,9 @@ VENV=${VENV:-.venv}
 EXTRAS=("$@")
 
 # Audio (PortAudio, libsndfile, espeak-ng, FFmpeg for torchcodec), virtual audio devices for tests
-# (PulseAudio), debootstrap and binutils for the installer test (packaging/), and what Qt's
-# xcb platform plugin needs to open a window (incl. Xvfb; a tray host and xdotool for the
-# tray's test).
+# (PulseAudio), debootstrap for the installer test, binutils for the bundle (strip; as and ld
+# link the trimmed ICU data, packaging/icudata.py), and what Qt's xcb platform plugin needs
+# to open a window (incl. Xvfb; a tray host and xdotool for the tray's test).
 APT_PACKAGES=(
   espeak-ng libportaudio2 libsndfile1 ffmpeg
   debootstrap binutils

@@ -4,6 +4,8 @@ clean Debian root, and the self-test of both."""
 
 from __future__ import annotations
 
+import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -21,6 +23,7 @@ PACKAGING = ROOT / "packaging"
 
 
 bundlecheck = packaging_script("bundlecheck")
+icudata = packaging_script("icudata")
 licences = packaging_script("licences")
 
 
@@ -161,6 +164,137 @@ def test_licences_come_from_the_installed_metadata(tmp_path: Path) -> None:
     assert "Apache-2.0" in models and "CC0-1.0" in models
 
 
+# ---------------------------------------------------------------------- ICU data
+
+
+def _wheel_icudata() -> Path:
+    spec = importlib.util.find_spec("PySide6")  # found, not imported: no Qt loaded here
+    assert spec is not None and spec.submodule_search_locations
+    (found,) = Path(spec.submodule_search_locations[0]).glob("Qt/lib/libicudata.so.*")
+    return found
+
+
+# Run by a fresh Python with the ICU data library under test first on LD_LIBRARY_PATH
+# (before the PySide6 libraries' RUNPATH); every result depends on ICU's data except the
+# case mapping, which is compiled into libicuuc. (QTextBoundaryFinder would prove
+# nothing: it uses Qt's own Unicode tables, not ICU.)
+_QT_ICU_WORK = r"""
+import importlib.util
+import json
+from PySide6.QtCore import QBuffer, QByteArray, QCollator, QLocale, QTimeZone, QXmlStreamReader
+
+def decoded(encoding, raw):
+    # QXmlStreamReader decodes the declared encoding with QStringDecoder, that is ICU's.
+    xml = b'<?xml version="1.0" encoding="%s"?><t>%s</t>' % (encoding.encode(), raw)
+    buffer = QBuffer()
+    buffer.setData(QByteArray(xml))
+    buffer.open(QBuffer.OpenModeFlag.ReadOnly)
+    reader = QXmlStreamReader(buffer)
+    while not reader.atEnd():
+        reader.readNext()
+        if reader.isCharacters():
+            return reader.text()
+    return reader.errorString()
+
+words = ["zebra", "éclair", "Apple", "apple", "eclair", "banana"]
+zone = QTimeZone(b"Europe/Berlin")
+long_name = (QTimeZone.TimeType.StandardTime, QTimeZone.NameType.LongName)
+print(json.dumps({
+    "icudata": [line.split()[-1] for line in open("/proc/self/maps") if "libicudata" in line][0],
+    "en": sorted(words, key=QCollator(QLocale("en_US")).sortKey),
+    "de": sorted(words, key=QCollator(QLocale("de_DE")).sortKey),
+    "upper": QLocale("en_US").toUpper("straße"),
+    "windows-1252": decoded("windows-1252", b"\x80 caf\xe9"),
+    "ISO-8859-2": decoded("ISO-8859-2", b"\xa3\xf3d\xbc"),
+    "KOI8-R": decoded("KOI8-R", b"\xf0\xd2\xc9\xd7\xc5\xd4"),
+    "Shift_JIS": decoded("Shift_JIS", b"\x82\xa0"),
+    "zone": zone.displayName(*long_name, QLocale("en_US")),
+}))
+"""
+
+
+def _qt_icu_work(library: Path, tmp_path: Path) -> dict[str, object]:
+    """What Qt computes with ICU when ``library`` is its ICU data library."""
+    folder = tmp_path / "icu-under-test"
+    folder.mkdir()
+    (folder / library.name).symlink_to(library.resolve())
+    env = {**os.environ, "LD_LIBRARY_PATH": str(folder)}
+    done = subprocess.run(
+        [sys.executable, "-c", _QT_ICU_WORK], env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout)
+    assert results["icudata"] == str(library.resolve()), "Qt loaded another ICU data library"
+    return results
+
+
+_ENGLISH_ORDER = ["apple", "Apple", "banana", "eclair", "éclair", "zebra"]
+
+
+def test_the_package_is_written_back_byte_for_byte() -> None:
+    symbol, data = icudata.read_common_data(_wheel_icudata())
+    package = icudata.CommonData.parse(data)
+    assert symbol.startswith("icudt") and package.prefix == symbol[:7] + "l/"
+    assert len(package.items) > 3000
+    assert package.to_bytes() == data  # as icupkg writes it
+
+
+def test_the_policy_keeps_root_and_english_and_what_qt_needs() -> None:
+    kept = ["root.res", "en.res", "en_GB.res", "coll/en_US_POSIX.res", "zone/en_001.res",
+            "res_index.res", "coll/res_index.res", "curr/pool.res", "coll/ucadata.icu",
+            "cnvalias.icu", "ibm-5348_P100-1997.cnv", "likelySubtags.res", "metaZones.res",
+            "zoneinfo64.res", "brkitr/word.brk", "nfkc.nrm", "zone/tzdbNames.res"]  # fmt: skip
+    dropped = ["de.res", "zh_Hant_TW.res", "coll/de__PHONEBOOK.res", "coll/zh.res",
+               "zone/fr.res", "ibm-943_P15A-2003.cnv", "gb18030.cnv", "brkitr/cjdict.dict",
+               "translit/root.res", "translit/en.res", "yue_Hans.res"]  # fmt: skip
+    assert [n for n in kept if not icudata.keeps(n)] == []
+    assert [n for n in dropped if icudata.keeps(n)] == []
+
+
+def test_qt_collates_decodes_and_names_zones_with_the_trimmed_data(tmp_path: Path) -> None:
+    wheel = _wheel_icudata()
+    trimmed = tmp_path / wheel.name
+    result = icudata.trim_library(wheel, trimmed)
+    assert result.trimmed_bytes < result.source_bytes / 5
+    work = _qt_icu_work(trimmed, tmp_path)
+    assert work["en"] == _ENGLISH_ORDER
+    assert work["de"] == _ENGLISH_ORDER  # German's tailoring is gone: root's order
+    assert work["upper"] == "STRASSE"
+    assert work["windows-1252"] == "€ café"
+    assert work["ISO-8859-2"] == "Łódź"
+    assert work["KOI8-R"] == "Привет"
+    assert "unsupported" in work["Shift_JIS"]  # a CJK table, dropped
+    assert work["zone"] == "Central European Standard Time"
+
+
+def test_the_qt_check_fails_on_a_library_without_the_data(tmp_path: Path) -> None:
+    symbol, data = icudata.read_common_data(_wheel_icudata())
+    empty = icudata.CommonData.parse(data).only(set()).to_bytes()
+    library = tmp_path / "libicudata.so.73"
+    icudata.build_library(empty, symbol, library.name, library)
+    work = _qt_icu_work(library, tmp_path)
+    assert work["en"] != _ENGLISH_ORDER
+    assert "unsupported" in work["windows-1252"]
+    assert work["zone"] != "Central European Standard Time"
+
+
+def test_a_library_without_icu_data_fails_the_trim_with_a_reason(tmp_path: Path) -> None:
+    not_data = _wheel_icudata().with_name(_wheel_icudata().name.replace("icudata", "icuuc"))
+    with pytest.raises(icudata.IcuDataError, match="exports no icudtNN_dat symbol"):
+        icudata.trim_library(not_data, tmp_path / "out.so")
+    with pytest.raises(icudata.IcuDataError, match=r"no libicudata\.so\.NN among"):
+        icudata.trimmed([("PySide6/Qt/lib/libQt6Core.so.6", str(not_data), "BINARY")], tmp_path)
+
+
+def test_missing_binutils_fail_the_trim_with_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(icudata.shutil, "which", lambda name: None)
+    with pytest.raises(icudata.IcuDataError, match=r"`as` is missing: .* binutils"):
+        icudata.trim_library(_wheel_icudata(), tmp_path / "libicudata.so.73")
+
+
 # ---------------------------------------------------------------------- self-test
 
 
@@ -191,22 +325,37 @@ def test_self_test_fails_clearly_when_the_question_is_silent(tmp_path: Path) -> 
 # ---------------------------------------------------------------------- the real bundle
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(2400)  # ~6 min on 2 idle cores; a cold pip cache compiles llama.cpp
-def test_bundle_and_deb_self_test_headless_in_a_clean_debian_root() -> None:
-    """`make bundle-test`: build the bundle (fails on torch/training or a bad checksum),
-    run its self-test, make the .deb and .tar.gz, install the .deb into a fresh
-    debootstrap root with no Python and run the installed self-test there."""
+def _bundle_env() -> dict[str, str]:
     env = _headless_env()
     env.setdefault("LEVEL", "1")  # the packages' compression: fast in tests
     # The machine's caches, not the test's isolated one: pip's (the llama.cpp wheel built
     # by setup, else a 6-minute compile) and the clean Debian root's tarball.
     env.pop("XDG_CACHE_HOME", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def bundle_build() -> subprocess.CompletedProcess[str]:
+    """`make bundle`, once for the module's slow tests: dist/assistant/ built (fails on
+    torch/training, a bad checksum or an ICU data library it cannot trim)."""
     build = subprocess.run(
-        ["packaging/build.sh"], cwd=ROOT, env=env, capture_output=True, text=True,
+        ["packaging/build.sh"], cwd=ROOT, env=_bundle_env(), capture_output=True, text=True,
         timeout=1200, check=False,
     )  # fmt: skip
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
+    return build
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)  # ~6 min on 2 idle cores; a cold pip cache compiles llama.cpp
+def test_bundle_and_deb_self_test_headless_in_a_clean_debian_root(
+    bundle_build: subprocess.CompletedProcess[str],
+) -> None:
+    """`make bundle-test`: build the bundle, run its self-test, make the .deb and .tar.gz,
+    install the .deb into a fresh debootstrap root with no Python and run the installed
+    self-test there."""
+    env = _bundle_env()
+    build = bundle_build
     assert "forbidden: no torch" in build.stdout
     assert "match the catalog in dist/assistant/_internal" in build.stdout
     assert "MB in all" in build.stdout
@@ -235,6 +384,21 @@ def test_bundle_and_deb_self_test_headless_in_a_clean_debian_root() -> None:
     assert "self-test passed" in chroot.stdout
     for output in (build.stdout, packages.stdout, chroot.stdout):  # the times, for -s / -rA
         print("\n".join(x for x in output.splitlines() if " in " in x and " s" in x))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)  # the build, if this test runs first
+def test_the_bundle_ships_trimmed_icu_data_that_qt_still_works_with(
+    bundle_build: subprocess.CompletedProcess[str], tmp_path: Path
+) -> None:
+    wheel = _wheel_icudata()
+    bundled = ROOT / "dist" / "assistant" / "_internal" / "PySide6" / "Qt" / "lib" / wheel.name
+    assert "[spec] ICU data " in bundle_build.stdout and " items kept" in bundle_build.stdout
+    assert bundled.stat().st_size < wheel.stat().st_size / 5
+    work = _qt_icu_work(bundled, tmp_path)
+    assert work["en"] == _ENGLISH_ORDER
+    assert work["windows-1252"] == "€ café"
+    assert work["zone"] == "Central European Standard Time"
 
 
 # ---------------------------------------------------------------------- GPU fallback
