@@ -29,6 +29,8 @@ rm -rf "$DIST/assistant"
 app="$DIST/assistant"
 say "checking the bundle"
 "$PY" packaging/bundlecheck.py forbidden "$app"
+dangling=$(find "$app" -xtype l)
+[ -z "$dangling" ] || { say "error: links to nothing in the bundle: $dangling"; exit 1; }
 "$PY" packaging/bundlecheck.py models --root "$app/_internal" \
   --catalog "$app/_internal/share/offline-voice-assistant/catalog.toml"
 "$PY" packaging/licences.py --bundle "$app"

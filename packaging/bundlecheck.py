@@ -199,31 +199,34 @@ def forbidden_paths(dist: Path) -> list[str]:
 
 
 def _linked(path: str) -> set[str]:
-    """File names of every library ``path`` loads, directly or not (``ldd``)."""
-    done = subprocess.run(["ldd", path], capture_output=True, text=True, check=False)
-    names = set()
-    for line in done.stdout.splitlines():
-        left = line.strip().split(" => ", 1)[0].split(" (", 1)[0]
-        if left:
-            names.add(Path(left).name)
-    return names
+    """File names of the libraries ``path`` links directly (its ELF ``NEEDED`` entries)."""
+    done = subprocess.run(["readelf", "-d", path], capture_output=True, text=True, check=False)
+    return set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", done.stdout))
 
 
 def without_orphans(
     binaries: Sequence[tuple[str, str, str]], dropped: Sequence[tuple[str, str, str]]
 ) -> list[tuple[str, str, str]]:
     """``binaries`` (PyInstaller TOC entries: name in the bundle, source, type) less the
-    libraries that only the ``dropped`` entries needed."""
-    candidates: set[str] = set()
-    for _, source, _ in dropped:
-        candidates |= _linked(source)
-    if not candidates:
-        return list(binaries)
-    needed: set[str] = set()
-    for name, source, _ in binaries:
-        if Path(name).name not in candidates:
-            needed |= _linked(source)
-    return [b for b in binaries if Path(b[0]).name not in candidates - needed]
+    libraries that only the ``dropped`` entries needed, and then those that only the
+    removed ones needed, and so on (libdbus -> libsystemd -> libgcrypt -> ...)."""
+    kept, gone = list(binaries), list(dropped)
+    while gone:
+        candidates: set[str] = set()
+        for _, source, _ in gone:
+            candidates |= _linked(source)
+        orphans = candidates & {Path(name).name for name, _, _ in kept}
+        while True:  # a candidate that a kept library links is not an orphan
+            needed: set[str] = set()
+            for name, source, _ in kept:
+                if Path(name).name not in orphans:
+                    needed |= _linked(source)
+            if not orphans & needed:
+                break
+            orphans -= needed
+        gone = [b for b in kept if Path(b[0]).name in orphans]
+        kept = [b for b in kept if Path(b[0]).name not in orphans]
+    return kept
 
 
 def stripped(
@@ -263,6 +266,26 @@ def linked_duplicates(binaries: Sequence[tuple[str, str, str]]) -> list[tuple[st
             kept = max(names, key=lambda n: (len(n), n))
             links.update({n: Path(kept).name for n in names if n != kept})
     return [(n, links[n], "SYMLINK") if n in links else (n, s, k) for n, s, k in binaries]
+
+
+def without_dangling_links(
+    entries: Sequence[tuple[str, str, str]], others: Sequence[tuple[str, str, str]] = ()
+) -> list[tuple[str, str, str]]:
+    """``entries`` (a TOC: binaries or datas) less the symbolic links (PyInstaller's
+    ``SYMLINK`` entries, e.g. the top-level names it adds for libraries kept in a
+    package's folder) whose target is neither in ``entries`` nor in ``others``."""
+    everything = [*entries, *others]
+    present = {os.path.normpath(n) for n, _, k in everything if k != "SYMLINK"}
+    links = {os.path.normpath(n): os.path.normpath(os.path.join(os.path.dirname(n), t))
+             for n, t, k in everything if k == "SYMLINK"}  # fmt: skip
+
+    def resolves(name: str, seen: int = 0) -> bool:
+        target = links[name]
+        if target in present:
+            return True
+        return target in links and seen < 16 and resolves(target, seen + 1)
+
+    return [e for e in entries if e[2] != "SYMLINK" or resolves(os.path.normpath(e[0]))]
 
 
 def size_report(dist: Path, top: int = 15) -> str:

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -399,6 +400,36 @@ def test_the_bundle_ships_trimmed_icu_data_that_qt_still_works_with(
     assert work["en"] == _ENGLISH_ORDER
     assert work["windows-1252"] == "€ café"
     assert work["zone"] == "Central European Standard Time"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)  # the build, if this test runs first
+def test_the_bundle_is_within_its_size_goal_and_leaves_the_system_its_own_libraries(
+    bundle_build: subprocess.CompletedProcess[str],
+) -> None:
+    app = ROOT / "dist" / "assistant"
+    size = bundlecheck.total_size(app)
+    assert size <= 500_000_000, f"the bundle is {size / 1e6:.1f} MB, the goal 500 MB"
+    # Two models in their smaller stored forms (checked against the originals in
+    # test_packaging_models.py), listed in the bundle's own catalog.
+    assert "[spec] whisper-tiny.en: 45 weights in int8" in bundle_build.stdout
+    assert "[spec] piper-en_US-joe-medium: " in bundle_build.stdout
+    catalog = tomllib.loads(
+        (app / "_internal" / "share" / "offline-voice-assistant" / "catalog.toml").read_text()
+    )
+    sizes = {f["path"]: f["size"] for m in catalog["model"] for f in m["files"]}
+    assert sizes["model.bin"] < 40_000_000 and sizes["en_US-joe-medium.onnx"] < 33_000_000
+    inside = {p.name for p in (app / "_internal").iterdir()}
+    for own in ("libasound.so.2", "libjack.so.0", "libfontconfig.so.1", "libdbus-1.so.3"):
+        assert own not in inside
+    assert not [p for p in app.rglob("*") if p.is_symlink() and not p.exists()]
+    # Every runtime package's metadata came along: `assistant doctor` names its version.
+    doctor = subprocess.run(
+        [str(app / "assistant"), "doctor"], env=_bundle_env(), capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+    packages = [line for line in doctor.stdout.splitlines() if " package " in line]
+    assert len(packages) >= 10 and all(line.startswith("  ok") for line in packages), packages
 
 
 # ---------------------------------------------------------------------- GPU fallback

@@ -144,3 +144,30 @@ def test_identical_copies_of_a_library_become_links(tmp_path: Path) -> None:
     assert result["pkg/lib/libx.so"] == ("libx.so.0.1.2", "SYMLINK")
     assert result["pkg/lib/libx.so.0"] == ("libx.so.0.1.2", "SYMLINK")
     assert result["pkg/lib/liby.so"] == (str(lib / "liby.so"), "BINARY")
+
+
+def test_dropping_a_library_drops_what_only_it_needed_transitively(tmp_path: Path) -> None:
+    # Real system libraries: libjack links libdb; the bundle keeps PortAudio.
+    system = Path("/usr/lib/x86_64-linux-gnu")
+    names = ("libjack.so.0", "libdb-5.3.so", "libportaudio.so.2")
+    jack, db, portaudio = (system / name for name in names)
+    entries = [(p.name, str(p), "BINARY") for p in (portaudio, db)]
+    kept = bundlecheck.without_orphans(entries, [(jack.name, str(jack), "BINARY")])
+    assert [name for name, _, _ in kept] == ["libportaudio.so.2"]  # libdb went with libjack
+    # A library still linked by a kept one stays.
+    kept = bundlecheck.without_orphans([*entries, (jack.name, str(jack), "BINARY")], [])
+    assert len(kept) == 3
+
+
+def test_links_whose_target_was_left_out_are_dropped() -> None:
+    binaries = [
+        ("PySide6/Qt/lib/libQt6Core.so.6", "/src/core", "BINARY"),
+        ("libQt6Core.so.6", "PySide6/Qt/lib/libQt6Core.so.6", "SYMLINK"),
+        ("libQt6Network.so.6", "PySide6/Qt/lib/libQt6Network.so.6", "SYMLINK"),
+        ("pkg/lib/liba.so", "liba.so.0", "SYMLINK"),
+        ("pkg/lib/liba.so.0", "/src/a", "BINARY"),
+    ]
+    names = [n for n, _, _ in bundlecheck.without_dangling_links(binaries)]
+    assert names == [
+        "PySide6/Qt/lib/libQt6Core.so.6", "libQt6Core.so.6", "pkg/lib/liba.so", "pkg/lib/liba.so.0",
+    ]  # fmt: skip
