@@ -13,7 +13,7 @@ import functools
 import logging
 from dataclasses import dataclass
 
-__all__ = ["ENGINE_LIBRARIES", "CudaSupport", "cuda_support", "resolve_device"]
+__all__ = ["ENGINE_LIBRARIES", "CudaSupport", "cpu_fallbacks", "cuda_support", "resolve_device"]
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,25 @@ def _missing_cuda_libraries(onnxruntime_file: str) -> str | None:
     return None
 
 
+def _gpu_expected(support: CudaSupport, requested: str) -> bool:
+    # Asked for, or installed for: the user expects the GPU, so a CPU run needs a word.
+    return requested == "cuda" or (requested == "auto" and support.cuda_build)
+
+
+def cpu_fallbacks(requested: dict[str, str]) -> list[str]:
+    """One line per engine that the user expects on the GPU (``cuda`` asked for, or a
+    CUDA build installed with ``auto``) but that runs on the CPU, saying why; ``requested``
+    maps engine (``asr``, ``llm``, ``tts``) to its device setting. Empty when none."""
+    notes = []
+    for engine, device in requested.items():
+        if device == "cpu":
+            continue
+        support = cuda_support(engine)
+        if not support.available and _gpu_expected(support, device):
+            notes.append(f"{engine} ({ENGINE_LIBRARIES[engine]}): {support.reason}")
+    return notes
+
+
 def resolve_device(engine: str, requested: str) -> str:
     """Turn ``auto|cpu|cuda`` into ``cpu`` or ``cuda`` for ``engine``."""
     if requested == "cpu":
@@ -108,8 +127,7 @@ def resolve_device(engine: str, requested: str) -> str:
     support = cuda_support(engine)
     if support.available:
         return "cuda"
-    if requested == "cuda" or support.cuda_build:
-        # Asked for, or installed for: the user expects the GPU, so say why not.
+    if _gpu_expected(support, requested):
         log.warning(
             "%s: CUDA %s but unavailable (%s); using the CPU",
             engine,

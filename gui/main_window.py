@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from assistant.devices import cpu_fallbacks
 from assistant.pipeline.events import ErrorEvent, State, StateChanged
 
 from .banner import Banner
@@ -192,6 +193,16 @@ class MainWindow(QMainWindow):
         self.set_controls_enabled(True)
         self.talk.setEnabled(not self.hands_free.isChecked())
         self.banner.hide()
+        config = self.controller.config
+        fallbacks = cpu_fallbacks(
+            {"asr": config.asr.device, "llm": config.llm.device, "tts": config.tts.device}
+        )
+        if fallbacks:  # the engines are loaded: these probes are cached, no wait here
+            self.banner.show_message(
+                "Running on the CPU: CUDA cannot be used here",
+                "; ".join(fallbacks) + ". Everything works on the CPU, only more slowly.",
+                ("Settings", self.settings_requested.emit),
+            )
 
     def _on_state(self, event: StateChanged) -> None:
         self._show_state(event.state)
