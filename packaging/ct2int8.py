@@ -25,15 +25,15 @@ Usage: python packaging/ct2int8.py SRC/model.bin DST/model.bin
 
 from __future__ import annotations
 
-import os
 import struct
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+
+from assistant.fsutil import atomic_open
 
 __all__ = ["Ct2FormatError", "quantize_file"]
 
@@ -153,28 +153,21 @@ def quantize_file(source: Path, target: Path) -> tuple[int, int]:
     if not quantized:
         raise Ct2FormatError(f"{source} has no float weight to quantize")
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(struct.pack("<I", VERSION))
-            _write_string(f, spec)
-            f.write(struct.pack("<I", revision))
-            f.write(struct.pack("<I", len(out)))
-            for var in sorted(out, key=lambda v: v.name):
-                _write_string(f, var.name)
-                f.write(struct.pack("<B", len(var.shape)))
-                f.write(struct.pack(f"<{len(var.shape)}I", *var.shape))
-                f.write(struct.pack("<BI", var.dtype, len(var.data)))
-                f.write(var.data)
-            f.write(struct.pack("<I", len(aliases)))
-            for alias, name in aliases:
-                _write_string(f, alias)
-                _write_string(f, name)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(target, "wb") as f:
+        f.write(struct.pack("<I", VERSION))
+        _write_string(f, spec)
+        f.write(struct.pack("<I", revision))
+        f.write(struct.pack("<I", len(out)))
+        for var in sorted(out, key=lambda v: v.name):
+            _write_string(f, var.name)
+            f.write(struct.pack("<B", len(var.shape)))
+            f.write(struct.pack(f"<{len(var.shape)}I", *var.shape))
+            f.write(struct.pack("<BI", var.dtype, len(var.data)))
+            f.write(var.data)
+        f.write(struct.pack("<I", len(aliases)))
+        for alias, name in aliases:
+            _write_string(f, alias)
+            _write_string(f, name)
     return quantized, target.stat().st_size
 
 

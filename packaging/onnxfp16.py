@@ -16,12 +16,12 @@ Usage: python packaging/onnxfp16.py SRC.onnx DST.onnx
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from assistant.fsutil import atomic_write_bytes
 
 __all__ = ["MIN_VALUES", "convert_file"]
 
@@ -66,15 +66,7 @@ def convert_file(source: Path, target: Path) -> tuple[int, int]:
     onnx.checker.check_model(model)
 
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        onnx.save(model, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(target, model.SerializeToString())
     return len(casts), target.stat().st_size
 
 
