@@ -79,6 +79,40 @@ def vad_onnx() -> Path:
     return _embedded("faster-whisper", "faster_whisper/assets/silero_vad_v6.onnx")
 
 
+@pytest.fixture(scope="module")
+def vad(vad_onnx: Path):
+    """The real Silero VAD (one per test module: it keeps stream state)."""
+    from assistant.vad import SileroVad
+
+    return SileroVad(vad_onnx)
+
+
+@pytest.fixture(scope="module")
+def transcriber(whisper_dir: Path):
+    """The real faster-whisper transcriber on the embedded model, on the CPU."""
+    from assistant.asr import WhisperTranscriber
+
+    return WhisperTranscriber(whisper_dir, device="cpu")
+
+
+@pytest.fixture
+def cuda_build_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnxruntime as a CUDA build (onnxruntime-gpu) on a machine without CUDA: its
+    provider list is simulated (no GPU here); the probe then tries to load the real CUDA
+    provider library, which this CPU install lacks. The probes' cache is cleared around."""
+    import onnxruntime
+
+    from assistant import devices
+
+    monkeypatch.setattr(
+        onnxruntime, "get_available_providers",
+        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    )  # fmt: skip
+    devices.cuda_support.cache_clear()
+    yield
+    devices.cuda_support.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def cpu_count() -> int:
     return os.cpu_count() or 1

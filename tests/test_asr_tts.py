@@ -15,11 +15,6 @@ SENTENCE = "The quick brown fox jumps over the lazy dog."
 
 
 @pytest.fixture(scope="module")
-def transcriber(whisper_dir) -> WhisperTranscriber:
-    return WhisperTranscriber(whisper_dir, device="cpu")
-
-
-@pytest.fixture(scope="module")
 def voice(piper_onnx) -> PiperVoice:
     return PiperVoice(piper_onnx, device="cpu")
 

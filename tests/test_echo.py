@@ -10,7 +10,6 @@ import shutil
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -128,11 +127,6 @@ def _scene(speak, user_voice: np.ndarray, delay_s: float) -> Scene:
 )
 def scene(request: pytest.FixtureRequest, speak, user_voice: np.ndarray) -> Scene:
     return _scene(speak, user_voice, request.param)
-
-
-@pytest.fixture(scope="module")
-def vad(vad_onnx: Path) -> SileroVad:
-    return SileroVad(vad_onnx)
 
 
 def _chunks(n: int) -> Iterator[slice]:

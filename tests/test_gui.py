@@ -237,36 +237,22 @@ def test_a_corrupt_model_shows_the_banner_and_the_window_keeps_working(
 
 
 def test_a_cuda_build_without_cuda_says_so_in_the_window_and_runs_on_the_cpu(
-    qtbot, make_app, monkeypatch
+    qtbot, make_app, cuda_build_without_cuda
 ):
-    # No GPU here: onnxruntime-gpu's provider list is simulated; the probe then tries to
-    # load the real CUDA provider library, which this CPU install lacks.
-    import onnxruntime
-
-    from assistant import devices
-
-    monkeypatch.setattr(
-        onnxruntime, "get_available_providers",
-        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"],
-    )  # fmt: skip
-    devices.cuda_support.cache_clear()
-    try:
-        app = make_app()
-        _ready(qtbot, app)
-        banner = app.window.banner
-        assert banner.isVisible()
-        assert "Running on the CPU" in banner.message()
-        assert "tts (onnxruntime)" in banner.message() and "missing" in banner.message()
-        assert "asr" not in banner.message()  # a CPU-only CTranslate2 is no surprise
-        window = app.window  # and the app answers
-        window.text.setText("What is the capital of France?")
-        qtbot.keyClick(window.text, Qt.Key.Key_Return)
-        qtbot.waitUntil(lambda: window.state == State.SPEAKING, timeout=60_000)
-        qtbot.waitUntil(lambda: window.state == State.LISTENING, timeout=60_000)
-        turn = next(iter(window.view.turns.values()))
-        assert "Paris" in turn.reply.text()
-    finally:
-        devices.cuda_support.cache_clear()
+    app = make_app()
+    _ready(qtbot, app)
+    banner = app.window.banner
+    assert banner.isVisible()
+    assert "Running on the CPU" in banner.message()
+    assert "tts (onnxruntime)" in banner.message() and "missing" in banner.message()
+    assert "asr" not in banner.message()  # a CPU-only CTranslate2 is no surprise
+    window = app.window  # and the app answers
+    window.text.setText("What is the capital of France?")
+    qtbot.keyClick(window.text, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window.state == State.SPEAKING, timeout=60_000)
+    qtbot.waitUntil(lambda: window.state == State.LISTENING, timeout=60_000)
+    turn = next(iter(window.view.turns.values()))
+    assert "Paris" in turn.reply.text()
 
 
 def test_a_cpu_install_shows_no_cuda_notice(qtbot, make_app):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.asr import WhisperTranscriber
 from assistant.text import speakable
 from assistant.text.speakable import supported_languages
 from assistant.tts import PiperVoice, synthesize_all
@@ -210,11 +209,6 @@ def test_markdown_is_stripped_before_numbers_are_read():
 @pytest.fixture(scope="module")
 def voice(piper_onnx) -> PiperVoice:
     return PiperVoice(piper_onnx, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def transcriber(whisper_dir) -> WhisperTranscriber:
-    return WhisperTranscriber(whisper_dir, device="cpu")
 
 
 def _hear(voice, transcriber, text: str) -> str:

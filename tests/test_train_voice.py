@@ -26,10 +26,8 @@ import pytest
 import soundfile as sf
 from conftest import isolate
 
-from assistant.asr import WhisperTranscriber
 from assistant.tts import VitsVoice, load_voice, synthesize_all
 from assistant.tts.vits import phonemize
-from assistant.vad import SileroVad
 from training.voice.checkpoints import latest_checkpoint as latest_checkpoint_of
 from training.voice.phonemes import prompt_list
 from training.voice.prepare import PrepareOptions, prepare
@@ -54,16 +52,6 @@ def module_home(tmp_path_factory):
     isolate(mp, home)
     yield home
     mp.undo()
-
-
-@pytest.fixture(scope="module")
-def vad(vad_onnx) -> SileroVad:
-    return SileroVad(vad_onnx)
-
-
-@pytest.fixture(scope="module")
-def transcriber(whisper_dir) -> WhisperTranscriber:
-    return WhisperTranscriber(whisper_dir, device="cpu")
 
 
 @pytest.fixture(scope="module")

@@ -12,20 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from assistant.asr import WhisperTranscriber
-from assistant.vad import SileroVad
 from training.voice.phonemes import INVENTORIES, coverage, prompt_list
 from training.voice.prepare import PrepareOptions, prepare
-
-
-@pytest.fixture(scope="module")
-def vad(vad_onnx) -> SileroVad:
-    return SileroVad(vad_onnx)
-
-
-@pytest.fixture(scope="module")
-def transcriber(whisper_dir) -> WhisperTranscriber:
-    return WhisperTranscriber(whisper_dir, device="cpu")
 
 
 def _digest(folder: Path) -> dict[str, str]:

@@ -9,21 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.asr import WhisperTranscriber
-from assistant.vad import SileroVad
 from training.voice.prepare import PrepareOptions, prepare
 
 pytestmark = pytest.mark.timeout(900)
-
-
-@pytest.fixture(scope="module")
-def vad(vad_onnx) -> SileroVad:
-    return SileroVad(vad_onnx)
-
-
-@pytest.fixture(scope="module")
-def transcriber(whisper_dir) -> WhisperTranscriber:
-    return WhisperTranscriber(whisper_dir, device="cpu")
 
 
 # A fixed subset: every sentence prompt of the package would take ~3 minutes of ASR

@@ -35,11 +35,6 @@ EDGE_SLACK = 0.35
 
 
 @pytest.fixture(scope="module")
-def vad(vad_onnx: Path) -> SileroVad:
-    return SileroVad(vad_onnx)
-
-
-@pytest.fixture(scope="module")
 def sentence(speak) -> np.ndarray:
     """``LEAD`` s of silence, SENTENCE, ``TAIL`` s of silence; 16 kHz float32."""
     return read_audio(speak(SENTENCE, lead_silence=LEAD, tail_silence=TAIL)).samples
