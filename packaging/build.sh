@@ -2,13 +2,16 @@
 # `make bundle`: the desktop app as one folder, dist/assistant/, built by PyInstaller from
 # a virtual env without the train extra (packaging/venv.sh), then checked:
 #   - every embedded model's files match models/catalog.toml before bundling, and the
-#     bundle's own catalog after (whisper's weights are stored in int8: ct2int8.py),
+#     bundle's own catalog after (whisper's weights are stored in int8 and the voice's in
+#     float16: ct2int8.py, onnxfp16.py),
+#   - no link in it points at nothing,
 #   - neither torch nor the training package is inside,
 #   - the licences are collected (packaging/licences.py),
 # and its size is printed, broken down by its largest parts.
 # Usage: packaging/build.sh     Environment: BUNDLE_VENV (.venv-bundle), DIST (dist),
 #        BUNDLE_MAX_MB (500: the size goal; a warning above it, not a failure),
-#        BUNDLE_ASR_WEIGHTS (int8, or original for a CUDA build).
+#        BUNDLE_ASR_WEIGHTS (int8, or original for a CUDA build),
+#        BUNDLE_VOICE_WEIGHTS (float16, or original).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

