@@ -22,6 +22,18 @@ def small_discriminator(periods: list[int]) -> Any:
 
     slope = 0.1
 
+    def _through(
+        convs: nn.ModuleList, post: nn.Module, x: torch.Tensor
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """A sub-discriminator's pass: its scores and every layer's features."""
+        feats = []
+        for conv in convs:
+            x = nn.functional.leaky_relu(conv(x), slope)
+            feats.append(x)
+        x = post(x)
+        feats.append(x)
+        return torch.flatten(x, 1, -1), feats
+
     class _Scale(nn.Module):
         def __init__(self) -> None:
             super().__init__()
@@ -36,13 +48,7 @@ def small_discriminator(periods: list[int]) -> Any:
             self.post = weight_norm(nn.Conv1d(64, 1, 3, 1, padding=1))
 
         def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-            feats = []  # x: (B, 1, T)
-            for conv in self.convs:
-                x = nn.functional.leaky_relu(conv(x), slope)
-                feats.append(x)
-            x = self.post(x)
-            feats.append(x)
-            return torch.flatten(x, 1, -1), feats
+            return _through(self.convs, self.post, x)  # x: (B, 1, T)
 
     class _Period(nn.Module):
         def __init__(self, period: int) -> None:
@@ -64,13 +70,7 @@ def small_discriminator(periods: list[int]) -> Any:
                 x = nn.functional.pad(x, (0, pad), "reflect")
                 t += pad
             x = x.view(b, c, t // self.period, self.period)
-            feats = []
-            for conv in self.convs:
-                x = nn.functional.leaky_relu(conv(x), slope)
-                feats.append(x)
-            x = self.post(x)
-            feats.append(x)
-            return torch.flatten(x, 1, -1), feats
+            return _through(self.convs, self.post, x)
 
     class _Discriminator(nn.Module):
         def __init__(self) -> None:
