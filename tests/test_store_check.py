@@ -277,3 +277,19 @@ def test_verify_runs_the_structural_check_on_embedded_models(
     result = store.verify("joe-as-vad")
     assert not result.ok and len(result.problems) == 1
     assert result.problems[0].startswith("en_US-joe-medium.onnx: not a Silero VAD")
+
+
+def test_an_old_style_torch_checkpoint_passes_and_a_plain_pickle_does_not(
+    tmp_path: Path,
+) -> None:
+    import pickle
+
+    import torch
+
+    old = tmp_path / "old.pth"
+    torch.save({"model": {"w": torch.zeros(2)}}, old, _use_new_zipfile_serialization=False)
+    check_model("voice-base", old)
+    plain = tmp_path / "plain.pth"
+    plain.write_bytes(pickle.dumps({"model": {}}))
+    with pytest.raises(ModelError, match="a pickle but not a PyTorch checkpoint"):
+        check_model("voice-base", plain)

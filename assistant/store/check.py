@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,7 @@ def read_onnx_model(path: Path) -> OnnxInfo:
         raise _error(path, f"cannot be read ({exc.strerror})", hint=None) from None
 
 
-def require_inputs(path: Path, info: OnnxInfo, needed: Iterable[str], what: str) -> None:
+def require_inputs(path: Path, info: OnnxInfo, needed: Sequence[str], what: str) -> None:
     """Refuse an ONNX graph that lacks one of the ``needed`` inputs: another kind of model."""
     missing = [name for name in needed if name not in info.inputs]
     if missing:

@@ -3,10 +3,9 @@
 Only :meth:`ModelStore.pull` calls this; nothing in the runtime downloads on its own.
 Files arrive as ``<root>/.downloads/<id>/<path>.part``. A re-run sends ``Range`` and
 appends where the server supports it. Each finished file is checked against the
-catalog's size and sha256, and the whole model's structure (:mod:`.check`); when every
-file is good the manifest is written and the
-folder renamed to ``<root>/<id>`` in one step, so a model is either fully there or not
-at all.
+catalog's size and sha256, then the whole model's structure (:mod:`.check`); when all
+is good the manifest is written and the folder renamed to ``<root>/<id>`` in one step,
+so a model is either fully there or not at all.
 """
 
 from __future__ import annotations
