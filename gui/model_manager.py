@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -149,8 +150,9 @@ class ModelManager(QDialog):
         self.status.setText(text)
 
     def _failed(self, error: ErrorEvent) -> None:
-        hint = f"<br><i>{error.hint}</i>" if error.hint else ""
-        self._say(f"<span style='color:#a33'>{error.message}</span>{hint}")
+        # The store's own message and hint, as `assistant models` prints them.
+        hint = f"<br><i>{escape(error.hint)}</i>" if error.hint else ""
+        self._say(f"<span style='color:#a33'>{escape(error.message)}</span>{hint}")
         self.refresh()
 
     def _verify(self) -> None:
@@ -159,7 +161,13 @@ class ModelManager(QDialog):
         self._say(f"Verifying {', '.join(ids)}…")
 
         def done(results: list) -> None:
-            bad = [f"{r.id}: {'; '.join(r.problems)}" for r in results if not r.ok]
+            # One line per problem, worded as `assistant models verify` words them.
+            bad = [
+                f"<span style='color:#a33'>{escape(r.id)}: FAILED</span>"
+                + "".join(f"<br>&nbsp;&nbsp;{escape(problem)}" for problem in r.problems)
+                for r in results
+                if not r.ok
+            ]
             self._say("All verified." if not bad else "<br>".join(bad))
             self.refresh()
 
@@ -171,7 +179,7 @@ class ModelManager(QDialog):
             path = QFileDialog.getExistingDirectory(self, "Import a model folder")
         else:
             path, _ = QFileDialog.getOpenFileName(
-                self, "Import a model file", "", "Models (*.gguf *.onnx);;All files (*)"
+                self, "Import a model file", "", "Models (*.gguf *.onnx *.pt *.pth);;All files (*)"
             )
         if path:
             self.import_path(Path(path))

@@ -217,14 +217,15 @@ def test_the_stop_button_interrupts_a_typed_question_s_reply(qtbot, make_app):
 
 
 def test_a_corrupt_model_shows_the_banner_and_the_window_keeps_working(
-    qtbot, make_app, tmp_path, gguf_path
+    qtbot, make_app, gguf_path
 ):
-    broken = tmp_path / "broken.gguf"
-    broken.write_bytes(gguf_path.read_bytes()[:5_000_000])
     config = _test_config()
     config.models.dir = os.environ["ASSISTANT_MODELS_DIR"]  # this test's own store
     store = ModelStore.from_config(config.models)
-    store.import_path(broken, "llm", id="broken-llm")
+    # Import refuses a broken file, so the copy breaks after import (a disk fault).
+    model = store.import_path(gguf_path, "llm", id="broken-llm")
+    with open(model.path, "r+b") as handle:
+        handle.truncate(5_000_000)
     config.llm.model = "broken-llm"
     app = make_app(config, real_loader=True)
     window = app.window

@@ -4,10 +4,9 @@ resume, checksum failures, cancellation, the disk-space check, and the CLI."""
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -16,14 +15,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from model_files import tiny_voice
 
 import assistant.store.install
 from assistant.cli import main
 from assistant.errors import ChecksumError, DownloadError, ModelError
-from assistant.store import Catalog, ModelStore, PullCancelled
+from assistant.store import Catalog, ModelStore, PullCancelled, human_size
 
-ONNX = os.urandom(700_000)  # several 256 KiB chunks
-CONFIG = json.dumps({"audio": {"sample_rate": 22050}}).encode()
+
+def _voice() -> tuple[bytes, bytes]:
+    with tempfile.TemporaryDirectory() as folder:
+        onnx = tiny_voice(Path(folder), "test-voice", extra_bytes=700_000)
+        return onnx.read_bytes(), Path(f"{onnx}.json").read_bytes()
+
+
+ONNX, CONFIG = _voice()  # a real (tiny) voice of several 256 KiB chunks, and its config
 CUT_AT = 300_000
 
 
@@ -202,6 +208,21 @@ def test_wrong_sha256_is_refused_and_leaves_nothing(store: ModelStore) -> None:
     assert not (store.root / ".downloads" / "bad-voice").exists()
 
 
+def test_a_download_that_is_no_model_is_refused_and_leaves_nothing(
+    store: ModelStore, server
+) -> None:
+    # Same size, no checksum in the catalog: only the structural check can tell.
+    server[1].files["voices/test/test-voice.onnx"] = b"GGUF" + ONNX[4:]
+    with pytest.raises(ModelError) as info:
+        store.pull("unsummed-voice")
+    message = info.value.message
+    assert "\n" not in message
+    assert message.startswith("the download of unsummed-voice is not a usable model: ")
+    assert "test-voice.onnx: not an ONNX model" in message and "nothing was installed" in message
+    assert not (store.root / "unsummed-voice").exists()
+    assert not (store.root / ".downloads" / "unsummed-voice").exists()
+
+
 def test_catalog_without_sha256_records_the_computed_one(store: ModelStore) -> None:
     model = store.pull("unsummed-voice")
     manifest = (model.folder / "model.toml").read_text()
@@ -236,7 +257,8 @@ def test_not_enough_disk_space_fails_before_downloading(
         "disk_usage",
         lambda path: real(path)._replace(free=1000),
     )
-    with pytest.raises(DownloadError, match=r"needs 700\.0 kB"):
+    needed = human_size(len(ONNX) + len(CONFIG)).replace(".", r"\.")
+    with pytest.raises(DownloadError, match=f"needs {needed}"):
         store.pull("test-voice")
     assert server[1].requests == []
 

@@ -3,12 +3,12 @@ the ``assistant models`` command on top of them. Real files throughout."""
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from pathlib import Path
 
 import pytest
+from model_files import tiny_gguf, tiny_voice
 
 from assistant.cli import main
 from assistant.config import ModelsConfig
@@ -58,18 +58,14 @@ def cli(capsys: pytest.CaptureFixture[str]):
     return run
 
 
-def fake_gguf(folder: Path, name: str = "Tiny-Model.Q4_K_M.gguf", size: int = 4096) -> Path:
-    path = folder / name
-    path.write_bytes(b"GGUF" + bytes(range(256)) * (size // 256))
-    return path
+def fake_gguf(folder: Path, name: str = "Tiny-Model.Q4_K_M.gguf") -> Path:
+    """A small real GGUF (written by llama.cpp's gguf-py)."""
+    return tiny_gguf(folder / name)
 
 
 def fake_voice(folder: Path, name: str = "en_US-test-low", with_json: bool = True) -> Path:
-    onnx = folder / f"{name}.onnx"
-    onnx.write_bytes(b"\x08\x07" + os.urandom(2048))
-    if with_json:
-        (folder / f"{name}.onnx.json").write_text(json.dumps({"audio": {"sample_rate": 16000}}))
-    return onnx
+    """A small real Piper-shaped voice (written by the onnx package) and its config."""
+    return tiny_voice(folder, name, with_json=with_json)
 
 
 def store_entries(root: Path) -> list[str]:
@@ -350,7 +346,7 @@ def test_remove_refuses_embedded_models(store: ModelStore) -> None:
 def test_verify_detects_a_corrupted_copy(store: ModelStore, tmp_path: Path, cli) -> None:
     model = store.import_path(fake_gguf(tmp_path), "llm", id="flipped")
     data = bytearray(model.path.read_bytes())
-    data[100] ^= 0xFF
+    data[-100] ^= 0xFF  # a weight's byte: the structure stays sound, the checksum does not
     model.path.write_bytes(bytes(data))
     assert store.verified_state(model) == "unchecked"  # changed since it was hashed
     result = store.verify("flipped")

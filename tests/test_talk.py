@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from model_files import tiny_voice
 
 from assistant.asr import WhisperTranscriber
 from assistant.audio import read_audio
@@ -113,12 +115,23 @@ def test_debug_flag_shows_the_traceback(tmp_path):
     assert result.returncode == 1 and "Traceback" in result.stderr
 
 
+def _damage(path: str, keep: int) -> None:
+    with open(path, "r+b") as handle:
+        handle.truncate(keep)
+
+
 def test_corrupt_models_name_the_file_and_exit_non_zero(
     tmp_path, gguf_path, piper_onnx, whisper_dir, speak
 ):
     truncated = tmp_path / "cut.gguf"
     truncated.write_bytes(gguf_path.read_bytes()[:3_000_000])
+    # Import refuses a broken file, naming it; the engines' own errors are seen on
+    # copies damaged after import.
+    _assert_one_line_error(run_assistant("models", "import", str(truncated), "--kind", "llm"),
+                           "cut.gguf")  # fmt: skip
+    shutil.copy(gguf_path, truncated)
     assert run_assistant("models", "import", str(truncated), "--kind", "llm").returncode == 0
+    _damage(run_assistant("models", "path", "cut").stdout.strip(), keep=3_000_000)
     result = run_assistant("chat", "--llm", "cut")
     _assert_one_line_error(result, "cut.gguf")
     assert "truncated or corrupt" in result.stderr
@@ -126,7 +139,13 @@ def test_corrupt_models_name_the_file_and_exit_non_zero(
     garbage = tmp_path / "noise.onnx"
     garbage.write_bytes(np.random.default_rng(1).bytes(50_000))
     (tmp_path / "noise.onnx.json").write_bytes(Path(f"{piper_onnx}.json").read_bytes())
-    assert run_assistant("models", "import", str(garbage), "--kind", "voice").returncode == 0
+    _assert_one_line_error(run_assistant("models", "import", str(garbage), "--kind", "voice"),
+                           "noise.onnx")  # fmt: skip
+    (tmp_path / "good").mkdir()
+    voice = tiny_voice(tmp_path / "good", "noise")
+    assert run_assistant("models", "import", str(voice), "--kind", "voice").returncode == 0
+    installed = Path(run_assistant("models", "path", "noise").stdout.strip())
+    installed.write_bytes(garbage.read_bytes())
     result = run_assistant("say", "hello", "--voice", "noise", "-o", str(tmp_path / "s.wav"))
     _assert_one_line_error(result, "noise.onnx")
 

@@ -1,4 +1,5 @@
-"""Putting model files into the store safely: shape checks, copying, moving into place.
+"""Putting model files into the store safely: structural checks (:mod:`.check`), copying,
+moving into place.
 
 Every install (import, register, pull) builds the model's folder somewhere hidden under
 the store's root and renames it to ``<root>/<id>`` only when it is complete, so a crash,
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import os
 import re
@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import ModelError
 from ..fsutil import sha256_file
 from .catalog import KINDS, ModelFile, check_model_id
+from .check import check_model, companions
 from .manifest import MANIFEST_NAME, Manifest, find_main, write_manifest
 
 __all__ = [
@@ -44,7 +45,6 @@ log = logging.getLogger(__name__)
 STAGING_DIR = ".staging"
 """Hidden folder under the store's root where imports are assembled."""
 
-_GGUF_MAGIC = b"GGUF"
 _CHUNK = 1 << 20
 
 
@@ -78,79 +78,10 @@ def derive_id(path: Path) -> str:
     return check_model_id(model_id[:128].rstrip("-._"))
 
 
-def _check_gguf(path: Path) -> None:
-    with open(path, "rb") as handle:
-        magic = handle.read(4)
-    if magic != _GGUF_MAGIC:
-        raise ModelError(
-            f"{path} is not a GGUF file (it does not start with the GGUF magic bytes)",
-            hint="llm models must be llama.cpp GGUF files; convert the model to GGUF first",
-        )
-
-
-def _check_onnx(path: Path) -> None:
-    if path.stat().st_size == 0:
-        raise ModelError(f"{path} is empty", hint="re-export or re-download the .onnx file")
-
-
-def _check_voice(onnx: Path) -> Path:
-    _check_onnx(onnx)
-    config = onnx.with_name(onnx.name + ".json")
-    if not config.is_file():
-        raise ModelError(
-            f"the voice {onnx} has no config file beside it: {config.name} is missing",
-            hint=f"put {config.name} (it comes with the voice) next to the .onnx file",
-        )
-    try:
-        data = json.loads(config.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise ModelError(f"the voice config {config} is not valid JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ModelError(f"the voice config {config} is not a JSON object")
-    return config
-
-
-def _check_whisper_dir(folder: Path) -> None:
-    names = {p.name for p in folder.iterdir() if p.is_file()}
-    missing = [n for n in ("model.bin", "config.json") if n not in names]
-    if "tokenizer.json" not in names and not any(n.startswith("vocabulary.") for n in names):
-        missing.append("tokenizer.json or vocabulary.*")
-    if missing:
-        raise ModelError(
-            f"{folder} is not a CTranslate2 whisper model: missing {', '.join(missing)}",
-            hint="asr models are faster-whisper (CTranslate2) folders, e.g. "
-            "Systran/faster-whisper-tiny.en; convert others with ct2-transformers-converter",
-        )
-
-
 def _check_main(kind: str, main: Path) -> list[Path]:
-    """Check the main file's shape; returns the files that must come with it."""
-    if kind == "llm" and main.suffix.lower() == ".onnx":
-        _check_onnx(main)
-        return [main]
-    if kind == "llm":
-        _check_gguf(main)
-        return [main]
-    if kind == "voice":
-        return [main, _check_voice(main)]
-    if kind == "voice-base":
-        _check_checkpoint(main)
-        return [main]
-    _check_onnx(main)
-    return [main]
-
-
-def _check_checkpoint(path: Path) -> None:
-    """A PyTorch checkpoint is a zip archive (torch.save since 1.6) or a pickle (older);
-    checked by its first bytes, so the runtime never imports torch for it."""
-    with path.open("rb") as f:
-        head = f.read(4)
-    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
-        raise ModelError(
-            f"{path} is not a PyTorch checkpoint (neither a torch.save zip nor a pickle)",
-            hint="a voice base is a VITS checkpoint: a voice-training run's .pt "
-            "(RUN/checkpoints/step-N.pt) or a Coqui VITS model .pth",
-        )
+    """Check the model's structure (:mod:`.check`); returns the files that make it up."""
+    check_model(kind, main)
+    return [main, *companions(kind, main)]
 
 
 def list_files(folder: Path) -> list[str]:
@@ -175,7 +106,7 @@ def collect_import(path: Path, kind: str) -> tuple[list[tuple[Path, str]], str]:
                 f"{path} is a file; an asr model is a folder (CTranslate2 whisper)",
                 hint="pass the folder that holds model.bin, config.json and tokenizer.json",
             )
-        _check_whisper_dir(path)
+        check_model(kind, path)
         return [(path / rel, rel) for rel in list_files(path)], "."
     if path.is_dir():
         # A folder holding one model file (e.g. a downloaded voice folder) is accepted too.
@@ -198,7 +129,7 @@ def validate_folder(folder: Path, kind: str) -> tuple[list[str], str]:
         raise ModelError(f"{folder} is not a folder")
     files = list_files(folder)
     if kind == "asr":
-        _check_whisper_dir(folder)
+        check_model(kind, folder)
         return files, "."
     main = find_main(kind, files, str(folder))
     _check_main(kind, folder / main)

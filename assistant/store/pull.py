@@ -3,9 +3,9 @@
 Only :meth:`ModelStore.pull` calls this; nothing in the runtime downloads on its own.
 Files arrive as ``<root>/.downloads/<id>/<path>.part``. A re-run sends ``Range`` and
 appends where the server supports it. Each finished file is checked against the
-catalog's size and sha256; when every file is good the manifest is written and the
-folder renamed to ``<root>/<id>`` in one step, so a model is either fully there or not
-at all.
+catalog's size and sha256, then the whole model's structure (:mod:`.check`); when all
+is good the manifest is written and the folder renamed to ``<root>/<id>`` in one step,
+so a model is either fully there or not at all.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import re
 import shutil
 import threading
@@ -20,9 +21,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ChecksumError, DownloadError
+from ..errors import ChecksumError, DownloadError, ModelError
 from ..fsutil import sha256_file
 from .catalog import CatalogEntry, ModelFile
+from .check import check_model
 from .install import ensure_free_space, human_size, list_files, move_into_place
 from .manifest import Manifest, find_main, write_manifest
 
@@ -157,13 +159,27 @@ def _pull(
         shutil.rmtree(work, ignore_errors=True)
         raise
     _drop_strays(work, {f.path for f in entry.files})
+    main = find_main(entry.kind, [f.path for f in entry.files], f"catalog model {entry.id}")
+    try:
+        check_model(entry.kind, work if main == "." else work / main)
+    except ModelError as exc:
+        # Complete and as the catalog describes it, yet not a usable model (a catalog
+        # entry without a checksum, or a hub file that changed): nothing to resume.
+        shutil.rmtree(work, ignore_errors=True)
+        problem = exc.message.replace(f"{work}{os.sep}", "")
+        raise ModelError(
+            f"the download of {entry.id} is not a usable model: {problem}; nothing was "
+            "installed",
+            hint="the hub's files do not match the catalog: report it, or import a good "
+            "copy with `assistant models import`",
+        ) from None
     manifest = Manifest(
         id=entry.id,
         kind=entry.kind,
         name=entry.name,
         licence=entry.licence,
         source="pulled",
-        main=find_main(entry.kind, [f.path for f in entry.files], f"catalog model {entry.id}"),
+        main=main,
         files=done,
         language=entry.language,
         homepage=entry.homepage,

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..config import ModelsConfig, data_dir
 from ..errors import ModelError, ModelNotFoundError
 from .catalog import Catalog, ModelFile, check_kind, check_model_id, is_source_catalog
+from .check import check_model
 from .install import (
     collect_import,
     derive_id,
@@ -43,6 +44,16 @@ log = logging.getLogger(__name__)
 def _a(kind: str) -> str:
     # "an asr", "an llm" (said "el"), "a voice", "a vad".
     return f"an {kind}" if kind in ("asr", "llm") else f"a {kind}"
+
+
+def _structure_problem(model: InstalledModel) -> str | None:
+    """What the structural check finds wrong with ``model``, its paths relative to the
+    model's folder; ``None`` when it passes."""
+    try:
+        check_model(model.kind, model.path)
+    except ModelError as exc:
+        return exc.message.replace(f"{model.folder}{os.sep}", "")
+    return None
 
 
 class ModelStore:
@@ -170,11 +181,21 @@ class ModelStore:
         ]
 
     def verify(self, model_id: str) -> VerifyResult:
-        """Hash every file of a model and compare sizes and sha256s (remembered in the
-        verify cache for :meth:`verified_state`)."""
+        """Hash every file of a model and compare sizes and sha256s, and check its
+        structure (:func:`.check.check_model`); both remembered in the verify cache for
+        :meth:`verified_state`."""
         model = self.get(model_id)
         cache = self._cache()
-        problems = [p for f in self._expected(model) if (p := check_file(f, cache))]
+        expected = self._expected(model)
+        problems = [p for f in expected if (p := check_file(f, cache))]
+        # A missing file is reported above already; the structural check would only
+        # repeat it.
+        if all(f.path.exists() for f in expected):
+            broken = _structure_problem(model)
+            if broken is not None:
+                problems.append(broken)
+                for f in expected:
+                    cache.mark_broken(f.path, broken)
         with self._lock:
             cache.save()
         if problems:

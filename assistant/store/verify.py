@@ -36,10 +36,11 @@ class VerifyResult:
     id: str
     """The model's id."""
     ok: bool
-    """True when every file exists with the expected size and sha256."""
+    """True when every file exists with the expected size and sha256, and the model
+    passes its structural check (:mod:`.check`)."""
     problems: list[str] = field(default_factory=list)
-    """One line per bad file: missing, size mismatch, or sha256 mismatch (expected and
-    actual)."""
+    """One line per problem: a file missing, a size or sha256 mismatch (expected and
+    actual), or what the structural check found (file and problem)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,24 @@ class VerifyCache:
         key = str(Path(path).absolute())
         self._files[key] = entry
         self._changed[key] = entry
+
+    def mark_broken(self, path: Path, problem: str) -> None:
+        """Remember that the model holding ``path`` failed its structural check, for as
+        long as the file keeps the size and mtime it was hashed at."""
+        key = str(Path(path).absolute())
+        entry = self._files.get(key)
+        if isinstance(entry, dict):
+            entry = {**entry, "problem": problem}
+            self._files[key] = entry
+            self._changed[key] = entry
+
+    def problem(self, path: Path, stat: os.stat_result) -> str | None:
+        """The structural problem remembered by :meth:`mark_broken`, while still valid."""
+        entry = self._files.get(str(Path(path).absolute()))
+        if self.lookup(path, stat) is None or not isinstance(entry, dict):
+            return None
+        problem = entry.get("problem")
+        return problem if isinstance(problem, str) else None
 
     def forget_under(self, folder: Path) -> None:
         """Drop every entry for files inside ``folder`` (after removing a model)."""
@@ -164,6 +183,8 @@ def state_of(files: list[ExpectedFile], cache: VerifyCache) -> str:
         cached = cache.lookup(expected.path, stat)
         if cached is None:
             state = "unchecked"
-        elif expected.sha256 is not None and cached != expected.sha256:
+        elif (expected.sha256 is not None and cached != expected.sha256) or cache.problem(
+            expected.path, stat
+        ) is not None:
             return "failed"
     return state
