@@ -33,11 +33,13 @@ def register(sub: Any) -> None:
     try:
         from training.llm.cli import register as register_llm
         from training.voice.cli import register as register_voice
+        from training.wakeword.cli import register as register_wakeword
     except ImportError:
         train.set_defaults(func=_not_installed)
         return
     register_llm(targets)
     register_voice(targets)
+    register_wakeword(targets)
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

@@ -312,8 +312,9 @@ def _check_wake(path: Path) -> None:
     if not isinstance(phrase, str) or not phrase.strip():
         raise _error(config_path, "the wake model config has no phrase", hint=_WAKE_HINT)
     threshold = config.get("threshold")
-    number = isinstance(threshold, (int, float)) and not isinstance(threshold, bool)
-    if not number or not 0 < threshold < 1:
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not (
+        0 < threshold < 1
+    ):
         raise _error(config_path, "the wake model config's threshold must be between 0 and 1",
                      hint=_WAKE_HINT)
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ModelError
-from .features import DIM, WINDOW, EmbeddingStream, FrontEnd
+from .features import DIM, STEP, WINDOW, EmbeddingStream, FrontEnd
 
 __all__ = ["FEATURES", "FORMAT", "INPUT", "OUTPUT", "CustomEngine", "read_wake_config"]
 
@@ -29,6 +29,8 @@ FORMAT = "assistant-wake"
 FEATURES = "openwakeword-embedding"
 INPUT = "embeddings"
 OUTPUT = "score"
+
+_PRIME = (WINDOW + 10) * STEP
 
 _HINT = "train the word again (assistant train wakeword) or import an intact copy"
 
@@ -86,6 +88,13 @@ class CustomEngine:
             raise ModelError(f"{model}: not a loadable ONNX model ({exc})", hint=_HINT) from None
         self._stream = EmbeddingStream(front or FrontEnd())
         self._window: deque[np.ndarray] = deque(maxlen=WINDOW)
+        self._prime()
+
+    def _prime(self) -> None:
+        """Fill the front end and the window with silence, so that a word at the very
+        start of a stream is scored (the window spans ~2 s)."""
+        for _, emb in self._stream.feed(np.zeros(_PRIME, np.int16)):
+            self._window.append(emb)
 
     def score(self, window: np.ndarray) -> float:
         """The classifier's score on one (16, 96) window."""
@@ -103,3 +112,4 @@ class CustomEngine:
     def reset(self) -> None:
         self._stream.reset()
         self._window.clear()
+        self._prime()
