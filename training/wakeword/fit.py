@@ -328,6 +328,9 @@ def train(opts: WakeTrainOptions, store: object | None,
     registered = None
     if opts.register and store is not None:
         if opts.replace:
+            from assistant.store.check import check_model
+
+            check_model("wake", main)  # the new word is sound before the old one goes
             with contextlib.suppress(AssistantError):
                 store.remove(opts.name)  # type: ignore[attr-defined]
         installed = store.register(  # type: ignore[attr-defined]
