@@ -110,8 +110,12 @@ def _false_rejects(detector: WakeDetector, word: str, phrase: str, speakers: lis
     synth = Synthesizer(seed=opts.seed + 7)
     rng = np.random.default_rng(opts.seed + 11)
     missed, delays = 0, []
+    by_engine: dict[str, list[int]] = {}
     for i in range(opts.takes):
-        speaker = speakers[i % len(speakers)]
+        piper = [s for s in speakers if s.engine == "piper"]
+        others = [s for s in speakers if s.engine != "piper"] or piper
+        pool = piper if (piper and i % 2 == 0) else others
+        speaker = pool[(i // 2) % len(pool)]
         speech = trim(synth.say(speaker, phrase))
         clip = np.concatenate([np.zeros(RATE, np.float32), speech, np.zeros(RATE, np.float32)])
         kind = i % 4
@@ -127,14 +131,21 @@ def _false_rejects(detector: WakeDetector, word: str, phrase: str, speakers: lis
         found = detector.scan(clip)
         word_end = (RATE + len(speech)) / RATE
         hits = _detections_near(found, word, 1.0, word_end + 1.0)
+        counts = by_engine.setdefault(speaker.engine, [0, 0])
+        counts[0] += 1
         if hits:
             delays.append(hits[0].time - word_end)
         else:
             missed += 1
+            counts[1] += 1
+    rates = {engine: m / n for engine, (n, m) in by_engine.items()}
     return {
         "takes": opts.takes,
         "missed": missed,
         "false_reject_rate": missed / max(opts.takes, 1),
+        "by_voice_engine": {e: {"takes": n, "missed": m} for e, (n, m) in by_engine.items()},
+        "false_reject_rate_piper": rates.get("piper"),
+        "false_reject_rate_espeak": rates.get("espeak"),
         "voices": sorted({s.label for s in speakers}),
         "delay_p50_ms": float(np.percentile(delays, 50) * 1000) if delays else None,
         "delay_p90_ms": float(np.percentile(delays, 90) * 1000) if delays else None,
@@ -168,6 +179,14 @@ def _false_accepts(detector: WakeDetector, corpus: list[np.ndarray],
         "false_accepts": counts,
         "per_hour": {w: c / hours for w, c in counts.items()},
     }
+
+
+def _rates(fr: dict[str, Any]) -> str:
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{v:.1%}"
+
+    return (f"{pct(fr['false_reject_rate'])} (Piper voices {pct(fr['false_reject_rate_piper'])}, "
+            f"espeak-ng voices {pct(fr['false_reject_rate_espeak'])})")  # fmt: skip
 
 
 def _cpu_asleep(detector: WakeDetector, audio: np.ndarray, seconds: float) -> float:
@@ -229,7 +248,7 @@ def run_wake_bench(opts: WakeBenchOptions, store: Any, out: Callable[[str], None
         detector = load_detector([word], store)
         words[word] = _false_rejects(detector, word, _PHRASES.get(word, word.replace("_", " ")),
                                      test_speakers, opts, babble)  # fmt: skip
-        out(f"  false reject rate {words[word]['false_reject_rate']:.3f}")
+        out(f"  false reject rate {_rates(words[word])}")
     custom_id = None
     if opts.custom_phrase:
         from training.wakeword.fit import WakeTrainOptions, train
@@ -257,7 +276,7 @@ def run_wake_bench(opts: WakeBenchOptions, store: Any, out: Callable[[str], None
             custom_detector = _Detector([engine])
             words[custom_id] = _false_rejects(custom_detector, custom_id, opts.custom_phrase,
                                               test_speakers, opts, babble)  # fmt: skip
-            out(f"  false reject rate {words[custom_id]['false_reject_rate']:.3f}")
+            out(f"  false reject rate {_rates(words[custom_id])}")
             out(f"[false accepts] {total_s / 60:.0f} min of real speech + "
                 f"{noise_s / 60:.0f} min of noise, all words")  # fmt: skip
             everything = _Detector([*load_detector(opts.words, store).engines, engine])

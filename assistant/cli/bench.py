@@ -186,10 +186,15 @@ def _wake(args: argparse.Namespace, ctx: CliContext) -> int:
     fa = report["false_accepts"]
     print(f"\nfalse accepts on {fa['hours']:.2f} h ({fa['speech_minutes']:.0f} min speech, "
           f"{fa['noise_minutes']:.0f} min noise):")  # fmt: skip
-    print(f"{'word':<24}{'false rejects':>15}{'FA/hour':>10}{'delay p90':>11}")
+    print(f"{'word':<22}{'FR all':>8}{'FR Piper':>10}{'FR espeak':>11}{'FA/hour':>9}"
+          f"{'delay p90':>11}")  # fmt: skip
     for word, fr in report["words"].items():
         delay = fr["delay_p90_ms"]
-        print(f"{word:<24}{fr['false_reject_rate']:>14.1%} {fa['per_hour'].get(word, 0):>9.2f}"
+        cells = [fr["false_reject_rate"], fr["false_reject_rate_piper"],
+                 fr["false_reject_rate_espeak"]]  # fmt: skip
+        text = "".join(f"{'-' if v is None else f'{v:.1%}':>{w}}"
+                       for v, w in zip(cells, (8, 10, 11), strict=True))  # fmt: skip
+        print(f"{word:<22}{text}{fa['per_hour'].get(word, 0):>9.2f}"
               f"{'' if delay is None else f'{delay:>8.0f} ms'}")  # fmt: skip
     print(f"CPU asleep: {report['cpu_percent_pretrained']:.1f}% of one core "
           f"({opts.words[0]})", end="")  # fmt: skip
