@@ -42,7 +42,7 @@ def test_a_pretrained_word_is_heard_once_at_its_end_and_plain_speech_wakes_nothi
     assert found[0]["score"] >= 0.97
 
     plain = speak("What is the time? I would like a cup of tea and a biscuit.")
-    code, out, _ = cli("wake", "detect", str(plain), *sum((["-w", w] for w in PRETRAINED), []))
+    code, out, _ = cli("wake", "detect", str(plain), *[a for w in PRETRAINED for a in ("-w", w)])
     assert code == 0
     assert out.startswith("no wake word heard")
 
@@ -89,7 +89,7 @@ def test_bad_wake_words_and_models_are_one_line_errors(tmp_path: Path, cli) -> N
     assert cli("models", "import", str(model), "--kind", "wake")[0] == 0
     installed = _store().resolve("wake", "fragile").path
     installed.write_bytes(installed.read_bytes()[:200])  # damaged after import
-    with pytest.raises(ModelError, match="fragile.onnx"):
+    with pytest.raises(ModelError, match=r"fragile\.onnx"):
         load_detector(["fragile"], _store())
     wav = tmp_path / "q.wav"
     shutil.copy(Path(__file__).parent / "bench_questions" / "stop.wav", wav)
@@ -109,11 +109,11 @@ def test_the_wake_section_of_the_config() -> None:
     assert config.wake.follow_up_s == 4.0
     assert Config.from_dict(config.to_dict()) == config
     assert Config().wake.enabled is False and Config().wake.words == ["hey_jarvis"]
-    with pytest.raises(ConfigError, match="wake.words"):
+    with pytest.raises(ConfigError, match=r"wake\.words"):
         Config.from_dict({"wake": {"words": "hey_jarvis"}})
-    with pytest.raises(ConfigError, match=r"wake.sensitivity.alexa must be between 0 and 1"):
+    with pytest.raises(ConfigError, match=r"wake\.sensitivity\.alexa must be between 0 and 1"):
         Config.from_dict({"wake": {"sensitivity": {"alexa": 2.0}}}).validate()
-    with pytest.raises(ConfigError, match="wake.words is empty"):
+    with pytest.raises(ConfigError, match=r"wake\.words is empty"):
         Config.from_dict({"wake": {"enabled": True, "words": []}}).validate()
 
 
