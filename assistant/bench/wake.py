@@ -41,8 +41,10 @@ _PACKAGES = ("en", "fr", "es", "it")
 HOLD_OUT = ("piper:", "espeak:en-gb-scotland", "espeak:en-029", "espeak:en-us-nyc",
             "espeak:en-gb-x-gbcwmd")  # fmt: skip
 """Voices custom training never sees in the bench: the test voices."""
-_PHRASES = {"hey_jarvis": "hey jarvis", "okay_nabu": "okay nabu", "alexa": "alexa",
+_PHRASES = {"hey_jarvis": "hey jarvis", "okay_nabu": "okay nah boo", "alexa": "alexa",
             "hey_mycroft": "hey mycroft"}  # fmt: skip
+"""What the voices are given to say: "nabu" is said "nah boo" (the voices' own reading,
+"nay boo", is another word to the model)."""
 
 
 @dataclass
