@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from model_files import tiny_wake
 
-from assistant.audio.io import read_audio
+from assistant.audio.io import Audio, read_audio
 from assistant.cli import main
 from assistant.config import Config
 from assistant.errors import ConfigError, ModelError
@@ -134,3 +134,36 @@ def _store():
     from assistant.store import ModelStore
 
     return ModelStore.from_config(ModelsConfig(dir=os.environ["ASSISTANT_MODELS_DIR"]))
+
+
+def test_the_gate_passes_on_only_what_follows_the_wake_word(speak, transcriber) -> None:
+    from assistant.wake import WakeGate, WakeState
+
+    before = read_audio(speak("I think the cat is hungry.", tail_silence=0.4)).samples
+    request = read_audio(speak("Hey Jarvis, what is the capital of France?", lead_silence=0.2))
+    audio = np.concatenate([before, request.samples, np.zeros(8000, np.float32)])
+    now = [0.0]
+    gate = WakeGate(load_detector(["hey_jarvis"]), follow_up_s=5.0, clock=lambda: now[0])
+    passed, woken = [], []
+    for pos in range(0, len(audio), 1280):  # 80 ms microphone blocks
+        event, out = gate.feed(audio[pos : pos + 1280])
+        woken += [event] if event else []
+        passed.append(out)
+    assert len(woken) == 1 and woken[0].detection.word == "hey_jarvis"
+    assert gate.state is WakeState.LISTENING
+    heard = transcriber.transcribe(Audio(np.concatenate(passed), 16000)).text.lower()
+    assert "capital of france" in heard
+    assert "cat" not in heard and "hungry" not in heard  # said before the wake word
+    assert "jarvis" not in heard
+
+    # After the reply: speech within the follow-up window needs no wake word...
+    gate.replied()
+    now[0] = 3.0
+    assert gate.feed(before[:1280])[1].size == 1280
+    gate.heard_speech()
+    assert gate.state is WakeState.LISTENING
+    # ...and once the window has passed in silence, it sleeps again.
+    gate.replied()
+    now[0] = 9.0
+    assert gate.feed(np.zeros(1280, np.float32))[1].size == 0
+    assert gate.state is WakeState.ASLEEP

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ModelError
 from .base import RATE, Detection, WakeDetector, WakeEngine, threshold_for
+from .gate import WakeGate, WakeState, Woken
 from .micro import PRETRAINED
 
 if TYPE_CHECKING:
@@ -23,6 +24,9 @@ __all__ = [
     "Detection",
     "WakeDetector",
     "WakeEngine",
+    "WakeGate",
+    "WakeState",
+    "Woken",
     "load_detector",
     "load_engine",
     "threshold_for",
