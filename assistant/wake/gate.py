@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
@@ -26,7 +26,7 @@ __all__ = ["WakeGate", "WakeState", "Woken"]
 log = logging.getLogger(__name__)
 
 
-class WakeState(str, Enum):
+class WakeState(StrEnum):
     """Where the gate stands."""
 
     ASLEEP = "asleep"
