@@ -167,3 +167,11 @@ def test_the_gate_passes_on_only_what_follows_the_wake_word(speak, transcriber) 
     now[0] = 9.0
     assert gate.feed(np.zeros(1280, np.float32))[1].size == 0
     assert gate.state is WakeState.ASLEEP
+
+
+def test_the_model_manager_recognises_a_wake_model(tmp_path: Path) -> None:
+    from gui.model_manager import _guess_kind
+    from model_files import tiny_voice
+
+    assert _guess_kind(tiny_wake(tmp_path / "w")) == "wake"
+    assert _guess_kind(tiny_voice(tmp_path)) == "voice"
