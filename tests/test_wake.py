@@ -170,8 +170,9 @@ def test_the_gate_passes_on_only_what_follows_the_wake_word(speak, transcriber) 
 
 
 def test_the_model_manager_recognises_a_wake_model(tmp_path: Path) -> None:
-    from gui.model_manager import _guess_kind
     from model_files import tiny_voice
+
+    from gui.model_manager import _guess_kind
 
     assert _guess_kind(tiny_wake(tmp_path / "w")) == "wake"
     assert _guess_kind(tiny_voice(tmp_path)) == "voice"
