@@ -40,7 +40,10 @@ def test_commands_are_matched_within_10_ms_and_questions_are_not(matcher: Comman
         "Set a timer for 5 minutes.": ("HassStartTimer", {"duration": 300.0}),
         "What time is it?": ("HassGetCurrentTime", {}),
         "Remind me to call Anna at four.": ("SetReminder", {"rest": "to call anna at four"}),
-        "What is 15% of 80?": ("Calculate", {"expression": "15*0.01*80", "raw": "15 percent of 80"}),
+        "What is 15% of 80?": (
+            "Calculate",
+            {"expression": "15*0.01*80", "raw": "15 percent of 80"},
+        ),
         "Cancel the pasta timer.": ("HassCancelTimer", {"name": "pasta"}),
     }
     for text, (intent, slots) in commands.items():
@@ -51,8 +54,12 @@ def test_commands_are_matched_within_10_ms_and_questions_are_not(matcher: Comman
         # The median of 5: the matcher's cost, not the shared machine's scheduling noise.
         median_ms = sorted(r.match_ms for r in runs if r is not None)[2]
         assert median_ms < 10.0, (text, median_ms)
-    for question in ("What is the capital of France?", "Tell me a joke about timers.",
-                     "Why do we remember dreams?", "How long does it take to boil an egg?"):
+    for question in (
+        "What is the capital of France?",
+        "Tell me a joke about timers.",
+        "Why do we remember dreams?",
+        "How long does it take to boil an egg?",
+    ):
         assert matcher.match(question) is None, question
 
 
@@ -61,7 +68,13 @@ def test_calculation_never_executes_code(router: CommandRouter, tmp_path: Path) 
     result = router.handle(f"calculate __import__('os').system('touch {marker}')")
     assert result is not None and result.declined
     assert not marker.exists()
-    for hostile in ("__import__('os')", "(1).__class__", "open('/etc/passwd')", "9**9**9**9", "'a'*10"):
+    for hostile in (
+        "__import__('os')",
+        "(1).__class__",
+        "open('/etc/passwd')",
+        "9**9**9**9",
+        "'a'*10",
+    ):
         with pytest.raises(CalcError):
             evaluate(hostile)
     assert evaluate("15*0.01*80") == pytest.approx(12.0)
@@ -75,7 +88,9 @@ def test_unit_conversion(router: CommandRouter) -> None:
     assert router.handle("How much is 3 miles in kilograms?").declined  # type: ignore[union-attr]
 
 
-def test_ambiguous_requests_get_a_question_and_the_answer_completes_them(router: CommandRouter) -> None:
+def test_ambiguous_requests_get_a_question_and_the_answer_completes_them(
+    router: CommandRouter,
+) -> None:
     asked = router.handle("Set a timer.")
     assert asked is not None and asked.question and asked.text.endswith("?")
     done = router.handle("Ten minutes.")
@@ -89,8 +104,13 @@ def test_ambiguous_requests_get_a_question_and_the_answer_completes_them(router:
 
 
 @pytest.mark.parametrize(
-    "text", ["Set a timer for minus five minutes.", "Remind me yesterday to call Bob.",
-             "What time is it in Atlantis?", "What's 5 divided by 0?"],
+    "text",
+    [
+        "Set a timer for minus five minutes.",
+        "Remind me yesterday to call Bob.",
+        "What time is it in Atlantis?",
+        "What's 5 divided by 0?",
+    ],
 )
 def test_impossible_requests_get_a_short_answer(router: CommandRouter, text: str) -> None:
     result = router.handle(text)
@@ -145,7 +165,18 @@ def test_opening_an_app_runs_its_desktop_entry(
 
 
 def test_control_commands_return_actions(router: CommandRouter) -> None:
-    kinds = {t: router.handle(t).actions[0].kind for t in ("Stop.", "Louder.", "Speak slower.",  # type: ignore[union-attr]
-                                                          "Start a new conversation.")}
-    assert kinds == {"Stop.": "stop", "Louder.": "volume", "Speak slower.": "rate",
-                     "Start a new conversation.": "new_conversation"}
+    kinds = {
+        t: router.handle(t).actions[0].kind
+        for t in (
+            "Stop.",
+            "Louder.",
+            "Speak slower.",  # type: ignore[union-attr]
+            "Start a new conversation.",
+        )
+    }
+    assert kinds == {
+        "Stop.": "stop",
+        "Louder.": "volume",
+        "Speak slower.": "rate",
+        "Start a new conversation.": "new_conversation",
+    }

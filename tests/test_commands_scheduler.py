@@ -13,7 +13,9 @@ import pytest
 from assistant.commands import Announcement, Scheduler
 
 
-def _wait(announcements: queue.Queue[tuple[float, Announcement]], timeout: float) -> tuple[float, Announcement]:
+def _wait(
+    announcements: queue.Queue[tuple[float, Announcement]], timeout: float
+) -> tuple[float, Announcement]:
     return announcements.get(timeout=timeout)
 
 
@@ -56,7 +58,9 @@ def test_paused_timer_does_not_ring_and_keeps_its_time(tmp_path: Path) -> None:
         _wait(heard, 3)
 
 
-def test_a_damaged_file_is_moved_aside_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_damaged_file_is_moved_aside_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "schedule.json"
     path.write_text("{not json")
     scheduler = Scheduler(path)

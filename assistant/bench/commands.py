@@ -140,7 +140,9 @@ def _spoken(report: CommandsReport, router: Any, commands: Any, config: Any, sto
         samples = resample(audio.samples, audio.sample_rate, ASR_RATE)
         if variant == "noise":  # white noise 20 dB under the speech
             power = float(np.mean(samples**2)) or 1e-6
-            samples = samples + rng.normal(0, np.sqrt(power / 100), samples.shape).astype(np.float32)
+            samples = samples + rng.normal(0, np.sqrt(power / 100), samples.shape).astype(
+                np.float32
+            )
         heard = transcriber.transcribe(Audio(samples.astype(np.float32), ASR_RATE)).text
         router._pending = None
         result = router.handle(heard)
@@ -149,6 +151,8 @@ def _spoken(report: CommandsReport, router: Any, commands: Any, config: Any, sto
             report.spoken_right += 1
         else:
             got = None if result is None else {"intent": result.intent, "slots": result.slots}
-            report.spoken_misses.append({"text": text, "heard": heard, "variant": variant, "want": intent, "got": got})
+            report.spoken_misses.append(
+                {"text": text, "heard": heard, "variant": variant, "want": intent, "got": got}
+            )
         if (index + 1) % 20 == 0:
             progress(f"spoken {index + 1}/{len(commands)}")

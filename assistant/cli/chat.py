@@ -62,6 +62,7 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
         voice = load_voice(config, ctx.store)
         player = open_player(voice.sample_rate, config.audio.output_device, required=False)
     options = generation_options(config)
+    commands = _commands(voice if player is not None else None, player)
     store = open_history()
     conversation, history = pick_conversation(store, config, new=args.new)
     if interactive:
@@ -80,6 +81,30 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
                     conversation = store.new_conversation()
                 history.clear()
                 print("(new conversation)")
+                continue
+            command = commands.handle(line)
+            if command is not None:  # answered locally, without the language model
+                if interactive:
+                    print("assistant> ", end="")
+                print(command.text, flush=True)
+                if voice is not None and player is not None and command.text:
+                    for chunk in voice.synthesize(command.text):
+                        player.play(chunk.audio)
+                    player.wait()
+                for action in command.actions:
+                    if action.kind == "new_conversation" and history:
+                        conversation, history = store.new_conversation(), []
+                    elif action.kind == "rate" and voice is not None:
+                        voice.speaking_rate = voice.speaking_rate * action.value
+                if not any(a.kind == "new_conversation" for a in command.actions):
+                    history += [Message("user", line), Message("assistant", command.text)]
+                    store.add_turn(
+                        conversation,
+                        line,
+                        command.text,
+                        metrics={"match_ms": command.match_ms, "handle_ms": command.handle_ms},
+                        started_at=time.time(),
+                    )
                 continue
             messages = [
                 Message("system", config.llm.system_prompt),
@@ -112,10 +137,27 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     except KeyboardInterrupt:
         print()
     finally:
+        commands.context.scheduler.close()  # type: ignore[union-attr]
         store.close()
         if player is not None:
             player.close()
     return 0
+
+
+def _commands(voice: Any, player: Any) -> Any:
+    """The local command router, with timers and reminders that print (and speak) their
+    announcements while the chat runs."""
+    from ..commands import CommandContext, CommandRouter, NotesStore, Scheduler
+
+    def announce(announcement: Any) -> None:
+        print(f"\n[{announcement.item.kind}] {announcement.text}", flush=True)
+        if voice is not None and player is not None:
+            for chunk in voice.synthesize(announcement.text):
+                player.play(chunk.audio)
+
+    scheduler = Scheduler(on_announce=announce)
+    scheduler.start()
+    return CommandRouter(CommandContext(scheduler=scheduler, notes=NotesStore()))
 
 
 def _read_message(interactive: bool) -> str | None:

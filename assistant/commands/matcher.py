@@ -65,7 +65,11 @@ class CommandMatcher:
         }
         # Durations as one number of seconds: "1 hour and 30 minutes" -> 5400.
         for prefix in ("", "start_"):
-            parts = [slots.pop(f"{prefix}{unit}") * f for unit, f in _TIME_SLOTS.items() if f"{prefix}{unit}" in slots]
+            parts = [
+                slots.pop(f"{prefix}{unit}") * f
+                for unit, f in _TIME_SLOTS.items()
+                if f"{prefix}{unit}" in slots
+            ]
             if parts:
                 slots[f"{prefix}duration"] = float(sum(parts))
         name = result.intent.name

@@ -64,7 +64,9 @@ class NotesStore:
 
     def all(self) -> list[Note]:
         with self._lock:
-            rows = self._conn.execute("SELECT id, text, created_at FROM notes ORDER BY id").fetchall()
+            rows = self._conn.execute(
+                "SELECT id, text, created_at FROM notes ORDER BY id"
+            ).fetchall()
         return [Note(*row) for row in rows]
 
     def search(self, topic: str) -> list[Note]:

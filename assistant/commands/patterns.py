@@ -144,7 +144,7 @@ def _open(slots: Slots) -> Slots | None:
         return {"folder": re.sub(r" (?:folder|directory)$", "", target)}
     if kind in ("website", "web site", "page", "site"):
         return None
-    if slots["verb"] in ("start", "run") and not slots.get("kind"):
+    if (slots["verb"] in ("start", "run") and not slots.get("kind")) or len(target.split()) > 3:
         return {"app": target, "strict": True}
     return {"app": target}
 
@@ -165,7 +165,8 @@ PATTERNS: tuple[Pattern, ...] = (
     _p("SetReminder", r"remind me (?P<rest>.+)"),
     _p(
         "StartTimerWords",
-        r"(?:set|start|create) (?:me )?(?:a |an |the )?(?:new )?timer (?:for|of) (?P<words>.+)",
+        r"(?:set|start|create) (?:me )?(?:a |an |the )?(?:new )?(?:(?P<name>[a-z]+) )?timer "
+        r"(?:for|of) (?P<words>.+)",
     ),
     _p(
         "SetAlarm",
@@ -179,8 +180,8 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     _p(
         "AddNote",
-        r"(?:remember(?: that|:)|please remember|make a note(?: that| of|:)?|take a note(?: that|:)?|"
-        r"note(?: that|:)|write down(?: that)?|note down(?: that)?|"
+        r"(?:remember(?: that|:)|please remember|make a note(?: that| of|:)?|"
+        r"take a note(?: that|:)?|note(?: that|:)|write down(?: that)?|note down(?: that)?|"
         r"remember (?=(?:my|the|i|i'm|i've|we|our|it's) ))(?P<note>.+)",
     ),
     _p(
@@ -190,6 +191,12 @@ PATTERNS: tuple[Pattern, ...] = (
         r"find (?:my )?notes? (?:about|on))(?: the| my)? (?P<topic>.+)",
     ),
     _p("FindNotes", r"where did i (?P<topic>park|put|leave)\b.*"),
+    # "where are my keys": a note if there is one, else the language model answers.
+    _p(
+        "FindNotes",
+        r"where (?:are|is|did i put|did i leave) my (?P<topic>.+)",
+        lambda s: {**s, "soft": True},
+    ),
     _p("Calculate", r"(?P<explicit>calculate|compute|evaluate) (?P<expr>.+)", _calc),
     _p(
         "Convert",
@@ -199,13 +206,14 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     _p(
         "Convert",
-        r"how many (?P<to>[a-z° ]+?) (?:are )?(?:there )?(?:is |are )?(?:in|to) "
+        r"how many (?P<to>[a-z° ]+?) (?:are )?(?:there )?(?:is |are )?(?:in|to|is|are|make) "
         rf"(?:a |an |one )?(?P<qty>{NUMBER} )?(?P<from>[a-z° ]+)",
         _convert,
     ),
     _p(
         "Calculate",
-        r"(?:what(?:'s| is)|whats|how much is|what does)? ?(?P<expr>[a-z0-9 .+*/^()×÷−-]+?)(?: equal| make)?",
+        r"(?:what(?:'s| is)|whats|how much is|what does)? ?"
+        r"(?P<expr>[a-z0-9 .+*/^()×÷−-]+?)(?: equal| make)?",
         _calc,
     ),
     _p(

@@ -38,7 +38,9 @@ class CommandRouter:
         matcher: a built matcher (building one takes about half a second).
     """
 
-    def __init__(self, context: CommandContext | None = None, matcher: CommandMatcher | None = None) -> None:
+    def __init__(
+        self, context: CommandContext | None = None, matcher: CommandMatcher | None = None
+    ) -> None:
         self.context = context or CommandContext()
         self.matcher = matcher or CommandMatcher()
         self._pending: _Pending | None = None
@@ -65,7 +67,9 @@ class CommandRouter:
             return None
         return self._result(answer, match, family, started)
 
-    def _result(self, answer: Answer, match: IntentMatch, family: str, started: float) -> CommandResult:
+    def _result(
+        self, answer: Answer, match: IntentMatch, family: str, started: float
+    ) -> CommandResult:
         if answer.question and "pending" in answer.data:
             self._pending = _Pending(answer.data["pending"], answer.data.get("task", ""), match)
         return CommandResult(
@@ -79,7 +83,9 @@ class CommandRouter:
             handle_ms=(time.perf_counter() - started) * 1000.0,
         )
 
-    def _answer_pending(self, pending: _Pending, text: str, ctx: CommandContext) -> CommandResult | None:
+    def _answer_pending(
+        self, pending: _Pending, text: str, ctx: CommandContext
+    ) -> CommandResult | None:
         """The reply to a question: a duration for a timer, a time for an alarm/reminder."""
         started = time.perf_counter()
         words = normalize(text)
@@ -92,11 +98,17 @@ class CommandRouter:
             answer = start_timer(seconds, "", ctx)
             intent, slots, family = "HassStartTimer", {"duration": seconds}, "timers"
         else:
-            spec_words = words if re.match(r"(?:at|in|on|tomorrow|today|tonight)\b", words) else f"at {words}"
+            spec_words = (
+                words
+                if re.match(r"(?:at|in|on|tomorrow|today|tonight)\b", words)
+                else f"at {words}"
+            )
             answer = set_reminder(pending.kind, pending.task, spec_words, ctx)
             if answer.question:
                 return None
             intent = "SetAlarm" if pending.kind == "alarm" else "SetReminder"
             slots, family = {"task": pending.task, "when": words}, "reminders"
-        match = IntentMatch(intent, slots, words, "follow-up", (time.perf_counter() - started) * 1000.0)
+        match = IntentMatch(
+            intent, slots, words, "follow-up", (time.perf_counter() - started) * 1000.0
+        )
         return self._result(answer, match, family, started)

@@ -124,7 +124,9 @@ class Scheduler:
 
     # -- changes ----------------------------------------------------------------------
 
-    def add(self, kind: str, *, name: str = "", seconds: float = 0.0, due_at: float | None = None) -> ScheduledItem:
+    def add(
+        self, kind: str, *, name: str = "", seconds: float = 0.0, due_at: float | None = None
+    ) -> ScheduledItem:
         """A new timer (``seconds`` from now) or alarm/reminder (at ``due_at``)."""
         now = self._clock()
         item = ScheduledItem(
@@ -204,9 +206,7 @@ class Scheduler:
         self._cond.notify_all()
 
     def _next_wake(self, now: float) -> float | None:
-        moments = [
-            i.due_at for i in self._items if i.state == "running" and i.due_at is not None
-        ]
+        moments = [i.due_at for i in self._items if i.state == "running" and i.due_at is not None]
         moments += [
             (i.rang_at or now) + self.repeat_s * (self._repeats.get(i.id, 0) + 1)
             for i in self._items

@@ -32,9 +32,7 @@ _TENS = {
     "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
-_WORD = "|".join(
-    sorted([*_UNITS.keys() - {"a", "an"}, *_TENS, "hundred"], key=len, reverse=True)
-)
+_WORD = "|".join(sorted([*_UNITS.keys() - {"a", "an"}, *_TENS, "hundred"], key=len, reverse=True))
 
 NUMBER = rf"(?:-?\d+(?:[.,]\d+)?|(?:(?:{_WORD})(?:[ -](?:and[ -])?)?)+)"
 """A regular expression for one spoken or written number (digits or English words)."""
@@ -57,7 +55,7 @@ def normalize(text: str) -> str:
 
 
 def parse_number(text: str) -> float | None:
-    """"7" -> 7, "2.5" -> 2.5, "twenty five" -> 25, "a" -> 1, "half" -> 0.5; else ``None``."""
+    """ "7" -> 7, "2.5" -> 2.5, "twenty five" -> 25, "a" -> 1, "half" -> 0.5; else ``None``."""
     text = text.strip().lower()
     if re.fullmatch(r"-?\d+(?:[.,]\d+)?", text):
         return float(text.replace(",", "."))
@@ -255,11 +253,11 @@ def _clock(words: str) -> tuple[int, int, bool] | None:
         minute = int(value)
     if re.fullmatch(r"\d{3,4}", m.group("hour")):  # "730" or "1930"
         hour, minute = divmod(int(m.group("hour")), 100)
-    ampm = (m.group("ampm") or "").replace(".", "")
+    half = (m.group("ampm") or "").replace(".", "")
     if hour > 23 or minute > 59:
         return None
-    if ampm in ("pm", "in the afternoon", "in the evening", "tonight", "at night") and hour < 12:
+    if half in ("pm", "in the afternoon", "in the evening", "tonight", "at night") and hour < 12:
         hour += 12
-    elif ampm in ("am", "in the morning") and hour == 12:
+    elif half in ("am", "in the morning") and hour == 12:
         hour = 0
-    return hour, minute, bool(ampm)
+    return hour, minute, bool(half)

@@ -74,7 +74,9 @@ def _unit_words(unit: str, value: float) -> str:
     word = ("square " + word) if "**2" in unit else word
     if value == 1:
         return word
-    return {"foot": "feet", "inch": "inches", "square foot": "square feet"}.get(word, word.replace(" per ", "s per ", 1) if " per " in word else word + "s")
+    return {"foot": "feet", "inch": "inches", "square foot": "square feet"}.get(
+        word, word.replace(" per ", "s per ", 1) if " per " in word else word + "s"
+    )
 
 
 def _convert(slots: dict[str, Any], ctx: CommandContext) -> Answer:
@@ -89,7 +91,9 @@ def _convert(slots: dict[str, Any], ctx: CommandContext) -> Answer:
             declined=True,
         )
     source = f"{say_number(quantity)} {_unit_words(slots['from'], quantity)}"
-    return Answer(f"{source} is {say_number(value)} {_unit_words(slots['to'], value)}.", data={"value": value})
+    return Answer(
+        f"{source} is {say_number(value)} {_unit_words(slots['to'], value)}.", data={"value": value}
+    )
 
 
 INTENTS = {"Calculate": _calculate, "Convert": _convert}

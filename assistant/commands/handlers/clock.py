@@ -80,4 +80,3 @@ INTENTS = {
     "GetWeekday": _weekday,
     "TimeInCity": _city,
 }
-

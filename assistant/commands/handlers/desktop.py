@@ -62,7 +62,9 @@ def desktop_entries() -> list[DesktopEntry]:
                 continue
             if not section.get("Exec") or not section.get("Name"):
                 continue
-            keywords = tuple(k.strip().lower() for k in section.get("Keywords", "").split(";") if k.strip())
+            keywords = tuple(
+                k.strip().lower() for k in section.get("Keywords", "").split(";") if k.strip()
+            )
             entries.append(DesktopEntry(section["Name"], section["Exec"], path, keywords))
     return entries
 
@@ -89,7 +91,7 @@ def exec_argv(entry: DesktopEntry) -> list[str]:
 
 def _run(argv: list[str]) -> bool:
     try:
-        subprocess.Popen(  # noqa: S603 - the user asked for this program by name
+        subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -123,7 +125,10 @@ def _open(slots: dict[str, Any], ctx: CommandContext) -> Answer | None:
         path = Path.home() / _FOLDERS[name]
         if not _run([*ctx.desktop.opener, str(path)]):
             return Answer("I couldn't open that folder.", declined=True)
-        return Answer(f"Opening your {name} folder." if name != "home" else "Opening your home folder.", data={"path": str(path)})
+        return Answer(
+            f"Opening your {name} folder." if name != "home" else "Opening your home folder.",
+            data={"path": str(path)},
+        )
     name = str(slots["app"])
     entry = find_entry(name, desktop_entries())
     if entry is None:

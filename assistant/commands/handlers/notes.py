@@ -24,10 +24,12 @@ def _add(slots: dict[str, Any], ctx: CommandContext) -> Answer:
     return Answer("OK, I'll remember that.", data={"id": note.id})
 
 
-def _find(slots: dict[str, Any], ctx: CommandContext) -> Answer:
+def _find(slots: dict[str, Any], ctx: CommandContext) -> Answer | None:
     if ctx.notes is None:
         return _NO_NOTES
     found = ctx.notes.search(str(slots["topic"]))
+    if not found and slots.get("soft"):
+        return None
     if not found:
         return Answer(f"I have no notes about {_second_person(str(slots['topic']))}.")
     texts = [_second_person(n.text) for n in found[:3]]

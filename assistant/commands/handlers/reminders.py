@@ -47,7 +47,7 @@ def set_reminder(kind: str, task: str, when: str, ctx: CommandContext) -> Answer
 
 
 def _split(rest: str) -> tuple[str, str]:
-    """"to call anna at four" -> ("call anna", "at four"); the when may come first."""
+    """ "to call anna at four" -> ("call anna", "at four"); the when may come first."""
     rest = re.sub(r"^(?:to|that|about) ", "", rest)
     first = re.match(rf"({WHEN_WORD}\b.*?) (?:to|that|about) (.+)$", rest)
     spec = parse_when(first.group(1), datetime.now()) if first else None
@@ -67,7 +67,9 @@ def _remind(slots: dict[str, Any], ctx: CommandContext) -> Answer:
     task, when = _split(str(slots["rest"]))
     task = re.sub(r"\b(?:my|me)\b", lambda m: {"my": "your", "me": "you"}[m.group(0)], task)
     if not when:
-        return Answer("When should I remind you?", question=True, data={"pending": "reminder", "task": task})
+        return Answer(
+            "When should I remind you?", question=True, data={"pending": "reminder", "task": task}
+        )
     return set_reminder("reminder", task, when, ctx)
 
 

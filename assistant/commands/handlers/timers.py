@@ -18,7 +18,7 @@ _NO_SCHEDULER = Answer("Timers are not available here.", declined=True)
 
 
 def describe(item: ScheduledItem) -> str:
-    """"the pasta timer" / "the 5 minute timer"."""
+    """ "the pasta timer" / "the 5 minute timer"."""
     if item.name:
         return f"the {item.name} timer"
     size = say_duration(item.duration_s)
@@ -38,7 +38,7 @@ def _start_words(slots: dict[str, Any], ctx: CommandContext) -> Answer:
     seconds = parse_duration(str(slots["words"]))
     if seconds is None:
         return Answer("For how long?", question=True, data={"pending": "timer"})
-    return start_timer(seconds, "", ctx)
+    return start_timer(seconds, str(slots.get("name", "")), ctx)
 
 
 def start_timer(seconds: float, name: str, ctx: CommandContext) -> Answer:
@@ -50,7 +50,9 @@ def start_timer(seconds: float, name: str, ctx: CommandContext) -> Answer:
         return Answer("Timers go up to 24 hours; for longer, set an alarm.", declined=True)
     item = ctx.scheduler.add("timer", name=name, seconds=seconds)
     label = f"{name} timer" if name else "timer"
-    return Answer(f"{label[0].upper()}{label[1:]} set for {say_duration(seconds)}.", data={"id": item.id})
+    return Answer(
+        f"{label[0].upper()}{label[1:]} set for {say_duration(seconds)}.", data={"id": item.id}
+    )
 
 
 def _timers(ctx: CommandContext) -> list[ScheduledItem]:
@@ -58,11 +60,15 @@ def _timers(ctx: CommandContext) -> list[ScheduledItem]:
     return ctx.scheduler.items("timer")
 
 
-def _pick(slots: dict[str, Any], ctx: CommandContext, states: tuple[str, ...]) -> ScheduledItem | Answer:
+def _pick(
+    slots: dict[str, Any], ctx: CommandContext, states: tuple[str, ...]
+) -> ScheduledItem | Answer:
     """The timer the words mean, or an answer (none, or a question: which one?)."""
     timers = [t for t in _timers(ctx) if t.state in states]
     if not timers:
-        return Answer("You have no timers running." if "running" in states else "You have no paused timers.")
+        return Answer(
+            "You have no timers running." if "running" in states else "You have no paused timers."
+        )
     if "name" in slots:
         named = [t for t in timers if t.name.lower() == str(slots["name"]).lower()]
         if not named:
@@ -71,7 +77,9 @@ def _pick(slots: dict[str, Any], ctx: CommandContext, states: tuple[str, ...]) -
     elif "start_duration" in slots:
         sized = [t for t in timers if abs(t.duration_s - float(slots["start_duration"])) < 1]
         if not sized:
-            return Answer(f"You have no {say_duration(slots['start_duration'])} timer.", declined=True)
+            return Answer(
+                f"You have no {say_duration(slots['start_duration'])} timer.", declined=True
+            )
         timers = sized
     if len(timers) > 1:
         names = " or ".join(describe(t) for t in timers[:3])
