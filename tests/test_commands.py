@@ -180,3 +180,31 @@ def test_control_commands_return_actions(router: CommandRouter) -> None:
         "Speak slower.": "rate",
         "Start a new conversation.": "new_conversation",
     }
+
+
+def test_typed_chat_answers_commands_locally_and_keeps_them_as_turns(tmp_path: Path) -> None:
+    import re
+    import subprocess
+
+    from assistant.memory import ConversationStore
+
+    config = tmp_path / "config.toml"
+    config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 8\n")
+    lines = "What time is it?\nRemember that the spare key is under the mat.\nWhere is my spare key?\nHello.\n"
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "--config", str(config), "chat"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert re.fullmatch(r"It's \d{1,2}:\d\d [AP]M\.", out[0]), out
+    assert out[1:3] == ["OK, I'll remember that.", "You told me: the spare key is under the mat."]
+    with ConversationStore() as store:
+        (conversation,) = store.conversations()
+        turns = store.turns(conversation.id)
+    assert [t.user_text for t in turns] == lines.splitlines()
+    assert all("match_ms" in t.metrics for t in turns[:3])
+    assert "first_token" in turns[3].metrics  # "Hello." went to the language model
