@@ -208,3 +208,19 @@ def test_typed_chat_answers_commands_locally_and_keeps_them_as_turns(tmp_path: P
     assert [t.user_text for t in turns] == lines.splitlines()
     assert all("match_ms" in t.metrics for t in turns[:3])
     assert "first_token" in turns[3].metrics  # "Hello." went to the language model
+
+
+def test_tools_run_the_same_handlers(router: CommandRouter) -> None:
+    from assistant.commands.tools import TOOLS, call_tool
+
+    names = {tool["function"]["name"] for tool in TOOLS}
+    assert {"set_timer", "calculate", "set_reminder", "open"} <= names
+    ctx = router.context
+    assert (
+        call_tool("set_timer", '{"seconds": 120, "name": "tea"}', ctx)
+        == "Tea timer set for 2 minutes."
+    )
+    assert "tea timer has 2 minutes left" in call_tool("list_timers", "{}", ctx)
+    assert call_tool("calculate", {"expression": "15 percent of 80"}, ctx).endswith("is 12.")
+    assert call_tool("calculate", {"expression": "__import__('os')"}, ctx).startswith("I can only")
+    assert call_tool("no_such_tool", "{}", ctx).startswith("error:")
