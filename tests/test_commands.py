@@ -224,3 +224,22 @@ def test_tools_run_the_same_handlers(router: CommandRouter) -> None:
     assert call_tool("calculate", {"expression": "15 percent of 80"}, ctx).endswith("is 12.")
     assert call_tool("calculate", {"expression": "__import__('os')"}, ctx).startswith("I can only")
     assert call_tool("no_such_tool", "{}", ctx).startswith("error:")
+
+
+def test_spoken_commands_reach_their_handlers_through_whisper(
+    router: CommandRouter, speak, transcriber
+) -> None:
+    """Real speech (the embedded voice) through the real whisper into the router."""
+    from assistant.audio import read_audio
+
+    spoken = {
+        "Set a timer for five minutes.": ("HassStartTimer", {"duration": 300.0}),
+        "What is fifteen percent of eighty?": ("Calculate", {"expression": "15*0.01*80"}),
+        "Remind me to call Anna at four.": ("SetReminder", {}),
+    }
+    for text, (intent, slots) in spoken.items():
+        heard = transcriber.transcribe(read_audio(speak(text))).text
+        result = router.handle(heard)
+        assert result is not None, (text, heard)
+        assert result.intent == intent, (text, heard, result.intent)
+        assert all(result.slots.get(k) == v for k, v in slots.items()), (heard, result.slots)
