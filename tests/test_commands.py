@@ -145,7 +145,10 @@ def test_opening_an_app_runs_its_desktop_entry(
     out = tmp_path / "launched.json"
     # A harmless real program as the Exec line: it writes its arguments to a file.
     script = tmp_path / "fake-editor.py"
-    script.write_text(f"import json, sys\njson.dump(sys.argv[1:], open({str(out)!r}, 'w'))\n")
+    script.write_text(  # written whole, then renamed: the test never reads half a file
+        f"import json, os, sys\nwith open({str(out)!r} + '.tmp', 'w') as f:\n"
+        f"    json.dump(sys.argv[1:], f)\nos.replace({str(out)!r} + '.tmp', {str(out)!r})\n"
+    )
     (apps / "org.example.FakeEditor.desktop").write_text(
         "[Desktop Entry]\nType=Application\nName=Fake Editor\n"
         f"Exec={sys.executable} {script} --new-window %U\n"
@@ -182,6 +185,7 @@ def test_control_commands_return_actions(router: CommandRouter) -> None:
     }
 
 
+@pytest.mark.slow  # loads the language model in a subprocess
 def test_typed_chat_answers_commands_locally_and_keeps_them_as_turns(tmp_path: Path) -> None:
     import re
     import subprocess
@@ -190,7 +194,10 @@ def test_typed_chat_answers_commands_locally_and_keeps_them_as_turns(tmp_path: P
 
     config = tmp_path / "config.toml"
     config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 8\n")
-    lines = "What time is it?\nRemember that the spare key is under the mat.\nWhere is my spare key?\nHello.\n"
+    lines = (
+        "What time is it?\nRemember that the spare key is under the mat.\n"
+        "Where is my spare key?\nHello.\n"
+    )
     done = subprocess.run(
         [sys.executable, "-m", "assistant", "--config", str(config), "chat"],
         input=lines,

@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..llm import Message
 from .common import (
@@ -17,6 +17,9 @@ from .common import (
     pick_conversation,
 )
 from .context import CliContext
+
+if TYPE_CHECKING:
+    from ..commands import CommandRouter
 
 __all__ = ["register"]
 
@@ -137,14 +140,14 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     except KeyboardInterrupt:
         print()
     finally:
-        commands.context.scheduler.close()  # type: ignore[union-attr]
+        commands.close()
         store.close()
         if player is not None:
             player.close()
     return 0
 
 
-def _commands(voice: Any, player: Any) -> Any:
+def _commands(voice: Any, player: Any) -> CommandRouter:
     """The local command router, with timers and reminders that print (and speak) their
     announcements while the chat runs."""
     from ..commands import CommandContext, CommandRouter, NotesStore, Scheduler

@@ -45,6 +45,13 @@ class CommandRouter:
         self.matcher = matcher or CommandMatcher()
         self._pending: _Pending | None = None
 
+    def close(self) -> None:
+        """Stop the scheduler's thread and close the notes (both stay stored)."""
+        if self.context.scheduler is not None:
+            self.context.scheduler.close()
+        if self.context.notes is not None:
+            self.context.notes.close()
+
     def handle(self, text: str, context: CommandContext | None = None) -> CommandResult | None:
         """The answer to ``text`` if it is a command, else ``None``."""
         ctx = context or self.context
