@@ -41,6 +41,8 @@ class CommandsReport:
     spoken: int = 0
     spoken_right: int = 0
     spoken_misses: list[dict[str, Any]] = field(default_factory=list)
+    spoken_variants: dict[str, int] = field(default_factory=dict)
+    """How many commands each voice variant spoke."""
     machine: dict[str, Any] = field(default_factory=dict)
 
     def accuracy(self) -> float:
@@ -126,8 +128,33 @@ def run_commands_bench(
     return report
 
 
-def _spoken(report: CommandsReport, router: Any, commands: Any, config: Any, store: Any,
-            progress: Callable[[str], None]) -> None:  # fmt: skip
+_ESPEAK_VOICES = ("en-us", "en+f3", "en-gb")
+"""espeak-ng voices (a man, a woman, British), beside the configured voice."""
+
+
+def _espeak(text: str, voice: str, folder: Path) -> Any:
+    """``text`` spoken by espeak-ng's ``voice`` (none if espeak-ng is missing)."""
+    import shutil
+    import subprocess
+
+    from ..audio import read_audio
+
+    binary = shutil.which("espeak-ng")
+    if binary is None:
+        return None
+    path = folder / "espeak.wav"
+    subprocess.run([binary, "-v", voice, "-w", str(path), text], check=True, capture_output=True)
+    return read_audio(path)
+
+
+def _spoken(
+    report: CommandsReport,
+    router: Any,
+    commands: Any,
+    config: Any,
+    store: Any,
+    progress: Callable[[str], None],
+) -> None:
     from ..audio import ASR_RATE, Audio, resample
     from ..engines import load_transcriber, load_voice
     from ..tts.base import synthesize_all
@@ -135,28 +162,35 @@ def _spoken(report: CommandsReport, router: Any, commands: Any, config: Any, sto
     voice = load_voice(config, store)
     transcriber = load_transcriber(config, store)
     rng = np.random.default_rng(16)
-    variants = ("plain", "fast", "noise")
-    for index, (text, intent, slots) in enumerate(commands):
-        variant = variants[index % len(variants)]
-        if hasattr(voice, "speaking_rate"):
-            voice.speaking_rate = 1.2 if variant == "fast" else 1.0
-        audio = synthesize_all(voice, text)
-        samples = resample(audio.samples, audio.sample_rate, ASR_RATE)
-        if variant == "noise":  # white noise 20 dB under the speech
-            power = float(np.mean(samples**2)) or 1e-6
-            samples = samples + rng.normal(0, np.sqrt(power / 100), samples.shape).astype(
-                np.float32
-            )
-        heard = transcriber.transcribe(Audio(samples.astype(np.float32), ASR_RATE)).text
-        router._pending = None
-        result = router.handle(heard)
-        report.spoken += 1
-        if _right(result, intent, slots):
-            report.spoken_right += 1
-        else:
-            got = None if result is None else {"intent": result.intent, "slots": result.slots}
-            report.spoken_misses.append(
-                {"text": text, "heard": heard, "variant": variant, "want": intent, "got": got}
-            )
-        if (index + 1) % 20 == 0:
-            progress(f"spoken {index + 1}/{len(commands)}")
+    variants = ("plain", "fast", "noise", *(f"espeak:{v}" for v in _ESPEAK_VOICES))
+    with tempfile.TemporaryDirectory(prefix="bench-espeak-") as tmp:
+        for index, (text, intent, slots) in enumerate(commands):
+            variant = variants[index % len(variants)]
+            audio = None
+            if variant.startswith("espeak:"):
+                audio = _espeak(text, variant.split(":", 1)[1], Path(tmp))
+            if audio is None:
+                if variant.startswith("espeak:"):
+                    variant = "plain"
+                if hasattr(voice, "speaking_rate"):
+                    voice.speaking_rate = 1.2 if variant == "fast" else 1.0
+                audio = synthesize_all(voice, text)
+            samples = resample(audio.samples, audio.sample_rate, ASR_RATE)
+            if variant == "noise":  # white noise 20 dB under the speech
+                power = float(np.mean(samples**2)) or 1e-6
+                noise = rng.normal(0, np.sqrt(power / 100), samples.shape)
+                samples = samples + noise.astype(np.float32)
+            heard = transcriber.transcribe(Audio(samples.astype(np.float32), ASR_RATE)).text
+            router._pending = None
+            result = router.handle(heard)
+            report.spoken += 1
+            report.spoken_variants[variant] = report.spoken_variants.get(variant, 0) + 1
+            if _right(result, intent, slots):
+                report.spoken_right += 1
+            else:
+                got = None if result is None else {"intent": result.intent, "slots": result.slots}
+                report.spoken_misses.append(
+                    {"text": text, "heard": heard, "variant": variant, "want": intent, "got": got}
+                )
+            if (index + 1) % 20 == 0:
+                progress(f"spoken {index + 1}/{len(commands)}")

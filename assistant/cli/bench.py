@@ -112,7 +112,8 @@ def register(sub: Any) -> None:
         "command router and checks each reaches the right intent with the right slots, "
         "and that ordinary questions are left to the language model. Goals: accuracy "
         "≥ 95 %, questions passed ≥ 98 %, matching < 10 ms. --spoken also speaks each "
-        "command with the configured voice (plain, faster, with noise) and transcribes "
+        "command with the configured voice (plain, faster, with noise) or an espeak-ng voice "
+        "(American, female, British) and transcribes "
         "it with the configured whisper first. Nothing is launched or stored for real. "
         "The exit code is 0 whatever the figures.",
     )
