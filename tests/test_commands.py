@@ -39,7 +39,10 @@ def test_commands_are_matched_within_10_ms_and_questions_are_not(matcher: Comman
     commands = {
         "Set a timer for 5 minutes.": ("HassStartTimer", {"duration": 300.0}),
         "What time is it?": ("HassGetCurrentTime", {}),
-        "Remind me to call Anna at four.": ("SetReminder", {"rest": "to call anna at four"}),
+        "Remind me to call Anna at four.": (
+            "SetReminder",
+            {"task": "call anna", "when": "at four"},
+        ),
         "What is 15% of 80?": (
             "Calculate",
             {"expression": "15*0.01*80", "raw": "15 percent of 80"},
@@ -242,7 +245,7 @@ def test_spoken_commands_reach_their_handlers_through_whisper(
     spoken = {
         "Set a timer for five minutes.": ("HassStartTimer", {"duration": 300.0}),
         "What is fifteen percent of eighty?": ("Calculate", {"expression": "15*0.01*80"}),
-        "Remind me to call Anna at four.": ("SetReminder", {}),
+        "Remind me to water the plants at six.": ("SetReminder", {"task": "water the plants"}),
     }
     for text, (intent, slots) in spoken.items():
         heard = transcriber.transcribe(read_audio(speak(text))).text

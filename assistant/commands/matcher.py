@@ -4,6 +4,7 @@ project's own through hassil, then the project's patterns for free-text requests
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -12,11 +13,29 @@ from .result import IntentMatch
 from .spoken import normalize
 from .templates import intents_dict
 
-__all__ = ["CommandMatcher"]
+__all__ = ["CommandMatcher", "repair"]
 
 log = logging.getLogger(__name__)
 
 _TIME_SLOTS = {"hours": 3600, "minutes": 60, "seconds": 1}
+
+# Whisper's usual mishearings of command words (the tiny model at speed or in noise):
+# "set a" heard as "at a" or "set it", "timer" as "time or". Tried only when the words
+# as heard match nothing.
+_REPAIRS = (
+    (re.compile(r"^at (an?) "), r"set \1 "),
+    (re.compile(r"^(set|start) (?:at|it|in|in the) (?=\d|timer|alarm|time or)"), r"\1 a "),
+    (re.compile(r"^set it "), "set a "),
+    (re.compile(r"^at (?=\S+ (?:minutes?|seconds?|hours?) (?:to|on) )"), "add "),
+    (re.compile(r"\btime or\b"), "timer"),
+)
+
+
+def repair(words: str) -> str:
+    """``words`` with the usual mishearings of command words undone."""
+    for pattern, replacement in _REPAIRS:
+        words = pattern.sub(replacement, words)
+    return words
 
 
 def _entity_value(value: Any) -> Any:
@@ -45,14 +64,21 @@ class CommandMatcher:
         words = normalize(text)
         if not words:
             return None
-        found = self._templates(words)
-        if found is None and self.language == "en":
-            found = self._patterns(words)
+        found = self._find(words)
+        if found is None and self.language == "en" and repair(words) != words:
+            words = repair(words)
+            found = self._find(words)
         if found is None:
             return None
         intent, slots, source = found
         elapsed = (time.perf_counter() - started) * 1000.0
         return IntentMatch(intent, slots, words, source, match_ms=elapsed)
+
+    def _find(self, words: str) -> tuple[str, dict[str, Any], str] | None:
+        found = self._templates(words)
+        if found is None and self.language == "en":
+            found = self._patterns(words)
+        return found
 
     def _templates(self, words: str) -> tuple[str, dict[str, Any], str] | None:
         from hassil import recognize_best

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from .spoken import NUMBER
+from .spoken import NUMBER, parse_duration, parse_when
 from .units import unit_name
 
 __all__ = ["PATTERNS", "Pattern", "math_expression"]
@@ -138,6 +139,8 @@ def _open(slots: Slots) -> Slots | None:
     target = re.sub(r"^(?:the|my|a|an) ", "", target)
     kind = slots.get("kind") or ""
     spoken_url = re.sub(r" dot ", ".", target).replace(" ", "") if " dot " in target else target
+    if re.search(r"\b(?:timers?|alarms?|reminders?)\b", target):
+        return None  # "start at timer": a misheard timer request, never an application
     if _URL.fullmatch(spoken_url):
         return {"url": spoken_url}
     if kind in ("folder", "directory") or target.endswith(("folder", "directory")):
@@ -156,22 +159,72 @@ _WHEN_WORD = (
     r"monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
 )
 
+
+def split_reminder(rest: str) -> tuple[str, str]:
+    """ "to call anna at four" -> ("call anna", "at four"); the when may come first."""
+    rest = re.sub(r"^(?:to|that|about) ", "", rest)
+    first = re.match(rf"({_WHEN_WORD}\b.*?) (?:to|that|about) (.+)$", rest)
+    spec = parse_when(first.group(1), datetime.now()) if first else None
+    if first and spec is not None and (spec.due is not None or spec.past):
+        return first.group(2), first.group(1)
+    for m in re.finditer(rf"\b{_WHEN_WORD}\b", rest):
+        if m.start() == 0:
+            continue
+        when = rest[m.start() :]
+        spec = parse_when(when, datetime.now())
+        if spec.due is not None or spec.past:
+            return rest[: m.start()].strip(), when
+    return rest.strip(), ""
+
+
+def _topic(slots: Slots) -> Slots | None:
+    return {**slots, "topic": slots["topic"].replace("-", "")}  # "wi-fi" is "wifi"
+
+
+def _reminder(slots: Slots) -> Slots | None:
+    task, when = split_reminder(slots["rest"])
+    return {"task": task, "when": when} if when else {"task": task}
+
+
+def _alarm(slots: Slots) -> Slots | None:
+    when = slots.get("when", "").strip()
+    spec = parse_when(when, datetime.now(), prefer_morning=True) if when else None
+    if spec is None or spec.due is None:
+        return {"when": when}
+    return {"when": when, "time": f"{spec.due:%H:%M}"}
+
+
+def _timer(slots: Slots) -> Slots | None:
+    """ "set a pizza timer for 12 minutes": the duration in seconds, or the words when they
+    are none (the handler then asks)."""
+    words = slots["words"]
+    named = re.fullmatch(r"(.+?),? (?:named|called|name|call) ([a-z]+)", words)
+    if named:
+        words, slots["name"] = named.group(1), named.group(2)
+    seconds = parse_duration(words)
+    name = slots.get("name", "")
+    out = {"name": name} if name and name not in ("at", "it", "in", "my", "me", "new") else {}
+    return {**out, "duration": seconds} if seconds is not None else {**out, "words": words}
+
+
 PATTERNS: tuple[Pattern, ...] = (
     _p(
         "TimeInCity",
         r"(?:what(?:'s| is) the (?:current |local )?time|what time is it(?: now)?|"
         r"(?:tell me |do you know )?(?:the time|what time it is)) in (?P<city>[a-z' .-]+)",
     ),
-    _p("SetReminder", r"remind me (?P<rest>.+)"),
+    _p("SetReminder", r"remind me (?P<rest>.+)", _reminder),
     _p(
-        "StartTimerWords",
+        "HassStartTimer",
         r"(?:set|start|create) (?:me )?(?:a |an |the )?(?:new )?(?:(?P<name>[a-z]+) )?timer "
         r"(?:for|of) (?P<words>.+)",
+        _timer,
     ),
     _p(
         "SetAlarm",
         r"(?:wake me(?: up)?|set (?:an |the |my |a )?alarm(?: clock)?|alarm)"
         r"(?: (?:for|at))?(?P<when>(?: .+)?)",
+        _alarm,
     ),
     _p(
         "CancelReminder",
@@ -189,8 +242,9 @@ PATTERNS: tuple[Pattern, ...] = (
         r"(?:what did i (?:say|tell you|note|write) about|what do my notes say about|"
         r"(?:do i have |are there )?(?:any )?notes? (?:about|on)|search (?:my )?notes for|"
         r"find (?:my )?notes? (?:about|on))(?: the| my)? (?P<topic>.+)",
+        _topic,
     ),
-    _p("FindNotes", r"where did i (?P<topic>park|put|leave)\b.*"),
+    _p("FindNotes", r"where did i (?P<topic>park|put|leave)\b.*", _topic),
     # "where are my keys": a note if there is one, else the language model answers.
     _p(
         "FindNotes",
@@ -201,7 +255,7 @@ PATTERNS: tuple[Pattern, ...] = (
     _p(
         "Convert",
         rf"(?:convert |what(?:'s| is) |how much is )?(?P<qty>{NUMBER}|an?) (?P<from>[a-z° ]+?) "
-        r"(?:in|to|into|as|in terms of) (?P<to>[a-z° ]+)",
+        r"(?:in|to|into|as|in terms of|and) (?P<to>[a-z° ]+)",
         _convert,
     ),
     _p(
@@ -224,5 +278,3 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
 )
 """In the order they are tried; the first that matches wins."""
-
-WHEN_WORD = _WHEN_WORD

@@ -101,7 +101,7 @@ def parse_duration(text: str) -> float | None:
     total, end, found = 0.0, 0, False
     for match in _DUR_PART.finditer(text):
         gap = text[end : match.start()].strip(" ,")
-        if gap not in ("", "and"):
+        if gap not in ("", "and", "in"):  # "in": whisper's mishearing of "and"
             return None
         value = parse_number(match.group(1))
         if value is None:
@@ -190,6 +190,8 @@ def parse_when(text: str, now: datetime, *, prefer_morning: bool = False) -> Whe
     ):
         tail = text.rsplit(" ", 1)[-1]
         words = f"{words} {'in the ' if tail != 'night' else 'at '}{tail}".strip()
+    if not words and day_offset:
+        words = "9 am"  # "on friday": in the morning
     clock = _clock(words)
     if clock is None:
         return WhenSpec(None)

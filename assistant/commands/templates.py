@@ -88,7 +88,7 @@ OWN_INTENTS: dict[str, Any] = {
     "GetWeekday": _intent(
         "what day is (it|today) [today]",
         "what's today",
-        "(what|which) day of the week is it [today]",
+        "(what|which) day of (the|a) week is it [today]",
         "what is today",
         "what day [of the week] is it",
     ),

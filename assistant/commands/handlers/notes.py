@@ -27,7 +27,7 @@ def _add(slots: dict[str, Any], ctx: CommandContext) -> Answer:
 def _find(slots: dict[str, Any], ctx: CommandContext) -> Answer | None:
     if ctx.notes is None:
         return _NO_NOTES
-    found = ctx.notes.search(str(slots["topic"]))
+    found = ctx.notes.search(str(slots["topic"]).replace("-", ""))  # "wi-fi" is "wifi"
     if not found and slots.get("soft"):
         return None
     if not found:

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 from ..context import Answer, CommandContext
-from ..patterns import WHEN_WORD
 from ..spoken import parse_when, say_time
 from ..store import ScheduledItem
 
@@ -46,25 +45,8 @@ def set_reminder(kind: str, task: str, when: str, ctx: CommandContext) -> Answer
     return Answer(f"I'll remind you to {task} {when_text}.", data={"id": item.id})
 
 
-def _split(rest: str) -> tuple[str, str]:
-    """ "to call anna at four" -> ("call anna", "at four"); the when may come first."""
-    rest = re.sub(r"^(?:to|that|about) ", "", rest)
-    first = re.match(rf"({WHEN_WORD}\b.*?) (?:to|that|about) (.+)$", rest)
-    spec = parse_when(first.group(1), datetime.now()) if first else None
-    if first and spec is not None and (spec.due is not None or spec.past):
-        return first.group(2), first.group(1)
-    for m in re.finditer(rf"\b{WHEN_WORD}\b", rest):
-        if m.start() == 0:
-            continue
-        when = rest[m.start() :]
-        spec = parse_when(when, datetime.now())
-        if spec.due is not None or spec.past:
-            return rest[: m.start()].strip(), when
-    return rest.strip(), ""
-
-
 def _remind(slots: dict[str, Any], ctx: CommandContext) -> Answer:
-    task, when = _split(str(slots["rest"]))
+    task, when = str(slots["task"]), str(slots.get("when", ""))
     task = re.sub(r"\b(?:my|me)\b", lambda m: {"my": "your", "me": "you"}[m.group(0)], task)
     if not when:
         return Answer(

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..context import Answer, CommandContext
-from ..spoken import parse_duration, say_duration
+from ..spoken import say_duration
 from ..store import ScheduledItem
 
 __all__ = ["INTENTS", "MAX_TIMER_S", "describe"]
@@ -29,16 +29,9 @@ def describe(item: ScheduledItem) -> str:
 
 def _start(slots: dict[str, Any], ctx: CommandContext) -> Answer:
     seconds = slots.get("duration")
-    if seconds is None:
+    if seconds is None:  # "set a timer" or "set a timer for a while"
         return Answer("For how long?", question=True, data={"pending": "timer"})
     return start_timer(float(seconds), str(slots.get("name", "")), ctx)
-
-
-def _start_words(slots: dict[str, Any], ctx: CommandContext) -> Answer:
-    seconds = parse_duration(str(slots["words"]))
-    if seconds is None:
-        return Answer("For how long?", question=True, data={"pending": "timer"})
-    return start_timer(seconds, str(slots.get("name", "")), ctx)
 
 
 def start_timer(seconds: float, name: str, ctx: CommandContext) -> Answer:
@@ -178,7 +171,6 @@ def _resume(slots: dict[str, Any], ctx: CommandContext) -> Answer:
 INTENTS = {
     "HassStartTimer": _start,
     "StartTimerAsk": _start,
-    "StartTimerWords": _start_words,
     "HassTimerStatus": _status,
     "ListTimers": _status,
     "HassCancelTimer": _cancel,
