@@ -90,7 +90,7 @@ def _slots(name: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     if name == "cancel_timer":
         return "HassCancelTimer", {"name": args["name"]} if args.get("name") else {}
     if name == "set_reminder":
-        return "SetReminder", {"rest": f"to {args['task']} {args['when']}"}
+        return "SetReminder", {"task": str(args["task"]), "when": str(args["when"])}
     if name == "set_alarm":
         return "SetAlarm", {"when": str(args["when"])}
     if name == "list_reminders":
