@@ -100,7 +100,7 @@ def run_commands_bench(
         router = _router(Path(tmp))
         progress(f"matcher built in {time.perf_counter() - started:.2f} s")
         for text, intent, slots in commands:
-            router._pending = None  # each command on its own, not as an answer
+            router.forget_question()  # each command on its own, not as an answer
             result = router.handle(text)
             report.commands += 1
             if result is not None:
@@ -115,7 +115,7 @@ def run_commands_bench(
                 got = None if result is None else {"intent": result.intent, "slots": result.slots}
                 report.misses.append({"text": text, "want": intent, "got": got})
         for question in QUESTIONS:
-            router._pending = None
+            router.forget_question()
             result = router.handle(question)
             report.questions += 1
             if result is None:
@@ -181,7 +181,7 @@ def _spoken(
                 noise = rng.normal(0, np.sqrt(power / 100), samples.shape)
                 samples = samples + noise.astype(np.float32)
             heard = transcriber.transcribe(Audio(samples.astype(np.float32), ASR_RATE)).text
-            router._pending = None
+            router.forget_question()
             result = router.handle(heard)
             report.spoken += 1
             report.spoken_variants[variant] = report.spoken_variants.get(variant, 0) + 1

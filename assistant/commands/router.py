@@ -45,6 +45,10 @@ class CommandRouter:
         self.matcher = matcher or CommandMatcher()
         self._pending: _Pending | None = None
 
+    def forget_question(self) -> None:
+        """The next transcript is a new request, not the answer to a question asked."""
+        self._pending = None
+
     def close(self) -> None:
         """Stop the scheduler's thread and close the notes (both stay stored)."""
         if self.context.scheduler is not None:
