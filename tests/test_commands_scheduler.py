@@ -70,3 +70,13 @@ def test_a_damaged_file_is_moved_aside_with_a_warning(
     assert "damaged" in caplog.text and str(moved) in caplog.text
     scheduler.add("timer", seconds=60)
     assert len(json.loads(path.read_text())["items"]) == 1
+
+
+def test_the_chime_is_a_short_audible_sound() -> None:
+    import numpy as np
+
+    from assistant.commands.chime import chime
+
+    sound = chime(22050)
+    assert sound.dtype == np.float32 and len(sound) == 2 * int(0.25 * 22050)
+    assert 0.1 < float(np.abs(sound).max()) <= 0.3

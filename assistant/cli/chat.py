@@ -151,10 +151,13 @@ def _commands(voice: Any, player: Any) -> CommandRouter:
     """The local command router, with timers and reminders that print (and speak) their
     announcements while the chat runs."""
     from ..commands import CommandContext, CommandRouter, NotesStore, Scheduler
+    from ..audio import Audio
+    from ..commands.chime import chime
 
     def announce(announcement: Any) -> None:
         print(f"\n[{announcement.item.kind}] {announcement.text}", flush=True)
         if voice is not None and player is not None:
+            player.play(Audio(chime(voice.sample_rate), voice.sample_rate))
             for chunk in voice.synthesize(announcement.text):
                 player.play(chunk.audio)
 
