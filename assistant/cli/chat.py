@@ -150,8 +150,8 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
 def _commands(voice: Any, player: Any) -> CommandRouter:
     """The local command router, with timers and reminders that print (and speak) their
     announcements while the chat runs."""
-    from ..commands import CommandContext, CommandRouter, NotesStore, Scheduler
     from ..audio import Audio
+    from ..commands import CommandContext, CommandRouter, NotesStore, Scheduler
     from ..commands.chime import chime
 
     def announce(announcement: Any) -> None:
