@@ -37,7 +37,12 @@ def test_a_5_second_timer_rings_on_time_after_a_restart(tmp_path: Path) -> None:
         assert item.due_at is not None and abs(rang_at - item.due_at) < 0.1, rang_at - item.due_at
         _, again = _wait(heard, 3)  # not acknowledged: said again
         assert again.repeat == 1
-        assert [i.id for i in second.acknowledge()] == [item.id]
+        from assistant.commands import CommandContext, CommandRouter
+
+        router = CommandRouter(CommandContext(scheduler=second))
+        stopped = router.handle("Thanks.")  # "thanks" while it rings: heard, silenced
+        assert stopped is not None and stopped.data["acknowledged"] == [item.id]
+        assert router.handle("Thanks.") is None  # nothing rings: conversation, for the model
         with pytest.raises(queue.Empty):
             _wait(heard, 1.5)
         assert second.items() == []

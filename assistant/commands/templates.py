@@ -44,8 +44,9 @@ OWN_INTENTS: dict[str, Any] = {
         "(quiet|silence|hush|enough|shut up|shush)",
         "that's enough",
         "stop the (alarm|ringing|reminder)",
-        "(ok|okay|thanks|thank you|got it) [stop]",
+        "(ok|okay|thanks|thank you|got it) stop",
     ),
+    "AssistantAcknowledge": _intent("(ok|okay|thanks|thank you|got it|all right|alright)"),
     "AssistantLouder": _intent(
         "[a bit|a little] louder [please]",
         "(speak|talk) [a bit|a little] louder",

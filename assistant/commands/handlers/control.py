@@ -20,6 +20,14 @@ def _stop(slots: dict[str, Any], ctx: CommandContext) -> Answer:
     return Answer("", actions=(Action("stop"),), data={"acknowledged": [i.id for i in stopped]})
 
 
+def _acknowledge(slots: dict[str, Any], ctx: CommandContext) -> Answer | None:
+    """ "OK" / "thanks" silences a ringing timer; otherwise it is conversation (the model)."""
+    stopped = ctx.scheduler.acknowledge() if ctx.scheduler is not None else []
+    if not stopped:
+        return None
+    return Answer("", actions=(Action("stop"),), data={"acknowledged": [i.id for i in stopped]})
+
+
 def _fixed(text: str, action: Action | None):  # type: ignore[no-untyped-def]
     def handle(slots: dict[str, Any], ctx: CommandContext) -> Answer:
         return Answer(text, actions=(action,) if action else ())
@@ -29,6 +37,7 @@ def _fixed(text: str, action: Action | None):  # type: ignore[no-untyped-def]
 
 INTENTS = {
     "AssistantStop": _stop,
+    "AssistantAcknowledge": _acknowledge,
     "HassNevermind": _fixed("OK.", Action("stop")),
     "AssistantLouder": _fixed("Louder.", Action("volume", 1.0)),
     "AssistantQuieter": _fixed("Quieter.", Action("volume", -1.0)),
