@@ -104,6 +104,27 @@ def register(sub: Any) -> None:
     add_model_options(latency, "asr", "llm", "voice")
     latency.set_defaults(func=_latency)
 
+    commands = group.add_parser(
+        "commands",
+        help="local commands: intent accuracy, questions left to the model, matching time",
+        description="Runs the fixed command set (timers, reminders, time, sums, units, "
+        "notes, the assistant's controls, the desktop; with paraphrases) through the "
+        "command router and checks each reaches the right intent with the right slots, "
+        "and that ordinary questions are left to the language model. Goals: accuracy "
+        "≥ 95 %, questions passed ≥ 98 %, matching < 10 ms. --spoken also speaks each "
+        "command with the configured voice (plain, faster, with noise) or an espeak-ng voice "
+        "(American, female, British) and transcribes "
+        "it with the configured whisper first. Nothing is launched or stored for real. "
+        "The exit code is 0 whatever the figures.",
+    )
+    commands.add_argument("--spoken", action="store_true", help="also through voice and whisper")
+    commands.add_argument(
+        "--limit", type=_positive, metavar="N", help="only the first N commands (quick runs)"
+    )
+    commands.add_argument("--json", metavar="PATH", help="also write every figure to this file")
+    add_model_options(commands, "asr", "voice")
+    commands.set_defaults(func=_commands)
+
     gui = group.add_parser(
         "gui",
         help="the desktop app: time to a visible window, GUI-thread stalls during a turn",
@@ -309,6 +330,43 @@ def format_latency(report: LatencyReport) -> str:
 
 def _opt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
     return "-" if value is None else f"{value * scale:.{digits}f}"
+
+
+def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..bench.commands import run_commands_bench
+    from ..bench.report import percentile
+
+    config = apply_model_options(ctx.config, args)
+    report = run_commands_bench(
+        spoken=args.spoken,
+        config=config,
+        store=ctx.store,
+        limit=args.limit,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    times = report.match_ms
+    lines = [
+        f"commands: {report.commands_right}/{report.commands} right "
+        f"({report.accuracy():.1%}; goal ≥ 95 %)",
+        f"questions left to the model: {report.questions_passed}/{report.questions} "
+        f"({report.pass_rate():.1%}; goal ≥ 98 %)",
+    ]
+    if times:
+        lines.append(
+            f"matching: p50 {percentile(times, 50):.2f} ms, p90 {percentile(times, 90):.2f} ms, "
+            f"max {max(times):.2f} ms (goal < 10 ms)"
+        )
+    spoken = report.spoken_accuracy()
+    if spoken is not None:
+        lines.append(f"spoken commands (voice -> whisper -> router): {report.spoken_right}/"
+                     f"{report.spoken} right ({spoken:.1%}; goal ≥ 95 %)")  # fmt: skip
+    for miss in report.misses + report.spoken_misses:
+        lines.append(f"  miss: {miss}")
+    print("\n".join(lines))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"figures written to {args.json}", file=sys.stderr)
+    return 0
 
 
 def _gui(args: argparse.Namespace, ctx: CliContext) -> int:
