@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from dataclasses import dataclass
@@ -87,7 +88,7 @@ def _config_file(path: Path | None) -> Check:
 
 
 def _models(config: Config, store: object | None) -> list[Check]:
-    active = (
+    active: tuple[tuple[str, str], ...] = (
         ("asr", config.asr.model),
         ("llm", config.llm.model),
         ("voice", config.tts.voice),
@@ -101,6 +102,9 @@ def _models(config: Config, store: object | None) -> list[Check]:
             for kind, model_id in active
         ]
     checks = [Check("model store", "ok", str(store.root))]  # type: ignore[attr-defined]
+    if config.llm.backend == "openai":
+        active = tuple(a for a in active if a[0] != "llm")
+        checks.append(_remote_llm(config))
     for kind, model_id in active:
         try:
             model = store.resolve(kind, model_id)  # type: ignore[attr-defined]
@@ -121,6 +125,22 @@ def _models(config: Config, store: object | None) -> list[Check]:
                 )
             )
     return checks
+
+
+def _remote_llm(config: Config) -> Check:
+    """The remote language model: shown, since it is the one network use besides pulls
+    (not contacted: the doctor opens no connection)."""
+    llm = config.llm
+    key = (
+        "with an API key"
+        if llm.api_key or os.environ.get("ASSISTANT_LLM_API_KEY")
+        else ("no API key")
+    )
+    return Check(
+        "llm model",
+        "ok",
+        f"remote: {llm.model} at {llm.base_url} ({key}); replies go over the network",
+    )
 
 
 def _audio() -> list[Check]:

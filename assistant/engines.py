@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .asr import Transcriber, WhisperTranscriber
     from .llm import ChatModel, LlamaCppChatModel
     from .llm.onnx import OnnxChatModel
+    from .llm.remote import OpenAiChatModel
     from .store import ModelStore
     from .tts import PiperVoice, VitsVoice, Voice
     from .vad import SileroVad, Vad
@@ -30,10 +31,18 @@ def load_transcriber(config: Config, store: ModelStore) -> WhisperTranscriber:
     return WhisperTranscriber.from_config(model.path, config.asr)
 
 
-def load_chat_model(config: Config, store: ModelStore) -> LlamaCppChatModel | OnnxChatModel:
-    """The configured language model: llama.cpp on a GGUF, or onnxruntime on an ONNX
-    decoder exported by training."""
+def load_chat_model(
+    config: Config, store: ModelStore
+) -> LlamaCppChatModel | OnnxChatModel | OpenAiChatModel:
+    """The configured language model: llama.cpp on a GGUF, onnxruntime on an ONNX
+    decoder exported by training, or a remote OpenAI-compatible server
+    (``[llm] backend = "openai"``)."""
     from .llm import LlamaCppChatModel
+
+    if config.llm.backend == "openai":
+        from .llm.remote import OpenAiChatModel
+
+        return OpenAiChatModel.from_config(config.llm)
 
     model = store.resolve("llm", config.llm.model)
     if model.path.suffix.lower() == ".onnx":
