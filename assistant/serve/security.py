@@ -142,6 +142,23 @@ class BodyLimitMiddleware:
         )
         response.headers["Connection"] = "close"
         await response(scope, receive, send)
+        # Read (and drop) a little of what is still coming: closing on unread data makes
+        # the kernel reset the connection, and the client might never see the 413.
+        await _drain(receive, self.max_bytes, min(self.timeout_s, 2.0))
+
+
+async def _drain(receive: Receive, max_bytes: int, timeout_s: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    drained = 0
+    while drained <= max_bytes:
+        try:
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            return
+        if message["type"] != "http.request" or not message.get("more_body", False):
+            return
+        drained += len(message.get("body", b""))
 
 
 def _content_length(scope: Scope) -> int | None:
