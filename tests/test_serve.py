@@ -175,7 +175,7 @@ def test_speech_arrives_before_synthesis_ends(server: ServerThread, engines: Ser
     """The first sentence's audio is sent while the rest is still being made."""
     import http.client
 
-    sentences = " ".join(f"This is sentence number {n} of a long reply." for n in range(8))
+    sentences = " ".join(f"This is sentence number {n} of a long reply." for n in range(5))
     conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=60)
     start = time.perf_counter()
     conn.request(
@@ -575,3 +575,25 @@ def test_wyoming_detect_without_wake_model_says_so(server: ServerThread) -> None
 
     got = _wyoming(server, [Detect()], "error")
     assert got[-1].data["code"] == "wake-unavailable"
+
+
+# ------------------------------------------------------------------ the load, shortened
+
+
+@pytest.mark.slow
+def test_bench_serve_short_load_loses_nothing(engines: ServeEngines) -> None:
+    """`assistant bench serve` in miniature: 4 chat + 2 transcription clients for 4 s,
+    the bad-input list meanwhile; every request completes whole and each bad one gets
+    its status."""
+    from assistant.bench.serve_load import ServeBenchOptions, format_serve, run_serve_bench
+
+    options = ServeBenchOptions(
+        duration_s=4, chat_clients=4, asr_clients=2, max_tokens=4, warmup_s=0, repeats=1
+    )
+    report = run_serve_bench(engines.config, engines.store, options, engines=engines)
+    assert report.errors == {} and report.garbled == 0
+    assert report.chat.count >= 1 and report.asr.count >= 1
+    assert report.chat.ttft_p50 is not None and report.chat.ttft_p50 <= report.chat.total_p50
+    assert len(report.bad_input) == 11
+    assert [c for c in report.bad_input if c["status"] != c["expected"]] == []
+    assert "first token" in format_serve(report)

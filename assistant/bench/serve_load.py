@@ -363,7 +363,9 @@ def run_serve_bench(
     store: Any,
     options: ServeBenchOptions,
     progress: Callable[[str], None] = lambda _line: None,
+    engines: Any = None,
 ) -> ServeBenchReport:
+    """Everything in one run; ``engines`` (a loaded ServeEngines) skips loading."""
     import copy
 
     from ..serve import ServeEngines, ServerOptions, ServerThread
@@ -372,8 +374,9 @@ def run_serve_bench(
     # The never-finishing body waits this long for its 408; the default 30 s would
     # stretch the run for no new information.
     config.serve.body_timeout_s = min(config.serve.body_timeout_s, 5.0)
-    progress("loading the engines")
-    engines = ServeEngines.load(config, store)
+    if engines is None:
+        progress("loading the engines")
+        engines = ServeEngines.load(config, store)
     wav = _speech_clip(engines)
     key = secrets.token_urlsafe(16)
     with (
