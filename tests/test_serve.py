@@ -597,3 +597,16 @@ def test_bench_serve_short_load_loses_nothing(engines: ServeEngines) -> None:
     assert len(report.bad_input) == 11
     assert [c for c in report.bad_input if c["status"] != c["expected"]] == []
     assert "first token" in format_serve(report)
+
+
+def test_doctor_shows_the_remote_language_model(tmp_path: Path) -> None:
+    from assistant.doctor import run_checks
+
+    config = _config(tmp_path / "models")
+    config.llm.backend = "openai"
+    config.llm.base_url = "http://gpu-box:8080/v1"
+    config.llm.model = "big-model"
+    checks = run_checks(config, ModelStore.from_config(config.models))
+    llm = [c for c in checks if c.area == "llm model"]
+    assert len(llm) == 1 and llm[0].status == "ok"
+    assert "remote: big-model at http://gpu-box:8080/v1" in llm[0].detail
