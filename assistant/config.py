@@ -67,6 +67,13 @@ class AsrConfig:
     """Beam width; 1 is greedy and fastest."""
     threads: int = 0
     """CPU threads; 0 uses one per core."""
+    backend: str = "local"
+    """``local`` (the model from the store) or ``openai``: an OpenAI-compatible
+    transcription endpoint at ``base_url``, with ``model`` naming the model there."""
+    base_url: str = ""
+    """The remote server's API root, e.g. ``http://gpu-box:8080/v1`` (backend openai)."""
+    api_key: str = ""
+    """Bearer key for the remote server (``$ASSISTANT_ASR_API_KEY`` overrides it)."""
 
 
 @dataclass
@@ -256,16 +263,19 @@ class Config:
 
 
 def _validate_remote(config: Config) -> None:
-    """The ``[llm]`` remote backend and the ``[serve]`` section."""
-    llm = config.llm
-    if llm.backend not in ("local", "openai"):
-        raise ConfigError(f"llm.backend is {llm.backend!r}; valid choices: local, openai")
-    if llm.backend == "openai" and not llm.base_url.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"llm.base_url must be an http:// or https:// URL with backend openai, "
-            f"not {llm.base_url!r}",
-            hint='e.g. base_url = "http://gpu-box:8080/v1"',
-        )
+    """The remote backends of ``[asr]`` and ``[llm]``, and the ``[serve]`` section."""
+    for name in ("asr", "llm"):
+        section = getattr(config, name)
+        if section.backend not in ("local", "openai"):
+            raise ConfigError(
+                f"{name}.backend is {section.backend!r}; valid choices: local, openai"
+            )
+        if section.backend == "openai" and not section.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{name}.base_url must be an http:// or https:// URL with backend openai, "
+                f"not {section.base_url!r}",
+                hint='e.g. base_url = "http://gpu-box:8080/v1"',
+            )
     serve = config.serve
     for name in ("port", "wyoming_port"):
         value = getattr(serve, name)

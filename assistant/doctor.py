@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .config import Config, default_config_path
+from .config import AsrConfig, Config, LlmConfig, default_config_path
 from .devices import ENGINE_LIBRARIES, cuda_support
 from .errors import AssistantError
 
@@ -102,9 +102,10 @@ def _models(config: Config, store: object | None) -> list[Check]:
             for kind, model_id in active
         ]
     checks = [Check("model store", "ok", str(store.root))]  # type: ignore[attr-defined]
-    if config.llm.backend == "openai":
-        active = tuple(a for a in active if a[0] != "llm")
-        checks.append(_remote_llm(config))
+    for kind in ("asr", "llm"):
+        if getattr(config, kind).backend == "openai":
+            active = tuple(a for a in active if a[0] != kind)
+            checks.append(_remote(kind, getattr(config, kind)))
     for kind, model_id in active:
         try:
             model = store.resolve(kind, model_id)  # type: ignore[attr-defined]
@@ -127,19 +128,16 @@ def _models(config: Config, store: object | None) -> list[Check]:
     return checks
 
 
-def _remote_llm(config: Config) -> Check:
-    """The remote language model: shown, since it is the one network use besides pulls
-    (not contacted: the doctor opens no connection)."""
-    llm = config.llm
-    key = (
-        "with an API key"
-        if llm.api_key or os.environ.get("ASSISTANT_LLM_API_KEY")
-        else ("no API key")
-    )
+def _remote(kind: str, section: AsrConfig | LlmConfig) -> Check:
+    """A remote engine: shown, since it is the one network use besides pulls (not
+    contacted: the doctor opens no connection)."""
+    env = f"ASSISTANT_{kind.upper()}_API_KEY"
+    key = "with an API key" if section.api_key or os.environ.get(env) else "no API key"
+    what = "audio" if kind == "asr" else "replies"
     return Check(
-        "llm model",
+        f"{kind} model",
         "ok",
-        f"remote: {llm.model} at {llm.base_url} ({key}); replies go over the network",
+        f"remote: {section.model} at {section.base_url} ({key}); {what} go over the network",
     )
 
 

@@ -11,6 +11,7 @@ from .config import Config
 
 if TYPE_CHECKING:
     from .asr import Transcriber, WhisperTranscriber
+    from .asr.remote import OpenAiTranscriber
     from .llm import ChatModel, LlamaCppChatModel
     from .llm.onnx import OnnxChatModel
     from .llm.remote import OpenAiChatModel
@@ -23,9 +24,15 @@ __all__ = ["Engines", "load_chat_model", "load_transcriber", "load_vad", "load_v
 log = logging.getLogger(__name__)
 
 
-def load_transcriber(config: Config, store: ModelStore) -> WhisperTranscriber:
-    """The configured speech recogniser."""
+def load_transcriber(config: Config, store: ModelStore) -> WhisperTranscriber | OpenAiTranscriber:
+    """The configured speech recogniser: faster-whisper on a local model, or a remote
+    OpenAI-compatible server (``[asr] backend = "openai"``)."""
     from .asr import WhisperTranscriber
+
+    if config.asr.backend == "openai":
+        from .asr.remote import OpenAiTranscriber
+
+        return OpenAiTranscriber.from_config(config.asr)
 
     model = store.resolve("asr", config.asr.model)
     return WhisperTranscriber.from_config(model.path, config.asr)

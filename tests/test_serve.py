@@ -610,3 +610,17 @@ def test_doctor_shows_the_remote_language_model(tmp_path: Path) -> None:
     llm = [c for c in checks if c.area == "llm model"]
     assert len(llm) == 1 and llm[0].status == "ok"
     assert "remote: big-model at http://gpu-box:8080/v1" in llm[0].detail
+
+
+def test_remote_speech_recognition_against_this_server(
+    server: ServerThread, engines: ServeEngines, question_wav: bytes
+) -> None:
+    from assistant.asr.remote import OpenAiTranscriber
+    from assistant.audio import Audio
+
+    samples, rate = sf.read(io.BytesIO(question_wav), dtype="float32")
+    audio = Audio(samples, rate)
+    remote = OpenAiTranscriber(server.url, "whisper-1").transcribe(audio, prompt="A fox.")
+    local = engines.transcriber.transcribe(audio, prompt="A fox.")  # type: ignore[call-arg]
+    assert remote.text == local.text and "fox" in remote.text.lower()
+    assert remote.language == "en" and len(remote.segments) == len(local.segments)
