@@ -116,16 +116,38 @@ def _multipart(wav: bytes, fields: dict[str, str]) -> tuple[bytes, str]:
 
 
 class _Client:
-    """One HTTP/1.1 client thread's requests."""
+    """HTTP/1.1 requests, one kept-alive connection per calling thread (as the OpenAI
+    client libraries keep theirs)."""
 
-    def __init__(self, port: int, chat_id: str, max_tokens: int, key: str = "") -> None:
+    def __init__(self, port: int, chat_id: str, max_tokens: int) -> None:
         self.port = port
         self.chat_id = chat_id
         self.max_tokens = max_tokens
-        self.key = key
+        self._local = threading.local()
 
-    def _conn(self) -> http.client.HTTPConnection:
-        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+    def _send(self, path: str, body: bytes, ctype: str) -> http.client.HTTPResponse:
+        """Send on this thread's connection; a kept-alive one the server has closed
+        meanwhile is opened again once."""
+        for attempt in (0, 1):
+            conn = getattr(self._local, "conn", None)
+            reused = conn is not None
+            if conn is None:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=600)
+                self._local.conn = conn
+            try:
+                conn.request("POST", path, body, {"Content-Type": ctype})
+                return conn.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self._drop()
+                if not reused or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+        self._local.conn = None
 
     def chat(self) -> tuple[float, float, str]:
         """(time to first token, time to the end, text) of one streamed reply."""
@@ -137,13 +159,12 @@ class _Client:
                 "temperature": 0.7,
                 "messages": [{"role": "user", "content": _PROMPT}],
             }
-        )
-        conn = self._conn()
+        ).encode()
         start = time.perf_counter()
         try:
-            conn.request("POST", "/v1/chat/completions", body, {"Content-Type": "application/json"})
-            response = conn.getresponse()
+            response = self._send("/v1/chat/completions", body, "application/json")
             if response.status != 200:
+                response.read()
                 raise _Failed(f"http {response.status}")
             first = None
             parts: list[str] = []
@@ -162,25 +183,27 @@ class _Client:
                     parts.append(delta)
                     if first is None:
                         first = time.perf_counter() - start
+            end = time.perf_counter() - start
+            response.read()  # the end of the chunked body, so the connection can be reused
             if not done or first is None:
                 raise _Failed("garbled")
-            return first, time.perf_counter() - start, "".join(parts)
-        finally:
-            conn.close()
+            return first, end, "".join(parts)
+        except BaseException:
+            self._drop()
+            raise
 
     def transcribe(self, wav: bytes) -> tuple[float, str]:
         body, ctype = _multipart(wav, {"model": "whisper-1"})
-        conn = self._conn()
         start = time.perf_counter()
         try:
-            conn.request("POST", "/v1/audio/transcriptions", body, {"Content-Type": ctype})
-            response = conn.getresponse()
+            response = self._send("/v1/audio/transcriptions", body, ctype)
             data = response.read()
             if response.status != 200:
                 raise _Failed(f"http {response.status}")
             return time.perf_counter() - start, str(json.loads(data)["text"])
-        finally:
-            conn.close()
+        except BaseException:
+            self._drop()
+            raise
 
 
 class _Failed(Exception):

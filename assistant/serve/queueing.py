@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -30,40 +31,72 @@ _EXECUTOR = ThreadPoolExecutor(max_workers=16, thread_name_prefix="serve-engine"
 
 
 class Slots:
-    """``capacity`` concurrent calls on one engine, ``max_queue`` waiting."""
+    """``capacity`` concurrent calls on one engine, ``max_queue`` waiting, first come
+    first served. Thread-safe and not tied to one event loop: servers on different
+    loops (the HTTP API of a test, a benchmark's second server) can share an engine."""
 
     def __init__(self, name: str, capacity: int = 1, max_queue: int = 64) -> None:
         self.name = name
         self.capacity = capacity
         self.max_queue = max_queue
-        self.waiting = 0
         self.running = 0
-        self._sem: asyncio.Semaphore | None = None
+        self._free = capacity
+        self._lock = threading.Lock()
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        if self._sem is None:
-            self._sem = asyncio.Semaphore(self.capacity)
-        return self._sem
+    @property
+    def waiting(self) -> int:
+        return len(self._waiters)
 
     async def acquire(self) -> None:
         """Wait for a slot; 429 when the queue is full."""
-        if self.waiting >= self.max_queue:
-            raise ApiError(
-                429,
-                f"the {self.name} engine is busy ({self.waiting} requests waiting); "
-                "try again shortly",
-                "engine_busy",
-            )
-        self.waiting += 1
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                self.running += 1
+                return
+            if len(self._waiters) >= self.max_queue:
+                raise ApiError(
+                    429,
+                    f"the {self.name} engine is busy ({len(self._waiters)} requests "
+                    "waiting); try again shortly",
+                    "engine_busy",
+                )
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((loop, future))
         try:
-            await self._semaphore().acquire()
-        finally:
-            self.waiting -= 1
-        self.running += 1
+            await future
+        except asyncio.CancelledError:
+            with self._lock:
+                try:
+                    self._waiters.remove((loop, future))
+                    queued = True
+                except ValueError:
+                    queued = False  # a release handed this request the slot meanwhile
+            if not queued and not future.cancelled():
+                self.release()  # granted, then cancelled: pass the slot on
+            raise
 
     def release(self) -> None:
-        self.running -= 1
-        self._semaphore().release()
+        """Free a slot: the longest-waiting request gets it, else it is free."""
+        with self._lock:
+            if not self._waiters:
+                self._free += 1
+                self.running -= 1
+                return
+            loop, future = self._waiters.popleft()
+
+        def grant() -> None:
+            if future.cancelled():
+                self.release()  # its request went away while the grant travelled
+            else:
+                future.set_result(None)
+
+        try:
+            loop.call_soon_threadsafe(grant)
+        except RuntimeError:  # that loop is closed: pass the slot on
+            self.release()
 
 
 def _post(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object], item: object) -> None:
