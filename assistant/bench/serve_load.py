@@ -223,7 +223,67 @@ def _speech_clip(engines: Any) -> bytes:
     return buffer.getvalue()
 
 
-def _overhead(engines: Any, client: _Client, wav: bytes, repeats: int) -> tuple[float, ...]:
+class _ProcessClient:
+    """A :class:`_Client` in a process of its own, driven line by line over its stdin:
+    the API side of the overhead comparison must not share this process's interpreter
+    lock with the server, as no real client does."""
+
+    def __init__(self, port: int, chat_id: str, max_tokens: int, wav: bytes) -> None:
+        import subprocess
+        import sys
+        import tempfile
+
+        self.max_tokens = max_tokens
+        self._wav = tempfile.NamedTemporaryFile(suffix=".wav")  # noqa: SIM115
+        self._wav.write(wav)
+        self._wav.flush()
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant.bench.serve_load", str(port), chat_id,
+             str(max_tokens), self._wav.name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def _ask(self, command: str) -> float:
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._proc.stdin.write(command + "\n")
+        self._proc.stdin.flush()
+        answer = self._proc.stdout.readline().strip()
+        try:
+            return float(answer)
+        except ValueError:
+            raise RuntimeError(f"the client process failed: {answer or 'no answer'}") from None
+
+    def chat(self) -> float:
+        return self._ask("chat")
+
+    def transcribe(self) -> float:
+        return self._ask("asr")
+
+    def close(self) -> None:
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        self._proc.wait(30)
+        self._wav.close()
+
+
+def _client_process(argv: list[str]) -> None:
+    """The other end of :class:`_ProcessClient`: ``chat`` or ``asr`` per line, each
+    answered with the seconds it took (first token, for chat)."""
+    import sys
+
+    port, chat_id, max_tokens, wav_path = argv
+    client = _Client(int(port), chat_id, int(max_tokens))
+    with open(wav_path, "rb") as handle:
+        wav = handle.read()
+    for line in sys.stdin:
+        try:
+            value = client.chat()[0] if line.strip() == "chat" else client.transcribe(wav)[0]
+            print(f"{value:.6f}", flush=True)
+        except Exception as exc:  # reported to the parent, which stops
+            print(f"error {type(exc).__name__}: {exc}", flush=True)
+
+
+def _overhead(engines: Any, client: _ProcessClient, wav: bytes, repeats: int) -> tuple[float, ...]:
     """Medians of (asr in-process, asr API, first token in-process, first token API)."""
     import soundfile as sf
 
@@ -252,15 +312,15 @@ def _overhead(engines: Any, client: _Client, wav: bytes, repeats: int) -> tuple[
     for i in range(repeats + 1):  # the first round warms up and is dropped
         # The two sides alternate which goes first, so neither always meets a warmer cache.
         if i % 2:
-            asr_api, _ = client.transcribe(wav)
+            asr_api = client.transcribe()
             asr_in = asr_local()
-            ttft_api = client.chat()[0]
+            ttft_api = client.chat()
             ttft_local = first_token()
         else:
             asr_in = asr_local()
-            asr_api, _ = client.transcribe(wav)
+            asr_api = client.transcribe()
             ttft_local = first_token()
-            ttft_api = client.chat()[0]
+            ttft_api = client.chat()
         if i:
             for bucket, value in zip(rounds, (asr_in, asr_api, ttft_local, ttft_api), strict=True):
                 bucket.append(value)
@@ -409,7 +469,13 @@ def run_serve_bench(
         assert server.http_port is not None and keyed.http_port is not None
         client = _Client(server.http_port, engines.chat_id, options.max_tokens)
         progress(f"overhead: {options.repeats} rounds of API vs in-process")
-        asr_local, asr_api, ttft_local, ttft_api = _overhead(engines, client, wav, options.repeats)
+        remote = _ProcessClient(server.http_port, engines.chat_id, options.max_tokens, wav)
+        try:
+            asr_local, asr_api, ttft_local, ttft_api = _overhead(
+                engines, remote, wav, options.repeats
+            )
+        finally:
+            remote.close()
         progress(f"warm-up load for {options.warmup_s:g} s")
         _load(client, wav, options, options.warmup_s, None)
         rss_before = _rss_mb()
@@ -552,3 +618,9 @@ def format_serve(report: ServeBenchReport) -> str:
         ok = "ok " if case["status"] == case["expected"] else "BAD"
         lines.append(f"  {ok} {case['case']:<34} {case['status']} (expected {case['expected']})")
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    import sys
+
+    _client_process(sys.argv[1:])
