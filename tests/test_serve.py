@@ -392,6 +392,39 @@ def test_client_that_disconnects_stops_generation(
     assert time.perf_counter() - start < 2.0
 
 
+def test_a_queued_client_that_disconnects_leaves_the_queue(
+    server: ServerThread, engines: ServeEngines
+) -> None:
+    import http.client
+
+    def start(max_tokens: int) -> http.client.HTTPConnection:
+        conn = http.client.HTTPConnection("127.0.0.1", server.http_port, timeout=60)
+        body = {
+            "model": engines.chat_id, "stream": True, "max_tokens": max_tokens,
+            "messages": [{"role": "user", "content": "Tell me a very long story."}],
+        }  # fmt: skip
+        conn.request("POST", "/v1/chat/completions", json.dumps(body),
+                     {"Content-Type": "application/json"})  # fmt: skip
+        return conn
+
+    busy = start(400)
+    response = busy.getresponse()
+    response.read1(100)  # the model is generating for the first client
+    queued = start(4)
+    deadline = time.perf_counter() + 5
+    while engines.chat_slots.waiting == 0 and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert engines.chat_slots.waiting == 1
+    queued.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    queued.close()
+    deadline = time.perf_counter() + 2
+    while engines.chat_slots.waiting and time.perf_counter() < deadline:
+        time.sleep(0.01)
+    assert engines.chat_slots.waiting == 0 and engines.chat_slots.running == 1
+    busy.sock.shutdown(socket.SHUT_RDWR)  # type: ignore[union-attr]
+    busy.close()
+
+
 def test_non_loopback_bind_needs_a_key_and_checks_it(engines: ServeEngines) -> None:
     from assistant.errors import AssistantError
 

@@ -14,13 +14,13 @@ import contextlib
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncGenerator, Callable, Iterator
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from .errors import ApiError
 
-__all__ = ["Slots", "call_in_thread", "iterate_in_thread"]
+__all__ = ["ClientGone", "Slots", "call_in_thread", "iterate_in_thread", "unless_disconnected"]
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +142,8 @@ async def iterate_in_thread(
         _post(loop, queue, _Done(error))
 
     timer = loop.call_later(timeout_s, cancel.set) if timeout_s else None
-    future = loop.run_in_executor(_EXECUTOR, work)
-    future.add_done_callback(lambda _f: slots.release())
+    # The slot is freed when the thread has finished, whatever happens to this side.
+    _EXECUTOR.submit(work).add_done_callback(lambda _f: slots.release())
     try:
         while True:
             item = await queue.get()
@@ -161,7 +161,37 @@ async def iterate_in_thread(
 async def call_in_thread(slots: Slots, fn: Callable[[], T]) -> T:
     """``fn()`` in a worker thread once a slot is free."""
     await slots.acquire()
-    loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(_EXECUTOR, fn)
-    future.add_done_callback(lambda _f: slots.release())
-    return await future
+    done = _EXECUTOR.submit(fn)
+    # Freed when the thread has finished (or never started), even if this side is
+    # cancelled meanwhile: two calls never overlap on one engine.
+    done.add_done_callback(lambda _f: slots.release())
+    return await asyncio.wrap_future(done)
+
+
+class ClientGone(Exception):
+    """The client closed the connection while its request waited."""
+
+
+async def _disconnected(receive: Callable[[], Awaitable[Mapping[str, Any]]]) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def unless_disconnected(
+    receive: Callable[[], Awaitable[Mapping[str, Any]]], work: Awaitable[T]
+) -> T:
+    """``await work``, unless the client disconnects first: then ``work`` is cancelled
+    (a request waiting in an engine's queue leaves it) and :class:`ClientGone` raised.
+
+    ``receive`` is the request's ASGI receive, its body already read."""
+    task = asyncio.ensure_future(work)
+    gone = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+        gone.cancel()
+    if not task.done() or task.cancelled():
+        raise ClientGone
+    return task.result()

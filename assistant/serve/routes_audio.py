@@ -20,7 +20,7 @@ from . import formats
 from .engines import ServeEngines
 from .errors import ApiError
 from .parsing import json_body, opt_number, opt_str, require_str
-from .queueing import call_in_thread, iterate_in_thread
+from .queueing import ClientGone, call_in_thread, iterate_in_thread, unless_disconnected
 
 __all__ = ["ASR_ALIASES", "SPEECH_MODELS", "speech", "transcriptions"]
 
@@ -137,7 +137,11 @@ async def transcriptions(request: Request) -> Response:
         return engines.transcriber.transcribe(audio, **kwargs)
 
     try:
-        transcript = await call_in_thread(engines.asr_slots, work)
+        transcript = await unless_disconnected(
+            request.receive, call_in_thread(engines.asr_slots, work)
+        )
+    except ClientGone:
+        return Response(status_code=499)
     except AssistantError as exc:
         raise ApiError(500, f"speech recognition failed: {exc.message}", "engine_error") from exc
     if fmt == "text":
@@ -235,9 +239,12 @@ async def speech(request: Request) -> Response:
         engines.config.serve.request_timeout_s,
     )
     try:
-        first = await chunks.__anext__()
+        first = await unless_disconnected(request.receive, chunks.__anext__())
     except StopAsyncIteration:
         first = b""
+    except ClientGone:
+        await chunks.aclose()
+        return Response(status_code=499)
     except AssistantError as exc:
         raise ApiError(500, f"speech synthesis failed: {exc.message}", "engine_error") from exc
 

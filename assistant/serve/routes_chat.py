@@ -19,7 +19,7 @@ from ..llm import GenerationOptions, Message, fit_to_context
 from .engines import ServeEngines
 from .errors import ApiError
 from .parsing import json_body, opt_int, opt_number, require_str
-from .queueing import iterate_in_thread
+from .queueing import ClientGone, iterate_in_thread, unless_disconnected
 
 __all__ = ["chat_completions", "parse_chat_request"]
 
@@ -186,9 +186,12 @@ async def chat_completions(request: Request) -> Response:
     # The first delta (or the error) comes before any header is sent, so a full queue,
     # an over-long prompt or a failing engine gets its own status code.
     try:
-        first: str | None = await deltas.__anext__()
+        first: str | None = await unless_disconnected(request.receive, deltas.__anext__())
     except StopAsyncIteration:
         first = None
+    except ClientGone:
+        await deltas.aclose()  # it left the queue, or its generation is stopped
+        return Response(status_code=499)  # nobody is listening: nothing is sent
     except AssistantError as exc:
         await deltas.aclose()
         raise ApiError(500, f"the language model failed: {exc.message}", "engine_error") from exc
