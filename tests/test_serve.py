@@ -335,6 +335,19 @@ def test_bad_requests_get_openai_errors(
             "embeddings_unavailable",
         ),
         (_post("/v1/nothing", b"{}"), 404, "not_found"),
+        (
+            _post(
+                chat,
+                json.dumps(
+                    {
+                        "model": engines.chat_id,
+                        "messages": [{"role": "user", "content": "word " * 700}],
+                    }
+                ).encode(),
+            ),
+            400,
+            "context_length_exceeded",
+        ),
     ]
     for request, status, code in cases:
         got, body = _raw(port, request)

@@ -197,9 +197,16 @@ async def chat_completions(request: Request) -> Response:
         raise ApiError(500, f"the language model failed: {exc.message}", "engine_error") from exc
     if not chat.stream:
         parts = [first or ""]
-        try:
+
+        async def collect() -> None:
             async for delta in deltas:
                 parts.append(delta)
+
+        try:
+            await unless_disconnected(request.receive, collect())
+        except ClientGone:
+            await deltas.aclose()  # stops the generation at its next token
+            return Response(status_code=499)
         except AssistantError as exc:
             raise ApiError(
                 500, f"the language model failed: {exc.message}", "engine_error"
