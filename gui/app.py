@@ -27,6 +27,8 @@ class App:
     controller: Controller
     window: MainWindow
     tray: object | None = None
+    server: object | None = None
+    """The settings' "serve the models" child process (gui.server_process)."""
 
     def open_settings(self):  # -> SettingsDialog
         from .settings import SettingsDialog
@@ -55,6 +57,8 @@ class App:
         self.window.close()
         if self.tray is not None:
             self.tray.hide()  # type: ignore[attr-defined]
+        if self.server is not None:
+            self.server.stop()  # type: ignore[attr-defined]
         self.controller.shutdown()
 
 
@@ -71,6 +75,14 @@ def build_app(services: Services | None = None) -> App:
     from .tray import make_tray
 
     app.tray = make_tray(app)
+    from .server_process import ServerProcess
+
+    path = controller.services.config_path
+    server = ServerProcess(str(path) if path else None)
+    app.server = server
+    controller.config_changed.connect(server.apply)
+    if controller.config.serve.enabled:
+        QTimer.singleShot(0, lambda: server.apply(controller.config))
     window.show()
     # Loading starts once the window has been painted, so it appears at once.
     QTimer.singleShot(0, controller.start)

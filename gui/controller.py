@@ -272,8 +272,8 @@ class Controller(QObject):
         save_config(config, self.services.config_path)
         old, self.config = self.config, config
         self.config_changed.emit(config)
-        if dataclasses.replace(old, gui=config.gui) == config:
-            return  # only the app's own preferences changed: nothing to restart
+        if dataclasses.replace(old, gui=config.gui, serve=config.serve) == config:
+            return  # only the app's own preferences or the server changed: no restart
         reload = _engine_settings(old) != _engine_settings(config) or self.engines is None
         if reload or self.conversation is not None:
             self._load(config, reload_engines=reload, conversation=self.conversation_id or -1)
@@ -295,6 +295,7 @@ class Controller(QObject):
 def _engine_settings(config: Config) -> tuple:
     llm = config.llm
     return (config.asr, llm.model, llm.device, llm.context_size, llm.threads,
+            llm.backend, llm.base_url, llm.api_key, llm.timeout_s,
             config.tts, config.vad.model, config.audio.output_device)  # fmt: skip
 
 

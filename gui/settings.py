@@ -61,6 +61,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._models_tab(config), "Models")
         tabs.addTab(self._conversation_tab(config), "Conversation")
         tabs.addTab(self._listening_tab(config), "Listening")
+        tabs.addTab(self._server_tab(config), "Server")
         self.status = QLabel()
         self.status.setWordWrap(True)
         buttons = QDialogButtonBox(
@@ -145,6 +146,25 @@ class SettingsDialog(QDialog):
         form.addRow("Silence that ends what you say", self.silence)
         return page
 
+    def _server_tab(self, config: Config) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.serve = QCheckBox("Serve the models to other programs while the app is open")
+        self.serve.setChecked(config.serve.enabled)
+        self.serve_port = QSpinBox(minimum=1024, maximum=65535)
+        self.serve_port.setValue(config.serve.port or 8080)
+        note = QLabel(
+            f"An OpenAI-compatible API (chat, transcription, speech) on "
+            f"http://{config.serve.host}:PORT/v1, for editors, scripts and home "
+            "automation. Only this computer can reach it unless [serve] host and api_key "
+            "are set in the config file (see the README)."
+        )
+        note.setWordWrap(True)
+        form.addRow(self.serve)
+        form.addRow("Port", self.serve_port)
+        form.addRow(note)
+        return page
+
     # ------------------------------------------------------------------ reading back
 
     def to_config(self) -> Config:
@@ -167,6 +187,8 @@ class SettingsDialog(QDialog):
         config.vad.neg_threshold = round(min(config.vad.neg_threshold, config.vad.threshold), 2)
         config.vad.min_silence_ms = self.silence.value()
         config.gui.close_to_tray = self.minimise.isChecked()
+        config.serve.enabled = self.serve.isChecked()
+        config.serve.port = self.serve_port.value()
         return config
 
     def save(self) -> None:

@@ -104,6 +104,27 @@ def register(sub: Any) -> None:
     add_model_options(latency, "asr", "llm", "voice")
     latency.set_defaults(func=_latency)
 
+    commands = group.add_parser(
+        "commands",
+        help="local commands: intent accuracy, questions left to the model, matching time",
+        description="Runs the fixed command set (timers, reminders, time, sums, units, "
+        "notes, the assistant's controls, the desktop; with paraphrases) through the "
+        "command router and checks each reaches the right intent with the right slots, "
+        "and that ordinary questions are left to the language model. Goals: accuracy "
+        "≥ 95 %, questions passed ≥ 98 %, matching < 10 ms. --spoken also speaks each "
+        "command with the configured voice (plain, faster, with noise) or an espeak-ng voice "
+        "(American, female, British) and transcribes "
+        "it with the configured whisper first. Nothing is launched or stored for real. "
+        "The exit code is 0 whatever the figures.",
+    )
+    commands.add_argument("--spoken", action="store_true", help="also through voice and whisper")
+    commands.add_argument(
+        "--limit", type=_positive, metavar="N", help="only the first N commands (quick runs)"
+    )
+    commands.add_argument("--json", metavar="PATH", help="also write every figure to this file")
+    add_model_options(commands, "asr", "voice")
+    commands.set_defaults(func=_commands)
+
     gui = group.add_parser(
         "gui",
         help="the desktop app: time to a visible window, GUI-thread stalls during a turn",
@@ -139,7 +160,76 @@ def register(sub: Any) -> None:
     gui.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(gui, "asr", "llm", "voice")
     gui.set_defaults(func=_gui)
+    _register_serve(group)
+    _register_wake(group)
 
+
+def _register_serve(group: Any) -> None:
+    serve = group.add_parser(
+        "serve",
+        help="the HTTP server under load, its overhead over in-process calls, bad input",
+        description="Runs `assistant serve` on this process's engines and measures: "
+        "streaming chat and transcription clients at once for a fixed time (requests "
+        "completed, p50/p99 time to first token and to complete, errors by kind, RSS "
+        "after a warm-up and at the end: goal growth <= 5 %); transcription and first "
+        "token through the API vs in-process (goal <= 1.1x); and a list of bad requests "
+        "tried during the load, each with the 4xx it got. The exit code is 0 whatever "
+        "the figures.",
+    )
+    serve.add_argument(
+        "--duration", type=_positive, default=60, metavar="S", help="seconds of load (default 60)"
+    )
+    serve.add_argument(
+        "--warmup",
+        type=_non_negative,
+        default=10,
+        metavar="S",
+        help="seconds of load before the first RSS reading (default 10)",
+    )
+    serve.add_argument("--chat-clients", type=_positive, default=32, metavar="N")
+    serve.add_argument("--asr-clients", type=_positive, default=8, metavar="N")
+    serve.add_argument(
+        "--tokens",
+        type=_positive,
+        default=16,
+        metavar="N",
+        help="reply length of each chat request (default 16)",
+    )
+    serve.add_argument(
+        "--repeats",
+        type=_positive,
+        default=5,
+        metavar="N",
+        help="rounds of the overhead comparison (default 5)",
+    )
+    serve.add_argument("--json", metavar="PATH", help="also write the figures to this file")
+    add_model_options(serve, "asr", "llm", "voice")
+    serve.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..bench.serve_load import ServeBenchOptions, format_serve, run_serve_bench
+
+    config = apply_model_options(ctx.config, args)
+    options = ServeBenchOptions(
+        duration_s=args.duration,
+        chat_clients=args.chat_clients,
+        asr_clients=args.asr_clients,
+        max_tokens=args.tokens,
+        warmup_s=args.warmup,
+        repeats=args.repeats,
+    )
+    report = run_serve_bench(
+        config, ctx.store, options, progress=lambda line: print(line, file=sys.stderr)
+    )
+    print(format_serve(report))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"figures written to {args.json}", file=sys.stderr)
+    return 0
+
+
+def _register_wake(group: Any) -> None:
     wake = group.add_parser(
         "wake",
         help="wake words: false rejects, false accepts per hour, CPU asleep, training time",
@@ -377,6 +467,43 @@ def format_latency(report: LatencyReport) -> str:
 
 def _opt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
     return "-" if value is None else f"{value * scale:.{digits}f}"
+
+
+def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..bench.commands import run_commands_bench
+    from ..bench.report import percentile
+
+    config = apply_model_options(ctx.config, args)
+    report = run_commands_bench(
+        spoken=args.spoken,
+        config=config,
+        store=ctx.store,
+        limit=args.limit,
+        progress=lambda line: print(line, file=sys.stderr),
+    )
+    times = report.match_ms
+    lines = [
+        f"commands: {report.commands_right}/{report.commands} right "
+        f"({report.accuracy():.1%}; goal ≥ 95 %)",
+        f"questions left to the model: {report.questions_passed}/{report.questions} "
+        f"({report.pass_rate():.1%}; goal ≥ 98 %)",
+    ]
+    if times:
+        lines.append(
+            f"matching: p50 {percentile(times, 50):.2f} ms, p90 {percentile(times, 90):.2f} ms, "
+            f"max {max(times):.2f} ms (goal < 10 ms)"
+        )
+    spoken = report.spoken_accuracy()
+    if spoken is not None:
+        lines.append(f"spoken commands (voice -> whisper -> router): {report.spoken_right}/"
+                     f"{report.spoken} right ({spoken:.1%}; goal ≥ 95 %)")  # fmt: skip
+    for miss in report.misses + report.spoken_misses:
+        lines.append(f"  miss: {miss}")
+    print("\n".join(lines))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"figures written to {args.json}", file=sys.stderr)
+    return 0
 
 
 def _gui(args: argparse.Namespace, ctx: CliContext) -> int:

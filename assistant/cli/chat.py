@@ -6,7 +6,7 @@ import argparse
 import dataclasses
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..llm import Message
 from .common import (
@@ -17,6 +17,9 @@ from .common import (
     pick_conversation,
 )
 from .context import CliContext
+
+if TYPE_CHECKING:
+    from ..commands import CommandRouter
 
 __all__ = ["register"]
 
@@ -62,6 +65,7 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
         voice = load_voice(config, ctx.store)
         player = open_player(voice.sample_rate, config.audio.output_device, required=False)
     options = generation_options(config)
+    commands = _commands(voice if player is not None else None, player)
     store = open_history()
     conversation, history = pick_conversation(store, config, new=args.new)
     if interactive:
@@ -80,6 +84,30 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
                     conversation = store.new_conversation()
                 history.clear()
                 print("(new conversation)")
+                continue
+            command = commands.handle(line)
+            if command is not None:  # answered locally, without the language model
+                if interactive:
+                    print("assistant> ", end="")
+                print(command.text, flush=True)
+                if voice is not None and player is not None and command.text:
+                    for chunk in voice.synthesize(command.text):
+                        player.play(chunk.audio)
+                    player.wait()
+                for action in command.actions:
+                    if action.kind == "new_conversation" and history:
+                        conversation, history = store.new_conversation(), []
+                    elif action.kind == "rate" and voice is not None:
+                        voice.speaking_rate = voice.speaking_rate * action.value
+                if not any(a.kind == "new_conversation" for a in command.actions):
+                    history += [Message("user", line), Message("assistant", command.text)]
+                    store.add_turn(
+                        conversation,
+                        line,
+                        command.text,
+                        metrics={"match_ms": command.match_ms, "handle_ms": command.handle_ms},
+                        started_at=time.time(),
+                    )
                 continue
             messages = [
                 Message("system", config.llm.system_prompt),
@@ -112,10 +140,30 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     except KeyboardInterrupt:
         print()
     finally:
+        commands.close()
         store.close()
         if player is not None:
             player.close()
     return 0
+
+
+def _commands(voice: Any, player: Any) -> CommandRouter:
+    """The local command router, with timers and reminders that print (and speak) their
+    announcements while the chat runs."""
+    from ..audio import Audio
+    from ..commands import CommandContext, CommandRouter, NotesStore, Scheduler
+    from ..commands.chime import chime
+
+    def announce(announcement: Any) -> None:
+        print(f"\n[{announcement.item.kind}] {announcement.text}", flush=True)
+        if voice is not None and player is not None:
+            player.play(Audio(chime(voice.sample_rate), voice.sample_rate))
+            for chunk in voice.synthesize(announcement.text):
+                player.play(chunk.audio)
+
+    scheduler = Scheduler(on_announce=announce)
+    scheduler.start()
+    return CommandRouter(CommandContext(scheduler=scheduler, notes=NotesStore()))
 
 
 def _read_message(interactive: bool) -> str | None:
