@@ -77,6 +77,8 @@ class WakeTrainOptions:
     """Speaker labels (prefixes) never used in training (the bench tests on them)."""
     register: bool = True
     replace: bool = False
+    negative_audio: list[np.ndarray] = field(default_factory=list)
+    """Real recordings without the phrase, already loaded (16 kHz float32)."""
 
 
 @dataclass
@@ -283,6 +285,7 @@ def train(opts: WakeTrainOptions, store: object | None,
     budget = PRESETS[opts.preset]
     takes = _takes(opts.takes) if opts.takes else []
     real = load_audio_files(opts.negatives, limit_s=budget.real_s) if opts.negatives else []
+    real += opts.negative_audio
     speakers = [s for s in piper_speakers(store) + espeak_speakers()
                 if not any(s.label.startswith(h) for h in opts.hold_out)]  # fmt: skip
     if not speakers:
