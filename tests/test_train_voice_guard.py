@@ -85,8 +85,11 @@ def test_the_time_guard_asks_once_after_the_probe_steps():
 def test_a_fit_that_would_take_hours_is_refused_without_a_terminal(tmp_path: Path, speak):
     recordings = tmp_path / "recordings"
     recordings.mkdir()
-    for i, text in enumerate(["Hello there.", "The sea is calm.", "A quiet morning.",
-                              "Bring the lamp.", "It is late."]):  # fmt: skip
+    sentences = ["Hello there, how are you today?", "The sea is calm this morning.",
+                 "A quiet morning by the harbour.", "Bring the lamp up to the tower.",
+                 "It is late, and the ships are home.", "The keeper climbs the stairs.",
+                 "Gulls circle over the rocks.", "The light turns all night long."]  # fmt: skip
+    for i, text in enumerate(sentences):
         wav = speak(text)
         (recordings / f"r{i}.wav").write_bytes(wav.read_bytes())
         (recordings / f"r{i}.txt").write_text(text)

@@ -126,8 +126,8 @@ def check_enough_data(
         f"{subject} {have:.1f} minutes of speech; the {preset} preset ({kind}) needs "
         f"at least {need:g}: record about {missing:.1f} minutes more (about {prompts} more "
         "prompts)",
-        hint="record more prompts (the voice lab, or `assistant train voice prompts`), or "
-        "use the tiny preset to try the steps out",
+        hint="record more prompts (the voice lab, or `assistant train voice prompts`)"
+        + (", or use the tiny preset to try the steps out" if preset != "tiny" else ""),
     )
 
 
