@@ -205,3 +205,35 @@ def test_recording_in_the_voice_lab_pauses_hands_free_listening(
     qtbot.waitUntil(lambda: len(_replies(window)) == 1, timeout=60_000)
     (turn,) = _replies(window)
     assert "france" in turn.user.text().lower()
+
+
+def test_settings_choose_a_headset_by_its_description_and_remember_it(qtbot, tmp_path,
+                                                                     private_audio):  # fmt: skip
+    from test_audio_by_name import Headset
+
+    from assistant.config import load_config
+    from gui.controller import Controller
+    from gui.settings import SettingsDialog
+
+    headset = Headset()
+    headset.plug()
+    try:
+        path = tmp_path / "config.toml"
+        save_config(Config(), path)
+        controller = Controller(Services(config_path=path, first_run=False))
+        dialog = SettingsDialog(controller)
+        qtbot.addWidget(dialog)
+        combo = dialog.output_device
+        qtbot.waitUntil(lambda: combo.findText(headset.description) >= 0, timeout=10_000)
+        combo.setCurrentIndex(combo.findText(headset.description))
+        assert dialog.to_config().audio.output_device == headset.name
+        controller.config = dialog.to_config()
+        save_config(controller.config, path)
+        assert load_config(path).audio.output_device == headset.name
+
+        again = SettingsDialog(controller)  # reopened: the headset is shown as chosen
+        qtbot.addWidget(again)
+        qtbot.waitUntil(lambda: again.output_device.currentText() == headset.description,
+                        timeout=10_000)  # fmt: skip
+    finally:
+        headset.unplug()

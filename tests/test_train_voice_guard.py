@@ -61,24 +61,35 @@ def test_fine_tuning_needs_less_speech_than_training_from_scratch(tmp_path: Path
     assert check_enough_data(data, "tiny", fine_tune=False) == pytest.approx(1.0)
 
 
-def _report(step: int, per_step: float, total: int) -> StepReport:
-    return StepReport(step, total, per_step, per_step * (total - step), {})
+def _report(step: int, total: int) -> StepReport:
+    return StepReport(step, total, 0.0, 0.0, {})
 
 
-def test_the_time_guard_asks_once_after_the_probe_steps():
+class _Clock:
+    """Steps of 2 s after a first one of 30 s (its warm-up)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> float:
+        self.calls += 1
+        return 30.0 + 2.0 * (self.calls - 1)
+
+
+def test_the_time_guard_asks_once_after_the_probe_steps_leaving_out_the_warm_up():
     asked: list[float] = []
-    guard = TimeGuard(lambda estimate: asked.append(estimate) or True)
+    guard = TimeGuard(lambda estimate: asked.append(estimate) or True, clock=_Clock())
     for step in range(1, 6):
-        guard(_report(step, 2.0, 20_000))
-    assert len(asked) == 1 and asked[0] == pytest.approx(40_000, rel=0.01)
-    declined = TimeGuard(None)
-    declined(_report(1, 2.0, 20_000))
-    declined(_report(2, 2.0, 20_000))
+        guard(_report(step, 20_000))
+    assert len(asked) == 1 and asked[0] == pytest.approx(2.0 * (20_000 - 3))
+    declined = TimeGuard(None, clock=_Clock())
+    declined(_report(1, 20_000))
+    declined(_report(2, 20_000))
     with pytest.raises(TrainingDeclinedError, match="about 11 h 6 min"):
-        declined(_report(3, 2.0, 20_000))
-    quick = TimeGuard(None)  # a short run is never asked about
+        declined(_report(3, 20_000))
+    quick = TimeGuard(None, clock=_Clock())  # a short run is never asked about
     for step in range(1, 6):
-        quick(_report(step, 2.0, 100))
+        quick(_report(step, 100))
 
 
 @pytest.mark.slow

@@ -14,8 +14,10 @@ import contextlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from assistant.errors import AssistantError
 
@@ -145,46 +147,53 @@ class TimeGuard:
     """Wraps a fit's ``on_step``: after :data:`PROBE_STEPS` timed steps, a run that would
     take longer than ``limit_s`` goes on only if ``confirm(estimate_s)`` says so.
 
+    The steps are timed here, from the end of the first one (its warm-up, the first
+    allocation and compilation, would make every estimate too long).
+
     Args:
-        confirm: asked once with the estimated seconds of the whole session; ``None``
-            always declines (no one to ask).
+        confirm: asked once with the estimated seconds left; ``None`` always declines
+            (no one to ask).
         on_step: the progress callback to pass the reports on to.
         limit_s: what counts as too long.
+        clock: seconds, monotonic (tests pass their own).
     """
 
     def __init__(
         self,
         confirm: Callable[[float], bool] | None,
-        on_step: Callable[[object], None] | None = None,
+        on_step: Callable[[Any], None] | None = None,
         *,
         limit_s: float = ASK_ABOVE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._confirm = confirm
         self._on_step = on_step
         self._limit_s = limit_s
+        self._clock = clock
+        self._first: tuple[int, float] | None = None
         self._seen = 0
         self._decided = False
         self.estimate_s: float | None = None
         """The estimate the decision was made on (``None`` until then)."""
 
-    def __call__(self, report: object) -> None:
+    def __call__(self, report: Any) -> None:
         if self._on_step is not None:
             self._on_step(report)
+        now = self._clock()
         self._seen += 1
+        if self._first is None:
+            self._first = (report.step, now)
         if self._decided or self._seen < PROBE_STEPS:
             return
         self._decided = True
-        # eta_s is the session's mean step time × steps left: the first, slower step
-        # weighs in, which errs on the long side.
-        eta = float(getattr(report, "eta_s", 0.0))
-        per_step = float(getattr(report, "seconds_per_step", 0.0))
-        total = int(getattr(report, "total", 0))
-        self.estimate_s = eta + per_step * self._seen
-        log.info("training estimate: %s", format_duration(self.estimate_s))
-        if eta <= self._limit_s:
+        first_step, first_at = self._first
+        per_step = (now - first_at) / max(1, report.step - first_step)
+        self.estimate_s = per_step * (report.total - report.step)
+        log.info("training estimate: %s left", format_duration(self.estimate_s))
+        if self.estimate_s <= self._limit_s:
             return
         if self._confirm is None or not self._confirm(self.estimate_s):
-            raise TrainingDeclinedError(self.estimate_s, total)
+            raise TrainingDeclinedError(self.estimate_s, report.total)
 
 
 def _lock_path() -> Path:
