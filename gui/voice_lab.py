@@ -281,7 +281,8 @@ class VoiceLab(QDialog):
                 seconds += sf.info(str(path)).duration
         self.stats.setText(
             f"{len(self.takes)} of {len(self.prompts)} prompts recorded, "
-            f"{seconds / 60:.1f} minutes (10–20 minutes make a good voice)"
+            f"{seconds / 60:.1f} minutes (the standard preset needs 60 from scratch, 10–20 "
+            "when fine-tuning a base voice)"
         )
 
     def _toggle_recording(self, on: bool) -> None:
