@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QWindow
@@ -29,6 +30,8 @@ class App:
     tray: object | None = None
     server: object | None = None
     """The settings' "serve the models" child process (gui.server_process)."""
+    voice_lab: Any = None
+    """The voice lab once opened (kept: it may train in the background)."""
 
     def open_settings(self):  # -> SettingsDialog
         from .settings import SettingsDialog
@@ -45,15 +48,21 @@ class App:
         return dialog
 
     def open_voice_lab(self):  # -> VoiceLab
+        """Show the voice lab: one per app, so a training kept running in the background
+        is shown again when the lab is reopened."""
         from .voice_lab import VoiceLab
 
-        dialog = VoiceLab(self.controller, self.window)
-        dialog.show()
-        return dialog
+        if self.voice_lab is None:
+            self.voice_lab = VoiceLab(self.controller, self.window)
+        self.voice_lab.show()
+        self.voice_lab.raise_()
+        return self.voice_lab
 
     def close(self) -> None:
         """Quit: stop the pipeline and release the devices."""
         self.window.quitting = True
+        if self.voice_lab is not None:
+            self.voice_lab.shutdown()
         self.window.close()
         if self.tray is not None:
             self.tray.hide()  # type: ignore[attr-defined]
