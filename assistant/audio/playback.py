@@ -91,6 +91,11 @@ class Player:
         """True while something is queued or playing."""
         return self._busy
 
+    @property
+    def paused(self) -> bool:
+        """True between :meth:`pause` and :meth:`resume` (or :meth:`stop`)."""
+        return self._paused.is_set()
+
     def play(self, audio: Audio, tag: Any = None) -> None:
         """Queue audio to play after what is already queued."""
         if audio.sample_rate != self.sample_rate:
