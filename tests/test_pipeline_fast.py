@@ -193,7 +193,7 @@ def test_speech_over_the_reply_pauses_it_at_once_and_cancels_it_when_confirmed(r
 
 
 def test_a_short_noise_over_the_reply_pauses_it_and_then_it_resumes(rig, monkeypatch):
-    monkeypatch.setattr("assistant.pipeline.capture._RESUME_AFTER", 0.1)
+    monkeypatch.setattr("assistant.pipeline.capture.RESUME_AFTER", 0.1)
     r = _speaking_rig(rig)
     r.source.feed(r.say("cough", 0.06), silence(0.06))
     r.source.settle()
@@ -294,4 +294,34 @@ def test_stop_while_the_model_stalls_returns_to_listening(rig):
     r.conversation.interrupt()
     r.wait_state(State.LISTENING, timeout=1.0)
     assert r.events.wait_for(TurnFinished)[0].interrupted
+    hold.set()
+
+
+def test_a_speculation_that_heard_no_words_does_not_leave_the_assistant_thinking(rig):
+    # The cause of a turn that sat on "Thinking" with the CPU idle: a speculative turn
+    # whose transcript was empty ended at once, the pause then became the end of the
+    # utterance, confirming a turn nobody would finish.
+    r = rig()
+    r.source.feed(r.say("", 0.4), silence(0.15))  # a sound the recogniser finds no words in
+    r.source.settle()
+    r.transcriber.calls.wait(1)
+    time.sleep(0.05)
+    r.source.feed(silence(0.7))
+    r.source.settle()
+    r.wait_state(State.LISTENING, timeout=1.0)
+    assert not r.events.of(TurnFinished)
+    assert not r.chat.calls.items
+
+
+def test_a_stalled_engine_is_reported_naming_what_the_stage_waits_for(rig, monkeypatch):
+    monkeypatch.setattr("assistant.pipeline.watchdog.STALL_AFTER", 0.2)
+    hold = threading.Event()
+    r = rig(chat=FakeChat(hold=hold))
+    r.conversation.send_text("hi")
+    error = r.events.wait_for(ErrorEvent)[0]
+    assert error.source == "llm"
+    assert "language model" in error.message
+    assert r.conversation.state == State.THINKING
+    r.conversation.interrupt()
+    r.wait_state(State.LISTENING, timeout=1.0)
     hold.set()

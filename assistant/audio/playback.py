@@ -37,10 +37,11 @@ class _Item:
 
 
 class _Marker:
-    """Queued by wait(): everything before it has been played when it is reached."""
+    """Queued by wait() and mark(): everything before it has been played when it is
+    reached."""
 
-    def __init__(self) -> None:
-        self.done = threading.Event()
+    def __init__(self, done: threading.Event | None = None) -> None:
+        self.done = done or threading.Event()
 
 
 class Player:
@@ -83,6 +84,7 @@ class Player:
         self._busy = False
         self._error: BaseException | None = None
         self._closed = False
+        self._written = 0
         self._thread = threading.Thread(target=self._run, name="player", daemon=True)
         self._thread.start()
 
@@ -111,6 +113,25 @@ class Player:
         done = marker.done.wait(timeout)
         self._raise_error()
         return done
+
+    def mark(self, done: threading.Event) -> None:
+        """Set ``done`` once everything queued so far has been played (or stopped);
+        returns at once (then :meth:`check` raises a playback failure, if any)."""
+        self._queue.put(_Marker(done))
+
+    def check(self) -> None:
+        """Raise the playback failure since the last call, if any.
+
+        Raises:
+            AudioDeviceError: the output failed.
+        """
+        self._raise_error()
+
+    @property
+    def blocks_written(self) -> int:
+        """Blocks written to the output so far (silence included): it grows while the
+        player makes progress."""
+        return self._written
 
     def stop(self) -> None:
         """Drop queued audio and go silent at once."""
@@ -176,6 +197,7 @@ class Player:
             if self._realtime:
                 time.sleep(len(block) / self.sample_rate)
             self.played.append(block)
+        self._written += 1
         if self.on_block is not None:
             self.on_block(block)
 
