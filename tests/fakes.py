@@ -87,6 +87,13 @@ class FakeVad:
     def __call__(self, frame: np.ndarray) -> float:
         return 0.95 if float(np.sqrt(np.mean(frame**2))) > _LOUD else 0.02
 
+    def probabilities(self, samples: np.ndarray) -> np.ndarray:
+        n = -(-len(samples) // self.frame_samples)
+        padded = np.zeros(n * self.frame_samples, np.float32)
+        padded[: len(samples)] = samples
+        frames = padded.reshape(n, self.frame_samples)
+        return np.array([self(f) for f in frames], np.float32)
+
 
 class _Calls:
     """A call log that tests can wait on."""

@@ -46,7 +46,8 @@ def register(sub: Any) -> None:
 
 def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..engines import load_chat_model, load_voice
-    from ..turn import TurnTimings, generation_options, speak_reply
+    from ..reply import build_messages, generation_options
+    from ..turn import TurnTimings, speak_reply
 
     config = apply_model_options(ctx.config, args)
     if args.system is not None:
@@ -81,11 +82,7 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
                 history.clear()
                 print("(new conversation)")
                 continue
-            messages = [
-                Message("system", config.llm.system_prompt),
-                *history,
-                Message("user", line),
-            ]
+            messages = build_messages(config.llm.system_prompt, history, line)
             if interactive:
                 print("assistant> ", end="", flush=True)
             started_at, timings = time.time(), TurnTimings()
