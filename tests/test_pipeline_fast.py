@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from fakes import (
+
+from assistant.audio.playback import Player
+from assistant.bench.fakes import (
     FakeChat,
     FakeTranscriber,
     FakeVad,
@@ -23,8 +25,6 @@ from fakes import (
     Recorder,
     silence,
 )
-
-from assistant.audio.playback import Player
 from assistant.config import Config
 from assistant.errors import EngineError
 from assistant.pipeline import (

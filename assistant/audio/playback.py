@@ -57,6 +57,8 @@ class Player:
         simulated: no device: blocks are kept in :attr:`played` (tests, benchmarks).
         realtime: with ``simulated``, consume blocks at real-time pace like a device
             (False: as fast as possible).
+        keep: with ``simulated``, keep every block in :attr:`played` (False: a long run,
+            a soak, must not grow with what it played).
     """
 
     on_started: Callable[[Any], None] | None = None
@@ -67,9 +69,16 @@ class Player:
     """Called with every block written (silence included), at the output's rate."""
 
     def __init__(
-        self, sample_rate: int, device: str = "", *, simulated: bool = False, realtime: bool = True
+        self,
+        sample_rate: int,
+        device: str = "",
+        *,
+        simulated: bool = False,
+        realtime: bool = True,
+        keep: bool = True,
     ) -> None:
         self.sample_rate = sample_rate
+        self._keep = keep
         self._realtime = realtime
         self._simulated = simulated
         self._device = device
@@ -196,7 +205,8 @@ class Player:
         else:
             if self._realtime:
                 time.sleep(len(block) / self.sample_rate)
-            self.played.append(block)
+            if self._keep:
+                self.played.append(block)
         self._written += 1
         if self.on_block is not None:
             self.on_block(block)

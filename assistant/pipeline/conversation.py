@@ -256,7 +256,8 @@ class Conversation:
     def interrupt(self) -> None:
         """Stop the current reply (generation, synthesis and playback) at once; the
         assistant listens again even if an engine is slow to notice."""
-        if self._cut() is not None:
+        cut = self._cut()
+        if cut is not None or self._registry.unfinished() == 0:
             self._emitter.set_state(State.LISTENING, only_from=(State.THINKING, State.SPEAKING))
 
     def new_conversation(self) -> None:

@@ -1,5 +1,6 @@
-"""Scripted engines that satisfy the runtime's Protocols, for fast tests of the pipeline's
-timing logic (speculation, barge-in, cancellation) beside the real-model tests.
+"""Scripted engines that satisfy the runtime's Protocols: the soak bench's engines, and
+the fast tests' (tests/test_pipeline_fast.py) of the pipeline's timing logic
+(speculation, barge-in, cancellation), beside the real-model tests.
 
 "Speech" here is a tone: a :class:`Phrasebook` gives each phrase its own frequency, the
 :class:`FakeVad` calls any loud frame speech, and the :class:`FakeTranscriber` reads the
@@ -96,21 +97,26 @@ class FakeVad:
 
 
 class _Calls:
-    """A call log that tests can wait on."""
+    """A call log that tests can wait on (``keep=False``: counted, not kept, for soaks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = True) -> None:
         self.items: list = []
+        self.count = 0
+        self.keep = keep
         self._changed = threading.Condition()
 
     def add(self, item: object) -> None:
         with self._changed:
-            self.items.append(item)
+            self.count += 1
+            if self.keep:
+                self.items.append(item)
             self._changed.notify_all()
 
     def wait(self, count: int = 1, timeout: float = 2.0) -> list:
         with self._changed:
             self._changed.wait_for(lambda: len(self.items) >= count, timeout)
-        assert len(self.items) >= count, f"expected {count} calls, got {self.items}"
+        if len(self.items) < count:
+            raise AssertionError(f"expected {count} calls, got {self.items}")
         return list(self.items)
 
 
@@ -234,7 +240,8 @@ class FeedSource:
     def settle(self, timeout: float = 2.0) -> None:
         with self._changed:
             ok = self._changed.wait_for(lambda: self._done >= self._fed, timeout)
-        assert ok, f"the pipeline processed {self._done} of {self._fed} blocks"
+        if not ok:
+            raise AssertionError(f"the pipeline processed {self._done} of {self._fed} blocks")
 
     def blocks(self) -> Iterator[np.ndarray]:
         while not self.closed.is_set():
@@ -273,10 +280,12 @@ class Recorder:
                 lambda: sum(isinstance(e, kind) for e in self.events) >= count, timeout
             )
         found = self.of(kind)
-        assert len(found) >= count, f"expected {count} {kind.__name__}, got {self.events}"
+        if len(found) < count:
+            raise AssertionError(f"expected {count} {kind.__name__}, got {self.events}")
         return found
 
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 2.0) -> None:
         with self._changed:
             ok = self._changed.wait_for(predicate, timeout)
-        assert ok, f"timed out; events: {self.events}"
+        if not ok:
+            raise AssertionError(f"timed out; events: {self.events}")
