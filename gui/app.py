@@ -13,7 +13,7 @@ from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QApplication
 
 from .controller import Controller, Services
-from .main_window import MainWindow
+from .main_window import MainWindow, qt_app
 
 __all__ = ["App", "Services", "build_app", "run"]
 
@@ -117,7 +117,7 @@ class _ExposeWatch(QObject):
             and isinstance(watched, QWindow)
             and watched.isExposed()
         ):
-            QApplication.instance().removeEventFilter(self)
+            qt_app().removeEventFilter(self)
             # The expose event's paint runs next; report once it has.
             QTimer.singleShot(0, self.report)
         return False
@@ -134,7 +134,7 @@ _VISIBLE_MARK = "BENCH-VISIBLE"  # gui.bench.VISIBLE_MARK (not imported: keep st
 
 def _report_visible(started: float) -> None:
     watch = _ExposeWatch(started)
-    QApplication.instance().installEventFilter(watch)
+    qt_app().installEventFilter(watch)
     _keep.append(watch)
 
 

@@ -218,8 +218,8 @@ class VoiceLab(QDialog):
         self.status.setWordWrap(True)
 
         layout = QVBoxLayout(self)
-        for widget in (self.counter, self.prompt, self.meter):
-            layout.addWidget(widget)
+        for shown in (self.counter, self.prompt, self.meter):
+            layout.addWidget(shown)
         layout.addLayout(row)
         layout.addWidget(self.stats)
         layout.addSpacing(12)

@@ -313,10 +313,11 @@ def test_a_speculation_that_heard_no_words_does_not_leave_the_assistant_thinking
     assert not r.chat.calls.items
 
 
-def test_a_stalled_engine_is_reported_naming_what_the_stage_waits_for(rig, monkeypatch):
+def test_a_stalled_engine_is_reported_and_stop_still_returns_to_listening(rig, monkeypatch):
     monkeypatch.setattr("assistant.pipeline.watchdog.STALL_AFTER", 0.2)
+    monkeypatch.setattr("assistant.pipeline.conversation.STOP_GRACE", 0.2)
     hold = threading.Event()
-    r = rig(chat=FakeChat(hold=hold))
+    r = rig(chat=FakeChat(hold=hold, deaf=True))  # it does not even notice the cut
     r.conversation.send_text("hi")
     error = r.events.wait_for(ErrorEvent)[0]
     assert error.source == "llm"
@@ -324,4 +325,6 @@ def test_a_stalled_engine_is_reported_naming_what_the_stage_waits_for(rig, monke
     assert r.conversation.state == State.THINKING
     r.conversation.interrupt()
     r.wait_state(State.LISTENING, timeout=1.0)
+    assert not r.events.of(TurnFinished)  # the turn is still stuck in the engine
     hold.set()
+    assert r.events.wait_for(TurnFinished)[0].interrupted

@@ -151,12 +151,14 @@ class FakeChat:
         delay: seconds between deltas (cancellable).
         fail_after: raise an :class:`EngineError` after this many deltas.
         hold: generation waits for this event before the first delta (a stalled engine).
+        deaf: while held, ignore ``cancel`` too (an engine stuck in native code).
     """
 
     reply: Sequence[str] | Callable[[str], Sequence[str]] = ("Sure. ", "Here it is.")
     delay: float = 0.0
     fail_after: int | None = None
     hold: threading.Event | None = None
+    deaf: bool = False
     context_size: int = 4096
     calls: _Calls = field(default_factory=_Calls)
 
@@ -172,6 +174,8 @@ class FakeChat:
         self.calls.add(list(messages))
         cancel = cancel or threading.Event()
         if self.hold is not None:
+            if self.deaf:
+                self.hold.wait()
             while not self.hold.wait(0.01):
                 if cancel.is_set():
                     return

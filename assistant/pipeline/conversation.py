@@ -62,6 +62,12 @@ log = logging.getLogger(__name__)
 
 MODES = ("hands-free", "push-to-talk")
 
+STOP_GRACE = 1.0
+"""Seconds after Stop by which the assistant listens again, even if an engine has not
+noticed the cut yet (it normally has within milliseconds)."""
+
+_BUSY = (State.THINKING, State.SPEAKING)
+
 
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
@@ -103,6 +109,7 @@ class Conversation:
         hooks: ReplyHooks | None = None,
     ) -> None:
         _check_mode(mode)
+        self._config = config
         self._player = player
         self._lock = threading.Lock()  # start/stop
         self._running = False
@@ -257,8 +264,15 @@ class Conversation:
         """Stop the current reply (generation, synthesis and playback) at once; the
         assistant listens again even if an engine is slow to notice."""
         cut = self._cut()
-        if cut is not None or self._registry.unfinished() == 0:
-            self._emitter.set_state(State.LISTENING, only_from=(State.THINKING, State.SPEAKING))
+        if cut is None:
+            if self._registry.unfinished() == 0:  # nothing to end it: listen now
+                self._emitter.set_state(State.LISTENING, only_from=_BUSY)
+            return
+        # The turn worker ends the cut turn (TurnFinished, then listening) within
+        # milliseconds; an engine that does not notice the cut must not hold the state.
+        timer = threading.Timer(STOP_GRACE, self._listen_if_still, args=(cut,))
+        timer.daemon = True
+        timer.start()
 
     def new_conversation(self) -> None:
         """Forget the history (a stored conversation is closed; the next turn opens a
@@ -267,6 +281,12 @@ class Conversation:
         self._worker.forget()
 
     # ------------------------------------------------------------------ inside
+
+    def _listen_if_still(self, turn: Turn) -> None:
+        if self._registry.current is turn:
+            log.warning("turn %d is still running %.1f s after Stop: listening anyway",
+                        turn.number, STOP_GRACE)  # fmt: skip
+            self._emitter.set_state(State.LISTENING, only_from=_BUSY)
 
     def _cut(self) -> Turn | None:
         """Cancel the running turn and silence the player; returns the turn cut."""
