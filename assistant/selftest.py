@@ -229,7 +229,7 @@ def _loaders() -> list[tuple[str, Callable[..., object]]]:
 def _spoken_turn(config: Config, holder: dict[str, object], wav: Path) -> str:
     from .audio import read_audio
     from .engines import Engines
-    from .turn import run_turn
+    from .oneshot import run_turn
 
     engines = holder["engines"]
     assert isinstance(engines, Engines)

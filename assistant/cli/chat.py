@@ -46,8 +46,8 @@ def register(sub: Any) -> None:
 
 def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..engines import load_chat_model, load_voice
+    from ..oneshot import TurnTimings, speak_reply
     from ..reply import build_messages, generation_options
-    from ..turn import TurnTimings, speak_reply
 
     config = apply_model_options(ctx.config, args)
     if args.system is not None:

@@ -1,4 +1,5 @@
-"""One spoken turn, start to finish: speech in, speech out.
+"""One spoken turn, start to finish, in a straight line: speech in, speech out (the live
+pipeline, with its threads and barge-in, is assistant.pipeline).
 
 The live pipeline runs the same steps on worker threads with barge-in; this is the
 straight-line version the CLI's ``talk`` command, the self-test and the benchmarks use.
