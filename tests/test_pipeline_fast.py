@@ -328,3 +328,12 @@ def test_a_stalled_engine_is_reported_and_stop_still_returns_to_listening(rig, m
     assert not r.events.of(TurnFinished)  # the turn is still stuck in the engine
     hold.set()
     assert r.events.wait_for(TurnFinished)[0].interrupted
+
+
+def test_a_reply_that_plays_longer_than_the_stall_limit_is_not_a_stall(rig, monkeypatch):
+    monkeypatch.setattr("assistant.pipeline.watchdog.STALL_AFTER", 0.15)
+    r = rig(voice=FakeVoice(seconds_per_char=0.03), realtime=True)  # 0.5 s of speech
+    r.conversation.send_text("hi")
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].spoken_text == "Sure. Here it is."
+    assert not r.events.of(ErrorEvent)

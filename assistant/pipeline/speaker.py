@@ -59,6 +59,7 @@ class Speaker:
         self._queue: queue.Queue[SpeakerMessage] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._reference_resampler: Any = None  # soxr.ResampleStream, made on first use
+        self._handled = 0
         player.on_started = self._on_audio_started
         player.on_finished = self._on_audio_finished
         if echo is not None:
@@ -73,6 +74,11 @@ class Speaker:
     def end(self, turn: Turn) -> None:
         """``turn``'s reply has no more pieces: set its ``playback_done`` once played."""
         self._queue.put(EndOfReply(turn))
+
+    def progress(self) -> tuple[int, int]:
+        """Changes while the stage makes progress (pieces handled, blocks played): what
+        the watchdog looks at while a long reply is being spoken."""
+        return self._handled, self._player.blocks_written
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._guarded, name="speaker", daemon=True)
@@ -112,6 +118,7 @@ class Speaker:
                 self._finish(message.turn)
             else:
                 self._speak(message.turn, message.text)
+            self._handled += 1
 
     def _confirmed(self, turn: Turn) -> bool:
         with self._watchdog.waiting(

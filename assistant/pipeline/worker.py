@@ -214,7 +214,9 @@ class TurnWorker:
         except EngineError as exc:
             self._emitter.error(exc, "llm")
         self._speaker.end(turn)
-        with self._watchdog.waiting("turn", f"turn {turn.number}'s reply to be spoken", "tts"):
+        with self._watchdog.waiting(
+            "turn", f"turn {turn.number}'s reply to be spoken", "tts", self._speaker.progress
+        ):
             turn.playback_done.wait()  # the speaker always sets it; so does stop()
         self._finish(turn)
 
