@@ -119,12 +119,7 @@ class Conversation:
         asr_lock = threading.Lock()  # partial and final transcripts share the recogniser
         in_pause = threading.Event()
         emitter = self._emitter
-        self._partials = PartialsStage(
-            transcriber,
-            asr_lock,
-            emitter,
-            wanted=lambda: emitter.state == State.HEARING and not in_pause.is_set(),
-        )
+        self._partials = PartialsStage(transcriber, asr_lock, emitter, in_pause)
         self._speaker = Speaker(voice, player, emitter, self._watchdog, echo)
         self._worker = TurnWorker(
             transcriber=transcriber,

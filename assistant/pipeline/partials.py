@@ -11,7 +11,6 @@ import contextlib
 import logging
 import queue
 import threading
-from collections.abc import Callable
 
 import numpy as np
 
@@ -36,7 +35,9 @@ class PartialsStage:
         transcriber: the recogniser (shared with the turn worker under ``asr_lock``).
         asr_lock: held around every transcription.
         emitter: where the partial transcripts go.
-        wanted: whether a partial is still of use (the user is still speaking).
+        in_pause: set while the user pauses inside an utterance: a request is then left
+            alone (the speculative turn needs the recogniser), but a partial already
+            transcribed is still shown.
     """
 
     def __init__(
@@ -44,12 +45,12 @@ class PartialsStage:
         transcriber: Transcriber,
         asr_lock: threading.Lock,
         emitter: Emitter,
-        wanted: Callable[[], bool] | None = None,
+        in_pause: threading.Event,
     ) -> None:
         self._transcriber = transcriber
         self._asr_lock = asr_lock
         self._emitter = emitter
-        self._wanted = wanted or (lambda: emitter.state == State.HEARING)
+        self._in_pause = in_pause
         self._queue: queue.Queue[PartialRequest | Stop] = queue.Queue(maxsize=1)
         self._thread: threading.Thread | None = None
 
@@ -86,9 +87,13 @@ class PartialsStage:
             message = self._queue.get()
             if isinstance(message, Stop):
                 return
-            if len(message.audio) < MIN_AUDIO or not self._wanted():
+            if (
+                len(message.audio) < MIN_AUDIO
+                or self._emitter.state != State.HEARING
+                or self._in_pause.is_set()
+            ):
                 continue
             with self._asr_lock:
                 text = self._transcriber.transcribe(Audio(message.audio, ASR_RATE)).text
-            if text and self._wanted():
+            if text and self._emitter.state == State.HEARING:
                 self._emitter.emit(PartialTranscript(text))
