@@ -92,7 +92,7 @@ class _StreamingRound:
 
     def __init__(self, engines: Engines, config: Config, timeout: float) -> None:
         self.source = LiveSource()
-        self.player = Player(engines.voice.sample_rate, simulated=True)
+        self.player = Player(engines.voice.sample_rate, simulated=True, keep=False)
         self.events = TurnEvents()
         self.timeout = timeout
         self.conversation = Conversation.from_engines(
@@ -232,7 +232,7 @@ class _Baseline:
         self.config = config
         self.options = generation_options(config)
         self.timeout = timeout
-        self.player = Player(engines.voice.sample_rate, simulated=True)
+        self.player = Player(engines.voice.sample_rate, simulated=True, keep=False)
         self._started: list[float] = []
         self._playing = threading.Event()
         self.player.on_started = self._on_started
