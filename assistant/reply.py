@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from .config import Config
+from .errors import EngineError
 from .llm import ChatModel, GenerationOptions, Message, fit_to_context
 from .text import SentenceChunker, speakable
 
@@ -127,7 +128,8 @@ def stream_reply(
     watch for stalls); by default ``next(stream, None)``.
 
     Raises:
-        EngineError: the model failed (pieces before the failure were yielded).
+        EngineError: the model failed (after the pieces written before the failure,
+            the unfinished last one included).
     """
     note = mark or (lambda name: None)
     hooks = hooks or ReplyHooks()
@@ -139,13 +141,19 @@ def stream_reply(
         fitted = fit_to_context(chat, messages, options.max_tokens)
         deltas = iter(chat.stream(fitted, options, cancel))
     pull = next_delta or (lambda it: next(it, None))
-    while (delta := pull(deltas)) is not None:
-        note("first_token")
-        yield Delta(delta)
-        for sentence in chunker.feed(delta):
-            note("first_sentence")
-            yield Piece(sentence)
+    failure: EngineError | None = None
+    try:
+        while (delta := pull(deltas)) is not None:
+            note("first_token")
+            yield Delta(delta)
+            for sentence in chunker.feed(delta):
+                note("first_sentence")
+                yield Piece(sentence)
+    except EngineError as exc:
+        failure = exc  # what was written before the failure is still said
     if cancel is None or not cancel.is_set():
         for sentence in chunker.flush():
             note("first_sentence")
             yield Piece(sentence)
+    if failure is not None:
+        raise failure

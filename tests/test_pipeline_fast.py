@@ -237,15 +237,16 @@ def test_typed_text_starts_a_turn_without_the_recogniser(rig):
 
 
 def test_a_failing_language_model_is_reported_and_the_next_turn_works(rig):
-    r = rig(chat=FakeChat(fail_after=1))
+    r = rig(chat=FakeChat(reply=["Sure. ", "Here it", " is."], fail_after=2))
     r.conversation.send_text("hi")
     errors = r.events.wait_for(ErrorEvent)
     assert errors[0].source == "llm"
     assert "fake model broke" in errors[0].message
     finished = r.events.wait_for(TurnFinished)
-    assert finished[0].spoken_text == "Sure."  # what came before the failure was said
+    assert finished[0].spoken_text == "Sure. Here it"  # what came before the failure was said
     r.wait_state(State.LISTENING)
     r.chat.fail_after = None
+    r.chat.reply = ("Sure. ", "Here it is.")
     r.conversation.send_text("again")
     assert r.events.wait_for(TurnFinished, 2)[1].spoken_text == "Sure. Here it is."
 
