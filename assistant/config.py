@@ -325,14 +325,28 @@ def _from_dict(cls: type[_T], data: Any, where: str) -> _T:
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"unknown setting {where}.{unknown[0]}; valid keys in [{where}]: "
-            + ", ".join(sorted(fields))
-        )
+        raise _unknown_key(unknown[0], sorted(fields), where, section=cls is Config)
     values: dict[str, Any] = {}
     for name, value in data.items():
         values[name] = _coerce(hints[name], value, f"{where}.{name}")
     return cls(**values)
+
+
+def _unknown_key(key: str, valid: list[str], where: str, *, section: bool) -> ConfigError:
+    """The error for a mistyped key or section, with the nearest valid name."""
+    import difflib
+
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    if section:
+        guess = f" (did you mean [{close[0]}]?)" if close else ""
+        return ConfigError(
+            f"unknown section [{key}]{guess}; the sections are: "
+            + ", ".join(f"[{name}]" for name in valid)
+        )
+    guess = f" (did you mean {where}.{close[0]}?)" if close else ""
+    return ConfigError(
+        f"unknown setting {where}.{key}{guess}; valid keys in [{where}]: " + ", ".join(valid)
+    )
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:

@@ -7,13 +7,14 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QApplication
 
 from .controller import Controller, Services
-from .main_window import MainWindow
+from .main_window import MainWindow, qt_app
 
 __all__ = ["App", "Services", "build_app", "run"]
 
@@ -29,6 +30,8 @@ class App:
     tray: object | None = None
     server: object | None = None
     """The settings' "serve the models" child process (gui.server_process)."""
+    voice_lab: Any = None
+    """The voice lab once opened (kept: it may train in the background)."""
 
     def open_settings(self):  # -> SettingsDialog
         from .settings import SettingsDialog
@@ -45,15 +48,21 @@ class App:
         return dialog
 
     def open_voice_lab(self):  # -> VoiceLab
+        """Show the voice lab: one per app, so a training kept running in the background
+        is shown again when the lab is reopened."""
         from .voice_lab import VoiceLab
 
-        dialog = VoiceLab(self.controller, self.window)
-        dialog.show()
-        return dialog
+        if self.voice_lab is None:
+            self.voice_lab = VoiceLab(self.controller, self.window)
+        self.voice_lab.show()
+        self.voice_lab.raise_()
+        return self.voice_lab
 
     def close(self) -> None:
         """Quit: stop the pipeline and release the devices."""
         self.window.quitting = True
+        if self.voice_lab is not None:
+            self.voice_lab.shutdown()
         self.window.close()
         if self.tray is not None:
             self.tray.hide()  # type: ignore[attr-defined]
@@ -129,7 +138,7 @@ class _ExposeWatch(QObject):
             and isinstance(watched, QWindow)
             and watched.isExposed()
         ):
-            QApplication.instance().removeEventFilter(self)
+            qt_app().removeEventFilter(self)
             # The expose event's paint runs next; report once it has.
             QTimer.singleShot(0, self.report)
         return False
@@ -146,7 +155,7 @@ _VISIBLE_MARK = "BENCH-VISIBLE"  # gui.bench.VISIBLE_MARK (not imported: keep st
 
 def _report_visible(started: float) -> None:
     watch = _ExposeWatch(started)
-    QApplication.instance().installEventFilter(watch)
+    qt_app().installEventFilter(watch)
     _keep.append(watch)
 
 

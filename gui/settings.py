@@ -217,17 +217,33 @@ class SettingsDialog(QDialog):
         return store.installed()
 
     def _list_devices(self) -> None:
-        def done(devices: list) -> None:
-            for device in devices:
-                if device.inputs:
-                    self.input_device.addItem(device.name, device.name)
-                if device.outputs:
-                    self.output_device.addItem(device.name, device.name)
+        """The sound server's devices by description (a headset, a webcam), then
+        PortAudio's; the configured one is selected, even when it is unplugged now."""
+        audio = self.controller.config.audio
 
-        def work() -> list:
+        def done(found: tuple[list, list]) -> None:
+            server, portaudio = found
+            for combo, kind, pa_kind, value in (
+                (self.input_device, "source", "inputs", audio.input_device),
+                (self.output_device, "sink", "outputs", audio.output_device),
+            ):
+                for device in server:
+                    if device.kind == kind and not device.is_monitor:
+                        combo.addItem(device.description, device.name)
+                for device in portaudio:
+                    if getattr(device, pa_kind):
+                        combo.addItem(device.name, device.name)
+                _select(combo, value)
+
+        def work() -> tuple[list, list]:
             from assistant.audio import list_devices
+            from assistant.audio.pulse import pulse_devices
 
-            return list_devices()
+            server = pulse_devices()
+            try:
+                return server, list_devices()
+            except AssistantError:
+                return server, []
 
         run_in_background(work, on_done=done, on_error=lambda e: None, what="device list")
 
@@ -299,6 +315,16 @@ def _model_combo(installed: list, kind: str, current: str) -> QComboBox:
     if current not in ids:
         ids.append(current)
     return _choice(ids, current)
+
+
+def _select(combo: QComboBox, value: str) -> None:
+    """Select the item whose name or label is ``value`` (else keep the typed text)."""
+    if not value:
+        return
+    for index in range(combo.count()):
+        if value in (combo.itemData(index), combo.itemText(index)):
+            combo.setCurrentIndex(index)
+            return
 
 
 def _typed(combo: QComboBox) -> str:

@@ -225,7 +225,7 @@ def _export(model: object, path: Path) -> None:
     import torch
     from torch import nn
 
-    wrapped = nn.Sequential(model, nn.Sigmoid())  # type: ignore[arg-type]
+    wrapped = nn.Sequential(model, nn.Sigmoid())  # type: ignore[call-overload]
     wrapped.eval()
     with torch.no_grad():
         torch.onnx.export(

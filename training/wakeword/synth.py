@@ -119,8 +119,8 @@ class Synthesizer:
         )
         chunks = [
             np.asarray(c.audio_float_array, np.float32)
-            for c in voice.synthesize(text, syn_config=syn)
-        ]  # type: ignore[attr-defined]
+            for c in voice.synthesize(text, syn_config=syn)  # type: ignore[attr-defined]
+        ]
         rate = voice.config.sample_rate  # type: ignore[attr-defined]
         audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
         return resample(audio, rate, RATE)
