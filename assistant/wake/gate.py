@@ -65,6 +65,7 @@ class WakeGate:
         self.clock = clock
         self.state = WakeState.ASLEEP
         self._deadline = 0.0
+        self._awaiting = False  # awake, but no speech yet since waking or the reply
         self._recent = np.zeros(0, np.float32)  # the last ~2 s fed while asleep
         self._recent_end = 0  # stream sample index just after _recent
 
@@ -72,8 +73,8 @@ class WakeGate:
         """Feed 16 kHz float32 microphone audio; returns (the wake event if the word was
         heard in it, the audio to pass on). Asleep, nothing passes on."""
         samples = np.asarray(samples, np.float32).reshape(-1)
-        if self.state is WakeState.FOLLOW_UP and self.clock() > self._deadline:
-            self.sleep()
+        if self._awaiting and self.state is not WakeState.ASLEEP and self.clock() > self._deadline:
+            self.sleep()  # woken (or replied to) and then nothing said
         if self.state is not WakeState.ASLEEP:
             return None, samples
         found = self.detector.feed(samples)
@@ -86,6 +87,8 @@ class WakeGate:
         begin = len(self._recent) - (self._recent_end - start)
         after = self._recent[max(0, begin) :].copy()
         self.state = WakeState.LISTENING
+        self._awaiting = True
+        self._deadline = self.clock() + self.follow_up_s
         self._recent = np.zeros(0, np.float32)
         log.info("woke on %s (score %.2f)", first.word, first.score)
         return Woken(first, after), after
@@ -94,14 +97,17 @@ class WakeGate:
         """A reply ended: open the follow-up window."""
         if self.state is not WakeState.ASLEEP:
             self.state = WakeState.FOLLOW_UP
+            self._awaiting = True
             self._deadline = self.clock() + self.follow_up_s
 
     def heard_speech(self) -> None:
         """Speech started (the VAD said so): a follow-up becomes a new request."""
+        self._awaiting = False
         if self.state is WakeState.FOLLOW_UP:
             self.state = WakeState.LISTENING
 
     def sleep(self) -> None:
         """Back to waiting for the wake word."""
         self.state = WakeState.ASLEEP
+        self._awaiting = False
         self._recent = np.zeros(0, np.float32)
