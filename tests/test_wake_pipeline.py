@@ -10,6 +10,7 @@ import pytest
 from test_pipeline import Recorder, said
 
 from assistant.audio.playback import Player
+from assistant.cli.listen import _chime
 from assistant.config import Config
 from assistant.engines import Engines
 from assistant.pipeline import (
@@ -46,9 +47,10 @@ def test_asleep_it_ignores_speech_then_wakes_answers_and_sleeps_again(engines, c
     player = Player(engines.voice.sample_rate, simulated=True)
     chimes: list[float] = []
     gate = WakeGate(load_detector(["hey_jarvis"]), follow_up_s=1.5)
+    play_chime = _chime(player, engines.voice.sample_rate)
     conversation = Conversation.from_engines(
         engines, config=config, source=lambda: source, player=player, wake=gate,
-        chime=lambda: chimes.append(time.monotonic()),
+        chime=lambda: (chimes.append(time.monotonic()), play_chime()),
     )  # fmt: skip
     events = Recorder()
     conversation.subscribe(events)
