@@ -69,7 +69,7 @@ def test_listen_hears_the_microphone_answers_on_the_speakers_and_leaves_on_ctrl_
 def test_listen_with_a_wake_word_ignores_speech_until_the_word(tmp_path, private_audio, speak):
     # Real PortAudio devices: speech without the wake word is ignored; the word, said
     # before a question, wakes it, and only the question is heard and answered.
-    speaker, microphone_feed = private_audio
+    _, microphone_feed = private_audio
     config = tmp_path / "config.toml"
     config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 20\n[wake]\nfollow_up_s = 2.0\n")
     proc = subprocess.Popen(
