@@ -14,12 +14,12 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import AssistantError
-from . import bench, chat, doctor, gui, history, listen, models, speech, train
+from . import bench, chat, docs, doctor, gui, history, listen, models, speech, train
 from .context import CliContext
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (gui, speech, listen, chat, history, models, doctor, bench, train)
+_COMMAND_MODULES = (gui, speech, listen, chat, history, docs, models, doctor, bench, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

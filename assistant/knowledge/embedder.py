@@ -13,6 +13,7 @@ extra) on a fixed sentence set: cosine >= 0.999.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -150,10 +151,9 @@ class MiniLMEmbedder(Embedder):
         try:
             config = json.loads(files.read("config.json"))
             max_tokens = 256
-            try:
-                max_tokens = int(json.loads(files.read("sentence_bert_config.json"))["max_seq_length"])
-            except ModelError:
-                pass
+            with contextlib.suppress(ModelError):
+                st_config = json.loads(files.read("sentence_bert_config.json"))
+                max_tokens = int(st_config["max_seq_length"])
             self._config = _Config(
                 layers=int(config["num_hidden_layers"]),
                 heads=int(config["num_attention_heads"]),
@@ -165,7 +165,9 @@ class MiniLMEmbedder(Embedder):
             self._tokenizer = Tokenizer.from_str(files.read("tokenizer.json").decode("utf-8"))
             weights = _read_safetensors(files.read("model.safetensors"))
         except (ValueError, KeyError) as exc:
-            raise ModelError(f"the embedding model {path} is not a BERT sentence encoder: {exc}") from exc
+            raise ModelError(
+                f"the embedding model {path} is not a BERT sentence encoder: {exc}"
+            ) from exc
         finally:
             files.close()
         self._tokenizer.enable_truncation(max_length=self._config.max_tokens)

@@ -226,7 +226,7 @@ class KnowledgeBase:
             ).fetchall()
         return [
             FolderStatus(id=r[0], path=Path(r[1]), synced_at=r[2], error=r[3], files=r[4],
-                         passages=r[5], errors=r[6])  # fmt: skip
+                         passages=r[5], errors=r[6])
             for r in rows
         ]
 
@@ -269,8 +269,8 @@ class KnowledgeBase:
         """
         started = time.monotonic()
         report = SyncReport()
-        targets = [f for f in self.folders() if folder is None or
-                   f.path == Path(folder).expanduser().absolute()]  # fmt: skip
+        wanted = None if folder is None else Path(folder).expanduser().absolute()
+        targets = [f for f in self.folders() if wanted is None or f.path == wanted]
         if folder is not None and not targets:
             raise KnowledgeError(
                 f"{folder} is not an indexed folder", hint=f"add it: assistant docs add {folder}"

@@ -22,9 +22,13 @@ CANDIDATES = 40
 """How many hits each of vector and keyword search hands to the fusion."""
 
 _STOPWORDS = frozenset(
-    "a an and are as at be by can could did do does for from had has have how i if in into "
-    "is it its me my of on or our should so that the their them then there these they this "
-    "to was we what when where which who why will with would you your".split()
+    {
+        "a", "an", "and", "are", "as", "at", "be", "by", "can", "could", "did", "do", "does",
+        "for", "from", "had", "has", "have", "how", "i", "if", "in", "into", "is", "it", "its",
+        "me", "my", "of", "on", "or", "our", "should", "so", "that", "the", "their", "them",
+        "then", "there", "these", "they", "this", "to", "was", "we", "what", "when", "where",
+        "which", "who", "why", "will", "with", "would", "you", "your",
+    }
 )
 
 
@@ -114,7 +118,14 @@ def search(
             continue
         vector = np.frombuffer(row[5], dtype=np.float32)
         found.append(
-            Passage(id=rowid, path=Path(row[1]), title=row[2], heading=row[3], text=row[4],
-                    score=scores[rowid], similarity=float(vector @ query_vector))  # fmt: skip
+            Passage(
+                id=rowid,
+                path=Path(row[1]),
+                title=row[2],
+                heading=row[3],
+                text=row[4],
+                score=scores[rowid],
+                similarity=float(vector @ query_vector),
+            )
         )
     return found

@@ -123,6 +123,19 @@ def _check_whisper_dir(folder: Path) -> None:
         )
 
 
+def _check_embed_dir(folder: Path) -> None:
+    names = {p.name for p in folder.iterdir() if p.is_file()}
+    if "model.zip" in names:
+        return
+    missing = [n for n in ("model.safetensors", "config.json", "tokenizer.json") if n not in names]
+    if missing:
+        raise ModelError(
+            f"{folder} is not a sentence-embedding model: missing {', '.join(missing)}",
+            hint="embed models are BERT sentence encoders in the sentence-transformers "
+            "layout (e.g. sentence-transformers/all-MiniLM-L6-v2)",
+        )
+
+
 def _check_main(kind: str, main: Path) -> list[Path]:
     """Check the main file's shape; returns the files that must come with it."""
     if kind == "llm" and main.suffix.lower() == ".onnx":
@@ -177,6 +190,12 @@ def collect_import(path: Path, kind: str) -> tuple[list[tuple[Path, str]], str]:
             )
         _check_whisper_dir(path)
         return [(path / rel, rel) for rel in list_files(path)], "."
+    if kind == "embed":
+        if not path.is_dir():
+            raise ModelError(f"{path} is a file; an embed model is a folder",
+                             hint="pass the folder that holds model.safetensors and tokenizer.json")
+        _check_embed_dir(path)
+        return [(path / rel, rel) for rel in list_files(path)], "."
     if path.is_dir():
         # A folder holding one model file (e.g. a downloaded voice folder) is accepted too.
         path = path / find_main(kind, list_files(path), str(path))
@@ -199,6 +218,9 @@ def validate_folder(folder: Path, kind: str) -> tuple[list[str], str]:
     files = list_files(folder)
     if kind == "asr":
         _check_whisper_dir(folder)
+        return files, "."
+    if kind == "embed":
+        _check_embed_dir(folder)
         return files, "."
     main = find_main(kind, files, str(folder))
     _check_main(kind, folder / main)
