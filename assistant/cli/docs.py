@@ -78,8 +78,9 @@ def _progress_printer() -> Any:
             return
         last[0] = now
         name = progress.path.name if progress.path is not None else "done"
-        line = (f"indexing {progress.done}/{progress.total} files, "
-                f"{progress.passages} passages: {name}")
+        line = (
+            f"indexing {progress.done}/{progress.total} files, {progress.passages} passages: {name}"
+        )
         if tty:
             print(f"\r{line[:100]:<100}", end="" if not done else "\n", file=sys.stderr, flush=True)
         else:

@@ -164,7 +164,10 @@ class KnowledgeBase:
             try:
                 yield conn
             except BaseException:
-                conn.execute("ROLLBACK")
+                # SQLite rolls back by itself on some errors (a full disk): then there is
+                # no transaction left to end.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
 
@@ -225,8 +228,15 @@ class KnowledgeBase:
                    GROUP BY f.id ORDER BY f.path"""
             ).fetchall()
         return [
-            FolderStatus(id=r[0], path=Path(r[1]), synced_at=r[2], error=r[3], files=r[4],
-                         passages=r[5], errors=r[6])
+            FolderStatus(
+                id=r[0],
+                path=Path(r[1]),
+                synced_at=r[2],
+                error=r[3],
+                files=r[4],
+                passages=r[5],
+                errors=r[6],
+            )
             for r in rows
         ]
 
@@ -455,13 +465,12 @@ class KnowledgeBase:
             raise self._write_failed(path, exc) from exc
 
     def _write_failed(self, path: Path, exc: Exception) -> KnowledgeError:
-        full = "full" in str(exc).lower()
+        # sqlite-vec reports a full disk as its own error, so the hint names both causes.
         return KnowledgeError(
             f"could not write the document index {self.path} while indexing {path}: {exc}",
-            hint=("free some disk space, then run `assistant docs reindex`: it carries on "
-                  "where this run stopped" if full else
-                  "run `assistant docs reindex` again; it carries on where this run stopped"),
-        )  # fmt: skip
+            hint="if the disk is full, free some space; then run `assistant docs reindex`: "
+            "it carries on where this run stopped",
+        )
 
     # -- searching ---------------------------------------------------------------------
 

@@ -18,6 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from xml.etree import ElementTree
 
+from ..store.install import human_size
+
 __all__ = [
     "MAX_FILE_BYTES",
     "SUFFIXES",
@@ -61,7 +63,7 @@ def read_document(path: Path) -> tuple[str, list[Section]]:
         raise DocumentError(f"cannot read: {exc.strerror or exc}") from exc
     if size > MAX_FILE_BYTES:
         raise DocumentError(
-            f"too large ({size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB)"
+            f"too large ({human_size(size)}; the limit is {human_size(MAX_FILE_BYTES)})"
         )
     suffix = path.suffix.lower()
     try:
