@@ -192,8 +192,10 @@ def collect_import(path: Path, kind: str) -> tuple[list[tuple[Path, str]], str]:
         return [(path / rel, rel) for rel in list_files(path)], "."
     if kind == "embed":
         if not path.is_dir():
-            raise ModelError(f"{path} is a file; an embed model is a folder",
-                             hint="pass the folder that holds model.safetensors and tokenizer.json")
+            raise ModelError(
+                f"{path} is a file; an embed model is a folder",
+                hint="pass the folder that holds model.safetensors and tokenizer.json",
+            )
         _check_embed_dir(path)
         return [(path / rel, rel) for rel in list_files(path)], "."
     if path.is_dir():
