@@ -309,6 +309,7 @@ def test_a_database_of_another_model_is_refused(tmp_path: Path) -> None:
         open_knowledge_db(tmp_path / "k.sqlite3", "other-model", 768)
 
 
+@pytest.mark.slow  # five CLI processes and a chat with the real model
 def test_docs_command_line(folder: Path, tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -326,6 +327,16 @@ def test_docs_command_line(folder: Path, tmp_path: Path) -> None:
     assert f"{folder}: 7 files" in listed.stdout and "bad.txt: binary data" in listed.stdout
     found = run("search", "tyre pressure of the bicycle", "--limit", "1")
     assert found.returncode == 0 and "bike.pdf" in found.stdout
+    # `assistant chat` answers from the index and names the source; unrelated questions
+    # go to the model without passages.
+    chat = subprocess.run(
+        [sys.executable, "-m", "assistant", "chat", "--new", "--temperature", "0"],
+        input="What pressure should the boiler be at?\nWho painted the Mona Lisa?\n",
+        env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert chat.returncode == 0, chat.stderr
+    assert chat.stdout.count("From boiler-manual.md.") == 1, chat.stdout
     missing = run("add", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "is not a folder" in missing.stderr
     assert run("remove", str(folder)).returncode == 0

@@ -46,6 +46,7 @@ def register(sub: Any) -> None:
 
 def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..engines import load_chat_model, load_voice
+    from ..knowledge import context_message, open_if_indexed, retrieve, source_line
     from ..turn import TurnTimings, generation_options, speak_reply
 
     config = apply_model_options(ctx.config, args)
@@ -62,6 +63,7 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
         voice = load_voice(config, ctx.store)
         player = open_player(voice.sample_rate, config.audio.output_device, required=False)
     options = generation_options(config)
+    knowledge = open_if_indexed(ctx.store)  # None unless `assistant docs add` was used
     store = open_history()
     conversation, history = pick_conversation(store, config, new=args.new)
     if interactive:
@@ -81,9 +83,11 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
                 history.clear()
                 print("(new conversation)")
                 continue
+            found = retrieve(knowledge, line).passages if knowledge is not None else ()
             messages = [
                 Message("system", config.llm.system_prompt),
                 *history,
+                *([context_message(found)] if found else []),
                 Message("user", line),
             ]
             if interactive:
@@ -99,13 +103,17 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
                 on_text=lambda delta: print(delta, end="", flush=True),
             )
             print(flush=True)
+            text = reply.text
+            if found:  # the reply ends by naming its source
+                print(source_line(found), flush=True)
+                text = f"{text} {source_line(found)}"
             if player is not None:
                 player.wait()
-            history += [Message("user", line), Message("assistant", reply.text)]
+            history += [Message("user", line), Message("assistant", text)]
             store.add_turn(
                 conversation,
                 line,
-                reply.text,
+                text,
                 metrics=dataclasses.asdict(timings),
                 started_at=started_at,
             )
@@ -113,6 +121,8 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
         print()
     finally:
         store.close()
+        if knowledge is not None:
+            knowledge.close()
         if player is not None:
             player.close()
     return 0

@@ -45,6 +45,7 @@ __all__ = [
     "default_embedder",
     "default_knowledge_path",
     "forced_query",
+    "open_if_indexed",
     "open_knowledge",
     "retrieve",
     "source_line",
@@ -57,6 +58,19 @@ def default_embedder(store: ModelStore, model_id: str | None = None) -> Embedder
         model_id = store.catalog.default_for("embed").id
     model = store.resolve("embed", model_id)
     return load_embedder(model.path, model.id)
+
+
+def open_if_indexed(store: ModelStore, path: Path | None = None) -> KnowledgeBase | None:
+    """The document index if the user has added folders to it, else ``None`` (and no
+    embedding model is loaded): what the reply path opens at start."""
+    path = Path(path) if path is not None else default_knowledge_path()
+    if not path.is_file():
+        return None
+    knowledge = open_knowledge(store, path)
+    if not knowledge.folders():
+        knowledge.close()
+        return None
+    return knowledge
 
 
 def open_knowledge(
