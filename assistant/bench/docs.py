@@ -230,12 +230,16 @@ def _run(
     workdir: Path,
     out: Callable[[str], None],
 ) -> DocsReport:
-    # The real index: a folder of links to the corpus pages (the corpus as the user has it).
+    # The real index: a folder of links to the corpus pages (the corpus as the user has
+    # it); beside a kept database it stays, so a rerun finds the same paths unchanged.
     folder = workdir / "corpus"
+    if options.db is not None:
+        folder = options.db.with_name(options.db.name + ".corpus")
     for path in files:
         link = folder / path.relative_to(options.corpus)
         link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(path.resolve(), link)
+        if not link.is_symlink():
+            os.symlink(path.resolve(), link)
     db = options.db or workdir / "knowledge.sqlite3"
     out(f"indexing {len(files)} pages of {options.corpus} into {db} …")
     with KnowledgeBase(embedder, db) as kb:

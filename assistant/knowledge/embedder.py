@@ -244,9 +244,12 @@ class MiniLMEmbedder(Embedder):
         x = x.reshape(n * length, cfg.hidden)  # 2-D: one BLAS product per weight
         for i in range(cfg.layers):
             qkv = x @ w[f"{i}.qkv_w"] + w[f"{i}.qkv_b"]
-            qkv = qkv.reshape(n, length, 3, heads, dim).transpose(2, 0, 3, 1, 4)
+            # (3, n, heads, length, dim), contiguous: batched products stay in BLAS.
+            qkv = np.ascontiguousarray(
+                qkv.reshape(n, length, 3, heads, dim).transpose(2, 0, 3, 1, 4)
+            )
             q, k, v = qkv[0], qkv[1], qkv[2]
-            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            scores = (q * scale) @ np.ascontiguousarray(k.transpose(0, 1, 3, 2)) + bias
             scores -= scores.max(axis=-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(axis=-1, keepdims=True)
