@@ -294,6 +294,7 @@ def test_retrieval_for_the_reply_path(
         kb.sync()
         found = retrieve(kb, "What pressure should the boiler be at?")
         assert found.passages and found.passages[0].source == "boiler-manual.md"
+        assert kb.retrieve("What pressure should the boiler be at?") == found
         assert source_line(found.passages).startswith("From boiler-manual.md")
         message = context_message(found.passages)
         assert message.role == "system"

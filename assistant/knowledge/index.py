@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from ..config import data_dir
+from .answer import Retrieval, retrieve
 from .db import DatabaseError, KnowledgeError, open_knowledge_db
 from .embedder import Embedder
 from .readers import SUFFIXES, DocumentError, read_document
@@ -478,3 +479,8 @@ class KnowledgeBase:
         """The ``limit`` passages that best match ``query``, best first."""
         with self._lock:
             return search(self.conn, self.embedder, query, limit=limit, mode=mode)
+
+    def retrieve(self, text: str, limit: int = 3) -> Retrieval:
+        """What the reply path asks: passages relevant enough to answer ``text`` from
+        (none when nothing is), see :func:`assistant.knowledge.answer.retrieve`."""
+        return retrieve(self, text, limit=limit)
