@@ -156,6 +156,9 @@ def register(sub: Any) -> None:
     )
     docs.add_argument("--queries", type=_positive, default=100, metavar="N", help="timed queries")
     docs.add_argument("--db", metavar="PATH", help="keep the real index here (reruns are quick)")
+    docs.add_argument(
+        "--questions", metavar="JSON", help="another question set (default: the bench's own)"
+    )
     docs.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     docs.set_defaults(func=_docs)
 
@@ -170,6 +173,8 @@ def _docs(args: argparse.Namespace, ctx: CliContext) -> int:
         queries=args.queries,
         db=Path(args.db) if args.db else None,
     )
+    if args.questions:
+        options.questions = Path(args.questions)
     report = run_docs_bench(
         default_embedder(ctx.store), options, out=lambda line: print(line, file=sys.stderr)
     )
