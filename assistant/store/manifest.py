@@ -163,10 +163,10 @@ voice base is a PyTorch checkpoint: Coqui's ``.pth`` or a voice-training run's `
 def find_main(kind: str, paths: list[str] | tuple[str, ...], where: str) -> str:
     """The main path of a model (relative to its folder) among its file ``paths``.
 
-    asr models are folders (``.``); the others have exactly one main file
+    asr and embed models are folders (``.``); the others have exactly one main file
     (:data:`_MAIN_SUFFIX`).
     """
-    if kind == "asr":
+    if kind in ("asr", "embed"):
         return "."
     suffixes = _MAIN_SUFFIX[kind]
     suffix = " or ".join(suffixes)
