@@ -123,9 +123,24 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="steps between checkpoints")
     p.add_argument(
         "--base",
-        metavar="CHECKPOINT",
-        help="fine-tune from this checkpoint: a file (a run's .pt, a Coqui VITS .pth) or "
-        "the id of a voice-base model in the store (pull it first: assistant models pull ID)",
+        metavar="VOICE_OR_CHECKPOINT",
+        help="fine-tune from this voice or checkpoint: the id of an installed Piper voice "
+        "(e.g. piper-en_US-joe-medium), a Piper .onnx file, a checkpoint file (a run's .pt, "
+        "a Coqui VITS .pth) or the id of a voice-base model (assistant models pull ID). "
+        "From a Piper voice the model takes the voice's own sizes and phonemes; --preset "
+        "is then ignored",
+    )
+    p.add_argument(
+        "--speaker",
+        metavar="NAME_OR_ID",
+        help="speaker of a multi-speaker base voice to start from",
+    )
+    p.add_argument(
+        "--recipe",
+        default="auto",
+        choices=("auto", "cpu", "gpu"),
+        help="schedule of a fine-tune from a voice: cpu (an evening: batch 4, 2000 steps), "
+        "gpu (batch 16, 20000 steps); auto picks by device",
     )
     p.add_argument("--batch-size", type=int, help="utterances per step")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
@@ -156,6 +171,8 @@ def _fit_from(args: argparse.Namespace, data: Path, output: Path, ctx: Any) -> A
         steps=args.steps,
         checkpoint_every=args.checkpoint_every,
         base=resolve_base(args.base, ctx.store) if args.base else None,
+        speaker=args.speaker,
+        recipe=args.recipe,
         device=args.device,
         mixed_precision=args.mixed_precision,
         batch_size=args.batch_size,

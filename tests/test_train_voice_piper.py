@@ -1,0 +1,162 @@
+"""A Piper voice as the base of a fine-tune, on the real embedded joe voice: its sizes
+read from the graph, every weight mapped (step-0 parity with the ONNX voice, noise off),
+a short fit from the installed voice id with the imported weights frozen during bring-up,
+the export as a standard Piper voice that piper itself speaks, and bad bases."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from assistant.errors import AssistantError
+from training.voice.parity import PARITY_SENTENCES, piper_ids, step0_parity
+from training.voice.piper_base import load_into, model_from_piper, read_piper_voice
+
+pytestmark = pytest.mark.timeout(900)
+
+JOE = "piper-en_US-joe-medium"
+
+
+def _cli(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_joe_is_read_at_its_own_sizes_and_every_weight_lands(piper_onnx, tmp_path):
+    base = read_piper_voice(piper_onnx)
+    args = base.model_args
+    assert (args["num_chars"], args["hidden_channels"]) == (256, 192)
+    assert args["hidden_channels_ffn_text_encoder"] == 768
+    assert (args["num_heads_text_encoder"], args["num_layers_text_encoder"]) == (2, 6)
+    assert args["resblock_type_decoder"] == "2"
+    assert args["upsample_rates_decoder"] == [8, 8, 4]
+    assert args["upsample_kernel_sizes_decoder"] == [16, 16, 8]
+    assert args["resblock_dilation_sizes_decoder"] == [[1, 2], [2, 6], [3, 12]]
+    assert args["use_sdp"] and base.sample_rate == 22050 and base.num_speakers == 1
+    # Weights named only onnx::Conv_* in the file were traced to their layer.
+    assert (
+        "dec.ups.0.weight" in base.weights and "flow.flows.6.enc.in_layers.0.weight" in base.weights
+    )
+    _, _, model = model_from_piper(base, tmp_path)
+    set_names, fresh = load_into(model, base)
+    assert len(set_names) >= len(base.weights)
+    # What a voice file lacks, and only that, is fresh.
+    lacking = (
+        "posterior_encoder.",
+        "disc.",
+        "duration_predictor.post_",
+        "duration_predictor.flows.1.",
+    )
+    assert fresh and all(name.startswith(lacking) for name in fresh), [
+        n for n in fresh if not n.startswith(lacking)
+    ][:5]
+
+
+@pytest.mark.slow
+def test_step0_parity_with_the_onnx_voice(piper_onnx, transcriber):
+    report = step0_parity(piper_onnx, transcriber=transcriber)
+    assert len(report.correlations) == len(PARITY_SENTENCES) == 10
+    assert report.min_correlation >= 0.99, report.to_dict()
+    assert report.length_mismatches == 0
+    assert report.wer_onnx is not None and report.wer_torch is not None
+    assert abs(report.wer_torch - report.wer_onnx) <= 0.02, report.to_dict()
+
+
+@pytest.fixture(scope="module")
+def dataset_16k(tmp_path_factory, speak) -> Path:
+    """Six clips at 16 kHz (the base is 22.05 kHz): a prepared dataset folder."""
+    from scipy.signal import resample_poly
+
+    data = tmp_path_factory.mktemp("data16k")
+    rows = []
+    for i, text in enumerate(PARITY_SENTENCES[:6]):
+        samples, _rate = sf.read(speak(text), dtype="float32")
+        low = resample_poly(samples, 160, 441).astype(np.float32)
+        (data / "wavs").mkdir(exist_ok=True)
+        sf.write(data / "wavs" / f"c{i:02d}.wav", low, 16000, subtype="PCM_16")
+        rows.append(f"c{i:02d}|{text}|{text}")
+    (data / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (data / "report.json").write_text(json.dumps({"language": "en-us"}), encoding="utf-8")
+    return data
+
+
+@pytest.mark.slow
+def test_fit_from_installed_voice_then_export_a_piper_voice(dataset_16k, piper_onnx, tmp_path):
+    import piper
+    import torch
+
+    run = tmp_path / "run"
+    done = _cli(
+        "train", "voice", "fit", str(dataset_16k), "-o", str(run), "--base", JOE,
+        "--steps", "2", "--checkpoint-every", "2", "--batch-size", "2", "--device", "cpu",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "resampled" in done.stderr
+    state = torch.load(run / "checkpoints" / "step-0000002.pt", weights_only=False)
+    assert state["piper"]["phoneme_id_map"] == read_piper_voice(piper_onnx).phoneme_id_map
+    assert state["preset"] == "piper-medium" and state["imported"]
+    # Bring-up: the imported weights did not move, the fresh posterior encoder did.
+    base = read_piper_voice(piper_onnx)
+    emb = state["model"]["text_encoder.emb.weight"].numpy()
+    assert np.array_equal(emb, base.weights["enc_p.emb.weight"])
+    torch.manual_seed(1234)  # the fit's seed: the same fresh initial weights
+    _, _, fresh_model = model_from_piper(base, tmp_path)
+    initial = fresh_model.state_dict()
+    moved = [
+        k for k, v in state["model"].items()
+        if k.startswith("posterior_encoder.") and not torch.equal(v, initial[k])
+    ]  # fmt: skip
+    assert moved
+
+    out = tmp_path / "voice"
+    done = _cli(
+        "train", "voice", "export", str(run), "--name", "my-voice", "-o", str(out), "--no-register"
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    config = json.loads((out / "my-voice.onnx.json").read_text(encoding="utf-8"))
+    assert config["phoneme_id_map"] == base.phoneme_id_map and config["dataset"] == "my-voice"
+    assert config["audio"]["sample_rate"] == 22050
+    voice = piper.PiperVoice.load(out / "my-voice.onnx")
+    steady = piper.SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    ours = np.concatenate(
+        [c.audio_float_array for c in voice.synthesize(PARITY_SENTENCES[2], steady)]
+    )
+    joe = piper.PiperVoice.load(piper_onnx)
+    ref = np.concatenate([c.audio_float_array for c in joe.synthesize(PARITY_SENTENCES[2], steady)])
+    assert len(ours) > 0.5 * 22050
+    # Only frozen weights reach the exported graph so far: it still speaks as joe.
+    n = min(len(ours), len(ref))
+    assert np.corrcoef(ours[:n], ref[:n])[0, 1] >= 0.99
+    ids = piper_ids(joe, PARITY_SENTENCES[2])
+    assert ids[0] == base.phoneme_id_map["^"][0]
+
+
+def test_not_a_vits_voice_is_refused_naming_the_file(vad_onnx, piper_onnx, tmp_path):
+    fake = tmp_path / "vad.onnx"
+    shutil.copy(vad_onnx, fake)
+    shutil.copy(f"{piper_onnx}.json", f"{fake}.json")
+    with pytest.raises(AssistantError, match=r"vad\.onnx is not a VITS-shaped Piper voice"):
+        read_piper_voice(fake)
+    lone = tmp_path / "lone.onnx"
+    shutil.copy(vad_onnx, lone)
+    with pytest.raises(AssistantError, match=r"lone\.onnx has no lone\.onnx\.json"):
+        read_piper_voice(lone)
+
+
+def test_dataset_in_another_language_is_refused(dataset_16k, tmp_path):
+    data = tmp_path / "fr"
+    shutil.copytree(dataset_16k, data)
+    (data / "report.json").write_text(json.dumps({"language": "fr"}), encoding="utf-8")
+    run = tmp_path / "run"
+    done = _cli("train", "voice", "fit", str(data), "-o", str(run), "--base", JOE, "--steps", "1")
+    assert done.returncode != 0
+    assert "prepared for fr but the base voice speaks en-us" in done.stderr
+    assert not (run / "checkpoints").exists()
