@@ -160,3 +160,71 @@ def test_dataset_in_another_language_is_refused(dataset_16k, tmp_path):
     assert done.returncode != 0
     assert "prepared for fr but the base voice speaks en-us" in done.stderr
     assert not (run / "checkpoints").exists()
+
+
+def _as_piper_checkpoint(base, folder: Path) -> Path:
+    """joe's generator written in piper1-gpl's Lightning layout (weight norm as
+    weight_g/weight_v pairs, model_g./model_d. prefixes, sizes in hyper_parameters)."""
+    import re
+
+    import torch
+
+    normed = re.compile(
+        r"^(dec\.ups\.\d+|dec\.resblocks\.\d+\.convs\.\d+|flow\.flows\.\d+\.enc\.(in|res_skip)_layers\.\d+)\.weight$"
+    )
+    sd = {}
+    for key, array in base.weights.items():
+        w = torch.from_numpy(np.array(array))
+        if normed.match(key):
+            stem = key[: -len(".weight")]
+            sd[f"model_g.{stem}.weight_g"] = torch.norm_except_dim(w, 2, 0)
+            sd[f"model_g.{stem}.weight_v"] = w
+        else:
+            sd[f"model_g.{key}"] = w
+    sd["model_d.discriminators.0.conv_post.weight"] = torch.zeros(1, 1024, 3)
+    args = base.model_args
+    ckpt = folder / "epoch=2164-step=1355540.ckpt"
+    torch.save(
+        {
+            "epoch": 2164,
+            "global_step": 1355540,
+            "pytorch-lightning_version": "1.9.5",
+            "state_dict": sd,
+            "hyper_parameters": {
+                "num_symbols": args["num_chars"],
+                "num_speakers": 1,
+                "sample_rate": base.sample_rate,
+                "resblock": args["resblock_type_decoder"],
+                "resblock_kernel_sizes": args["resblock_kernel_sizes_decoder"],
+                "resblock_dilation_sizes": args["resblock_dilation_sizes_decoder"],
+                "upsample_rates": args["upsample_rates_decoder"],
+                "upsample_initial_channel": args["upsample_initial_channel_decoder"],
+                "upsample_kernel_sizes": args["upsample_kernel_sizes_decoder"],
+                "hidden_channels": args["hidden_channels"],
+            },
+        },
+        ckpt,
+    )
+    return ckpt
+
+
+def test_piper_training_checkpoint_is_a_base(piper_onnx, tmp_path):
+    from training.voice.piper_ckpt import read_piper_checkpoint
+
+    onnx_base = read_piper_voice(piper_onnx)
+    ckpt = _as_piper_checkpoint(onnx_base, tmp_path)
+    with pytest.raises(AssistantError, match=r"has no voice config beside it"):
+        read_piper_checkpoint(ckpt)
+    shutil.copy(f"{piper_onnx}.json", tmp_path / "config.json")
+    base = read_piper_checkpoint(ckpt)
+    assert base.model_args == onnx_base.model_args
+    assert base.phoneme_id_map == onnx_base.phoneme_id_map
+    assert set(base.weights) == set(onnx_base.weights)
+    for key, array in onnx_base.weights.items():
+        np.testing.assert_allclose(base.weights[key], array, rtol=1e-5, atol=1e-6, err_msg=key)
+    junk = tmp_path / "other.ckpt"
+    import torch
+
+    torch.save({"state_dict": {"encoder.weight": torch.zeros(2)}}, junk)
+    with pytest.raises(AssistantError, match=r"other\.ckpt is not a Piper training checkpoint"):
+        read_piper_checkpoint(junk)

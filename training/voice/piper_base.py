@@ -33,6 +33,7 @@ from assistant.errors import AssistantError
 __all__ = [
     "PiperBase",
     "coqui_name",
+    "describe_voice",
     "imported_names",
     "load_into",
     "model_from_piper",
@@ -159,7 +160,7 @@ def read_piper_voice(onnx_path: Path) -> PiperBase:
             weights[key] = -np.log(numpy_helper.to_array(tensor).astype(np.float64)).astype(
                 np.float32
             )
-    return _describe(onnx_path, config, weights, strides, dilations)
+    return describe_voice(onnx_path, config, weights, strides, dilations)
 
 
 def _count(weights: dict[str, np.ndarray], pattern: str) -> int:
@@ -167,7 +168,7 @@ def _count(weights: dict[str, np.ndarray], pattern: str) -> int:
     return len({m.group(1) for k in weights if (m := rx.match(k))})
 
 
-def _describe(
+def describe_voice(
     path: Path,
     config: dict[str, Any],
     weights: dict[str, np.ndarray],
@@ -268,6 +269,7 @@ def coqui_name(name: str) -> str:
     """Piper's training name of a generator weight -> Coqui ``Vits``'s."""
     rules = (
         (r"^enc_p\.", "text_encoder."),
+        (r"^enc_q\.", "posterior_encoder."),
         (r"^dec\.cond\.", "waveform_decoder.cond_layer."),
         (r"^dec\.", "waveform_decoder."),
         (r"^dp\.", "duration_predictor."),
@@ -277,14 +279,13 @@ def coqui_name(name: str) -> str:
     # Piper keeps Flip modules between flows (odd indices); Coqui flips inline.
     name = re.sub(r"^flow\.flows\.(\d+)\.", lambda m: f"flow.flows.{int(m.group(1)) // 2}.", name)
     name = re.sub(
-        r"^duration_predictor\.flows\.(\d+)\.",
-        lambda m: f"duration_predictor.flows.{(int(m.group(1)) + 1) // 2}.",
+        r"^duration_predictor\.(post_)?flows\.(\d+)\.",
+        lambda m: f"duration_predictor.{m.group(1) or ''}flows.{(int(m.group(2)) + 1) // 2}.",
         name,
     )
     # The elementwise affine flow: Piper's m/logs are Coqui's translation/log_scale.
-    return re.sub(r"\.flows\.0\.m$", ".flows.0.translation", name).replace(
-        ".flows.0.logs", ".flows.0.log_scale"
-    )
+    name = re.sub(r"(flows\.0)\.m$", r"\1.translation", name)
+    return re.sub(r"(flows\.0)\.logs$", r"\1.log_scale", name)
 
 
 def imported_names(base: PiperBase) -> set[str]:

@@ -1,5 +1,6 @@
 """Bases that are trained voices rather than our own checkpoints: a Piper voice
-(``.onnx`` + ``.onnx.json``), found by path or by the id of an installed voice; which of
+(``.onnx`` + ``.onnx.json``), found by path or by the id of an installed voice, or a
+Piper training checkpoint (``.ckpt``, see :mod:`.piper_ckpt`); which of
 the model's parameters came from it; and which speaker of a multi-speaker base to train."""
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ __all__ = ["imported_params", "is_voice_base", "load_voice_base", "pick_speaker"
 
 log = logging.getLogger(__name__)
 
-VOICE_SUFFIXES = (".onnx",)
+VOICE_SUFFIXES = (".onnx", ".ckpt")
 
 
 def is_voice_base(path: Path) -> bool:
@@ -37,7 +38,11 @@ def resolve_voice(spec: str, store: ModelStore) -> Path | None:
 
 
 def load_voice_base(path: Path) -> PiperBase:
-    """The base's weights and sizes."""
+    """The base's weights and sizes: a Piper voice, or a Piper training checkpoint."""
+    if Path(path).suffix.lower() == ".ckpt":
+        from .piper_ckpt import read_piper_checkpoint
+
+        return read_piper_checkpoint(Path(path))
     return read_piper_voice(Path(path))
 
 
