@@ -225,6 +225,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
 
     from .model import build_config, config_from_dict, new_model, preset_of
     from .piper_base import model_from_piper
+    from .piper_tokens import check_language
     from .voice_base import imported_params, is_voice_base, load_voice_base, pick_speaker
 
     preset = get_preset(options.preset)
@@ -260,6 +261,8 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
         if recipe == "auto":
             recipe = "gpu" if "cuda" in device else "cpu"
         base = load_voice_base(options.base)
+        # Before the (slow) model build: a dataset in another language is refused now.
+        check_language(language, base.language, data_dir)
         config, preset, voice_model = model_from_piper(base, run_dir, recipe=recipe)
         piper_config = base.config
         imported = sorted(imported_params(voice_model, base))

@@ -11,12 +11,23 @@ from typing import Any
 
 from assistant.errors import AssistantError
 
-__all__ = ["PiperTokenizer"]
+__all__ = ["PiperTokenizer", "check_language"]
 
 log = logging.getLogger(__name__)
 
 _MAX_UNKNOWN = 0.02
 """Share of a dataset's phonemes the base may lack before the dataset is refused."""
+
+
+def check_language(dataset_language: str, voice_language: str, source: Path) -> None:
+    """The dataset's language (its prepare report) must be the base voice's."""
+    if dataset_language and dataset_language.split("-")[0] != voice_language.split("-")[0]:
+        raise AssistantError(
+            f"{source} is prepared for {dataset_language} but the base voice speaks "
+            f"{voice_language}",
+            hint="pick a base voice of your recordings' language, or prepare them with "
+            f"--language {voice_language} if that is what they are",
+        )
 
 
 class PiperTokenizer:
@@ -50,14 +61,7 @@ class PiperTokenizer:
 
     def check_language(self, dataset_language: str, source: Path) -> None:
         """A dataset in another language than the base's phonemes: refuse, naming it."""
-        base = self.language.split("-")[0]
-        if dataset_language and dataset_language.split("-")[0] != base:
-            raise AssistantError(
-                f"{source} is prepared for {dataset_language} but the base voice speaks "
-                f"{self.language}",
-                hint="pick a base voice of your recordings' language, or prepare them with "
-                f"--language {self.language} if that is what they are",
-            )
+        check_language(dataset_language, self.language, source)
         share = sum(self.unknown.values()) / self.seen if self.seen else 0.0
         if share > _MAX_UNKNOWN:
             worst = ", ".join(p for p, _ in self.unknown.most_common(5))
