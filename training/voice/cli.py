@@ -175,6 +175,12 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         "gpu (batch 16, 20000 steps); auto picks by device",
     )
     p.add_argument("--batch-size", type=int, help="utterances per step")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="data loader processes (a GPU may want 2-4; default 0: in the training process)",
+    )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"))
 
@@ -205,6 +211,7 @@ def _fit_from(args: argparse.Namespace, data: Path, output: Path, ctx: Any) -> A
         base=resolve_base(args.base, ctx.store) if args.base else None,
         speaker=args.speaker,
         recipe=args.recipe,
+        workers=args.workers,
         device=args.device,
         mixed_precision=args.mixed_precision,
         batch_size=args.batch_size,

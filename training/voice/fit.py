@@ -335,6 +335,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     grad_clip = list(getattr(config, "grad_clip", [1000.0, 1000.0]))
     torch.manual_seed(options.seed + step)
     began = time.monotonic()
+    last_progress = 0.0
     checkpoint = resume_path
     while step < total:
         for batch in loader:
@@ -365,8 +366,10 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
                         writer.add_scalar(f"loss/{key}", value, step)
             elapsed = time.monotonic() - began
             per_step = elapsed / (step - start_step)
-            if main:
+            if main and (time.monotonic() - last_progress >= 1.0 or step == total):
+                # At most once a second: a fast GPU must not wait on a file write per step.
                 _write_progress(run_dir, step, total, per_step, history)
+                last_progress = time.monotonic()
             if on_step is not None and main:
                 on_step(
                     StepReport(
@@ -440,7 +443,9 @@ def _train_step(
         for k, v in batch.items()
     }
     batch = model.format_batch_on_device(batch)
-    out: dict[str, float] = {}
+    # Losses stay on the device until the step is done: one synchronisation per step
+    # (a float() per loss would stall a GPU's queue seven times a step).
+    parts: dict[str, Any] = {}
     for idx, (opt, criterion, scaler) in enumerate(zip(optimizers, criteria, scalers, strict=True)):
         autocast = (
             torch.autocast("cuda", dtype=autocast_dtype)
@@ -460,12 +465,13 @@ def _train_step(
         scaler.update()
         # Total of each network's loss, plus the generator's parts (mel, kl, ...; "adv"
         # is its adversarial part, Coqui's loss_gen).
-        out["disc" if idx == 0 else "gen"] = float(loss_dict["loss"].detach())
+        parts["disc" if idx == 0 else "gen"] = loss_dict["loss"].detach()
         if idx == 1:
             for key, name in _GEN_PARTS.items():
                 if isinstance(loss_dict.get(key), torch.Tensor):
-                    out[name] = float(loss_dict[key].detach())
-    return out
+                    parts[name] = loss_dict[key].detach()
+    values = torch.stack([v.float().reshape(()) for v in parts.values()]).cpu().tolist()
+    return dict(zip(parts, values, strict=True))
 
 
 def _freeze(model: Any, names: list[str], *, frozen: bool) -> None:
@@ -499,12 +505,22 @@ def _clips(
 
 def _average_gradients(params: list[Any], world: int) -> None:
     """Mean of each gradient over the processes (data-parallel training)."""
+    import torch
     import torch.distributed as dist
 
-    for p in params:
-        if p.grad is not None:
-            dist.all_reduce(p.grad)
-            p.grad /= world
+    # One collective over all gradients flattened, not one per parameter (hundreds of
+    # small all-reduces a step would leave the GPUs waiting on latency).
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        n = g.numel()
+        g.copy_(flat[offset : offset + n].view_as(g))
+        offset += n
 
 
 def _write_progress(
