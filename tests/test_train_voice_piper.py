@@ -228,3 +228,42 @@ def test_piper_training_checkpoint_is_a_base(piper_onnx, tmp_path):
     torch.save({"state_dict": {"encoder.weight": torch.zeros(2)}}, junk)
     with pytest.raises(AssistantError, match=r"other\.ckpt is not a Piper training checkpoint"):
         read_piper_checkpoint(junk)
+
+
+def test_coqui_pth_with_its_config_json_is_built_as_published(speak, tmp_path):
+    """A Coqui VITS base (.pth + the config.json beside it, Coqui's published layout):
+    the model takes the config's sizes, not the preset's, so every tensor is copied."""
+    import torch
+
+    from training.voice.model import build_config, new_model
+    from training.voice.presets import get_preset
+
+    data = tmp_path / "data"
+    (data / "wavs").mkdir(parents=True)
+    rows = []
+    for i, text in enumerate(PARITY_SENTENCES[:5]):
+        shutil.copy(speak(text), data / "wavs" / f"c{i}.wav")
+        rows.append(f"c{i}|{text}|{text}")
+    (data / "metadata.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    tiny = get_preset("tiny")
+    config = build_config(tiny, tmp_path / "coqui", language="en-us")
+    model = new_model(config, tiny)
+    base = tmp_path / "coqui" / "best_model.pth"
+    base.parent.mkdir(exist_ok=True)
+    torch.save({"model": model.state_dict(), "step": 100}, base)
+    (base.parent / "config.json").write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    run = tmp_path / "run"
+    done = _cli(
+        "train", "voice", "fit", str(data), "-o", str(run), "--base", str(base),
+        "--preset", "standard", "--steps", "1", "--batch-size", "2", "--device", "cpu",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    state = torch.load(run / "checkpoints" / "step-0000001.pt", weights_only=False)
+    assert state["config"]["model_args"]["hidden_channels"] == 32  # the base's, not standard's
+    own = model.state_dict()
+    assert all(state["model"][k].shape == v.shape for k, v in own.items() if k in state["model"])
+    (base.parent / "config.json").write_text(json.dumps({"model": "glow_tts"}), encoding="utf-8")
+    done = _cli(
+        "train", "voice", "fit", str(data), "-o", str(tmp_path / "run2"), "--base", str(base)
+    )
+    assert done.returncode != 0 and "is not a Coqui VITS config" in done.stderr

@@ -226,7 +226,13 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     from .model import build_config, config_from_dict, new_model, preset_of
     from .piper_base import model_from_piper
     from .piper_tokens import check_language
-    from .voice_base import imported_params, is_voice_base, load_voice_base, pick_speaker
+    from .voice_base import (
+        coqui_base_config,
+        imported_params,
+        is_voice_base,
+        load_voice_base,
+        pick_speaker,
+    )
 
     preset = get_preset(options.preset)
     state_acc = PartialState()  # one process, or several under `accelerate launch`
@@ -268,6 +274,13 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
         imported = sorted(imported_params(voice_model, base))
         speaker = pick_speaker(base, options.speaker)
         language = base.language if options.language is None else language
+        if options.batch_size:
+            config.batch_size = options.batch_size
+    elif options.base is not None and (coqui := coqui_base_config(options.base)) is not None:
+        # A Coqui VITS .pth with its config.json: the model is built as that config says
+        # (sizes, characters), not as the preset says, so every tensor fits.
+        config, preset = coqui
+        config.output_path = str(run_dir)
         if options.batch_size:
             config.batch_size = options.batch_size
     else:

@@ -16,7 +16,14 @@ from .piper_base import PiperBase, coqui_name, read_piper_voice
 if TYPE_CHECKING:
     from assistant.store import ModelStore
 
-__all__ = ["imported_params", "is_voice_base", "load_voice_base", "pick_speaker", "resolve_voice"]
+__all__ = [
+    "coqui_base_config",
+    "imported_params",
+    "is_voice_base",
+    "load_voice_base",
+    "pick_speaker",
+    "resolve_voice",
+]
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +91,37 @@ def pick_speaker(base: PiperBase, spec: str | None) -> int | None:
         f"{base.onnx} has no speaker {spec!r}",
         hint=f"its speakers: {listing} (or a number below {base.num_speakers})",
     )
+
+
+def coqui_base_config(path: Path) -> tuple[Any, Any] | None:
+    """(VitsConfig, preset) of a Coqui VITS ``.pth`` from the ``config.json`` Coqui
+    publishes beside it; None when there is none (the preset's sizes are used then)."""
+    import json
+
+    path = Path(path)
+    config_path = path.parent / "config.json"
+    if path.suffix.lower() != ".pth" or not config_path.is_file():
+        return None
+    from .model import config_from_dict
+    from .presets import Preset
+
+    try:
+        data = json.loads(config_path.read_text(encoding="utf-8"))
+        if data.get("model") not in (None, "vits"):
+            raise ValueError(f"model {data.get('model')!r}, not vits")
+        config = config_from_dict(data)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise AssistantError(
+            f"{config_path} is not a Coqui VITS config ({exc})",
+            hint="a Coqui base is its model .pth with the config.json it was trained with",
+        ) from exc
+    preset = Preset(
+        "coqui-base",
+        {},
+        batch_size=int(config.batch_size),
+        lr=float(config.lr_gen),
+        steps=20000,
+        checkpoint_every=1000,
+        sample_rate=int(config.audio.sample_rate),
+    )
+    return config, preset
