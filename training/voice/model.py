@@ -124,7 +124,7 @@ def new_model(config: Any, preset: Preset) -> Any:
             cond_channels=model.embedded_speaker_dim if a.condition_dp_on_speaker else 0,
             language_emb_dim=model.embedded_language_dim,
         )
-    if preset.small_discriminator:
+    if preset.small_discriminator and config.model_args.init_discriminator:
         from .discriminator import small_discriminator
 
         model.disc = small_discriminator(list(config.model_args.periods_multi_period_discriminator))

@@ -104,7 +104,7 @@ def step0_parity(
 
     began = time.monotonic()
     base = read_piper_voice(onnx_path)
-    _, _, model = model_from_piper(base, Path(onnx_path).parent)
+    _, _, model = model_from_piper(base, Path(onnx_path).parent, discriminator=False)
     model.eval()
     voice = piper.PiperVoice.load(str(onnx_path), config_path=f"{onnx_path}.json")
     rate = base.sample_rate

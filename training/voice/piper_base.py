@@ -340,10 +340,11 @@ def quality_name(base: PiperBase) -> str:
 
 
 def model_from_piper(
-    base: PiperBase, run_dir: Path, *, recipe: str = "cpu"
+    base: PiperBase, run_dir: Path, *, recipe: str = "cpu", discriminator: bool = True
 ) -> tuple[Any, Any, Any]:
     """(config, preset, model): a Coqui ``Vits`` of the base's shape holding its weights,
-    in train mode; the parts a voice lacks are freshly initialised."""
+    in train mode; the parts a voice lacks are freshly initialised. Without
+    ``discriminator`` (synthesis only) none is built."""
     from .model import build_config, new_model
     from .presets import preset_for_base
 
@@ -355,6 +356,7 @@ def model_from_piper(
     config.model_args.inference_noise_scale = inf["noise_scale"]
     config.model_args.length_scale = inf["length_scale"]
     config.model_args.inference_noise_scale_dp = inf["noise_w"]
+    config.model_args.init_discriminator = discriminator
     model = new_model(config, preset)
     set_names, fresh = load_into(model, base)
     log.info("imported %d tensors from %s; %d fresh", len(set_names), base.onnx.name, len(fresh))
