@@ -267,3 +267,31 @@ def test_coqui_pth_with_its_config_json_is_built_as_published(speak, tmp_path):
         "train", "voice", "fit", str(data), "-o", str(tmp_path / "run2"), "--base", str(base)
     )
     assert done.returncode != 0 and "is not a Coqui VITS config" in done.stderr
+
+
+def test_training_reads_audio_with_soundfile_not_torchaudio(tmp_path, monkeypatch):
+    """No FFmpeg/torchcodec at training time: clips are decoded with soundfile,
+    resampled to the voice's rate once, and batched in Coqui's layout."""
+    import torchaudio
+
+    from training.voice.loader import Clip, ClipDataset, collate
+
+    def refuse(*_a, **_k):
+        raise AssertionError("torchaudio.load must not be used")
+
+    monkeypatch.setattr(torchaudio, "load", refuse)
+    t = np.linspace(0, 1, 16000, endpoint=False)
+    sf.write(tmp_path / "a.wav", 0.3 * np.sin(2 * np.pi * 220 * t), 16000, subtype="PCM_16")
+    sf.write(tmp_path / "b.wav", np.zeros(11025, np.float32), 22050, subtype="PCM_16")
+    clips = [
+        Clip("a", "x", [1, 0, 5, 0, 2], tmp_path / "a.wav"),
+        Clip("b", "y", [1, 0, 2], tmp_path / "b.wav"),
+    ]
+    data = ClipDataset(clips, 22050)
+    assert data.resampled_from == [16000]
+    batch = collate([data[0], data[1]])
+    assert batch["waveform"].shape == (2, 1, 22050) and batch["tokens"].shape == (2, 5)
+    assert batch["waveform_lens"].tolist() == [22050, 11025] and batch["token_lens"].tolist() == [
+        5,
+        3,
+    ]
