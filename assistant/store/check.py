@@ -319,7 +319,80 @@ def _check_wake(path: Path) -> None:
                      hint=_WAKE_HINT)
 
 
+# ---------------------------------------------------------------------------- embed
+
+_EMBED_FILES = ("model.safetensors", "config.json", "tokenizer.json")
+_EMBED_HINT = (
+    "embed models are BERT sentence encoders in the sentence-transformers layout "
+    "(e.g. sentence-transformers/all-MiniLM-L6-v2)"
+)
+
+
+def _check_safetensors(path: Path, size: int, read: Callable[[int, int], bytes]) -> None:
+    """A safetensors file: an 8-byte header length, a JSON header, and every tensor's
+    data inside the file (no weights are read)."""
+    if size < 8:
+        raise _error(path, f"truncated: {size} bytes, not even a safetensors header")
+    length = int.from_bytes(read(0, 8), "little")
+    if length <= 0 or 8 + length > size:
+        raise _error(path, f"truncated or not safetensors: a {length}-byte header in {size} bytes")
+    try:
+        header = json.loads(read(8, length))
+    except (UnicodeDecodeError, ValueError):
+        raise _error(path, "not a safetensors file: its header is not JSON", _EMBED_HINT) from None
+    if not isinstance(header, dict):
+        raise _error(path, "not a safetensors file: its header is not a JSON object")
+    end = max(
+        (int(t["data_offsets"][1]) for k, t in header.items()
+         if k != "__metadata__" and isinstance(t, dict) and "data_offsets" in t),
+        default=0,
+    )  # fmt: skip
+    if 8 + length + end > size:
+        raise _error(path, f"truncated: tensor data ends at byte {8 + length + end} "
+                     f"but the file has {size}")  # fmt: skip
+
+
+def _check_embed(folder: Path) -> None:
+    import zipfile
+
+    if not folder.is_dir():
+        raise _error(folder, "an embed model is a folder", _EMBED_HINT)
+    archive = folder / "model.zip"
+    if archive.is_file():  # the embedded default keeps the model zipped in its package
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                names = {Path(n).name: n for n in zf.namelist()}
+                missing = [n for n in _EMBED_FILES if n not in names]
+                if missing:
+                    raise _error(archive, f"not a sentence-embedding model: missing "
+                                 f"{', '.join(missing)}", _EMBED_HINT)  # fmt: skip
+                info = zf.getinfo(names["model.safetensors"])
+                if info.compress_type == zipfile.ZIP_STORED:
+                    with zf.open(info) as member:
+                        def read(offset: int, count: int) -> bytes:
+                            member.seek(offset)
+                            return member.read(count)
+
+                        _check_safetensors(archive, info.file_size, read)
+        except zipfile.BadZipFile as exc:
+            raise _error(archive, f"damaged zip archive: {exc}") from None
+        return
+    missing = [n for n in _EMBED_FILES if not (folder / n).is_file()]
+    if missing:
+        raise _error(folder, f"not a sentence-embedding model: missing {', '.join(missing)}",
+                     _EMBED_HINT)  # fmt: skip
+    weights = folder / "model.safetensors"
+    with weights.open("rb") as handle:
+        def read_file(offset: int, count: int) -> bytes:
+            handle.seek(offset)
+            return handle.read(count)
+
+        _check_safetensors(weights, _nonempty(weights), read_file)
+    read_json(folder / "config.json", "embedding model's config.json")
+
+
 CHECKS: dict[str, Check] = {
+    "embed": _check_embed,
     "asr": _check_asr,
     "llm": _check_llm,
     "voice": _check_voice,
