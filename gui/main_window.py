@@ -40,6 +40,7 @@ PTT_KEY = Qt.Key.Key_F2
 
 _STATE_STYLE = {
     State.IDLE: ("Starting…", "#8a8a8a"),
+    State.ASLEEP: ("Asleep: say the wake word", "#5a5a7a"),
     State.LISTENING: ("Listening", "#3a7bd5"),
     State.HEARING: ("Hearing you", "#2e9d5b"),
     State.THINKING: ("Thinking", "#d98a3a"),

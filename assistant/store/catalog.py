@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 PIPELINE_KINDS = ("asr", "llm", "voice", "vad")
 """The kinds the live pipeline uses, in its order; each has an embedded default."""
-KINDS = (*PIPELINE_KINDS, "voice-base", "embed")
+KINDS = (*PIPELINE_KINDS, "voice-base", "embed", "wake")
 """Every kind of model: the pipeline's, then ``voice-base``, a VITS checkpoint that voice
 training fine-tunes from (never spoken with directly; no default), then ``embed``, a
 sentence encoder for the document index (a folder: BERT safetensors + tokenizer.json,

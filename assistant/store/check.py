@@ -105,7 +105,7 @@ def require_inputs(path: Path, info: OnnxInfo, needed: Sequence[str], what: str)
 
 def companions(kind: str, main: Path) -> list[Path]:
     """Files that must come with a model's main file (a voice's ``.onnx.json``)."""
-    if kind == "voice":
+    if kind in ("voice", "wake"):
         return [main.with_name(main.name + ".json")]
     if kind == "llm" and main.suffix.lower() == ".onnx":
         return [main.with_name(name) for name in ("tokenizer.json", _ONNX_LLM_CONFIG)]
@@ -287,6 +287,38 @@ def _check_voice_base(path: Path) -> None:
         ) from None
 
 
+# ---------------------------------------------------------------------------- wake
+
+_WAKE_FORMAT = "assistant-wake"  # assistant/wake/custom.py FORMAT
+_WAKE_HINT = (
+    "a wake model is a custom wake word from `assistant train wakeword` (.onnx + .onnx.json)"
+)
+
+
+def _check_wake(path: Path) -> None:
+    config_path = companions("wake", path)[0]
+    if not config_path.is_file():
+        raise ModelError(
+            f"the wake model {path} has no config file beside it: {config_path.name} is missing",
+            hint=f"put {config_path.name} (training writes it) next to the .onnx file",
+        )
+    info = read_onnx_model(path)
+    require_inputs(path, info, ("embeddings",), "a custom wake word classifier")
+    config = read_json(config_path, "wake model config")
+    if config.get("format") != _WAKE_FORMAT:
+        raise _error(config_path, f"not a wake model config (format is not {_WAKE_FORMAT!r})",
+                     hint=_WAKE_HINT)
+    phrase = config.get("phrase")
+    if not isinstance(phrase, str) or not phrase.strip():
+        raise _error(config_path, "the wake model config has no phrase", hint=_WAKE_HINT)
+    threshold = config.get("threshold")
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not (
+        0 < threshold < 1
+    ):
+        raise _error(config_path, "the wake model config's threshold must be between 0 and 1",
+                     hint=_WAKE_HINT)
+
+
 # ---------------------------------------------------------------------------- embed
 
 _EMBED_FILES = ("model.safetensors", "config.json", "tokenizer.json")
@@ -366,6 +398,7 @@ CHECKS: dict[str, Check] = {
     "voice": _check_voice,
     "vad": _check_vad,
     "voice-base": _check_voice_base,
+    "wake": _check_wake,
 }
 """The structural check of each kind of model."""
 

@@ -155,6 +155,7 @@ _MAIN_SUFFIX = {
     "voice": (".onnx",),
     "vad": (".onnx",),
     "voice-base": (".pth", ".pt", ".ckpt"),
+    "wake": (".onnx",),
 }
 """Main-file suffixes per kind (an llm is a GGUF, or an ONNX decoder from training; a
 voice base is a PyTorch checkpoint: Coqui's ``.pth``, a voice-training run's ``.pt`` or a
