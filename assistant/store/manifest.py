@@ -154,6 +154,7 @@ _MAIN_SUFFIX = {
     "llm": (".gguf", ".onnx"),
     "voice": (".onnx",),
     "vad": (".onnx",),
+    "turn": (".onnx",),
     "voice-base": (".pth", ".pt"),
 }
 """Main-file suffixes per kind (an llm is a GGUF, or an ONNX decoder from training; a
