@@ -106,6 +106,7 @@ def test_a_model_without_its_companion_is_refused(scorer: TurnScorer, tmp_path: 
         check_model("turn", lone)
 
 
+@pytest.mark.slow  # ~30 s on a loaded 2-core machine: one epoch, torch, ONNX export
 def test_train_turn_writes_a_model_the_store_accepts(tmp_path: Path) -> None:
     from training.turn.fit import TurnTrainOptions, train_turn_model
 
