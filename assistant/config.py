@@ -30,6 +30,7 @@ __all__ = [
     "Config",
     "LlmConfig",
     "ModelsConfig",
+    "ServeConfig",
     "TtsConfig",
     "TurnConfig",
     "VadConfig",
@@ -71,6 +72,13 @@ class AsrConfig:
     """Beam width; 1 is greedy and fastest."""
     threads: int = 0
     """CPU threads; 0 uses one per core."""
+    backend: str = "local"
+    """``local`` (the model from the store) or ``openai``: an OpenAI-compatible
+    transcription endpoint at ``base_url``, with ``model`` naming the model there."""
+    base_url: str = ""
+    """The remote server's API root, e.g. ``http://gpu-box:8080/v1`` (backend openai)."""
+    api_key: str = ""
+    """Bearer key for the remote server (``$ASSISTANT_ASR_API_KEY`` overrides it)."""
 
 
 @dataclass
@@ -95,6 +103,17 @@ class LlmConfig:
     """CPU threads; 0 picks one per physical core (leaving one free on small machines)."""
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     """Instructions given to the model before every conversation."""
+    backend: str = "local"
+    """``local`` (the model file from the store) or ``openai``: any OpenAI-compatible
+    server at ``base_url``, with ``model`` naming the model there. Off by default; the
+    only network use besides explicit model pulls."""
+    base_url: str = ""
+    """The remote server's API root, e.g. ``http://gpu-box:8080/v1`` (backend openai)."""
+    api_key: str = ""
+    """Bearer key for the remote server; empty sends none (``$ASSISTANT_LLM_API_KEY``
+    overrides it)."""
+    timeout_s: float = 120.0
+    """How long to wait for the remote server to answer (backend openai)."""
 
 
 @dataclass
@@ -175,6 +194,34 @@ class GuiConfig:
 
 
 @dataclass
+class ServeConfig:
+    """``assistant serve``: the OpenAI-compatible HTTP API and the Wyoming services."""
+
+    enabled: bool = False
+    """The desktop app runs the server while it is open."""
+    host: str = "127.0.0.1"
+    """Address to bind; anything but loopback requires ``api_key``."""
+    port: int = 8080
+    """HTTP port of the OpenAI-compatible API."""
+    api_key: str = ""
+    """Bearer key clients must send (``$ASSISTANT_SERVE_API_KEY`` overrides it)."""
+    wyoming_port: int = 0
+    """TCP port of the Wyoming services (speech-to-text, voices, handle); 0 = off."""
+    cors_origins: str = ""
+    """Comma-separated origins allowed by CORS; empty sends no CORS headers."""
+    max_body_mb: int = 25
+    """Largest request body (uploads included), in MiB."""
+    body_timeout_s: float = 30.0
+    """A request body that takes longer to arrive is refused with 408."""
+    request_timeout_s: float = 300.0
+    """Longest a single request may run before its work is stopped."""
+    max_queue: int = 64
+    """Requests that may wait per engine; more are refused with 429."""
+    asr_slots: int = 1
+    """Transcriptions run at once (each engine is loaded once and shared)."""
+
+
+@dataclass
 class Config:
     """The whole configuration."""
 
@@ -186,6 +233,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     gui: GuiConfig = field(default_factory=GuiConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "config") -> Config:
@@ -231,6 +279,31 @@ class Config:
                 raise ConfigError(f"vad.{name} must be between 0 and 1, not {value}")
         if self.vad.neg_threshold > self.vad.threshold:
             raise ConfigError("vad.neg_threshold must not exceed vad.threshold")
+        _validate_remote(self)
+
+
+def _validate_remote(config: Config) -> None:
+    """The remote backends of ``[asr]`` and ``[llm]``, and the ``[serve]`` section."""
+    for name in ("asr", "llm"):
+        section = getattr(config, name)
+        if section.backend not in ("local", "openai"):
+            raise ConfigError(
+                f"{name}.backend is {section.backend!r}; valid choices: local, openai"
+            )
+        if section.backend == "openai" and not section.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{name}.base_url must be an http:// or https:// URL with backend openai, "
+                f"not {section.base_url!r}",
+                hint='e.g. base_url = "http://gpu-box:8080/v1"',
+            )
+    serve = config.serve
+    for name in ("port", "wyoming_port"):
+        value = getattr(serve, name)
+        if not 0 <= value <= 65535:
+            raise ConfigError(f"serve.{name} must be a port number (0-65535), not {value}")
+    for name in ("max_body_mb", "max_queue", "asr_slots"):
+        if getattr(serve, name) < 1:
+            raise ConfigError(f"serve.{name} must be at least 1, not {getattr(serve, name)}")
 
 
 _T = TypeVar("_T")
@@ -243,14 +316,28 @@ def _from_dict(cls: type[_T], data: Any, where: str) -> _T:
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"unknown setting {where}.{unknown[0]}; valid keys in [{where}]: "
-            + ", ".join(sorted(fields))
-        )
+        raise _unknown_key(unknown[0], sorted(fields), where, section=cls is Config)
     values: dict[str, Any] = {}
     for name, value in data.items():
         values[name] = _coerce(hints[name], value, f"{where}.{name}")
     return cls(**values)
+
+
+def _unknown_key(key: str, valid: list[str], where: str, *, section: bool) -> ConfigError:
+    """The error for a mistyped key or section, with the nearest valid name."""
+    import difflib
+
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    if section:
+        guess = f" (did you mean [{close[0]}]?)" if close else ""
+        return ConfigError(
+            f"unknown section [{key}]{guess}; the sections are: "
+            + ", ".join(f"[{name}]" for name in valid)
+        )
+    guess = f" (did you mean {where}.{close[0]}?)" if close else ""
+    return ConfigError(
+        f"unknown setting {where}.{key}{guess}; valid keys in [{where}]: " + ", ".join(valid)
+    )
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:

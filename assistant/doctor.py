@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from .config import Config, default_config_path
+from .config import AsrConfig, Config, LlmConfig, default_config_path
 from .devices import ENGINE_LIBRARIES, cuda_support
 from .errors import AssistantError
 
@@ -87,7 +88,7 @@ def _config_file(path: Path | None) -> Check:
 
 
 def _models(config: Config, store: object | None) -> list[Check]:
-    active = (
+    active: tuple[tuple[str, str], ...] = (
         ("asr", config.asr.model),
         ("llm", config.llm.model),
         ("voice", config.tts.voice),
@@ -102,6 +103,10 @@ def _models(config: Config, store: object | None) -> list[Check]:
             for kind, model_id in active
         ]
     checks = [Check("model store", "ok", str(store.root))]  # type: ignore[attr-defined]
+    for kind in ("asr", "llm"):
+        if getattr(config, kind).backend == "openai":
+            active = tuple(a for a in active if a[0] != kind)
+            checks.append(_remote(kind, getattr(config, kind)))
     for kind, model_id in active:
         try:
             model = store.resolve(kind, model_id)  # type: ignore[attr-defined]
@@ -122,6 +127,19 @@ def _models(config: Config, store: object | None) -> list[Check]:
                 )
             )
     return checks
+
+
+def _remote(kind: str, section: AsrConfig | LlmConfig) -> Check:
+    """A remote engine: shown, since it is the one network use besides pulls (not
+    contacted: the doctor opens no connection)."""
+    env = f"ASSISTANT_{kind.upper()}_API_KEY"
+    key = "with an API key" if section.api_key or os.environ.get(env) else "no API key"
+    what = "audio" if kind == "asr" else "replies"
+    return Check(
+        f"{kind} model",
+        "ok",
+        f"remote: {section.model} at {section.base_url} ({key}); {what} go over the network",
+    )
 
 
 def _audio() -> list[Check]:

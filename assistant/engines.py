@@ -11,8 +11,10 @@ from .config import Config
 
 if TYPE_CHECKING:
     from .asr import Transcriber, WhisperTranscriber
+    from .asr.remote import OpenAiTranscriber
     from .llm import ChatModel, LlamaCppChatModel
     from .llm.onnx import OnnxChatModel
+    from .llm.remote import OpenAiChatModel
     from .store import ModelStore
     from .tts import PiperVoice, VitsVoice, Voice
     from .vad import SileroVad, Vad
@@ -22,18 +24,32 @@ __all__ = ["Engines", "load_chat_model", "load_transcriber", "load_vad", "load_v
 log = logging.getLogger(__name__)
 
 
-def load_transcriber(config: Config, store: ModelStore) -> WhisperTranscriber:
-    """The configured speech recogniser."""
+def load_transcriber(config: Config, store: ModelStore) -> WhisperTranscriber | OpenAiTranscriber:
+    """The configured speech recogniser: faster-whisper on a local model, or a remote
+    OpenAI-compatible server (``[asr] backend = "openai"``)."""
     from .asr import WhisperTranscriber
+
+    if config.asr.backend == "openai":
+        from .asr.remote import OpenAiTranscriber
+
+        return OpenAiTranscriber.from_config(config.asr)
 
     model = store.resolve("asr", config.asr.model)
     return WhisperTranscriber.from_config(model.path, config.asr)
 
 
-def load_chat_model(config: Config, store: ModelStore) -> LlamaCppChatModel | OnnxChatModel:
-    """The configured language model: llama.cpp on a GGUF, or onnxruntime on an ONNX
-    decoder exported by training."""
+def load_chat_model(
+    config: Config, store: ModelStore
+) -> LlamaCppChatModel | OnnxChatModel | OpenAiChatModel:
+    """The configured language model: llama.cpp on a GGUF, onnxruntime on an ONNX
+    decoder exported by training, or a remote OpenAI-compatible server
+    (``[llm] backend = "openai"``)."""
     from .llm import LlamaCppChatModel
+
+    if config.llm.backend == "openai":
+        from .llm.remote import OpenAiChatModel
+
+        return OpenAiChatModel.from_config(config.llm)
 
     model = store.resolve("llm", config.llm.model)
     if model.path.suffix.lower() == ".onnx":

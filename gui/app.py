@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QWindow
@@ -27,6 +28,10 @@ class App:
     controller: Controller
     window: MainWindow
     tray: object | None = None
+    server: object | None = None
+    """The settings' "serve the models" child process (gui.server_process)."""
+    voice_lab: Any = None
+    """The voice lab once opened (kept: it may train in the background)."""
 
     def open_settings(self):  # -> SettingsDialog
         from .settings import SettingsDialog
@@ -43,18 +48,26 @@ class App:
         return dialog
 
     def open_voice_lab(self):  # -> VoiceLab
+        """Show the voice lab: one per app, so a training kept running in the background
+        is shown again when the lab is reopened."""
         from .voice_lab import VoiceLab
 
-        dialog = VoiceLab(self.controller, self.window)
-        dialog.show()
-        return dialog
+        if self.voice_lab is None:
+            self.voice_lab = VoiceLab(self.controller, self.window)
+        self.voice_lab.show()
+        self.voice_lab.raise_()
+        return self.voice_lab
 
     def close(self) -> None:
         """Quit: stop the pipeline and release the devices."""
         self.window.quitting = True
+        if self.voice_lab is not None:
+            self.voice_lab.shutdown()
         self.window.close()
         if self.tray is not None:
             self.tray.hide()  # type: ignore[attr-defined]
+        if self.server is not None:
+            self.server.stop()  # type: ignore[attr-defined]
         self.controller.shutdown()
 
 
@@ -71,6 +84,14 @@ def build_app(services: Services | None = None) -> App:
     from .tray import make_tray
 
     app.tray = make_tray(app)
+    from .server_process import ServerProcess
+
+    path = controller.services.config_path
+    server = ServerProcess(str(path) if path else None)
+    app.server = server
+    controller.config_changed.connect(server.apply)
+    if controller.config.serve.enabled:
+        QTimer.singleShot(0, lambda: server.apply(controller.config))
     window.show()
     # Loading starts once the window has been painted, so it appears at once.
     QTimer.singleShot(0, controller.start)

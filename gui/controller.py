@@ -94,6 +94,8 @@ class Controller(QObject):
     conversation_opened = Signal(object)
     """``list[Turn]`` of the conversation now continued (empty for a new one)."""
     muted_changed = Signal(bool)
+    output_changed = Signal(str)
+    """The audio output went away (why, as a line) or came back (an empty string)."""
 
     def __init__(self, services: Services | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -113,6 +115,8 @@ class Controller(QObject):
         self._conversation_id: int | None = None
         self.mode = "push-to-talk"
         self.muted = False
+        self.microphone_held = False
+        """Another part of the app (the voice lab's recorder) owns the microphone now."""
         self.is_loading = False
         self.closed = False
         self._source: AudioSource | None = None
@@ -162,7 +166,11 @@ class Controller(QObject):
             return self.services.player(rate, config)
         from assistant.audio.playback import Player
 
-        return Player(rate, config.audio.output_device)
+        # Without speakers the assistant still answers in text, and uses them once they
+        # appear (the player tries the device again before each reply).
+        player = Player(rate, config.audio.output_device, allow_missing=True)
+        player.on_available = lambda back, why: self.output_changed.emit("" if back else why)
+        return player
 
     def _open_source(self) -> AudioSource:
         if self.services.source is not None:
@@ -171,7 +179,7 @@ class Controller(QObject):
             from assistant.pipeline import MicrophoneSource
 
             inner = MicrophoneSource(self.config.audio.input_device)
-        self._source = _MutableSource(inner, lambda: self.muted)
+        self._source = _MutableSource(inner, lambda: self.muted or self.microphone_held)
         return self._source
 
     def _on_loaded(self, loaded: _Loaded) -> None:
@@ -201,6 +209,9 @@ class Controller(QObject):
         if self.memory is not None and self.conversation_id is not None:
             self.conversation_opened.emit(self.memory.turns(self.conversation_id))
         self.ready.emit()
+        missing = getattr(loaded.player, "missing", None)
+        if missing is not None:
+            self.output_changed.emit(missing.message)
         self.history_changed.emit()
 
     def _on_load_failed(self, error: ErrorEvent) -> None:
@@ -234,6 +245,14 @@ class Controller(QObject):
         self.mode = "hands-free" if on else "push-to-talk"
         if self.conversation is not None:
             self.conversation.set_mode(self.mode)
+
+    def hold_microphone(self, held: bool) -> None:
+        """Give the microphone to another owner (True) or back (False): while held, the
+        conversation hears silence (hands-free hears nothing to answer) and a reply being
+        spoken stops, so it cannot end up in a recording."""
+        self.microphone_held = held
+        if held:
+            self.interrupt()
 
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
@@ -272,8 +291,8 @@ class Controller(QObject):
         save_config(config, self.services.config_path)
         old, self.config = self.config, config
         self.config_changed.emit(config)
-        if dataclasses.replace(old, gui=config.gui) == config:
-            return  # only the app's own preferences changed: nothing to restart
+        if dataclasses.replace(old, gui=config.gui, serve=config.serve) == config:
+            return  # only the app's own preferences or the server changed: no restart
         reload = _engine_settings(old) != _engine_settings(config) or self.engines is None
         if reload or self.conversation is not None:
             self._load(config, reload_engines=reload, conversation=self.conversation_id or -1)
@@ -295,6 +314,7 @@ class Controller(QObject):
 def _engine_settings(config: Config) -> tuple:
     llm = config.llm
     return (config.asr, llm.model, llm.device, llm.context_size, llm.threads,
+            llm.backend, llm.base_url, llm.api_key, llm.timeout_s,
             config.tts, config.vad.model, config.audio.output_device)  # fmt: skip
 
 

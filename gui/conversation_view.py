@@ -29,6 +29,8 @@ class _TurnWidgets:
     box: QVBoxLayout | None = None
     text: list[str] = field(default_factory=list)
     waterfall: Waterfall | None = None
+    typed: bool = False
+    """The question was typed, not spoken."""
     shown: int = 0
     """Pieces of ``text`` already in the bubble."""
 
@@ -46,6 +48,7 @@ class ConversationView(QScrollArea):
         self._layout.addStretch(1)
         self.setWidget(inner)
         self.turns: dict[int, _TurnWidgets] = {}
+        self._typed: list[str] = []
         self._partial: QLabel | None = None
         self._scroll = QTimer(self, singleShot=True, interval=0)
         self._scroll.timeout.connect(self._to_bottom)
@@ -62,9 +65,16 @@ class ConversationView(QScrollArea):
             self._partial.setText(text + " …")
         self._scroll.start()
 
+    def expect_typed(self, text: str) -> None:
+        """``text`` was typed: its turn's waterfall has no speech steps."""
+        self._typed.append(text)
+
     def add_user(self, text: str, turn: int) -> None:
         self._drop_partial()
         widgets = self.turns.setdefault(turn, _TurnWidgets())
+        if text in self._typed:
+            self._typed.remove(text)
+            widgets.typed = True
         widgets.user = self._bubble(text, _USER, right=True)
         self._scroll.start()
 
@@ -103,7 +113,7 @@ class ConversationView(QScrollArea):
         widgets = self.turns.get(metrics.turn)
         if widgets is None or widgets.box is None:
             return
-        widgets.waterfall = Waterfall(metrics)
+        widgets.waterfall = Waterfall(metrics, typed=widgets.typed)
         widgets.box.addWidget(widgets.waterfall)
         self._scroll.start()
 

@@ -47,6 +47,15 @@ def check_first_run(app: App) -> None:
     run_in_background(work, on_done=done, what="first-run check")
 
 
+_APP_FIX = {
+    "audio input": "Connect a microphone, or choose one in Audio settings. Until then, "
+    "type your questions: the replies come as usual.",
+    "audio output": "Connect speakers or headphones, or choose them in Audio settings. "
+    "Until then, replies are shown as text; sound starts by itself when a device appears.",
+}
+"""What to do about an audio problem, said for the app (the doctor's fixes name CLI flags)."""
+
+
 class FirstRunDialog(QDialog):
     """One row per problem: what is wrong, what to do, and a button that does it."""
 
@@ -59,7 +68,8 @@ class FirstRunDialog(QDialog):
         self.fix_buttons: list[QPushButton] = []
         for check in problems:
             row = QHBoxLayout()
-            text = QLabel(f"<b>{check.area}</b>: {check.detail}<br><i>{check.fix}</i>")
+            fix = _APP_FIX.get(check.area, check.fix)  # the app's words, not CLI flags
+            text = QLabel(f"<b>{check.area}</b>: {check.detail}<br><i>{fix}</i>")
             text.setWordWrap(True)
             self.rows.append(text)
             row.addWidget(text, 1)

@@ -29,6 +29,7 @@ from assistant.pipeline.events import ErrorEvent, State, StateChanged
 from .banner import Banner
 from .controller import Controller
 from .conversation_view import ConversationView
+from .sound_settings import open_sound_settings
 
 __all__ = ["PTT_KEY", "MainWindow"]
 
@@ -58,6 +59,10 @@ class MainWindow(QMainWindow):
         self.controller = controller
         self.minimise_to_tray = False
         self.quitting = False
+        self.mic_problem = ""
+        """Why there is no microphone now ('' while there is one)."""
+        self.output_problem = ""
+        """Why there is no sound output now ('' while there is one)."""
         self.setWindowTitle("Offline Voice Assistant")
         self.resize(900, 640)
         self._build()
@@ -161,6 +166,7 @@ class MainWindow(QMainWindow):
         c.ready.connect(self._on_ready)
         c.failed.connect(self.show_error)
         c.history_changed.connect(self.refresh_history)
+        c.output_changed.connect(self._on_output)
         c.conversation_opened.connect(self.view.show_turns)
         self.talk.pressed.connect(lambda: self._talk(True))
         self.talk.released.connect(lambda: self._talk(False))
@@ -172,6 +178,7 @@ class MainWindow(QMainWindow):
         self.settings_action.triggered.connect(self.settings_requested)
         self.models_action.triggered.connect(self.models_requested)
         self.voice_lab_action.triggered.connect(self.voice_lab_requested)
+        bridge.level.connect(self._mic_back)
         self.history.itemActivated.connect(self._open_item)
         self.history.itemClicked.connect(self._open_item)
         QApplication.instance().installEventFilter(self)
@@ -181,6 +188,43 @@ class MainWindow(QMainWindow):
     def set_controls_enabled(self, on: bool) -> None:
         for widget in (self.talk, self.hands_free, self.stop, self.text, self.send):
             widget.setEnabled(on)
+        if on and self.mic_problem:
+            self._mic_controls(False)
+
+    def _mic_controls(self, on: bool) -> None:
+        """The microphone's controls, off with the reason while there is no microphone."""
+        why = "" if on else f"No microphone: {self.mic_problem}. Typing works."
+        self.talk.setEnabled(on and not self.hands_free.isChecked())
+        self.hands_free.setEnabled(on)
+        self.talk.setToolTip(why or "Hold to talk (F2 / Space)")
+        self.hands_free.setToolTip(why or "Listen all the time; a pause ends what you say")
+        self.level.setToolTip(why or "Microphone level")
+
+    def _mic_back(self, rms_db: float, probability: float) -> None:
+        if self.mic_problem and self.controller.conversation is not None:
+            self.mic_problem = ""
+            self._mic_controls(True)
+            self.progress_label.setText("The microphone is back")
+
+    def _on_output(self, why: str) -> None:
+        """No speakers: replies are shown as text and the banner says how to fix sound."""
+        self.output_problem = why
+        if why:
+            self.banner.show_message(
+                "No sound output: replies are shown as text",
+                f"{why}. Connect speakers or headphones, or choose another output in "
+                "Settings → Audio; sound starts by itself when a device appears.",
+                ("Open sound settings", self._open_sound_settings),
+            )
+        else:
+            if self.banner.isVisible() and "No sound output" in self.banner.message():
+                self.banner.hide()
+            self.progress_label.setText("Sound output is back")
+
+    def _open_sound_settings(self) -> None:
+        advice = open_sound_settings()
+        if advice is not None:
+            self.banner.show_message("Cannot open the sound settings", advice)
 
     def _on_loading(self, text: str) -> None:
         self.set_controls_enabled(False)
@@ -211,6 +255,9 @@ class MainWindow(QMainWindow):
 
     def _show_state(self, state: State) -> None:
         text, colour = _STATE_STYLE[state]
+        if state == State.LISTENING and not self.hands_free.isChecked():
+            # Push-to-talk: the microphone is only heard while the key is held.
+            text, colour = "Ready: hold to talk or type", "#5a5a5a"
         self.state_label.setText(f"<span style='color:{colour}; font-size:15px'>●</span> {text}")
         self.state = state
 
@@ -224,10 +271,13 @@ class MainWindow(QMainWindow):
         self.progress.hide()
         self.progress_label.setText("")
         action = None
-        if error.source in ("loading", "config") or "model" in error.message.lower():
+        if error.source == "input":
+            self.mic_problem = error.message
+            self._mic_controls(False)
+        if error.source in ("input", "output"):
+            action = ("Open sound settings", self._open_sound_settings)
+        elif error.source in ("loading", "config") or "model" in error.message.lower():
             action = ("Open the model manager", self.models_requested.emit)
-        elif error.source in ("input", "output"):
-            action = ("Audio settings", self.settings_requested.emit)
         self.banner.show_message(error.message, error.hint, action)
         if error.source == "loading" and self.controller.engines is not None:
             self.set_controls_enabled(True)
@@ -240,11 +290,14 @@ class MainWindow(QMainWindow):
     def _on_hands_free(self, on: bool) -> None:
         self.controller.set_hands_free(on)
         self.talk.setEnabled(not on and self.controller.conversation is not None)
+        if getattr(self, "state", None) == State.LISTENING:
+            self._show_state(State.LISTENING)
 
     def _send(self) -> None:
         text = self.text.text().strip()
         if text:
             self.text.clear()
+            self.view.expect_typed(text)
             self.controller.send_text(text)
 
     def _new_conversation(self) -> None:

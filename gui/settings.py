@@ -61,6 +61,7 @@ class SettingsDialog(QDialog):
         tabs.addTab(self._models_tab(config), "Models")
         tabs.addTab(self._conversation_tab(config), "Conversation")
         tabs.addTab(self._listening_tab(config), "Listening")
+        tabs.addTab(self._server_tab(config), "Server")
         self.status = QLabel()
         self.status.setWordWrap(True)
         buttons = QDialogButtonBox(
@@ -151,6 +152,25 @@ class SettingsDialog(QDialog):
         form.addRow("Answer after a pause", self.turn_mode)
         return page
 
+    def _server_tab(self, config: Config) -> QWidget:
+        page = QWidget()
+        form = QFormLayout(page)
+        self.serve = QCheckBox("Serve the models to other programs while the app is open")
+        self.serve.setChecked(config.serve.enabled)
+        self.serve_port = QSpinBox(minimum=1024, maximum=65535)
+        self.serve_port.setValue(config.serve.port or 8080)
+        note = QLabel(
+            f"An OpenAI-compatible API (chat, transcription, speech) on "
+            f"http://{config.serve.host}:PORT/v1, for editors, scripts and home "
+            "automation. Only this computer can reach it unless [serve] host and api_key "
+            "are set in the config file (see the README)."
+        )
+        note.setWordWrap(True)
+        form.addRow(self.serve)
+        form.addRow("Port", self.serve_port)
+        form.addRow(note)
+        return page
+
     # ------------------------------------------------------------------ reading back
 
     def to_config(self) -> Config:
@@ -174,6 +194,8 @@ class SettingsDialog(QDialog):
         config.vad.min_silence_ms = self.silence.value()
         config.turn.mode = self.turn_mode.currentText()
         config.gui.close_to_tray = self.minimise.isChecked()
+        config.serve.enabled = self.serve.isChecked()
+        config.serve.port = self.serve_port.value()
         return config
 
     def save(self) -> None:
@@ -202,17 +224,33 @@ class SettingsDialog(QDialog):
         return store.installed()
 
     def _list_devices(self) -> None:
-        def done(devices: list) -> None:
-            for device in devices:
-                if device.inputs:
-                    self.input_device.addItem(device.name, device.name)
-                if device.outputs:
-                    self.output_device.addItem(device.name, device.name)
+        """The sound server's devices by description (a headset, a webcam), then
+        PortAudio's; the configured one is selected, even when it is unplugged now."""
+        audio = self.controller.config.audio
 
-        def work() -> list:
+        def done(found: tuple[list, list]) -> None:
+            server, portaudio = found
+            for combo, kind, pa_kind, value in (
+                (self.input_device, "source", "inputs", audio.input_device),
+                (self.output_device, "sink", "outputs", audio.output_device),
+            ):
+                for device in server:
+                    if device.kind == kind and not device.is_monitor:
+                        combo.addItem(device.description, device.name)
+                for device in portaudio:
+                    if getattr(device, pa_kind):
+                        combo.addItem(device.name, device.name)
+                _select(combo, value)
+
+        def work() -> tuple[list, list]:
             from assistant.audio import list_devices
+            from assistant.audio.pulse import pulse_devices
 
-            return list_devices()
+            server = pulse_devices()
+            try:
+                return server, list_devices()
+            except AssistantError:
+                return server, []
 
         run_in_background(work, on_done=done, on_error=lambda e: None, what="device list")
 
@@ -284,6 +322,16 @@ def _model_combo(installed: list, kind: str, current: str) -> QComboBox:
     if current not in ids:
         ids.append(current)
     return _choice(ids, current)
+
+
+def _select(combo: QComboBox, value: str) -> None:
+    """Select the item whose name or label is ``value`` (else keep the typed text)."""
+    if not value:
+        return
+    for index in range(combo.count()):
+        if value in (combo.itemData(index), combo.itemText(index)):
+            combo.setCurrentIndex(index)
+            return
 
 
 def _typed(combo: QComboBox) -> str:

@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QPointF, QProcess, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtCore import QObject, QProcess, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -40,10 +39,15 @@ from assistant.audio import Audio, write_wav
 from assistant.config import data_dir
 from assistant.fsutil import atomic_write_text
 
+from .loss_plot import LossPlot
+from .voice_lab_guard import ask, data_problem, declined_estimate, has_checkpoint
+
 if TYPE_CHECKING:
     from .controller import Controller
 
 __all__ = ["LossPlot", "VoiceLab", "load_prompts"]
+
+_BUSY = ("training", "listening", "exporting")
 
 log = logging.getLogger(__name__)
 
@@ -57,37 +61,6 @@ def load_prompts() -> list[str]:
     except (ModuleNotFoundError, FileNotFoundError):
         return []
     return [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("#")]
-
-
-class LossPlot(QWidget):
-    """The mel loss over the steps, as a line."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.points: list[tuple[float, float]] = []
-        self.setMinimumHeight(90)
-
-    def set_points(self, points: list[tuple[float, float]]) -> None:
-        self.points = points
-        self.update()
-
-    def paintEvent(self, event: Any) -> None:
-        painter = QPainter(self)
-        painter.fillRect(self.rect(), QColor("#1e1e1e"))
-        if len(self.points) >= 2:
-            xs = [p[0] for p in self.points]
-            ys = [p[1] for p in self.points]
-            x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-            w, h = self.width() - 8, self.height() - 8
-            painter.setPen(QPen(QColor("#6fb1ff"), 1.5))
-            line = [
-                QPointF(
-                    4 + w * (x - x0) / ((x1 - x0) or 1), 4 + h * (1 - (y - y0) / ((y1 - y0) or 1))
-                )
-                for x, y in self.points
-            ]
-            painter.drawPolyline(line)
-        painter.end()
 
 
 class _Signals(QObject):
@@ -112,18 +85,25 @@ class _Recorder:
         self._stop.set()
 
     def _run(self) -> None:
-        from assistant.audio.devices import import_sounddevice, parse_device
+        from assistant.audio.devices import import_sounddevice, resolve_device
+        from assistant.audio.pulse import routed
 
         try:
             sd = import_sounddevice()
-            device = parse_device(self.device)
+            resolved = resolve_device(self.device, "input")
+            device = resolved.portaudio
             rate = int(sd.query_devices(device, "input")["default_samplerate"])
             blocks: list[np.ndarray] = []
-            with sd.InputStream(samplerate=rate, channels=1, dtype="float32", device=device) as s:
+            with routed("source", resolved.pulse_name):
+                stream = sd.InputStream(samplerate=rate, channels=1, dtype="float32", device=device)
+                stream.start()
+            try:
                 while not self._stop.is_set():
-                    block, _ = s.read(rate // 20)  # 50 ms
+                    block, _ = stream.read(rate // 20)  # 50 ms
                     blocks.append(block[:, 0].copy())
                     self.signals.level.emit(float(np.abs(block).max()))
+            finally:
+                stream.close()
             samples = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
             self.signals.recorded.emit(Audio(samples, rate))
         except Exception as exc:  # a worker thread never dies silently
@@ -161,6 +141,10 @@ class VoiceLab(QDialog):
         self.takes: dict[str, str] = self._read_takes()
         self._recorder: _Recorder | None = None
         self._process: QProcess | None = None
+        self._stopping = False
+        self._closing = False
+        self.question: Any = None
+        """The question shown now (a non-blocking message box), for tests."""
         self._queue: list[tuple[list[str], Callable[[], None] | None]] = []
         self._signals = _Signals()
         self._signals.level.connect(self._on_level)
@@ -200,6 +184,8 @@ class VoiceLab(QDialog):
         self.steps.setValue(20000)
         self.name = QLineEdit("my-voice")
         self.train_button = QPushButton("Train")
+        self.stop_button = QPushButton("Stop training")
+        self.stop_button.setEnabled(False)
         self.listen_button = QPushButton("Listen to latest checkpoint")
         self.export_button = QPushButton("Export and use this voice")
         train_row = QHBoxLayout()
@@ -207,6 +193,7 @@ class VoiceLab(QDialog):
             train_row.addWidget(QLabel(label))
             train_row.addWidget(widget)
         train_row.addWidget(self.train_button)
+        train_row.addWidget(self.stop_button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.eta = QLabel()
@@ -235,6 +222,7 @@ class VoiceLab(QDialog):
         self.record_button.toggled.connect(self._toggle_recording)
         self.play_button.clicked.connect(self.play_take)
         self.train_button.clicked.connect(self.start_training)
+        self.stop_button.clicked.connect(self.stop_training)
         self.listen_button.clicked.connect(self.listen)
         self.export_button.clicked.connect(self.export_and_use)
         if not self.prompts:
@@ -244,6 +232,14 @@ class VoiceLab(QDialog):
             )
             for b in (self.record_button, self.train_button, self.export_button):
                 b.setEnabled(False)
+        self._enable_results()
+
+    def _enable_results(self) -> None:
+        """Listen and Export need a checkpoint: off (saying so) until one exists."""
+        ready = has_checkpoint(self.run_dir) and self.state not in _BUSY
+        for button in (self.listen_button, self.export_button):
+            button.setEnabled(ready)
+            button.setToolTip("" if ready else "Train a voice first")
 
     # ------------------------------------------------------------------ recording
 
@@ -285,12 +281,16 @@ class VoiceLab(QDialog):
                 seconds += sf.info(str(path)).duration
         self.stats.setText(
             f"{len(self.takes)} of {len(self.prompts)} prompts recorded, "
-            f"{seconds / 60:.1f} minutes (10–20 minutes make a good voice)"
+            f"{seconds / 60:.1f} minutes (the standard preset needs 60 from scratch, 10–20 "
+            "when fine-tuning a base voice)"
         )
 
     def _toggle_recording(self, on: bool) -> None:
         if on:
             self.record_button.setText("Stop")
+            # One owner of the microphone: the assistant does not listen (nor answer the
+            # prompt being read) while a take is recorded.
+            self.controller.hold_microphone(True)
             self._recorder = _Recorder(self.controller.config.audio.input_device, self._signals)
             self._recorder.start()
         elif self._recorder is not None:
@@ -302,9 +302,11 @@ class VoiceLab(QDialog):
         self.meter.setValue(int(100 * min(1.0, peak)))
 
     def _on_recorded(self, audio: Audio) -> None:
+        self.controller.hold_microphone(False)
         self.save_take(self.index, audio)
 
     def _on_failed(self, message: str) -> None:
+        self.controller.hold_microphone(False)
         self.record_button.setChecked(False)
         self.status.setText(f"Recording failed: {message}")
 
@@ -361,9 +363,9 @@ class VoiceLab(QDialog):
     def _set_state(self, state: str, text: str) -> None:
         self.state = state
         self.status.setText(text)
-        busy = state in ("training", "listening", "exporting")
-        for b in (self.train_button, self.listen_button, self.export_button):
-            b.setEnabled(not busy)
+        self.train_button.setEnabled(state not in _BUSY and bool(self.prompts))
+        self.stop_button.setEnabled(state == "training")
+        self._enable_results()
         self.state_changed.emit(state)
 
     def _run_steps(self, steps: list[tuple[list[str], Callable[[], None] | None]]) -> None:
@@ -383,6 +385,20 @@ class VoiceLab(QDialog):
     def _step_finished(self, code: int, _status: Any) -> None:
         process = self._process
         output = bytes(process.readAll().data()).decode(errors="replace") if process else ""
+        if self._stopping:
+            self._stopping = False
+            self._queue = []
+            self._timer.stop()
+            self._poll_progress()
+            self._set_state("stopped", "Training stopped. Train goes on from its last "
+                            "checkpoint.")  # fmt: skip
+            return
+        estimate = declined_estimate(output) if code != 0 else None
+        if estimate is not None:  # the fit timed a few steps: the run takes hours
+            self._timer.stop()
+            self._queue = []
+            self._ask_long_run(estimate)
+            return
         if code != 0:
             self._timer.stop()
             self._queue = []
@@ -393,8 +409,17 @@ class VoiceLab(QDialog):
             self._after()
         self._next_step()
 
-    def start_training(self) -> None:
-        """Prepare the recordings, then fit (resuming an earlier run of the lab)."""
+    def start_training(self, *, confirmed: bool = False) -> None:
+        """Prepare the recordings, then fit (resuming an earlier run of the lab); refused
+        with too few recordings, asked first when it would take hours."""
+        if self.state in _BUSY:
+            return  # one training at a time
+        preset = self.preset.currentText()
+        # The lab trains from scratch (no base voice), which needs the most speech.
+        problem = data_problem(self.recordings, preset, fine_tune=False)
+        if problem is not None:
+            self._set_state("idle", problem)
+            return
         dataset = self.folder / "dataset"
         fit = [
             "fit",
@@ -402,16 +427,47 @@ class VoiceLab(QDialog):
             "--output",
             str(self.run_dir),
             "--preset",
-            self.preset.currentText(),
+            preset,
             "--steps",
             str(self.steps.value()),
-        ]
+        ] + (["--yes"] if confirmed else [])
         self._set_state("training", "Checking the recordings…")
         self._run_steps(
             [
                 (["prepare", str(self.recordings), "--output", str(dataset)], self._started_fit),
                 (fit, self._trained),
             ]
+        )
+
+    def stop_training(self) -> None:
+        """Stop the running training (the last checkpoint stays; Train resumes it)."""
+        process = self._process
+        if self.state != "training" or process is None:
+            return
+        self._stopping = True
+        self._queue = []
+        process.terminate()
+        if not process.waitForFinished(10_000):
+            process.kill()
+
+    def _ask_long_run(self, estimate: str) -> None:
+        self._set_state("idle", f"Training would take about {estimate} on this machine.")
+
+        def answered(answer: str) -> None:
+            self.question = None
+            if answer == "train":
+                self.start_training(confirmed=True)
+            else:
+                self._set_state("idle", f"Not started: it would take about {estimate}. "
+                                "Try fewer steps or the tiny preset.")  # fmt: skip
+
+        self.question = ask(
+            self,
+            "A long training",
+            f"Training this voice would take about {estimate} on this machine, and the "
+            "computer will be busy all that time. Train anyway?",
+            [("Train anyway", "train"), ("Cancel", "cancel")],
+            answered,
         )
 
     def _started_fit(self) -> None:
@@ -465,11 +521,40 @@ class VoiceLab(QDialog):
         self._run_steps([(["export", str(self.run_dir), "--name", name], use)])
 
     def closeEvent(self, event: Any) -> None:
+        if self.state == "training" and not self._closing:
+            # Ask: stop it, or keep it training in the background (the lab shows it
+            # again when reopened).
+            event.ignore()
+            self._ask_close()
+            return
+        self._closing = False
         self._close_player()
         if self._recorder is not None:
             self._recorder.stop()
-        if self._process is not None and self._process.state() != QProcess.ProcessState.NotRunning:
-            # Training goes on only while the lab is open; a later Train resumes it.
-            self._process.kill()
-            self._process.waitForFinished(5000)
+            self.controller.hold_microphone(False)
         super().closeEvent(event)
+
+    def _ask_close(self) -> None:
+        def answered(answer: str) -> None:
+            self.question = None
+            if answer == "cancel":
+                return
+            if answer == "stop":
+                self.stop_training()
+            self._closing = True
+            self.close()
+
+        self.question = ask(
+            self,
+            "Training is running",
+            "A voice is training. Stop the training, or keep it training in the background "
+            "(open the voice lab again to see it)?",
+            [("Stop training", "stop"), ("Keep training", "keep"), ("Cancel", "cancel")],
+            answered,
+        )
+
+    def shutdown(self) -> None:
+        """The app quits: stop a training that was kept in the background."""
+        if self.state == "training":
+            self.stop_training()
+        self._close_player()

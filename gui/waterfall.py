@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from assistant.pipeline.events import TurnMetrics
 
-__all__ = ["STEPS", "Waterfall"]
+__all__ = ["STEPS", "TYPED_FIRST_STEP", "Waterfall"]
 
 STEPS = (
     ("transcript", "speech end → transcript", "#5b8def"),
@@ -23,13 +23,20 @@ STEPS = (
 )
 """(metric, label, colour) of each bar, in order."""
 
+TYPED_FIRST_STEP = "Enter → first token"
+"""The first bar of a typed question (it has no speech to recognise)."""
+
 
 class Waterfall(QWidget):
     """A compact timeline of one turn's :class:`TurnMetrics`."""
 
-    def __init__(self, metrics: TurnMetrics, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, metrics: TurnMetrics, parent: QWidget | None = None, *, typed: bool = False
+    ) -> None:
         super().__init__(parent)
         self.metrics = metrics
+        self.typed = typed
+        """A typed question: no speech to end or recognise; times count from Enter."""
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(160)
         self.setToolTip(self.describe())
@@ -40,8 +47,10 @@ class Waterfall(QWidget):
         previous = 0.0
         for name, label, _ in STEPS:
             value = getattr(self.metrics, name)
-            if value is None:
+            if value is None or (self.typed and name == "transcript"):
                 continue
+            if self.typed and name == "first_token":
+                label = TYPED_FIRST_STEP
             out.append((label, previous, max(previous, value)))
             previous = max(previous, value)
         return out
@@ -50,7 +59,8 @@ class Waterfall(QWidget):
         """The figures, one step a line (the tooltip)."""
         lines = [f"{label}: {1000 * (end - start):.0f} ms" for label, start, end in self.segments()]
         if self.metrics.first_audio is not None:
-            lines.append(f"voice to voice: {1000 * self.metrics.first_audio:.0f} ms")
+            what = "Enter to first sound" if self.typed else "voice to voice"
+            lines.append(f"{what}: {1000 * self.metrics.first_audio:.0f} ms")
         return "\n".join(lines) or "no timings for this turn"
 
     def sizeHint(self) -> QSize:
@@ -67,6 +77,7 @@ class Waterfall(QWidget):
         width = max(10.0, self.width() - label_width - 4)
         height = self.height()
         colours = {label: colour for _, label, colour in STEPS}
+        colours[TYPED_FIRST_STEP] = STEPS[1][2]
         row = (height - 4) / len(segments)
         for i, (label, start, end) in enumerate(segments):
             x = start / total * width

@@ -12,12 +12,13 @@ VENV=${VENV:-.venv}
 EXTRAS=("$@")
 
 # Audio (PortAudio, libsndfile, espeak-ng, FFmpeg for torchcodec), virtual audio devices for tests
-# (PulseAudio), debootstrap for the installer test, binutils for the bundle (strip; as and ld
+# (PulseAudio), curl for the server's tests, debootstrap for the installer test, binutils for the bundle (strip; as and ld
 # link the trimmed ICU data, packaging/icudata.py), and what Qt's xcb platform plugin needs
 # to open a window (incl. Xvfb; a tray host and xdotool for the tray's test).
 APT_PACKAGES=(
   espeak-ng libportaudio2 libsndfile1 ffmpeg
   debootstrap binutils
+  curl
   pulseaudio pulseaudio-utils libasound2-plugins
   xvfb xauth trayer xdotool libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0

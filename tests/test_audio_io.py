@@ -31,7 +31,7 @@ def test_stereo_8khz_file_becomes_16khz_mono_with_the_same_pitch(tmp_path, fmt, 
 def test_non_audio_and_missing_files_get_a_one_line_error(tmp_path):
     junk = tmp_path / "notes.wav"
     junk.write_text("this is not audio")
-    with pytest.raises(AudioFormatError, match="not a readable audio file"):
+    with pytest.raises(AudioFormatError, match="is not an audio file: it holds text"):
         read_audio(junk)
     with pytest.raises(AudioFormatError, match="does not exist"):
         read_audio(tmp_path / "missing.wav")

@@ -330,3 +330,32 @@ def test_assistant_without_a_command_opens_the_app_or_says_how_to_get_it(monkeyp
     assert cli.main([]) == 0 and len(opened) == 1
     out = capsys.readouterr().out
     assert "usage: assistant" in out and "offline-voice-assistant[gui]" in out
+
+
+def test_the_server_switch_runs_assistant_serve_while_the_app_is_open(qtbot, make_app):
+    import socket
+    import urllib.request
+
+    app = make_app()
+    dialog = app.open_settings()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    dialog.serve.setChecked(True)
+    dialog.serve_port.setValue(port)
+    dialog.save()
+    assert app.controller.config.serve.enabled and app.server.running
+
+    def answers() -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+    qtbot.waitUntil(answers, timeout=60_000)
+    dialog = app.open_settings()
+    assert dialog.serve.isChecked() and dialog.serve_port.value() == port
+    dialog.serve.setChecked(False)
+    dialog.save()
+    assert not app.server.running and not answers()

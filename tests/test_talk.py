@@ -107,7 +107,7 @@ def test_empty_and_silent_files_say_no_speech_detected(tmp_path):
 def test_non_audio_file_is_a_one_line_error(tmp_path):
     text = tmp_path / "question.wav"
     text.write_text("What is the capital of France?")
-    _assert_one_line_error(run_assistant("talk", "-i", str(text)), "not a readable audio file")
+    _assert_one_line_error(run_assistant("talk", "-i", str(text)), "is not an audio file")
 
 
 def test_debug_flag_shows_the_traceback(tmp_path):

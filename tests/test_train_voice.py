@@ -148,6 +148,7 @@ def killed_run(dataset, tmp_path_factory, module_home):
             "2",
             "--device",
             "cpu",
+            "--yes",  # killed long before its end: no question about its length
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

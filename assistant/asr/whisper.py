@@ -85,12 +85,23 @@ class WhisperTranscriber:
             threads=config.threads,
         )
 
-    def transcribe(self, audio: Audio) -> Transcript:
-        """Transcribe an utterance; the audio is resampled to 16 kHz if needed."""
+    @property
+    def multilingual(self) -> bool:
+        """The model recognises more than English (not a ``.en`` model)."""
+        return bool(getattr(self._model.model, "is_multilingual", True))
+
+    def transcribe(
+        self, audio: Audio, *, language: str | None = None, prompt: str | None = None
+    ) -> Transcript:
+        """Transcribe an utterance; the audio is resampled to 16 kHz if needed.
+
+        ``language`` overrides the configured one for this call; ``prompt`` is text
+        that came before (names, spellings) to steer the recognition."""
         samples = audio.at_rate(ASR_RATE).samples
         segments_iter, info = self._model.transcribe(
             samples,
-            language=self.language,
+            language=language or self.language,
+            initial_prompt=prompt or None,
             beam_size=self.beam_size,
             # The caller has already cut the audio to speech with our own VAD.
             vad_filter=False,

@@ -79,11 +79,15 @@ def read_audio(path: Path | str, rate: int | None = ASR_RATE) -> Audio:
     path = Path(path)
     if not path.is_file():
         raise AudioFormatError(f"audio file {path} does not exist")
+    _check_looks_like_audio(path)
     try:
         data, file_rate = sf.read(str(path), dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        why = str(exc)
+        if "possibly a pipe" in why:  # libsndfile's words for "no format matched"
+            why = "its content is in no audio format this program reads"
         raise AudioFormatError(
-            f"{path} is not a readable audio file ({exc})",
+            f"{path} is not a readable audio file ({why})",
             hint="use WAV, FLAC, OGG or MP3",
         ) from exc
     samples = to_mono(data)
@@ -92,6 +96,27 @@ def read_audio(path: Path | str, rate: int | None = ASR_RATE) -> Audio:
         samples = resample(samples, file_rate, rate)
         file_rate = rate
     return Audio(np.ascontiguousarray(samples, dtype=np.float32), int(file_rate))
+
+
+_AUDIO_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"fLaC", b"OggS", b"ID3", b"FORM", b".snd", b"caff")
+
+
+def _check_looks_like_audio(path: Path) -> None:
+    """Refuse a text file (a renamed note, an HTML error page) before any decoder runs:
+    the MP3 decoder would print noise and libsndfile blame a pipe."""
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if not head:
+        raise AudioFormatError(f"{path} is empty", hint="use a WAV, FLAC, OGG or MP3 recording")
+    if head.startswith(_AUDIO_MAGIC) or (head[0] == 0xFF and head[1:2] and head[1] >= 0xE0):
+        return
+    # (A multi-byte character may be cut at the end of the 512 bytes: ignore that.)
+    text = head.decode("utf-8", errors="ignore")
+    if len(text) >= len(head) // 2 and all(ch.isprintable() or ch in "\r\n\t" for ch in text):
+        raise AudioFormatError(
+            f"{path} is not an audio file: it holds text, not sound",
+            hint="use a WAV, FLAC, OGG or MP3 recording",
+        )
 
 
 def write_wav(path: Path | str | io.BytesIO, audio: Audio) -> None:

@@ -20,14 +20,18 @@ from typing import Any
 import numpy as np
 
 from ..errors import AudioDeviceError
-from .devices import import_sounddevice, parse_device
+from .devices import import_sounddevice, resolve_device
 from .io import Audio
+from .pulse import routed
 
-__all__ = ["Player"]
+__all__ = ["RETRY_SECONDS", "Player"]
 
 log = logging.getLogger(__name__)
 
 _BLOCK_SECONDS = 0.02  # write granularity: how quickly stop() and pause() take effect
+
+RETRY_SECONDS = 1.0
+"""Without an output device: how often a new piece tries to open it again."""
 
 
 @dataclass
@@ -56,6 +60,10 @@ class Player:
         simulated: no device: blocks are kept in :attr:`played` (tests, benchmarks).
         realtime: with ``simulated``, consume blocks at real-time pace like a device
             (False: as fast as possible).
+        allow_missing: without an output device, start anyway: pieces are dropped (the
+            callbacks still run, so a conversation goes on in text) and the device is
+            tried again before each piece, at most every :data:`RETRY_SECONDS`, so
+            speakers that are plugged in later are used without a restart.
     """
 
     on_started: Callable[[Any], None] | None = None
@@ -64,9 +72,18 @@ class Player:
     """Called with a piece's tag and whether it played to the end (False: cut by stop)."""
     on_block: Callable[[np.ndarray], None] | None = None
     """Called with every block written (silence included), at the output's rate."""
+    on_available: Callable[[bool, str], None] | None = None
+    """With ``allow_missing``: called (from the player's thread) when the output device
+    goes away or comes back, with the error's message (empty when back)."""
 
     def __init__(
-        self, sample_rate: int, device: str = "", *, simulated: bool = False, realtime: bool = True
+        self,
+        sample_rate: int,
+        device: str = "",
+        *,
+        simulated: bool = False,
+        realtime: bool = True,
+        allow_missing: bool = False,
     ) -> None:
         self.sample_rate = sample_rate
         self._realtime = realtime
@@ -75,8 +92,21 @@ class Player:
         self._stream: Any = None
         self.played: list[np.ndarray] = []
         """Simulated mode: every block that was "played"."""
+        self._allow_missing = allow_missing
+        self.missing: AudioDeviceError | None = None
+        """With ``allow_missing``: why there is no output now (``None`` while there is)."""
+        self._retry_at = 0.0
+        self._pulse_name: str | None = None  # the sound server's device, when chosen so
+        self._checked_at = time.monotonic()
         if not simulated:
-            self._open_stream()
+            try:
+                self._open_stream()
+            except AudioDeviceError as exc:
+                if not allow_missing:
+                    raise
+                log.warning("%s; replies are shown as text only", exc.message)
+                self.missing = exc
+                self._retry_at = time.monotonic() + RETRY_SECONDS
         self._queue: queue.Queue[_Item | _Marker | None] = queue.Queue()
         self._generation = 0  # bumped by stop(): pieces queued before it are dropped
         self._paused = threading.Event()
@@ -130,15 +160,19 @@ class Player:
 
     def _open_stream(self) -> None:
         sd = import_sounddevice()
+        resolved = resolve_device(self._device, "output")
         try:
-            stream = sd.OutputStream(
-                samplerate=self.sample_rate,
-                channels=1,
-                dtype="float32",
-                device=parse_device(self._device),
-                latency="low",
-            )
-            stream.start()
+            with routed("sink", resolved.pulse_name):
+                stream = sd.OutputStream(
+                    samplerate=self.sample_rate,
+                    channels=1,
+                    dtype="float32",
+                    device=resolved.portaudio,
+                    latency="low",
+                )
+                stream.start()
+            self._pulse_name = resolved.pulse_name
+            self._checked_at = time.monotonic()
         except (sd.PortAudioError, ValueError) as exc:
             where = f" {self._device!r}" if self._device else ""
             raise AudioDeviceError(
@@ -189,11 +223,23 @@ class Player:
             if generation != self._generation:
                 self._finished(tag, False)
                 continue
+            if not self._output_ready():  # no device: the piece is shown, not heard
+                self._finished(tag, True)
+                if self._queue.empty():
+                    self._busy = False
+                continue
             try:
                 completed = self._play_item(item.samples, generation, tag, block, silence)
             except Exception as exc:  # reported to the caller on its next call
                 log.error("audio playback failed: %s", exc)
-                self._error = exc
+                if self._allow_missing:  # say so, and try the device again later
+                    self._set_missing(
+                        exc
+                        if isinstance(exc, AudioDeviceError)
+                        else AudioDeviceError(f"audio playback failed: {exc}")
+                    )
+                else:
+                    self._error = exc
                 self._generation += 1
                 completed = False
                 # Reopened on the next piece: a device that comes back works again.
@@ -201,6 +247,46 @@ class Player:
             self._finished(tag, completed)
             if self._queue.empty():
                 self._busy = False
+
+    def _output_ready(self) -> bool:
+        """With ``allow_missing``: is there an output (tried again when it is time)? A
+        device chosen by name that was unplugged is let go (the sound server would move
+        the stream elsewhere), so that it is used again once plugged back."""
+        if self._simulated or not self._allow_missing:
+            return True
+        now = time.monotonic()
+        if self._stream is not None:
+            if self._pulse_name is None or now < self._checked_at + RETRY_SECONDS:
+                return True
+            self._checked_at = now
+            from .pulse import find_pulse_device
+
+            if find_pulse_device(self._pulse_name, "sink") is not None:
+                return True
+            self._drop_stream()
+            self._set_missing(
+                AudioDeviceError(f"the output device {self._device!r} is not connected")
+            )
+            return False
+        if self.missing is not None and now < self._retry_at:
+            return False
+        try:
+            self._open_stream()
+        except AudioDeviceError as exc:
+            self._set_missing(exc)
+            return False
+        if self.missing is not None:
+            log.info("audio output is back")
+            self.missing = None
+            if self.on_available is not None:
+                self.on_available(True, "")
+        return True
+
+    def _set_missing(self, exc: AudioDeviceError) -> None:
+        self._retry_at = time.monotonic() + RETRY_SECONDS
+        was_missing, self.missing = self.missing is not None, exc
+        if not was_missing and self.on_available is not None:
+            self.on_available(False, exc.message)
 
     def _play_item(
         self, samples: np.ndarray, generation: int, tag: Any, block: int, silence: np.ndarray

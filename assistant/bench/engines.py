@@ -313,6 +313,7 @@ def run_engines_bench(
     Raises:
         ModelError: a model is not installed or cannot be loaded.
     """
+    from ..asr import WhisperTranscriber
     from ..engines import load_chat_model, load_transcriber, load_voice
     from ..errors import AssistantError, ModelError
     from ..llm import LlamaCppChatModel
@@ -337,6 +338,13 @@ def run_engines_bench(
             f"`bench engines` compares llama.cpp with our wrapper; {config.llm.model} is "
             "an ONNX model",
             hint="pick a GGUF model with --llm; `assistant train llm bench` measures ONNX",
+        )
+
+    if not isinstance(transcriber, WhisperTranscriber):
+        raise ModelError(
+            "`bench engines` compares faster-whisper with our wrapper; [asr] backend is "
+            f"{config.asr.backend!r}",
+            hint='measure with [asr] backend = "local"',
         )
 
     say("asr: speaking the test sentence")

@@ -14,12 +14,12 @@ import sys
 from collections.abc import Sequence
 
 from ..errors import AssistantError
-from . import bench, chat, doctor, gui, history, listen, models, speech, train
+from . import bench, chat, doctor, gui, history, listen, models, serve, speech, train
 from .context import CliContext
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (gui, speech, listen, chat, history, models, doctor, bench, train)
+_COMMAND_MODULES = (gui, speech, listen, chat, history, models, doctor, bench, train, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

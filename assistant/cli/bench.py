@@ -160,6 +160,72 @@ def register(sub: Any) -> None:
     gui.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(gui, "asr", "llm", "voice")
     gui.set_defaults(func=_gui)
+    _register_serve(group)
+
+
+def _register_serve(group: Any) -> None:
+    serve = group.add_parser(
+        "serve",
+        help="the HTTP server under load, its overhead over in-process calls, bad input",
+        description="Runs `assistant serve` on this process's engines and measures: "
+        "streaming chat and transcription clients at once for a fixed time (requests "
+        "completed, p50/p99 time to first token and to complete, errors by kind, RSS "
+        "after a warm-up and at the end: goal growth <= 5 %); transcription and first "
+        "token through the API vs in-process (goal <= 1.1x); and a list of bad requests "
+        "tried during the load, each with the 4xx it got. The exit code is 0 whatever "
+        "the figures.",
+    )
+    serve.add_argument(
+        "--duration", type=_positive, default=60, metavar="S", help="seconds of load (default 60)"
+    )
+    serve.add_argument(
+        "--warmup",
+        type=_non_negative,
+        default=10,
+        metavar="S",
+        help="seconds of load before the first RSS reading (default 10)",
+    )
+    serve.add_argument("--chat-clients", type=_positive, default=32, metavar="N")
+    serve.add_argument("--asr-clients", type=_positive, default=8, metavar="N")
+    serve.add_argument(
+        "--tokens",
+        type=_positive,
+        default=16,
+        metavar="N",
+        help="reply length of each chat request (default 16)",
+    )
+    serve.add_argument(
+        "--repeats",
+        type=_positive,
+        default=5,
+        metavar="N",
+        help="rounds of the overhead comparison (default 5)",
+    )
+    serve.add_argument("--json", metavar="PATH", help="also write the figures to this file")
+    add_model_options(serve, "asr", "llm", "voice")
+    serve.set_defaults(func=_serve)
+
+
+def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..bench.serve_load import ServeBenchOptions, format_serve, run_serve_bench
+
+    config = apply_model_options(ctx.config, args)
+    options = ServeBenchOptions(
+        duration_s=args.duration,
+        chat_clients=args.chat_clients,
+        asr_clients=args.asr_clients,
+        max_tokens=args.tokens,
+        warmup_s=args.warmup,
+        repeats=args.repeats,
+    )
+    report = run_serve_bench(
+        config, ctx.store, options, progress=lambda line: print(line, file=sys.stderr)
+    )
+    print(format_serve(report))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"figures written to {args.json}", file=sys.stderr)
+    return 0
 
 
 def _positive(text: str) -> int:

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..llm import Message
@@ -23,25 +24,34 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_HELP = "commands: /new starts a new conversation, /quit leaves (or Ctrl+D)"
+_HELP = "commands: /new starts a new conversation, /quit leaves (or Ctrl+D); Ctrl+C stops a reply"
 
 
 def register(sub: Any) -> None:
     chat = sub.add_parser(
         "chat",
         help="a text conversation in the terminal",
-        description="Type a message, get a streamed reply. When stdin is not a terminal, "
-        "each line is one message and each reply is printed on its own line(s), so it can "
-        "be scripted: echo 'Hello' | assistant chat",
+        description="Type a message, get a streamed reply. In a terminal it continues "
+        "your latest conversation (and says which); --new starts a new one. When stdin is "
+        "not a terminal, each line is one message, each reply is printed on its own "
+        "line(s) and a new conversation is started unless --continue, so it can be "
+        "scripted: echo 'Hello' | assistant chat",
     )
     chat.add_argument("--speak", action="store_true", help="also speak the replies aloud")
     chat.add_argument("--system", metavar="TEXT", help="system prompt for this conversation")
     chat.add_argument("--temperature", type=float, help="sampling temperature (0 = greedy)")
     chat.add_argument("--seed", type=int, help="sampling seed, for repeatable replies")
-    chat.add_argument(
+    which = chat.add_mutually_exclusive_group()
+    which.add_argument(
         "--new",
         action="store_true",
         help="start a new conversation instead of continuing the latest",
+    )
+    which.add_argument(
+        "--continue",
+        dest="continue_",
+        action="store_true",
+        help="continue the latest conversation also when the input is piped",
     )
     add_model_options(chat, "llm", "voice")
     chat.set_defaults(func=_chat)
@@ -67,14 +77,19 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     options = generation_options(config)
     commands = _commands(voice if player is not None else None, player)
     store = open_history()
-    conversation, history = pick_conversation(store, config, new=args.new)
+    # Piped input is a script: a stale conversation must not steer its replies.
+    new = args.new or (not interactive and not args.continue_)
+    conversation, history = pick_conversation(store, config, new=new)
     if interactive:
         print(f"Chatting with {config.llm.model}. {_HELP}")
-        if history:
-            print(f"(continuing conversation {conversation}; /new starts a new one)")
+        print(_which(store, conversation, history))
     try:
         while True:
-            line = _read_message(interactive)
+            try:
+                line = _read_message(interactive)
+            except KeyboardInterrupt:  # Ctrl+C at the prompt leaves
+                print()
+                break
             if line is None or line == "/quit":
                 break
             if not line:
@@ -117,28 +132,37 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
             if interactive:
                 print("assistant> ", end="", flush=True)
             started_at, timings = time.time(), TurnTimings()
-            reply = speak_reply(
-                model,
-                voice if player is not None else None,
-                messages,
-                options,
-                timings,
-                on_chunk=(lambda chunk: player.play(chunk.audio)) if player else None,
-                on_text=lambda delta: print(delta, end="", flush=True),
-            )
-            print(flush=True)
-            if player is not None:
-                player.wait()
-            history += [Message("user", line), Message("assistant", reply.text)]
+            written: list[str] = []
+            show = _shower(written)
+            interrupted = False
+            try:
+                reply_text = speak_reply(
+                    model,
+                    voice if player is not None else None,
+                    messages,
+                    options,
+                    timings,
+                    on_chunk=(lambda chunk: player.play(chunk.audio)) if player else None,
+                    on_text=show,
+                ).text
+                print(flush=True)
+                if player is not None:
+                    player.wait()
+            except KeyboardInterrupt:  # Ctrl+C stops this reply and keeps what came
+                interrupted = True
+                if player is not None:
+                    player.stop()
+                reply_text = "".join(written).strip()
+                print(" [stopped]", flush=True)
+            history += [Message("user", line), Message("assistant", reply_text)]
             store.add_turn(
                 conversation,
                 line,
-                reply.text,
+                reply_text,
+                interrupted=interrupted,
                 metrics=dataclasses.asdict(timings),
                 started_at=started_at,
             )
-    except KeyboardInterrupt:
-        print()
     finally:
         commands.close()
         store.close()
@@ -164,6 +188,27 @@ def _commands(voice: Any, player: Any) -> CommandRouter:
     scheduler = Scheduler(on_announce=announce)
     scheduler.start()
     return CommandRouter(CommandContext(scheduler=scheduler, notes=NotesStore()))
+def _shower(written: list[str]) -> Callable[[str], None]:
+    """Prints reply deltas as they come and keeps them (Ctrl+C keeps what was shown)."""
+
+    def show(delta: str) -> None:
+        written.append(delta)
+        print(delta, end="", flush=True)
+
+    return show
+
+
+def _which(store: Any, conversation: int, history: list) -> str:
+    """The line that says which conversation the chat continues."""
+    if not history:
+        return "(a new conversation)"
+    summary = store.conversation(conversation)
+    title = f' "{summary.title}"' if summary.title else ""
+    turns = f", {summary.turn_count} turn(s)"
+    return (
+        f"(continuing conversation {conversation}{title}{turns}: the model sees it; "
+        "/new or `assistant chat --new` starts a new one)"
+    )
 
 
 def _read_message(interactive: bool) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
+import textwrap
 from typing import Any
 
 from ..errors import AssistantError
@@ -29,13 +31,23 @@ def _doctor(args: argparse.Namespace, ctx: CliContext) -> int:
         store = None
     checks = run_checks(config, store, ctx.config_path)
     width = max(len(c.area) for c in checks)
-    columns = shutil.get_terminal_size((120, 20)).columns
+    # Nothing is cut: long lines wrap in a terminal and stay whole when piped.
+    columns = shutil.get_terminal_size((0, 0)).columns if sys.stdout.isatty() else 0
+    indent = " " * (4 + 2 + width + 2)
     for check in checks:
-        line = f"{_MARK[check.status]:>4}  {check.area:<{width}}  {check.detail}"
-        print(line[: max(columns, 80)] if len(line) > columns else line)
+        print(_wrap(f"{_MARK[check.status]:>4}  {check.area:<{width}}  {check.detail}",
+                    columns, indent))  # fmt: skip
         if check.fix:
-            print(f"{'':>4}  {'':<{width}}  fix: {check.fix}")
+            print(_wrap(f"{indent}fix: {check.fix}", columns, indent))
     failed = sum(c.status == "fail" for c in checks)
     warned = sum(c.status == "warn" for c in checks)
     print(f"\n{failed} problem(s), {warned} warning(s)")
     return 1 if failed else 0
+
+
+def _wrap(line: str, columns: int, indent: str) -> str:
+    if columns < 40 or len(line) <= columns:
+        return line
+    return textwrap.fill(
+        line, columns, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False
+    )

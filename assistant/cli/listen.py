@@ -124,11 +124,22 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _devices(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..audio import list_devices
+    from ..audio.pulse import pulse_devices
 
     devices = list_devices()
-    if not devices:
-        print("no audio devices found (see `assistant doctor`)")
+    server = [d for d in pulse_devices() if not d.is_monitor]
+    if not devices and not server:
+        print("no audio devices found (see `assistant doctor`)", flush=True)
         return 1
+    if server:
+        print("Sound server devices (choose them by name or description):")
+        for kind, title in (("source", "microphones"), ("sink", "speakers")):
+            print(f"  {title}:")
+            for each in (d for d in server if d.kind == kind):
+                mark = "  (default)" if each.is_default else ""
+                print(f"    {each.description}{mark}\n      name: {each.name}")
+        print()
+    print("PortAudio devices:")
     print(f"{'#':>3}  {'in':>3} {'out':>3}  {'rate':>6}  name")
     for d in devices:
         mark = ("<" if d.is_default_input else " ") + (">" if d.is_default_output else " ")
@@ -136,5 +147,5 @@ def _devices(args: argparse.Namespace, ctx: CliContext) -> int:
             f"{d.index:>3}  {d.inputs:>3} {d.outputs:>3}  {d.default_rate:>6.0f}  {d.name} {mark}"
         )
     print("\n< default input, > default output; set audio.input_device / audio.output_device "
-          "to a name or number")  # fmt: skip
+          "to a description, a name or a number (Settings → Audio does it too)")  # fmt: skip
     return 0

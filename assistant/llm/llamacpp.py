@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -56,6 +57,7 @@ class LlamaCppChatModel:
         self.device = resolve_device("llm", device)
         self.model_path = model_path
         self.context_size = context_size
+        self._seed = seed
         threads = threads or _default_threads()
 
         import llama_cpp
@@ -147,8 +149,10 @@ class LlamaCppChatModel:
             "top_p": options.top_p,
             "stop": list(options.stop) or None,
         }
-        if options.seed is not None:
-            kwargs["seed"] = options.seed
+        # llama-cpp-python reuses the seed given at load for every call when a call has
+        # none, so "random" (-1) replies repeat: draw a fresh one per reply instead.
+        seed = options.seed if options.seed is not None else self._seed
+        kwargs["seed"] = seed if seed >= 0 else secrets.randbelow(2**31)
         try:
             chunks = self._llm.create_chat_completion(**kwargs)
         except ValueError as exc:  # e.g. the prompt exceeds the context window

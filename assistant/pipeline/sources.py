@@ -18,7 +18,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..audio import ASR_RATE, Audio
-from ..audio.devices import import_sounddevice, parse_device
+from ..audio.devices import import_sounddevice, resolve_device
+from ..audio.pulse import routed
 from ..errors import AudioDeviceError
 
 __all__ = ["AudioSource", "MicrophoneSource", "ScriptedSource", "Utterance"]
@@ -57,7 +58,8 @@ class MicrophoneSource:
         import soxr
 
         sd = import_sounddevice()
-        chosen = parse_device(self.device)
+        resolved = resolve_device(self.device, "input")
+        chosen = resolved.portaudio
         try:
             rate = int(sd.query_devices(chosen, "input")["default_samplerate"])
         except (sd.PortAudioError, ValueError) as exc:
@@ -75,16 +77,19 @@ class MicrophoneSource:
 
         resampler = soxr.ResampleStream(rate, ASR_RATE, 1, dtype="float32")
         try:
-            stream = sd.InputStream(
-                samplerate=rate,
-                channels=1,
-                dtype="float32",
-                device=chosen,
-                blocksize=int(rate * BLOCK_SECONDS),
-                callback=callback,
-                finished_callback=lambda: blocks.put(AudioDeviceError("the input stream ended")),
-            )
-            stream.start()
+            with routed("source", resolved.pulse_name):
+                stream = sd.InputStream(
+                    samplerate=rate,
+                    channels=1,
+                    dtype="float32",
+                    device=chosen,
+                    blocksize=int(rate * BLOCK_SECONDS),
+                    callback=callback,
+                    finished_callback=lambda: blocks.put(
+                        AudioDeviceError("the input stream ended")
+                    ),
+                )
+                stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise AudioDeviceError(f"cannot open the microphone: {exc}") from exc
         log.info("microphone open at %d Hz", rate)

@@ -242,9 +242,12 @@ def trim_to_speech(
         probs, options, vad.frame_samples, vad.sample_rate, num_samples=len(at_vad_rate.samples)
     )
     if not segments:
+        live = source == "the recording"  # a microphone's, not a file the user gave
         raise NoSpeechError(
             f"no speech detected in {source}",
-            hint="check that the right microphone is selected, unmuted and loud enough",
+            hint="check that the right microphone is selected, unmuted and loud enough"
+            if live
+            else "the file holds only silence or noise: give a recording with speech in it",
         )
     scale = audio.sample_rate / vad.sample_rate
     first = math.floor(segments[0].start * scale)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,12 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, help="utterances per step")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"))
+    p.add_argument(
+        "--yes",
+        action="store_true",
+        help="train even when it would take over an hour here (else asked in a terminal, "
+        "refused when not)",
+    )
 
 
 def _prepare_from(args: argparse.Namespace, input_dir: Path, output_dir: Path) -> Any:
@@ -216,12 +223,16 @@ def _progress_bar() -> Any:
     return on_step, close
 
 
-def _do_fit(options: Any) -> Any:
+def _do_fit(options: Any, yes: bool = False) -> Any:
     from .fit import fit
+    from .guard import TimeGuard, check_enough_data, training_lock
 
+    check_enough_data(options.data_dir, options.preset, fine_tune=options.base is not None)
     on_step, close = _progress_bar()
+    guard = TimeGuard(None if not yes and not sys.stdin.isatty() else _ask(yes, close), on_step)
     try:
-        result = fit(options, on_step=on_step)
+        with training_lock(Path(options.output_dir)):
+            result = fit(options, on_step=guard)
     finally:
         close()
     print(
@@ -231,8 +242,25 @@ def _do_fit(options: Any) -> Any:
     return result
 
 
+def _ask(yes: bool, close_bar: Callable[[], None]) -> Callable[[float], bool]:
+    """The question asked when a run would take hours (``--yes`` answers it)."""
+    from .guard import format_duration
+
+    def confirm(estimate_s: float) -> bool:
+        if yes:
+            return True
+        close_bar()
+        answer = input(
+            f"This training would take about {format_duration(estimate_s)} on this machine. "
+            "Go on? [y/N] "
+        )
+        return answer.strip().lower() in ("y", "yes")
+
+    return confirm
+
+
 def _fit(args: argparse.Namespace, ctx: Any) -> int:
-    _do_fit(_fit_from(args, Path(args.data), Path(args.output), ctx))
+    _do_fit(_fit_from(args, Path(args.data), Path(args.output), ctx), args.yes)
     return 0
 
 
@@ -321,9 +349,14 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
     run = Path(args.output)
     data = run / "dataset"
     fit_options = _fit_from(args, data, run, ctx)  # a bad --base fails before any work
+    from .guard import check_enough_data
+
+    # Too few recordings fail before the slow prepare step (and again after it, on what
+    # prepare kept).
+    check_enough_data(Path(args.input), args.preset, fine_tune=fit_options.base is not None)
     report = _do_prepare(_prepare_from(args, Path(args.input), data), ctx)
     print(report.to_text(), end="")
-    result = _do_fit(fit_options)
+    result = _do_fit(fit_options, args.yes)
     exported = export_voice(
         result.checkpoint, run / "voice", args.name, register=True, store=ctx.store
     )
