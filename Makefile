@@ -22,6 +22,7 @@ test: setup-test lint pytest
 
 lint:
 	$(BIN)/ruff check assistant gui training tests
+	$(BIN)/python scripts/check_layers.py
 	$(BIN)/mypy
 
 pytest:

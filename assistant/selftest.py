@@ -13,8 +13,7 @@ default models with built-in settings, in a temporary data folder.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import functools
 import logging
 import os
 import platform
@@ -129,7 +128,12 @@ def run_self_test(
         step("engines", lambda: _load_engines(config, store, holder))
         step("turn", lambda: _spoken_turn(config, holder, wav or QUESTION_WAV))
         if gui:
-            step("window", lambda: _window(config, holder, home))
+            checks = _plugged_checks()
+            for name, check in checks:
+                step(name, functools.partial(_run_check, check, config, holder, home))
+            if not checks:
+                step("window", lambda: "skipped: the GUI is not installed "
+                                       "(pip install 'offline-voice-assistant[gui]')")  # fmt: skip
     out(f"self-test passed in {report.seconds:.1f} s")
     return report
 
@@ -225,7 +229,7 @@ def _loaders() -> list[tuple[str, Callable[..., object]]]:
 def _spoken_turn(config: Config, holder: dict[str, object], wav: Path) -> str:
     from .audio import read_audio
     from .engines import Engines
-    from .turn import run_turn
+    from .oneshot import run_turn
 
     engines = holder["engines"]
     assert isinstance(engines, Engines)
@@ -246,11 +250,19 @@ def _spoken_turn(config: Config, holder: dict[str, object], wav: Path) -> str:
     return f"heard {heard!r}; replied {shown!r} ({audio.duration:.1f} s of speech)"
 
 
-def _window(config: Config, holder: dict[str, object], home: Path) -> str:
-    if importlib.util.find_spec("PySide6") is None or importlib.util.find_spec("gui") is None:
-        return "skipped: the GUI is not installed (pip install 'offline-voice-assistant[gui]')"
+def _plugged_checks() -> list[tuple[str, Callable[[object, Config, Path], object]]]:
+    """The checks other packages plug in (the desktop app's window: entry points
+    ``assistant.selftest``); the runtime never imports them itself."""
+    from . import plugins
+
+    return [(name, check) for name, check in plugins.load("assistant.selftest")
+            if callable(check)]  # fmt: skip
+
+
+def _run_check(
+    check: Callable[[object, Config, Path], object], config: Config, holder: dict[str, object],
+    home: Path,
+) -> str:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    # Qt is imported only here, and only through importlib (the runtime never imports it).
-    window_test = importlib.import_module("gui.selftest")
-    return str(window_test.open_and_close(holder["engines"], config, home))
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # a window check, no display
+    return str(check(holder["engines"], config, home))

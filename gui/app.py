@@ -14,7 +14,7 @@ from PySide6.QtGui import QWindow
 from PySide6.QtWidgets import QApplication
 
 from .controller import Controller, Services
-from .main_window import MainWindow
+from .main_window import MainWindow, qt_app
 
 __all__ = ["App", "Services", "build_app", "run"]
 
@@ -138,7 +138,7 @@ class _ExposeWatch(QObject):
             and isinstance(watched, QWindow)
             and watched.isExposed()
         ):
-            QApplication.instance().removeEventFilter(self)
+            qt_app().removeEventFilter(self)
             # The expose event's paint runs next; report once it has.
             QTimer.singleShot(0, self.report)
         return False
@@ -155,7 +155,7 @@ _VISIBLE_MARK = "BENCH-VISIBLE"  # gui.bench.VISIBLE_MARK (not imported: keep st
 
 def _report_visible(started: float) -> None:
     watch = _ExposeWatch(started)
-    QApplication.instance().installEventFilter(watch)
+    qt_app().installEventFilter(watch)
     _keep.append(watch)
 
 

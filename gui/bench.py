@@ -7,12 +7,13 @@ Measuring code only; ``assistant.cli.bench`` prints the figures. It lives here, 
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, MutableMapping, Sized
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -213,7 +214,11 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     loop = QEventLoop()
     check = QTimer(interval=20)
-    check.timeout.connect(lambda: (predicate() or time.monotonic() > deadline) and loop.quit())
+    def tick() -> None:
+        if predicate() or time.monotonic() > deadline:
+            loop.quit()
+
+    check.timeout.connect(tick)
     check.start()
     loop.exec()
     check.stop()
@@ -272,7 +277,7 @@ def measure_stalls(
                 source.play_now(audio)
                 wait_until(lambda: False, audio.duration + 0.3)
                 controller.push_to_talk(False)
-                answered = wait_until(lambda seen=seen: len(finished) > seen, 120)
+                answered = wait_until(functools.partial(_more_than, finished, seen), 120)
                 wait_until(lambda: app.window.state == State.LISTENING, 30)
                 turn_s = time.perf_counter() - began
                 stall = heartbeat.stop()
@@ -310,3 +315,7 @@ def run_gui_bench(
     if options.turns:
         report.turns = measure_stalls(config, questions, options, progress=progress)
     return report
+
+
+def _more_than(items: Sized, count: int) -> bool:
+    return len(items) > count

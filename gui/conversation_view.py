@@ -128,8 +128,9 @@ class ConversationView(QScrollArea):
         self._drop_partial()
         while self._layout.count() > 1:
             item = self._layout.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.turns.clear()
 
     def show_turns(self, turns: list) -> None:
@@ -152,7 +153,8 @@ class ConversationView(QScrollArea):
         self.flush()
         out = []
         for i in range(self._layout.count()):
-            widget = self._layout.itemAt(i).widget()
+            item = self._layout.itemAt(i)
+            widget = item.widget() if item is not None else None
             if widget is not None:
                 out += [label.text() for label in widget.findChildren(QLabel)]
         return out
@@ -173,13 +175,16 @@ class ConversationView(QScrollArea):
 
     def _reply_bubble(self) -> tuple[QLabel, QVBoxLayout]:
         label = self._bubble("", _REPLY, right=False)
-        box = label.parentWidget().layout()
+        parent = label.parentWidget()
+        box = parent.layout() if parent is not None else None
         assert isinstance(box, QVBoxLayout)
         return label, box
 
     def _drop_partial(self) -> None:
         if self._partial is not None:
-            self._partial.parentWidget().deleteLater()
+            parent = self._partial.parentWidget()
+            if parent is not None:
+                parent.deleteLater()
             self._partial = None
 
     def _to_bottom(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -31,7 +31,7 @@ from .controller import Controller
 from .conversation_view import ConversationView
 from .sound_settings import open_sound_settings
 
-__all__ = ["PTT_KEY", "MainWindow"]
+__all__ = ["PTT_KEY", "MainWindow", "qt_app"]
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ class MainWindow(QMainWindow):
         bridge.level.connect(self._mic_back)
         self.history.itemActivated.connect(self._open_item)
         self.history.itemClicked.connect(self._open_item)
-        QApplication.instance().installEventFilter(self)
+        qt_app().installEventFilter(self)
 
     # ------------------------------------------------------------------ slots
 
@@ -341,5 +341,12 @@ class MainWindow(QMainWindow):
             event.ignore()
             self.hide()
             return
-        QApplication.instance().removeEventFilter(self)
+        qt_app().removeEventFilter(self)
         event.accept()
+
+
+def qt_app() -> QCoreApplication:
+    """The running Qt application (there always is one once a widget exists)."""
+    app = QApplication.instance()
+    assert app is not None, "no QApplication"
+    return app

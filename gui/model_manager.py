@@ -139,11 +139,15 @@ class ModelManager(QDialog):
         )
 
     def installed_ids(self) -> list[str]:
-        return [self.table.item(r, 0).text() for r in range(self.table.rowCount())]
+        return [self._cell(r) for r in range(self.table.rowCount())]
+
+    def _cell(self, row: int) -> str:
+        item = self.table.item(row, 0)
+        return item.text() if item is not None else ""
 
     def _selected(self) -> str | None:
         rows = self.table.selectionModel().selectedRows()
-        return self.table.item(rows[0].row(), 0).text() if rows else None
+        return self._cell(rows[0].row()) if rows else None
 
     # ------------------------------------------------------------------ actions
 
@@ -195,10 +199,14 @@ class ModelManager(QDialog):
         self._say(f"Importing {path.name}…")
         run_in_background(
             lambda: self.store.import_path(path, kind),
-            on_done=lambda m: (self._say(f"Imported {m.id}."), self.refresh()),
+            on_done=lambda m: self._done(f"Imported {m.id}."),
             on_error=self._failed,
             what="import",
         )
+
+    def _done(self, message: str) -> None:
+        self._say(message)
+        self.refresh()
 
     def _remove(self) -> None:
         chosen = self._selected()
@@ -209,7 +217,7 @@ class ModelManager(QDialog):
             return
         run_in_background(
             lambda: self.store.remove(chosen),
-            on_done=lambda _: (self._say(f"Removed {chosen}."), self.refresh()),
+            on_done=lambda _: self._done(f"Removed {chosen}."),
             on_error=self._failed,
             what="remove",
         )

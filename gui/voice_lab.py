@@ -146,6 +146,8 @@ class VoiceLab(QDialog):
         self.question: Any = None
         """The question shown now (a non-blocking message box), for tests."""
         self._queue: list[tuple[list[str], Callable[[], None] | None]] = []
+        self._step = ""
+        """The first word of the step that runs (check, prepare, fit...)."""
         self._signals = _Signals()
         self._signals.level.connect(self._on_level)
         self._signals.recorded.connect(self._on_recorded)
@@ -205,8 +207,8 @@ class VoiceLab(QDialog):
         self.status.setWordWrap(True)
 
         layout = QVBoxLayout(self)
-        for widget in (self.counter, self.prompt, self.meter):
-            layout.addWidget(widget)
+        for shown in (self.counter, self.prompt, self.meter):
+            layout.addWidget(shown)
         layout.addLayout(row)
         layout.addWidget(self.stats)
         layout.addSpacing(12)
@@ -376,6 +378,7 @@ class VoiceLab(QDialog):
         if not self._queue:
             return
         args, self._after = self._queue.pop(0)
+        self._step = args[0]
         process = QProcess(self)
         process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         process.finished.connect(self._step_finished)
@@ -399,6 +402,11 @@ class VoiceLab(QDialog):
             self._queue = []
             self._ask_long_run(estimate)
             return
+        problem = data_problem(output) if code != 0 and self._step == "check" else None
+        if problem is not None:  # too few recordings: nothing was started
+            self._queue = []
+            self._set_state("idle", problem)
+            return
         if code != 0:
             self._timer.stop()
             self._queue = []
@@ -415,11 +423,6 @@ class VoiceLab(QDialog):
         if self.state in _BUSY:
             return  # one training at a time
         preset = self.preset.currentText()
-        # The lab trains from scratch (no base voice), which needs the most speech.
-        problem = data_problem(self.recordings, preset, fine_tune=False)
-        if problem is not None:
-            self._set_state("idle", problem)
-            return
         dataset = self.folder / "dataset"
         fit = [
             "fit",
@@ -432,8 +435,11 @@ class VoiceLab(QDialog):
             str(self.steps.value()),
         ] + (["--yes"] if confirmed else [])
         self._set_state("training", "Checking the recordings…")
+        # The lab trains from scratch (no base voice), which needs the most speech: the
+        # check refuses too few recordings and says how much more to record.
         self._run_steps(
             [
+                (["check", str(self.recordings), "--preset", preset], None),
                 (["prepare", str(self.recordings), "--output", str(dataset)], self._started_fit),
                 (fit, self._trained),
             ]

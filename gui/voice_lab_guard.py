@@ -18,15 +18,13 @@ __all__ = ["ask", "data_problem", "declined_estimate", "has_checkpoint"]
 _ESTIMATE = re.compile(r"would take about (.+?) on this machine")
 
 
-def data_problem(recordings: Path, preset: str, *, fine_tune: bool) -> str | None:
-    """Why ``recordings`` are too few for ``preset`` (how much more to record), or None."""
-    from assistant.errors import AssistantError
-    from training.voice.guard import check_enough_data
+def data_problem(output: str) -> str | None:
+    """The message of a failed ``train voice check`` (too little speech), or None.
 
-    try:
-        check_enough_data(recordings, preset, fine_tune=fine_tune, subject="Your recordings hold")
-    except AssistantError as exc:
-        return exc.message
+    The lab asks training through its command line (gui never imports training)."""
+    for line in output.splitlines():
+        if line.startswith("error: "):
+            return line.removeprefix("error: ").strip()
     return None
 
 

@@ -321,7 +321,7 @@ def test_the_model_manager_lists_the_embedded_models_and_the_active_ones(
 
 def test_assistant_without_a_command_opens_the_app_or_says_how_to_get_it(monkeypatch, capsys):
     from assistant import cli
-    from assistant.cli import gui as gui_command
+    from gui import cli as gui_command
 
     opened = []
     monkeypatch.setattr(gui_command, "run_gui", lambda args, ctx: opened.append(ctx) or 0)

@@ -31,6 +31,7 @@ from assistant.pipeline.turns import QUESTION_PAUSE, STATEMENT_PAUSE, early_end_
 from assistant.store import ModelStore
 from assistant.tts import synthesize_all
 
+pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def config() -> Config:

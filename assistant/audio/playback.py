@@ -41,10 +41,11 @@ class _Item:
 
 
 class _Marker:
-    """Queued by wait(): everything before it has been played when it is reached."""
+    """Queued by wait() and mark(): everything before it has been played when it is
+    reached."""
 
-    def __init__(self) -> None:
-        self.done = threading.Event()
+    def __init__(self, done: threading.Event | None = None) -> None:
+        self.done = done or threading.Event()
 
 
 class Player:
@@ -64,6 +65,8 @@ class Player:
             callbacks still run, so a conversation goes on in text) and the device is
             tried again before each piece, at most every :data:`RETRY_SECONDS`, so
             speakers that are plugged in later are used without a restart.
+        keep: with ``simulated``, keep every block in :attr:`played` (False: a long run,
+            a soak, must not grow with what it played).
     """
 
     on_started: Callable[[Any], None] | None = None
@@ -84,8 +87,10 @@ class Player:
         simulated: bool = False,
         realtime: bool = True,
         allow_missing: bool = False,
+        keep: bool = True,
     ) -> None:
         self.sample_rate = sample_rate
+        self._keep = keep
         self._realtime = realtime
         self._simulated = simulated
         self._device = device
@@ -113,6 +118,7 @@ class Player:
         self._busy = False
         self._error: BaseException | None = None
         self._closed = False
+        self._written = 0
         self._thread = threading.Thread(target=self._run, name="player", daemon=True)
         self._thread.start()
 
@@ -120,6 +126,11 @@ class Player:
     def busy(self) -> bool:
         """True while something is queued or playing."""
         return self._busy
+
+    @property
+    def paused(self) -> bool:
+        """True between :meth:`pause` and :meth:`resume` (or :meth:`stop`)."""
+        return self._paused.is_set()
 
     def play(self, audio: Audio, tag: Any = None) -> None:
         """Queue audio to play after what is already queued."""
@@ -136,6 +147,25 @@ class Player:
         done = marker.done.wait(timeout)
         self._raise_error()
         return done
+
+    def mark(self, done: threading.Event) -> None:
+        """Set ``done`` once everything queued so far has been played (or stopped);
+        returns at once (then :meth:`check` raises a playback failure, if any)."""
+        self._queue.put(_Marker(done))
+
+    def check(self) -> None:
+        """Raise the playback failure since the last call, if any.
+
+        Raises:
+            AudioDeviceError: the output failed.
+        """
+        self._raise_error()
+
+    @property
+    def blocks_written(self) -> int:
+        """Blocks written to the output so far (silence included): it grows while the
+        player makes progress."""
+        return self._written
 
     def stop(self) -> None:
         """Drop queued audio and go silent at once."""
@@ -204,7 +234,9 @@ class Player:
         else:
             if self._realtime:
                 time.sleep(len(block) / self.sample_rate)
-            self.played.append(block)
+            if self._keep:
+                self.played.append(block)
+        self._written += 1
         if self.on_block is not None:
             self.on_block(block)
 

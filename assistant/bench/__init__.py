@@ -1,7 +1,7 @@
 """Benchmarks: how fast the engines run on this machine, what our wrappers cost, and how
 soon the live pipeline answers compared with a sequential one."""
 
-from .engines import bench_asr, bench_llm, bench_tts, make_speech, run_engines_bench
+from .engine_speed import bench_asr, bench_llm, bench_tts, make_speech, run_engines_bench
 from .latency import find_questions, run_latency_bench
 from .report import (
     BenchOptions,

@@ -36,7 +36,7 @@ from ..audio import ASR_RATE, Audio, read_audio
 from ..audio.playback import Player
 from ..config import Config
 from ..errors import AudioFormatError, EngineError
-from ..llm import Message, complete, fit_to_context
+from ..llm import complete, fit_to_context
 from ..pipeline import (
     Conversation,
     FinalTranscript,
@@ -45,9 +45,9 @@ from ..pipeline import (
     TurnFinished,
     TurnMetrics,
 )
+from ..reply import build_messages, generation_options
 from ..text import speakable
 from ..tts import synthesize_all
-from ..turn import generation_options
 from ..vad import Endpointer, SpeechEnded, VadOptions
 from .live import LiveSource, TurnEvents, state_is
 from .report import LatencyOptions, LatencyReport, LatencyTurn, MemoryUse, machine_info
@@ -92,7 +92,7 @@ class _StreamingRound:
 
     def __init__(self, engines: Engines, config: Config, timeout: float) -> None:
         self.source = LiveSource()
-        self.player = Player(engines.voice.sample_rate, simulated=True)
+        self.player = Player(engines.voice.sample_rate, simulated=True, keep=False)
         self.events = TurnEvents()
         self.timeout = timeout
         self.conversation = Conversation.from_engines(
@@ -232,7 +232,7 @@ class _Baseline:
         self.config = config
         self.options = generation_options(config)
         self.timeout = timeout
-        self.player = Player(engines.voice.sample_rate, simulated=True)
+        self.player = Player(engines.voice.sample_rate, simulated=True, keep=False)
         self._started: list[float] = []
         self._playing = threading.Event()
         self.player.on_started = self._on_started
@@ -273,7 +273,7 @@ class _Baseline:
         steps = {"transcript": time.monotonic() - speech_end}
         if not heard.strip():
             return LatencyTurn("baseline", name, round_, heard, "", None, steps)
-        messages = [Message("system", config.llm.system_prompt), Message("user", heard)]
+        messages = build_messages(config.llm.system_prompt, (), heard)
         messages = fit_to_context(engines.chat, messages, self.options.max_tokens)
         reply = complete(engines.chat, messages, self.options).strip()
         steps["reply_text"] = time.monotonic() - speech_end
@@ -294,7 +294,7 @@ class _Baseline:
 def _warm_up(engines: Engines, config: Config, samples: np.ndarray) -> None:
     """One untimed turn through every engine, so no figure pays for a cold start."""
     heard = engines.transcriber.transcribe(Audio(samples, ASR_RATE)).text or "Hello."
-    messages = [Message("system", config.llm.system_prompt), Message("user", heard)]
+    messages = build_messages(config.llm.system_prompt, (), heard)
     reply = complete(engines.chat, messages, generation_options(config))
     synthesize_all(engines.voice, speakable(reply or "Hello.", engines.voice.language))
 

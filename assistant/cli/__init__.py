@@ -11,15 +11,25 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
+from .. import plugins
 from ..errors import AssistantError
-from . import bench, chat, doctor, gui, history, listen, models, serve, speech, train
+from . import bench, chat, doctor, history, listen, models, serve, speech
 from .context import CliContext
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (gui, speech, listen, chat, history, models, doctor, bench, train, serve)
+_COMMAND_MODULES = (speech, listen, chat, history, models, doctor, bench, serve)
+
+# Commands that packages above the runtime plug in (assistant.plugins); where one is not
+# installed, its name still answers, with how to get it.
+_PLUGGED = {
+    "gui": ("the desktop app (needs the gui extra)",
+            "the desktop app needs the gui extra: pip install 'offline-voice-assistant[gui]'"),
+    "train": ("fine-tune the language model or train a voice (needs the train extra)",
+              "install the assistant from source with the train extra: pip install -e '.[train]'"),
+}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _COMMAND_MODULES:
         module.register(sub)
+    for _name, register in plugins.registrars("assistant.commands"):
+        register(sub)
+    for name, (summary, hint) in _PLUGGED.items():
+        if name not in sub.choices:
+            missing = sub.add_parser(name, help=summary)
+            missing.set_defaults(func=_not_installed(name, hint))
     return parser
+
+
+def _not_installed(name: str, hint: str) -> Callable[[argparse.Namespace, CliContext], int]:
+    def run(args: argparse.Namespace, ctx: CliContext) -> int:
+        raise AssistantError(f"`assistant {name}` is not part of this installation", hint=hint)
+
+    return run
 
 
 def _setup_logging(debug: bool, verbose: bool) -> None:
@@ -59,11 +82,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.self_test:
         args.func = _self_test
     elif args.command is None:
-        if not gui.gui_available():
+        app = plugins.app()
+        if app is None or not app.available():
             parser.print_help()
-            print(f"\nhint: {gui.INSTALL_HINT}")
+            print(f"\nhint: {app.install_hint if app is not None else _PLUGGED['gui'][1]}")
             return 0
-        args.func = gui.run_gui
+        args.func = app.run
     ctx = CliContext.from_args(args)
     try:
         return int(args.func(args, ctx) or 0)

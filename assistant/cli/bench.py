@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import AssistantError
 from ..fsutil import atomic_write_text
 from .common import add_model_options, apply_model_options
 from .context import CliContext
@@ -17,7 +16,7 @@ from .context import CliContext
 if TYPE_CHECKING:
     from ..bench import EnginesReport, LatencyReport
 
-__all__ = ["register"]
+__all__ = ["QUESTIONS", "non_negative", "opt", "positive", "register"]
 
 _LIMIT = 1.05
 """The most our wrapper may cost: 5% over the raw library call."""
@@ -25,7 +24,7 @@ _NOISY = 0.10
 """Rounds that vary more than this (10%) mark a figure as taken on a busy machine."""
 _LAG_NOTE = 0.05
 """Capture lag (seconds) above which the latency table warns that it skews the figures."""
-_QUESTIONS = Path(__file__).resolve().parents[2] / "tests" / "bench_questions"
+QUESTIONS = Path(__file__).resolve().parents[2] / "tests" / "bench_questions"
 """The fixed question set, in a source checkout."""
 
 
@@ -48,11 +47,11 @@ def register(sub: Any) -> None:
         "The exit code is 0 whatever the figures, 1 if an engine cannot load.",
     )
     engines.add_argument(
-        "--repeats", type=_positive, default=5, metavar="N", help="timed rounds (default 5)"
+        "--repeats", type=positive, default=5, metavar="N", help="timed rounds (default 5)"
     )
     engines.add_argument(
         "--tokens",
-        type=_positive,
+        type=positive,
         default=128,
         metavar="N",
         help="longest language-model reply in tokens (default 128)",
@@ -76,26 +75,26 @@ def register(sub: Any) -> None:
     latency.add_argument(
         "--questions",
         metavar="DIR",
-        default=str(_QUESTIONS),
+        default=str(QUESTIONS),
         help="folder of q*.wav questions and stop.wav (default: tests/bench_questions "
         "of the source tree)",
     )
     latency.add_argument(
         "--repeats",
-        type=_positive,
+        type=positive,
         default=2,
         metavar="N",
         help="rounds over the questions (default 2)",
     )
     latency.add_argument(
         "--max-tokens",
-        type=_positive,
+        type=positive,
         metavar="N",
         help="longest reply in tokens (default: the config's llm.max_tokens)",
     )
     latency.add_argument(
         "--barge-ins",
-        type=_non_negative,
+        type=non_negative,
         default=5,
         metavar="N",
         help="turns in which the user talks over the reply (default 5; 0 for none)",
@@ -119,47 +118,20 @@ def register(sub: Any) -> None:
     )
     commands.add_argument("--spoken", action="store_true", help="also through voice and whisper")
     commands.add_argument(
-        "--limit", type=_positive, metavar="N", help="only the first N commands (quick runs)"
+        "--limit", type=positive, metavar="N", help="only the first N commands (quick runs)"
     )
     commands.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(commands, "asr", "voice")
     commands.set_defaults(func=_commands)
 
-    gui = group.add_parser(
-        "gui",
-        help="the desktop app: time to a visible window, GUI-thread stalls during a turn",
-        description="Starts `assistant gui` --launches times in fresh processes and reports "
-        "the time from starting the process to the window's first expose event; then "
-        "opens the app in this process on the real pipeline (the questions spoken into a "
-        "scripted microphone with push-to-talk, a simulated speaker, a throwaway history) "
-        "and watches the GUI thread with a heartbeat timer: the longest stall is the "
-        "longest gap between beats minus the interval. Goals: window ≤ 1.5 s, stall "
-        "≤ 50 ms. Without a display Qt's offscreen platform is used. The exit code is 0 "
-        "whatever the figures.",
-    )
-    gui.add_argument(
-        "--launches", type=_non_negative, default=3, metavar="N",
-        help="launches timed (default 3; 0 for none)",
-    )  # fmt: skip
-    gui.add_argument(
-        "--turns", type=_non_negative, default=3, metavar="N",
-        help="spoken turns watched (default 3; 0 for none)",
-    )  # fmt: skip
-    gui.add_argument(
-        "--heartbeat-ms", type=_positive, default=5, metavar="MS",
-        help="heartbeat interval (default 5)",
-    )  # fmt: skip
-    gui.add_argument(
-        "--max-tokens", type=_positive, metavar="N",
-        help="longest reply in tokens (default: the config's llm.max_tokens)",
-    )  # fmt: skip
-    gui.add_argument(
-        "--questions", metavar="DIR", default=str(_QUESTIONS),
-        help="folder of q*.wav questions (default: tests/bench_questions of the source tree)",
-    )  # fmt: skip
-    gui.add_argument("--json", metavar="PATH", help="also write every figure to this file")
-    add_model_options(gui, "asr", "llm", "voice")
-    gui.set_defaults(func=_gui)
+    from . import bench_soak
+
+    bench_soak.register(group, positive=positive, non_negative=non_negative, questions=QUESTIONS)
+
+    from ..plugins import registrars
+
+    for _name, register_bench in registrars("assistant.bench"):
+        register_bench(group)
     _register_serve(group)
 
 
@@ -176,27 +148,27 @@ def _register_serve(group: Any) -> None:
         "the figures.",
     )
     serve.add_argument(
-        "--duration", type=_positive, default=60, metavar="S", help="seconds of load (default 60)"
+        "--duration", type=positive, default=60, metavar="S", help="seconds of load (default 60)"
     )
     serve.add_argument(
         "--warmup",
-        type=_non_negative,
+        type=non_negative,
         default=10,
         metavar="S",
         help="seconds of load before the first RSS reading (default 10)",
     )
-    serve.add_argument("--chat-clients", type=_positive, default=32, metavar="N")
-    serve.add_argument("--asr-clients", type=_positive, default=8, metavar="N")
+    serve.add_argument("--chat-clients", type=positive, default=32, metavar="N")
+    serve.add_argument("--asr-clients", type=positive, default=8, metavar="N")
     serve.add_argument(
         "--tokens",
-        type=_positive,
+        type=positive,
         default=16,
         metavar="N",
         help="reply length of each chat request (default 16)",
     )
     serve.add_argument(
         "--repeats",
-        type=_positive,
+        type=positive,
         default=5,
         metavar="N",
         help="rounds of the overhead comparison (default 5)",
@@ -228,7 +200,7 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -238,7 +210,7 @@ def _positive(text: str) -> int:
     return value
 
 
-def _non_negative(text: str) -> int:
+def non_negative(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -351,8 +323,8 @@ def format_latency(report: LatencyReport) -> str:
     for pipeline in ("streaming", "baseline"):
         answered = len(report.latencies(pipeline))
         lines.append(
-            f"{pipeline + ' (s)':<22} {_opt(report.latency(pipeline, 50)):>9} "
-            f"{_opt(report.latency(pipeline, 90)):>9} {f'{answered}/{per_side}':>7}"
+            f"{pipeline + ' (s)':<22} {opt(report.latency(pipeline, 50)):>9} "
+            f"{opt(report.latency(pipeline, 90)):>9} {f'{answered}/{per_side}':>7}"
         )
     lag = max((t.capture_lag for t in report.turns), default=0.0)
     if lag > _LAG_NOTE:
@@ -361,26 +333,26 @@ def format_latency(report: LatencyReport) -> str:
             "streaming figures may be that much too small (a busy machine?)"
         )
     lines.append(
-        f"{'ratio stream/base':<22} {_opt(report.ratio(50)):>9} {_opt(report.ratio(90)):>9}"
+        f"{'ratio stream/base':<22} {opt(report.ratio(50)):>9} {opt(report.ratio(90)):>9}"
     )
     stops = len(report.barge_in_stops)
     p50, p90 = report.barge_in(50), report.barge_in(90)
     lines.append(
-        f"{'barge-in stop (ms)':<22} {_opt(p50, 1000, 0):>9} {_opt(p90, 1000, 0):>9} "
+        f"{'barge-in stop (ms)':<22} {opt(p50, 1000, 0):>9} {opt(p90, 1000, 0):>9} "
         f"{f'{stops}/{report.barge_ins_tried}':>7}"
     )
     stops = len(report.barge_in_at_output)
     p50, p90 = report.barge_in(50, at_output=True), report.barge_in(90, at_output=True)
     lines.append(
-        f"{'  seen at the output':<22} {_opt(p50, 1000, 0):>9} {_opt(p90, 1000, 0):>9} "
+        f"{'  seen at the output':<22} {opt(p50, 1000, 0):>9} {opt(p90, 1000, 0):>9} "
         f"{f'{stops}/{report.barge_ins_tried}':>7}"
     )
     mem = report.memory
     lines.append("")
     lines.append(
-        f"memory: peak {mem.peak_mb:.0f} MB (resident {_opt(mem.rss_start_mb, 1, 0)} MB "
-        f"before loading, {_opt(mem.rss_loaded_mb, 1, 0)} MB loaded, "
-        f"{_opt(mem.rss_end_mb, 1, 0)} MB at the end)"
+        f"memory: peak {mem.peak_mb:.0f} MB (resident {opt(mem.rss_start_mb, 1, 0)} MB "
+        f"before loading, {opt(mem.rss_loaded_mb, 1, 0)} MB loaded, "
+        f"{opt(mem.rss_end_mb, 1, 0)} MB at the end)"
     )
     verdict = "yes" if report.ratio_goal_met else "no"
     lines.append(f"ratio ≤ {RATIO_GOAL:.2f} at p50 and p90: {verdict}")
@@ -394,7 +366,7 @@ def format_latency(report: LatencyReport) -> str:
     return "\n".join(lines)
 
 
-def _opt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
+def opt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
     return "-" if value is None else f"{value * scale:.{digits}f}"
 
 
@@ -433,78 +405,3 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
         atomic_write_text(Path(args.json), json.dumps(report.to_dict(), indent=2) + "\n")
         print(f"figures written to {args.json}", file=sys.stderr)
     return 0
-
-
-def _gui(args: argparse.Namespace, ctx: CliContext) -> int:
-    import importlib
-
-    from . import gui as gui_command
-
-    if not gui_command.gui_available():
-        raise AssistantError("PySide6 is not installed", hint=gui_command.INSTALL_HINT)
-    # Qt is imported only here, never by the runtime.
-    bench = importlib.import_module("gui.bench")
-    config = apply_model_options(ctx.config, args)
-    json_path = Path(args.json) if args.json else None
-    questions: list[Path] = []
-    if args.turns:
-        from ..bench import find_questions
-
-        questions, _ = find_questions(Path(args.questions))
-    options = bench.GuiBenchOptions(
-        launches=args.launches,
-        turns=args.turns,
-        heartbeat_ms=args.heartbeat_ms,
-        max_tokens=args.max_tokens,
-    )
-    report = bench.run_gui_bench(
-        config,
-        ctx.config_path,
-        questions,
-        options,
-        progress=lambda line: print(line, file=sys.stderr),
-    )
-    print(format_gui(report.to_dict()))
-    if json_path is not None:
-        atomic_write_text(json_path, json.dumps(report.to_dict(), indent=2) + "\n")
-        print(f"figures written to {json_path}", file=sys.stderr)
-    return 0
-
-
-def format_gui(figures: dict[str, Any]) -> str:
-    """``bench gui``'s figures (its JSON form) as a table, with a verdict on each goal."""
-    launch, stall = figures["launch"], figures["stall"]
-    machine = figures.get("machine") or {}
-    lines = [
-        f"machine: {machine.get('cpu_count', '?')} CPUs ({machine.get('cpu', '?')}), "
-        f"Python {machine.get('python', '?')}",
-        "window visible = process start -> the main window's first expose event "
-        "(interpreter start and imports included)",
-        f"stall = longest gap between {stall['heartbeat_ms']} ms GUI-thread heartbeats "
-        "minus the interval, from pressing talk to the end of the turn",
-        "",
-    ]
-    header = f"{'':<28} {'value':>9} {'goal':>9} {'met':>5}"
-    lines += [header, "-" * len(header)]
-    for i, run in enumerate(launch["runs"]):
-        lines.append(
-            f"{f'launch {i + 1} (s)':<28} {run['from_spawn_s']:>9.3f} "
-            f"{'':>9} {'':>5}   ({run['from_run_s']:.3f} s from gui.app.run())"
-        )
-    for error in launch["errors"]:
-        lines.append(f"  {error}")
-    lines.append(_goal_line("window visible, worst (s)", launch, 1.0, 3))
-    for turn in stall["turns"]:
-        answered = "" if turn["answered"] else "  (no reply in time)"
-        lines.append(
-            f"{'stall ' + turn['question'] + ' (ms)':<28} {1000 * turn['longest_stall_s']:>9.0f}"
-            f"{answered}"
-        )
-    lines.append(_goal_line("GUI stall, worst (ms)", stall, 1000.0, 0))
-    return "\n".join(lines)
-
-
-def _goal_line(name: str, part: dict[str, Any], scale: float, digits: int) -> str:
-    met = {True: "yes", False: "no", None: "-"}[part["goal_met"]]
-    goal = f"{part['goal_s'] * scale:.{digits}f}"
-    return f"{name:<28} {_opt(part['worst_s'], scale, digits):>9} {goal:>9} {met:>5}"

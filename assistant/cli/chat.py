@@ -59,7 +59,8 @@ def register(sub: Any) -> None:
 
 def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..engines import load_chat_model, load_voice
-    from ..turn import TurnTimings, generation_options, speak_reply
+    from ..oneshot import TurnTimings, speak_reply
+    from ..reply import build_messages, generation_options
 
     config = apply_model_options(ctx.config, args)
     if args.system is not None:
@@ -124,11 +125,7 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
                         started_at=time.time(),
                     )
                 continue
-            messages = [
-                Message("system", config.llm.system_prompt),
-                *history,
-                Message("user", line),
-            ]
+            messages = build_messages(config.llm.system_prompt, history, line)
             if interactive:
                 print("assistant> ", end="", flush=True)
             started_at, timings = time.time(), TurnTimings()

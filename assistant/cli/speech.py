@@ -44,7 +44,7 @@ def register(sub: Any) -> None:
 
 def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..engines import Engines
-    from ..turn import run_turn
+    from ..oneshot import run_turn
 
     config = apply_model_options(ctx.config, args)
     output = check_output_path(args.output)

@@ -1,82 +1,176 @@
-"""The capture thread's work: echo removal, endpointing, levels, barge-in, speculation.
+"""The capture stage: the source's blocks in; utterances, speculations, levels and
+barge-ins out.
 
-Mixed into :class:`~assistant.pipeline.Conversation`, which owns the state it uses; the
-declarations below name that state for readers and type checkers.
+One thread reads the audio source, removes the speakers' echo, runs the endpointer,
+reports levels, pauses the reply the moment the user starts talking over it and cuts it
+once the speech is confirmed, asks the partials stage for transcripts while the user
+speaks, and hands turns to the turn worker:
+
+- 100 ms into a pause, a *speculative* turn with the utterance so far (the worker
+  answers it unseen);
+- when the pause becomes the end of the utterance, the speculation is confirmed if the
+  pause it answers never broke, or else a new turn with the whole utterance;
+- when the speculative transcript reads as finished, the turn ends after a shorter pause
+  (:func:`~assistant.pipeline.turns.early_end_pause`).
+
+Every speculative turn is resolved here (confirmed or cancelled), so nothing downstream
+waits on it for ever. All the state below belongs to the capture thread, except the
+push-to-talk buffer and the mode, which the facade sets under ``_lock``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
 from ..audio import ASR_RATE
+from ..audio.echo import EchoCanceller
 from ..audio.playback import Player
 from ..errors import AudioDeviceError
-from ..vad import Endpointer, SpeechEnded, SpeechStarted, VadOptions
-from .events import AudioLevel, Event, State
+from ..vad import Endpointer, SpeechEnded, SpeechStarted
+from .emitter import Emitter
+from .events import AudioLevel, State
+from .partials import PartialsStage
 from .sources import AudioSource
-from .turns import PendingTurn, early_end_pause
+from .turns import Turn, TurnRegistry, early_end_pause
 
-__all__ = ["CaptureMixin"]
+__all__ = ["CaptureStage"]
 
 log = logging.getLogger(__name__)
 
-_PARTIAL_EVERY = 0.5  # seconds between partial transcripts
-_PAUSE_FRAMES = 1  # frames above the threshold that pause the reply at once (32 ms)
-_RESUME_AFTER = 0.6  # a pause with no confirmed speech after this long resumes the reply
-_SPECULATE_AFTER = 0.1  # seconds of pause before a turn starts speculatively
+PARTIAL_EVERY = 0.5
+"""Seconds between partial transcripts."""
+PAUSE_FRAMES = 1
+"""Frames above the threshold that pause the reply at once (32 ms)."""
+RESUME_AFTER = 0.6
+"""A pause with no confirmed speech resumes the reply after this long."""
+SPECULATE_AFTER = 0.1
+"""Seconds of pause before a turn starts speculatively."""
+REOPEN_AFTER = 0.5
+"""Seconds between attempts to reopen a failed input device."""
 
 
-class CaptureMixin:
-    """Reads the source and turns sound into utterances, levels and barge-ins."""
+class CaptureStage:
+    """Reads the source and turns sound into utterances, levels and barge-ins.
 
-    _running: threading.Event
-    _source_factory: Callable[[], AudioSource]
-    _source: AudioSource | None
-    _input_failed: bool
-    _endpointer: Endpointer
-    _options: VadOptions
-    _echo: Any
-    _mode: str
-    _ptt_buffer: list[np.ndarray] | None
-    _state: State
-    _partials: queue.Queue[np.ndarray | None]
-    _last_partial: float
-    _last_level: float
-    _loud_frames: int
-    _paused_at: float | None
-    _speculative: PendingTurn | None
-    _quiet_since: int | None
-    _current: PendingTurn | None
-    _player: Player
-    barge_in_stops: list[float]
+    Args:
+        source_factory: opens the source (again, after a device failure).
+        endpointer: the streaming endpointer (on the conversation's own VAD).
+        echo: the echo canceller, or ``None``.
+        mode: ``hands-free`` or ``push-to-talk``.
+        emitter, registry: the pipeline's event emitter and turn registry.
+        submit: hands a turn to the turn worker (``confirmed=False``: speculative).
+        partials: the partials stage.
+        player: the reply's player (paused and resumed here).
+        cut: cuts the current reply (a barge-in).
+        in_pause: set here while the user pauses inside an utterance (the partials stage
+            then leaves the recogniser to the speculative turn).
+    """
 
-    def _emit(self, event: Event) -> None:
-        raise NotImplementedError
+    def __init__(
+        self,
+        *,
+        source_factory: Callable[[], AudioSource],
+        endpointer: Endpointer,
+        echo: EchoCanceller | None,
+        mode: str,
+        emitter: Emitter,
+        registry: TurnRegistry,
+        submit: Callable[[Turn, bool], None],
+        partials: PartialsStage,
+        player: Player,
+        cut: Callable[[], object],
+        in_pause: threading.Event,
+    ) -> None:
+        self._source_factory = source_factory
+        self._endpointer = endpointer
+        self._options = endpointer.options
+        self._echo = echo
+        self._emitter = emitter
+        self._registry = registry
+        self._submit = submit
+        self._partials = partials
+        self._player = player
+        self._cut = cut
+        self._lock = threading.Lock()
+        self._mode = mode
+        self._ptt_buffer: list[np.ndarray] | None = None
+        self._running = threading.Event()
+        self._stopping = threading.Event()
+        self._source: AudioSource | None = None
+        self._thread: threading.Thread | None = None
+        self._input_failed = False
+        self._last_partial = 0.0
+        self._last_level = 0.0
+        self._loud_frames = 0
+        self._paused_at: float | None = None
+        self._quiet_since: int | None = None  # endpointer position where a pause began
+        self._in_pause = in_pause
+        self.barge_in_stops: list[float] = []
+        """Seconds from each barge-in's speech onset to the reply going silent."""
 
-    def _set_state(self, state: State) -> None:
-        raise NotImplementedError
+    # ------------------------------------------------------------------ control (any thread)
 
-    def _error(self, exc: BaseException, source: str) -> None:
-        raise NotImplementedError
+    @property
+    def mode(self) -> str:
+        return self._mode
 
-    def _submit(self, turn: PendingTurn, *, confirmed: bool = True) -> None:
-        raise NotImplementedError
+    def set_mode(self, mode: str) -> None:
+        with self._lock:
+            self._mode = mode
+            self._ptt_buffer = None
+        spec = self._registry.set_speculative(None)
+        if spec is not None:
+            spec.cancel()  # its utterance will not be ended by the endpointer now
 
-    def _confirm(self, turn: PendingTurn) -> None:
-        raise NotImplementedError
+    def press(self) -> None:
+        """Push-to-talk pressed: collect the audio from now on."""
+        with self._lock:
+            self._ptt_buffer = []
 
-    def interrupt(self) -> None:
-        raise NotImplementedError
+    def release(self) -> np.ndarray | None:
+        """Push-to-talk released: the audio since :meth:`press` (``None`` if nothing)."""
+        with self._lock:
+            buffer, self._ptt_buffer = self._ptt_buffer, None
+        return np.concatenate(buffer) if buffer else None
 
-    def _capture_loop(self) -> None:
+    def forget_pause(self) -> None:
+        """The reply was stopped: a fast pause of it has nothing left to resume."""
+        self._paused_at = None
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._running.set()
+        self._thread = threading.Thread(target=self._guarded, name="capture", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Close the source and join the thread."""
+        self._running.clear()
+        self._stopping.set()
+        source = self._source
+        if source is not None:
+            source.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            if self._thread.is_alive():
+                log.warning("the capture thread did not stop within 5 s (a source that "
+                            "ignores close())")  # fmt: skip
+            self._thread = None
+
+    # ------------------------------------------------------------------ the thread
+
+    def _guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # a stage never dies silently
+            self._emitter.error(exc, "capture")
+
+    def _run(self) -> None:
         while self._running.is_set():
             try:
                 self._source = self._source_factory()
@@ -91,16 +185,22 @@ class CaptureMixin:
             except AudioDeviceError as exc:
                 if not self._input_failed:
                     self._input_failed = True
-                    self._error(exc, "input")
+                    self._emitter.error(exc, "input")
                 self._endpointer.reset()
-                time.sleep(0.5)  # then try to reopen: the device may come back
+                self._set_quiet(None)
+                spec = self._registry.set_speculative(None)
+                if spec is not None:
+                    spec.cancel()  # its utterance is lost with the device
+                # Then try to reopen (the device may come back); stop() ends the wait.
+                self._stopping.wait(REOPEN_AFTER)
 
     def _on_block(self, block: np.ndarray) -> None:
         if self._echo is not None:
             block = self._echo.process(block)
         if self._mode == "push-to-talk":
-            if self._ptt_buffer is not None:
-                self._ptt_buffer.append(block)
+            with self._lock:
+                if self._ptt_buffer is not None:
+                    self._ptt_buffer.append(block)
             self._report_level(block, 0.0)
             return
         events = self._endpointer.push(block)
@@ -112,60 +212,72 @@ class CaptureMixin:
             if isinstance(event, SpeechStarted):
                 self._on_speech_started(event, now)
             elif isinstance(event, SpeechEnded):
-                speech_end = now - (self._endpointer.position - event.at) / ASR_RATE
-                turn, self._speculative = self._speculative, None
-                # Confirm the speculation only if the pause it started in never broke:
-                # otherwise it lacks what was said after it.
-                if (
-                    turn is not None
-                    and not turn.cancel.is_set()
-                    and (self._quiet_since is not None and self._quiet_since == turn.quiet_from)
-                ):
-                    turn.speech_end = speech_end
-                    self._confirm(turn)
-                else:
-                    if turn is not None:
-                        turn.cancel.set()
-                    self._submit(PendingTurn(0, speech_end, audio=event.utterance))
+                self._on_speech_ended(event, now)
         self._speculate(probability, now)
         if (
-            self._state == State.HEARING
+            self._emitter.state == State.HEARING
             and self._quiet_since is None  # in a pause the speculative turn needs the ASR
-            and now - self._last_partial >= _PARTIAL_EVERY
+            and now - self._last_partial >= PARTIAL_EVERY
         ):
             self._last_partial = now
-            with contextlib.suppress(queue.Full):
-                self._partials.put_nowait(self._endpointer.current_utterance())
+            self._partials.request(self._endpointer.current_utterance())
+
+    def _on_speech_ended(self, event: SpeechEnded, now: float) -> None:
+        speech_end = now - (self._endpointer.position - event.at) / ASR_RATE
+        turn = self._registry.set_speculative(None)
+        # Confirm the speculation only if the pause it started in never broke: otherwise
+        # it lacks what was said after it.
+        if (
+            turn is not None
+            and not turn.is_cancelled
+            and self._quiet_since is not None
+            and self._quiet_since == turn.quiet_from
+        ):
+            turn.speech_end = speech_end
+            if not self._emitter.confirm(turn):  # the worker gave up on it just now
+                self._submit(Turn(0, speech_end, audio=event.utterance), True)
+        else:
+            if turn is not None:
+                turn.cancel()
+            self._submit(Turn(0, speech_end, audio=event.utterance), True)
 
     def _speculate(self, probability: float, now: float) -> None:
         if not self._endpointer.in_speech:
-            self._quiet_since = None
+            self._set_quiet(None)
             return
         position = self._endpointer.position
         if probability >= self._options.neg_threshold:
-            self._quiet_since = None
-            turn = self._speculative
-            if turn is not None:
-                turn.cancel.set()  # the user goes on talking: drop it unseen
-                self._speculative = None
+            self._set_quiet(None)
+            spec = self._registry.set_speculative(None)
+            if spec is not None:
+                spec.cancel()  # the user goes on talking: drop it unseen
             return
         if self._quiet_since is None:
-            self._quiet_since = position
-        paused = (position - self._quiet_since) / ASR_RATE
-        spec = self._speculative
+            self._set_quiet(position)
+        quiet_from = self._quiet_since if self._quiet_since is not None else position
+        paused = (position - quiet_from) / ASR_RATE
+        spec = self._registry.speculative
         end_after = early_end_pause(spec.text) if spec is not None else None
         if spec is not None and end_after is not None and paused >= end_after:
-            self._speculative = None
-            self._confirm(spec)
-            # The utterance is over; what the user says next is a new one (a barge-in).
-            self._endpointer.finish()
-            self._quiet_since = None
+            self._registry.set_speculative(None)
+            if self._emitter.confirm(spec):
+                # The utterance is over; what the user says next is a new one (a barge-in).
+                self._endpointer.finish()
+                self._set_quiet(None)
             return
-        if self._speculative is None and paused >= _SPECULATE_AFTER:
-            turn = PendingTurn(0, now - paused, audio=self._endpointer.current_utterance())
-            turn.quiet_from = self._quiet_since
-            self._speculative = turn
-            self._submit(turn, confirmed=False)
+        if spec is None and paused >= SPECULATE_AFTER:
+            turn = Turn(0, now - paused, audio=self._endpointer.current_utterance())
+            turn.quiet_from = quiet_from
+            self._registry.set_speculative(turn)
+            self._submit(turn, False)
+
+    def _set_quiet(self, position: int | None) -> None:
+        self._quiet_since = position
+        if position is None:
+            self._in_pause.clear()
+        else:
+            self._in_pause.set()
+            self._partials.drop_pending()  # leave the recogniser to the speculation
 
     def _report_level(self, block: np.ndarray, probability: float) -> None:
         now = time.monotonic()
@@ -174,18 +286,18 @@ class CaptureMixin:
         self._last_level = now
         rms = float(np.sqrt(np.mean(block**2))) if len(block) else 0.0
         level = 20 * np.log10(rms) if rms > 1e-5 else -100.0
-        self._emit(AudioLevel(float(level), probability))
+        self._emitter.emit(AudioLevel(float(level), probability))
 
     def _fast_pause(self, probability: float) -> None:
         # The endpointer confirms speech only after min_speech_ms; holding the reply at
         # the first loud frames makes an interruption feel instant, and a false alarm
         # costs only a short gap.
-        if self._state != State.SPEAKING:
+        if self._emitter.state != State.SPEAKING:
             self._loud_frames = 0
             return
         if probability >= self._options.threshold:
             self._loud_frames += 1
-            if self._loud_frames >= _PAUSE_FRAMES and self._paused_at is None:
+            if self._loud_frames >= PAUSE_FRAMES and self._paused_at is None:
                 self._player.pause()
                 self._paused_at = time.monotonic()
         else:
@@ -193,19 +305,21 @@ class CaptureMixin:
             if (
                 self._paused_at is not None
                 and not self._endpointer.in_speech
-                and time.monotonic() - self._paused_at > _RESUME_AFTER
+                and time.monotonic() - self._paused_at > RESUME_AFTER
             ):
                 self._paused_at = None
                 self._player.resume()
 
     def _on_speech_started(self, event: SpeechStarted, now: float) -> None:
-        turn = self._current
-        if turn is not None and not turn.cancel.is_set():
+        turn = self._registry.current
+        if turn is not None and not turn.is_cancelled:
             onset = now - (self._endpointer.position - event.at) / ASR_RATE
             silent_at = self._paused_at or now
-            self.interrupt()
+            self._cut()
             self.barge_in_stops.append(max(0.0, silent_at - onset))
             log.info("barge-in: reply cut %.0f ms after the user began", 1000 * (silent_at - onset))
+        elif self._paused_at is not None:
+            self._player.resume()  # paused for nothing to cut: never leave it held
         self._paused_at = None
         self._last_partial = now
-        self._set_state(State.HEARING)
+        self._emitter.set_state(State.HEARING)

@@ -20,7 +20,7 @@ import numpy as np
 from ..audio.io import Audio
 from ..config import VadConfig
 from ..errors import NoSpeechError
-from .silero import FRAME_SAMPLES, SAMPLE_RATE, SileroVad
+from .silero import FRAME_SAMPLES, SAMPLE_RATE, Vad
 
 __all__ = ["SpeechSegment", "VadOptions", "speech_segments", "trim_to_speech"]
 
@@ -184,7 +184,7 @@ def speech_segments(
     """Speech segments of a clip from its per-frame probabilities, padded and merged.
 
     Args:
-        probs: shape ``(n_frames,)``, as :meth:`SileroVad.probabilities` returns.
+        probs: shape ``(n_frames,)``, as :meth:`Vad.probabilities` returns.
         options: thresholds, durations and pads.
         frame_samples: samples per frame.
         sample_rate: rate of the frames (Hz).
@@ -219,7 +219,7 @@ def speech_segments(
 
 
 def trim_to_speech(
-    audio: Audio, vad: SileroVad, options: VadOptions, *, source: str = "the recording"
+    audio: Audio, vad: Vad, options: VadOptions, *, source: str = "the recording"
 ) -> Audio:
     """Cut a clip to its speech: from the first segment's padded start to the last one's
     padded end, at the clip's own sample rate.

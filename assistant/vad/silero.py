@@ -58,6 +58,11 @@ class Vad(Protocol):
         """Speech probability of the next frame, shape ``(frame_samples,)`` float32."""
         ...
 
+    def probabilities(self, samples: np.ndarray) -> np.ndarray:
+        """Speech probability of every frame of a whole clip (a fresh stream; a last
+        partial frame zero-padded)."""
+        ...
+
 
 class SileroVad:
     """Silero VAD on one 16 kHz stream; implements :class:`Vad`.

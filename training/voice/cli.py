@@ -89,6 +89,14 @@ def register(targets: Any) -> None:
     )
     r.set_defaults(func=_run)
 
+    c = steps.add_parser(
+        "check", help="is there enough recorded speech for a preset? (exit 1 says how much more)"
+    )
+    c.add_argument("recordings", type=Path, help="folder of recordings")
+    c.add_argument("--preset", default="standard", choices=("tiny", "standard"))
+    c.add_argument("--fine-tune", action="store_true", help="the run starts from a base voice")
+    c.set_defaults(func=_check)
+
     pr = steps.add_parser("prompts", help="print the prompt list to record, with its coverage")
     pr.add_argument("--language", default="en-us", help="espeak-ng voice (default en-us)")
     pr.set_defaults(func=_prompts)
@@ -370,6 +378,16 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
         )
         _print_eval(scores, run / "eval", False)
     print(f'voice {args.name!r} is ready: assistant say --voice {args.name} "Hello."')
+    return 0
+
+
+def _check(args: argparse.Namespace, ctx: Any) -> int:
+    from .guard import check_enough_data
+
+    minutes = check_enough_data(
+        args.recordings, args.preset, fine_tune=args.fine_tune, subject="Your recordings hold"
+    )
+    print(f"enough speech for the {args.preset} preset: {minutes:.1f} minutes")
     return 0
 
 

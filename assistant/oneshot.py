@@ -1,4 +1,5 @@
-"""One spoken turn, start to finish: speech in, speech out.
+"""One spoken turn, start to finish, in a straight line: speech in, speech out (the live
+pipeline, with its threads and barge-in, is assistant.pipeline).
 
 The live pipeline runs the same steps on worker threads with barge-in; this is the
 straight-line version the CLI's ``talk`` command, the self-test and the benchmarks use.
@@ -19,28 +20,28 @@ from .audio import Audio
 from .config import Config
 from .engines import Engines
 from .errors import NoSpeechError
-from .llm import ChatModel, GenerationOptions, Message, fit_to_context
-from .text import SentenceChunker, speakable
+from .llm import ChatModel, GenerationOptions, Message
+from .reply import (
+    Delta,
+    ReplyHooks,
+    build_messages,
+    generation_options,
+    speakable_piece,
+    stream_reply,
+)
 from .tts import SpeechChunk, Voice
-from .vad import VadOptions, trim_to_speech
+from .vad import Vad, VadOptions, trim_to_speech
 
 __all__ = [
-    "FIRST_CLAUSE_WORDS",
     "Reply",
     "TurnResult",
     "TurnTimings",
-    "generation_options",
     "hear",
     "run_turn",
     "speak_reply",
 ]
 
 log = logging.getLogger(__name__)
-
-FIRST_CLAUSE_WORDS = 2
-"""A reply's first piece may end at a comma once it has this many words ("One day,"), or
-before "because", "when", "which"... once it has three, so the voice starts before a long
-first sentence is finished."""
 
 
 @dataclass
@@ -85,20 +86,9 @@ class TurnResult:
     """Where the time went."""
 
 
-def generation_options(config: Config) -> GenerationOptions:
-    """The ``[llm]`` section's sampling settings."""
-    llm = config.llm
-    return GenerationOptions(
-        max_tokens=llm.max_tokens,
-        temperature=llm.temperature,
-        top_p=llm.top_p,
-        seed=llm.seed if llm.seed >= 0 else None,
-    )
-
-
 def hear(
     audio: Audio,
-    vad: object,
+    vad: Vad,
     transcriber: Transcriber,
     options: VadOptions,
     timings: TurnTimings,
@@ -110,7 +100,7 @@ def hear(
         NoSpeechError: the VAD finds no speech, or the recogniser hears no words.
     """
     start = time.perf_counter()
-    speech = trim_to_speech(audio, vad, options, source=source)  # type: ignore[arg-type]
+    speech = trim_to_speech(audio, vad, options, source=source)
     timings.vad = time.perf_counter() - start
     start = time.perf_counter()
     transcript = transcriber.transcribe(speech)
@@ -129,25 +119,29 @@ def speak_reply(
     on_chunk: Callable[[SpeechChunk], None] | None = None,
     on_text: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
+    hooks: ReplyHooks | None = None,
 ) -> Reply:
-    """Stream the model's reply into the voice, sentence by sentence.
+    """Stream the model's reply into the voice, sentence by sentence (the reply path of
+    :mod:`assistant.reply`).
 
     ``on_text`` gets each text delta, ``on_chunk`` each piece of audio as soon as it
     exists (a player can start while the model is still writing). Without a voice
     the reply is only text.
     """
-    messages = fit_to_context(chat, messages, options.max_tokens)
-    chunker = SentenceChunker(first_clause_words=FIRST_CLAUSE_WORDS)
     parts: list[str] = []
     spoken: list[str] = []
     audio: list[np.ndarray] = []
     start = time.perf_counter()
 
-    def say(sentence: str) -> None:
-        if timings.first_sentence is None:
+    def mark(name: str) -> None:
+        if name == "first_token" and timings.first_token is None:
+            timings.first_token = time.perf_counter() - start
+        elif name == "first_sentence" and timings.first_sentence is None:
             timings.first_sentence = time.perf_counter() - start
-        text = speakable(sentence, voice.language if voice is not None else "en")
-        if voice is None or not any(ch.isalnum() for ch in text):
+
+    def say(sentence: str) -> None:
+        text = speakable_piece(sentence, voice.language if voice is not None else "en")
+        if voice is None or text is None:
             return
         spoken.append(text)
         for chunk in voice.synthesize(text):
@@ -157,17 +151,13 @@ def speak_reply(
             if on_chunk is not None:
                 on_chunk(chunk)
 
-    for delta in chat.stream(messages, options, cancel):
-        if timings.first_token is None:
-            timings.first_token = time.perf_counter() - start
-        parts.append(delta)
-        if on_text is not None:
-            on_text(delta)
-        for sentence in chunker.feed(delta):
-            say(sentence)
-    if cancel is None or not cancel.is_set():
-        for sentence in chunker.flush():
-            say(sentence)
+    for part in stream_reply(chat, messages, options, cancel=cancel, mark=mark, hooks=hooks):
+        if isinstance(part, Delta):
+            parts.append(part.text)
+            if on_text is not None:
+                on_text(part.text)
+        else:
+            say(part.text)
     timings.reply = time.perf_counter() - start
     reply_audio = None
     if voice is not None:
@@ -194,7 +184,7 @@ def run_turn(
     )
     if on_heard is not None:
         on_heard(heard)
-    messages = [Message("system", config.llm.system_prompt), *history, Message("user", heard.text)]
+    messages = build_messages(config.llm.system_prompt, history, heard.text)
     reply = speak_reply(
         engines.chat,
         engines.voice,

@@ -1,9 +1,9 @@
 """``train``: fine-tune the language model (``train llm``) or train a voice (``train voice``).
 
-The commands live in the ``training`` package (the ``train`` extra: torch, transformers,
-peft, coqui-tts). Their parsers import nothing heavy, so ``assistant --help`` stays fast
-and the runtime never loads torch; an installation without the package (the desktop
-bundle) gets a ``train`` command that says how to get it.
+Plugged into the ``assistant`` command line through the ``assistant.commands`` entry point
+(pyproject.toml). The parsers import nothing heavy, so ``assistant --help`` stays fast and
+torch loads only when a training step runs. An installation without this package (the
+desktop bundle) gets a ``train`` command that says how to get it (``assistant.cli``).
 """
 
 from __future__ import annotations
@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from .context import CliContext
+from .llm.cli import register as register_llm
+from .turn.cli import register as register_turn
+from .voice.cli import register as register_voice
 
 __all__ = ["register"]
-
-_NOT_INSTALLED = "training is not part of this installation"
-_INSTALL_HINT = "install the assistant from source with the train extra: pip install -e '.[train]'"
 
 
 def register(sub: Any) -> None:
@@ -31,13 +30,6 @@ def register(sub: Any) -> None:
     )
     train.set_defaults(func=lambda args, ctx: _help(train))
     targets = train.add_subparsers(dest="train_target", metavar="TARGET")
-    try:
-        from training.llm.cli import register as register_llm
-        from training.turn.cli import register as register_turn
-        from training.voice.cli import register as register_voice
-    except ImportError:
-        train.set_defaults(func=_not_installed)
-        return
     register_llm(targets)
     register_voice(targets)
     register_turn(targets)
@@ -46,9 +38,3 @@ def register(sub: Any) -> None:
 def _help(parser: argparse.ArgumentParser) -> int:
     parser.print_help()
     return 0
-
-
-def _not_installed(args: argparse.Namespace, ctx: CliContext) -> int:
-    from ..errors import AssistantError
-
-    raise AssistantError(_NOT_INSTALLED, hint=_INSTALL_HINT)

@@ -1,0 +1,198 @@
+"""The speaker stage: each piece of the reply synthesized and queued on the player while
+the model writes the next; what was played, and the echo canceller's reference signal.
+
+A speculative reply is synthesized early and held until its turn is confirmed (dropped
+if it is cancelled). After a reply's last piece the stage waits for the player to reach
+it, then sets the turn's ``playback_done`` for the turn worker. Every wait here ends when
+the turn is cancelled, and the watchdog reports one that stops making progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from typing import Any
+
+import numpy as np
+
+from ..audio import ASR_RATE
+from ..audio.echo import EchoCanceller
+from ..audio.playback import Player
+from ..errors import AssistantError, AudioDeviceError
+from ..reply import speakable_piece
+from ..tts import Voice
+from .emitter import Emitter
+from .events import SentenceSpoken, State
+from .messages import EndOfReply, Sentence, SpeakerMessage, Stop
+from .turns import Turn
+from .watchdog import Watchdog
+
+__all__ = ["Speaker"]
+
+log = logging.getLogger(__name__)
+
+
+class Speaker:
+    """Speaks the pieces the turn worker sends, and reports what was played.
+
+    Args:
+        voice: the voice.
+        player: where the audio goes; its callbacks are taken over by this stage.
+        emitter, watchdog: the pipeline's.
+        echo: the echo canceller to feed with what is played, or ``None``.
+    """
+
+    def __init__(
+        self,
+        voice: Voice,
+        player: Player,
+        emitter: Emitter,
+        watchdog: Watchdog,
+        echo: EchoCanceller | None = None,
+    ) -> None:
+        self._voice = voice
+        self._player = player
+        self._emitter = emitter
+        self._watchdog = watchdog
+        self._echo = echo
+        self._queue: queue.Queue[SpeakerMessage] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._reference_resampler: Any = None  # soxr.ResampleStream, made on first use
+        self._handled = 0
+        player.on_started = self._on_audio_started
+        player.on_finished = self._on_audio_finished
+        if echo is not None:
+            player.on_block = self._on_played_block
+
+    # ------------------------------------------------------------------ from the turn worker
+
+    def say(self, turn: Turn, text: str) -> None:
+        """Queue a piece of ``turn``'s reply."""
+        self._queue.put(Sentence(turn, text))
+
+    def end(self, turn: Turn) -> None:
+        """``turn``'s reply has no more pieces: set its ``playback_done`` once played."""
+        self._queue.put(EndOfReply(turn))
+
+    def progress(self) -> tuple[int, int]:
+        """Changes while the stage makes progress (pieces handled, blocks played): what
+        the watchdog looks at while a long reply is being spoken."""
+        return self._handled, self._player.blocks_written
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._guarded, name="speaker", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._queue.put(Stop())
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            if self._thread.is_alive():
+                log.warning("the speaker did not stop within 5 s (a voice still synthesizing)")
+            self._thread = None
+        # Turns still queued here will not be spoken: release whoever waits for them.
+        while True:
+            try:
+                message = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if isinstance(message, EndOfReply):
+                message.turn.playback_done.set()
+        self._reference_resampler = None  # native state: release it with the conversation
+
+    # ------------------------------------------------------------------ the thread
+
+    def _guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # a stage never dies silently
+            self._emitter.error(exc, "tts")
+
+    def _run(self) -> None:
+        while True:
+            message = self._queue.get()
+            if isinstance(message, Stop):
+                return
+            if isinstance(message, EndOfReply):
+                self._finish(message.turn)
+            else:
+                self._speak(message.turn, message.text)
+            self._handled += 1
+
+    def _confirmed(self, turn: Turn) -> bool:
+        with self._watchdog.waiting(
+            "speaker", f"the end of the utterance that turn {turn.number} answers", "input"
+        ):
+            return bool(turn.wait_confirmed())
+
+    def _finish(self, turn: Turn) -> None:
+        try:
+            if self._confirmed(turn):
+                self._player.mark(turn.played)
+                with self._watchdog.waiting(
+                    "speaker",
+                    f"the audio output to play turn {turn.number}'s reply",
+                    "output",
+                    progress=lambda: self._player.blocks_written,
+                ):
+                    turn.played.wait()
+                try:
+                    self._player.check()
+                except AudioDeviceError as exc:
+                    self._emitter.error(exc, "output")
+        finally:
+            turn.playback_done.set()
+
+    def _speak(self, turn: Turn, sentence: str) -> None:
+        if turn.is_cancelled:
+            return
+        text = speakable_piece(sentence, self._voice.language)
+        if text is None:
+            return
+        try:
+            with self._watchdog.waiting("speaker", f"the voice to say {text[:40]!r}", "tts"):
+                chunks = list(self._voice.synthesize(text))
+        except AssistantError as exc:
+            self._emitter.error(exc, "tts")
+            return
+        for i, chunk in enumerate(chunks):
+            # A speculative reply is ready early; it plays once the turn is confirmed.
+            if not self._confirmed(turn):
+                return
+            last = i == len(chunks) - 1
+            try:
+                self._player.play(chunk.audio, tag=(turn, text if last else None))
+            except AudioDeviceError as exc:
+                self._emitter.error(exc, "output")
+                turn.cancel()
+
+    # ------------------------------------------------------------------ player callbacks
+
+    def _on_audio_started(self, tag: tuple[Turn, str | None]) -> None:
+        turn, _ = tag
+        if turn.is_cancelled:
+            return
+        turn.mark("first_audio")
+        self._emitter.set_state(State.SPEAKING, only_from=(State.THINKING,))
+
+    def _on_audio_finished(self, tag: tuple[Turn, str | None], completed: bool) -> None:
+        turn, sentence = tag
+        if completed and sentence is not None and not turn.is_cancelled:
+            turn.spoken.append(sentence)
+            self._emitter.emit(SentenceSpoken(sentence, turn.number))
+
+    def _on_played_block(self, block: np.ndarray) -> None:
+        # One resampler for the whole stream: resampling 20 ms blocks one by one would
+        # put a discontinuity at every block edge, which the canceller cannot match.
+        if self._reference_resampler is None:
+            import soxr
+
+            self._reference_resampler = soxr.ResampleStream(
+                self._player.sample_rate, ASR_RATE, 1, dtype="float32"
+            )
+        resampled = self._reference_resampler.resample_chunk(block)
+        if len(resampled) and self._echo is not None:
+            self._echo.add_reference(resampled)
+
+

@@ -1,0 +1,258 @@
+"""The turn worker stage: a turn's final transcript, then its reply streamed into the
+speaker, then the history, the store and the turn's closing events.
+
+One thread takes turns from its queue in order. A speculative turn is answered like any
+other, its events held back by the emitter until the capture stage confirms it; a
+cancelled one ends without a trace. The history keeps only what was actually played:
+sentences cut by a barge-in are not in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
+
+from ..asr import Transcriber
+from ..audio import ASR_RATE, Audio
+from ..config import Config
+from ..errors import AssistantError, EngineError
+from ..llm import ChatModel, Message
+from ..memtrim import release_free_memory
+from ..reply import Delta, ReplyHooks, build_messages, generation_options, stream_reply
+from .emitter import Emitter
+from .events import FinalTranscript, ReplyToken, State, TurnFinished, TurnMetrics
+from .messages import Stop, TurnMessage
+from .speaker import Speaker
+from .turns import Turn, TurnRegistry
+from .watchdog import Watchdog
+
+__all__ = ["TurnStore", "TurnWorker"]
+
+log = logging.getLogger(__name__)
+
+
+class TurnStore(Protocol):
+    """Where finished turns are saved (``assistant.memory.ConversationStore``)."""
+
+    def new_conversation(self, title: str | None = None) -> int: ...
+
+    def add_turn(
+        self,
+        conversation_id: int,
+        user_text: str,
+        assistant_text: str,
+        *,
+        interrupted: bool = False,
+        metrics: Mapping[str, float | None] | None = None,
+        started_at: float | None = None,
+    ) -> int: ...
+
+
+class TurnWorker:
+    """Runs the turns one after the other on its own thread.
+
+    Args:
+        transcriber, chat: the engines.
+        config: the system prompt and generation settings.
+        asr_lock: shared with the partials stage (one recogniser).
+        emitter, registry, watchdog: the pipeline's.
+        speaker: the speaker stage the reply's pieces go to.
+        cut: silences the reply (after a failure).
+        history: earlier messages of this conversation.
+        memory: where turns are saved, or ``None``.
+        conversation_id: the stored conversation to continue (``None``: a new one).
+        hooks: where local commands and document passages plug in (see assistant.reply).
+    """
+
+    def __init__(
+        self,
+        *,
+        transcriber: Transcriber,
+        chat: ChatModel,
+        config: Config,
+        asr_lock: threading.Lock,
+        emitter: Emitter,
+        registry: TurnRegistry,
+        watchdog: Watchdog,
+        speaker: Speaker,
+        cut: Callable[[], object],
+        history: list[Message],
+        memory: TurnStore | None,
+        conversation_id: int | None,
+        hooks: ReplyHooks | None = None,
+    ) -> None:
+        self._transcriber = transcriber
+        self._chat = chat
+        self._config = config
+        self._asr_lock = asr_lock
+        self._emitter = emitter
+        self._registry = registry
+        self._watchdog = watchdog
+        self._speaker = speaker
+        self._cut = cut
+        self._history_lock = threading.Lock()
+        self._history = history
+        self._memory = memory
+        self.conversation_id = conversation_id
+        self.hooks = hooks or ReplyHooks()
+        self._queue: queue.Queue[TurnMessage] = queue.Queue()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def history(self) -> list[Message]:
+        with self._history_lock:
+            return list(self._history)
+
+    def forget(self) -> None:
+        """A new conversation: clear the history (the next stored turn opens one)."""
+        with self._history_lock:
+            self._history.clear()
+        if self._memory is not None:
+            self.conversation_id = None
+
+    def submit(self, turn: Turn, confirmed: bool = True) -> None:
+        """Queue ``turn`` (numbered here); a confirmed turn sets the state to thinking."""
+        self._registry.number(turn)
+        if confirmed:
+            self._emitter.confirm(turn)
+        self._queue.put(turn)
+
+    def start(self) -> None:
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._guarded, name="turns", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Finish the running turn (cancelled by the caller), skip the queued ones, join."""
+        self._stopping.set()
+        self._queue.put(Stop())
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            if self._thread.is_alive():
+                log.warning("the turn worker did not stop within 5 s (an engine still busy)")
+            self._thread = None
+
+    # ------------------------------------------------------------------ the thread
+
+    def _guarded(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # a stage never dies silently
+            self._emitter.error(exc, "turn")
+
+    def _run(self) -> None:
+        while True:
+            turn = self._queue.get()
+            if isinstance(turn, Stop) or self._stopping.is_set():
+                return
+            self._registry.begin(turn)
+            try:
+                self._run_turn(turn)
+            except Exception as exc:
+                self._emitter.error(exc, "turn")
+                turn.cancel()
+                self._cut()
+            finally:
+                dropped = self._emitter.drop(turn)  # resolves a speculation ended early
+                self._registry.end(turn)
+                if not dropped and turn.is_confirmed and self._queue.empty():
+                    self._emitter.set_state(
+                        State.LISTENING, only_from=(State.THINKING, State.SPEAKING)
+                    )
+                release_free_memory()
+
+    def _transcribe(self, turn: Turn) -> str | None:
+        assert turn.audio is not None
+        try:
+            with (
+                self._watchdog.waiting("turn", "the speech recogniser", "asr"),
+                self._asr_lock,
+            ):
+                return self._transcriber.transcribe(Audio(turn.audio, ASR_RATE)).text
+        except AssistantError as exc:
+            self._emitter.error(exc, "asr")
+            return None
+
+    def _next_delta(self, deltas: Iterator[str]) -> str | None:
+        with self._watchdog.waiting("turn", "the language model's next words", "llm"):
+            return next(deltas, None)
+
+    def _run_turn(self, turn: Turn) -> None:
+        if turn.text is None:
+            turn.text = self._transcribe(turn)
+            if turn.text is None:
+                return
+            if not turn.text.strip():
+                log.info("utterance had no words")
+                return
+        if turn.is_cancelled:
+            return
+        turn.mark("transcript")
+        self._emitter.turn_event(turn, FinalTranscript(turn.text, turn.number))
+        messages = build_messages(
+            self._config.llm.system_prompt, self.history, turn.text, hooks=self.hooks
+        )
+        try:
+            for part in stream_reply(
+                self._chat,
+                messages,
+                generation_options(self._config),
+                cancel=turn.cancelled,
+                mark=turn.mark,
+                hooks=self.hooks,
+                next_delta=self._next_delta,
+            ):
+                if isinstance(part, Delta):
+                    turn.written.append(part.text)
+                    self._emitter.turn_event(turn, ReplyToken(part.text, turn.number))
+                else:
+                    self._speaker.say(turn, part.text)
+        except EngineError as exc:
+            self._emitter.error(exc, "llm")
+        self._speaker.end(turn)
+        with self._watchdog.waiting(
+            "turn", f"turn {turn.number}'s reply to be spoken", "tts", self._speaker.progress
+        ):
+            turn.playback_done.wait()  # the speaker always sets it; so does stop()
+        self._finish(turn)
+
+    def _finish(self, turn: Turn) -> None:
+        if not turn.is_confirmed:
+            log.debug("speculative turn %d dropped: the user went on talking", turn.number)
+            return
+        turn.mark("end")
+        interrupted = turn.is_cancelled
+        spoken = " ".join(turn.spoken)
+        user_text = turn.text or ""
+        # What the model "said" is what the user heard: a cut reply is remembered cut.
+        with self._history_lock:
+            self._history += [Message("user", user_text), Message("assistant", spoken or "…")]
+        metrics: dict[str, float | None] = {
+            k: round(t - turn.speech_end, 4) for k, t in turn.times.items()
+        }
+        if self._memory is not None:
+            try:
+                if self.conversation_id is None:
+                    self.conversation_id = self._memory.new_conversation()
+                self._memory.add_turn(
+                    self.conversation_id, user_text, spoken, interrupted=interrupted,
+                    metrics=metrics,
+                )  # fmt: skip
+            except AssistantError as exc:
+                self._emitter.error(exc, "memory")
+        self._emitter.emit(TurnFinished(turn.number, user_text, spoken,
+                                        "".join(turn.written).strip(), interrupted))  # fmt: skip
+        self._emitter.emit(
+            TurnMetrics(
+                turn.number,
+                transcript=metrics.get("transcript"),
+                first_token=metrics.get("first_token"),
+                first_sentence=metrics.get("first_sentence"),
+                first_audio=metrics.get("first_audio"),
+                end=metrics.get("end"),
+            )
+        )

@@ -1,0 +1,159 @@
+"""The reply path, written once: from what the user said to speakable pieces of the reply.
+
+``talk``, ``chat``, the live pipeline and the self-test all answer through this module:
+
+1. :func:`build_messages` - the system prompt, the history, any context passages and the
+   user's message;
+2. :func:`fit_to_context` - the oldest turns dropped until the prompt fits;
+3. :func:`stream_reply` - the model's text deltas, cut into speakable pieces by the
+   sentence chunker (the first piece may end at a clause, so the voice starts early),
+   with the timing marks (``first_token``, ``first_sentence``) on the way.
+
+Seams for what comes next (no feature behind them yet):
+
+- :attr:`ReplyHooks.answer_locally` runs before the language model: a local command
+  matcher returns the reply text for a transcript it recognises ("stop the timer"), and
+  the model is not called; ``None`` lets the model answer.
+- :attr:`ReplyHooks.context_for` adds passages (retrieved from the user's documents) to
+  the messages: they go into a system message after the prompt, so the history that
+  :func:`fit_to_context` trims stays well-formed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from .config import Config
+from .errors import EngineError
+from .llm import ChatModel, GenerationOptions, Message, fit_to_context
+from .text import SentenceChunker, speakable
+
+__all__ = [
+    "FIRST_CLAUSE_WORDS",
+    "Delta",
+    "Piece",
+    "ReplyHooks",
+    "ReplyPart",
+    "build_messages",
+    "generation_options",
+    "speakable_piece",
+    "stream_reply",
+]
+
+FIRST_CLAUSE_WORDS = 2
+"""A reply's first piece may end at a comma once it has this many words ("One day,"), or
+before "because", "when", "which"... once it has three, so the voice starts before a long
+first sentence is finished."""
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A piece of the reply's text as the model wrote it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A complete sentence (or first clause) of the reply, ready to be made speakable."""
+
+    text: str
+
+
+ReplyPart = Delta | Piece
+"""What :func:`stream_reply` yields: every delta, and each piece once it is complete."""
+
+
+@dataclass
+class ReplyHooks:
+    """Where features plug in around the language model (all optional)."""
+
+    answer_locally: Callable[[str], str | None] | None = None
+    """The reply to a transcript answered without the model (a local command), or None."""
+    context_for: Callable[[str], Sequence[str]] | None = None
+    """Passages to give the model with this transcript (retrieved documents)."""
+
+
+def generation_options(config: Config) -> GenerationOptions:
+    """The ``[llm]`` section's sampling settings."""
+    llm = config.llm
+    return GenerationOptions(
+        max_tokens=llm.max_tokens,
+        temperature=llm.temperature,
+        top_p=llm.top_p,
+        seed=llm.seed if llm.seed >= 0 else None,
+    )
+
+
+def build_messages(
+    system_prompt: str,
+    history: Sequence[Message],
+    user_text: str,
+    *,
+    hooks: ReplyHooks | None = None,
+) -> list[Message]:
+    """The messages for one reply: the system prompt, context passages (from
+    ``hooks.context_for``, if any), the history so far and the user's message."""
+    context = hooks.context_for(user_text) if hooks and hooks.context_for else ()
+    messages = [Message("system", system_prompt)]
+    if context:
+        passages = "\n\n".join(context)
+        messages[0] = Message("system", f"{system_prompt}\n\nUse these notes if they help:\n"
+                                        f"{passages}")  # fmt: skip
+    return [*messages, *history, Message("user", user_text)]
+
+
+def speakable_piece(text: str, language: str) -> str | None:
+    """``text`` as a voice should read it, or ``None`` when nothing is left to say."""
+    spoken = speakable(text, language)
+    return spoken if any(ch.isalnum() for ch in spoken) else None
+
+
+def stream_reply(
+    chat: ChatModel,
+    messages: Sequence[Message],
+    options: GenerationOptions,
+    *,
+    cancel: threading.Event | None = None,
+    mark: Callable[[str], None] | None = None,
+    hooks: ReplyHooks | None = None,
+    next_delta: Callable[[Iterator[str]], str | None] | None = None,
+) -> Iterator[ReplyPart]:
+    """Answer ``messages`` (whose last is the user's): every text delta, and each
+    speakable piece once complete. ``mark`` gets ``first_token`` and ``first_sentence``
+    as they happen; a set ``cancel`` stops the model and drops the unfinished piece.
+    ``next_delta`` pulls the next delta from the model's stream (a stage wraps it to
+    watch for stalls); by default ``next(stream, None)``.
+
+    Raises:
+        EngineError: the model failed (after the pieces written before the failure,
+            the unfinished last one included).
+    """
+    note = mark or (lambda name: None)
+    hooks = hooks or ReplyHooks()
+    chunker = SentenceChunker(first_clause_words=FIRST_CLAUSE_WORDS)
+    local = hooks.answer_locally(messages[-1].content) if hooks.answer_locally else None
+    if local is not None:
+        deltas: Iterator[str] = iter([local])
+    else:
+        fitted = fit_to_context(chat, messages, options.max_tokens)
+        deltas = iter(chat.stream(fitted, options, cancel))
+    pull = next_delta or (lambda it: next(it, None))
+    failure: EngineError | None = None
+    try:
+        while (delta := pull(deltas)) is not None:
+            note("first_token")
+            yield Delta(delta)
+            for sentence in chunker.feed(delta):
+                note("first_sentence")
+                yield Piece(sentence)
+    except EngineError as exc:
+        failure = exc  # what was written before the failure is still said
+    if cancel is None or not cancel.is_set():
+        for sentence in chunker.flush():
+            note("first_sentence")
+            yield Piece(sentence)
+    if failure is not None:
+        raise failure

@@ -1,0 +1,340 @@
+"""The live pipeline's timing logic on scripted engines (tests/fakes.py): speculation,
+early end of turn, barge-in, push-to-talk, failing engines, cancellation. The real
+pipeline runs unchanged; the test steps it through exactly the audio it feeds, so each
+case takes a fraction of a second. The same behaviours on the real models are in
+test_pipeline.py."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from assistant.audio.playback import Player
+from assistant.bench.fakes import (
+    FakeChat,
+    FakeTranscriber,
+    FakeVad,
+    FakeVoice,
+    FeedSource,
+    Phrasebook,
+    Recorder,
+    silence,
+)
+from assistant.config import Config
+from assistant.errors import EngineError
+from assistant.pipeline import (
+    Conversation,
+    ErrorEvent,
+    FinalTranscript,
+    SentenceSpoken,
+    State,
+    StateChanged,
+    TurnFinished,
+)
+
+
+@dataclass
+class Rig:
+    """A conversation on fake engines, fed by the test."""
+
+    phrases: Phrasebook
+    source: FeedSource
+    transcriber: FakeTranscriber
+    chat: FakeChat
+    voice: FakeVoice
+    player: Player
+    conversation: Conversation
+    events: Recorder
+
+    def say(self, text: str, seconds: float = 0.4) -> np.ndarray:
+        return self.phrases.audio(text, seconds)
+
+    def wait_state(self, state: State, timeout: float = 2.0) -> None:
+        self.events.wait_until(lambda: self.conversation.state == state, timeout)
+
+
+@pytest.fixture
+def rig() -> Iterator[Callable[..., Rig]]:
+    made: list[Rig] = []
+
+    def make(
+        *,
+        chat: FakeChat | None = None,
+        voice: FakeVoice | None = None,
+        transcriber_fail: Exception | None = None,
+        mode: str = "hands-free",
+        realtime: bool = False,
+    ) -> Rig:
+        phrases = Phrasebook()
+        source = FeedSource()
+        transcriber = FakeTranscriber(phrases, fail=transcriber_fail)
+        chat = chat or FakeChat()
+        voice = voice or FakeVoice()
+        player = Player(voice.sample_rate, simulated=True, realtime=realtime)
+        conversation = Conversation(
+            vad=FakeVad(),
+            transcriber=transcriber,
+            chat=chat,
+            voice=voice,
+            config=Config(),
+            source=lambda: source,
+            player=player,
+            mode=mode,
+        )
+        events = Recorder()
+        conversation.subscribe(events)
+        conversation.start()
+        made.append(Rig(phrases, source, transcriber, chat, voice, player, conversation, events))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.conversation.stop()
+        r.player.close()
+        assert r.conversation.state == State.IDLE
+
+
+def test_a_speculative_reply_is_kept_when_the_pause_becomes_the_end(rig):
+    r = rig()
+    r.source.feed(r.say("tell me about the weather"), silence(0.15))
+    r.source.settle()
+    first = r.chat.calls.wait(1)  # answered 100 ms into the pause, unseen
+    assert first[0][-1].content == "tell me about the weather"
+    assert not r.events.of(FinalTranscript)  # held until the turn is confirmed
+    r.source.feed(silence(0.7))
+    r.source.settle()
+    finished = r.events.wait_for(TurnFinished)
+    assert len(r.chat.calls.items) == 1  # the speculation was the answer
+    assert finished[0].user_text == "tell me about the weather"
+    assert finished[0].spoken_text == "Sure. Here it is."
+    assert not finished[0].interrupted
+    assert [e.text for e in r.events.of(FinalTranscript)] == ["tell me about the weather"]
+    r.wait_state(State.LISTENING)
+    assert [m.role for m in r.conversation.history] == ["user", "assistant"]
+
+
+def test_a_speculative_reply_is_dropped_unseen_when_the_user_goes_on(rig):
+    r = rig()
+    r.source.feed(r.say("what is the"), silence(0.2))
+    r.source.settle()
+    r.chat.calls.wait(1)
+    r.source.feed(r.say("capital of France"), silence(0.8))
+    r.source.settle()
+    finished = r.events.wait_for(TurnFinished)
+    time.sleep(0.05)  # nothing more may come from the dropped speculation
+    assert len(r.events.of(TurnFinished)) == 1
+    assert finished[0].user_text == "what is the capital of France"
+    assert [e.text for e in r.events.of(FinalTranscript)] == ["what is the capital of France"]
+    assert {e.turn for e in r.events.of(SentenceSpoken)} == {finished[0].turn}
+    assert r.conversation.history[0].content == "what is the capital of France"
+
+
+def test_a_finished_question_ends_the_turn_before_the_full_silence(rig):
+    r = rig()
+    r.source.feed(r.say("What is the capital of France?"), silence(0.15))
+    r.source.settle()
+    r.chat.calls.wait(1)
+    # 0.45 s of pause in all: past the question pause (0.4 s), short of min_silence (0.7 s).
+    r.source.feed(silence(0.3))
+    r.source.settle()
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].user_text == "What is the capital of France?"
+
+
+def test_an_unfinished_sentence_waits_for_the_full_silence(rig):
+    r = rig()
+    r.source.feed(r.say("What is the capital of"), silence(0.15))
+    r.source.settle()
+    r.chat.calls.wait(1)
+    r.source.feed(silence(0.4))
+    r.source.settle()
+    time.sleep(0.1)
+    assert not r.events.of(TurnFinished)
+    assert r.conversation.state == State.HEARING
+    r.source.feed(silence(0.3))
+    r.source.settle()
+    r.events.wait_for(TurnFinished)
+
+
+def _speaking_rig(rig) -> Rig:
+    def reply(text: str) -> list[str]:
+        return ["OK."] if text == "stop" else ["One two three. ", "Four five six. ", "Seven."]
+
+    r = rig(chat=FakeChat(reply=reply), voice=FakeVoice(seconds_per_char=0.015), realtime=True)
+    r.source.feed(r.say("tell me a story"), silence(0.8))
+    r.source.settle()
+    r.wait_state(State.SPEAKING)
+    return r
+
+
+def test_speech_over_the_reply_pauses_it_at_once_and_cancels_it_when_confirmed(rig):
+    r = _speaking_rig(rig)
+    r.source.feed(r.say("stop", 0.06))  # two loud frames: not yet speech
+    r.source.settle()
+    assert r.player.paused
+    r.source.feed(r.say("stop", 0.3))  # now it is: the reply is cut
+    r.source.settle()
+    first = r.events.wait_for(TurnFinished)[0]
+    assert first.interrupted
+    assert first.user_text == "tell me a story"
+    assert len(first.spoken_text) < len(first.full_text)
+    assert len(r.conversation.barge_in_stops) == 1
+    assert not r.player.paused
+    r.source.feed(silence(0.8))
+    r.source.settle()
+    second = r.events.wait_for(TurnFinished, 2)[1]
+    assert second.user_text == "stop"
+    assert r.conversation.history[1].content == (first.spoken_text or "…")
+
+
+def test_a_short_noise_over_the_reply_pauses_it_and_then_it_resumes(rig, monkeypatch):
+    monkeypatch.setattr("assistant.pipeline.capture.RESUME_AFTER", 0.1)
+    r = _speaking_rig(rig)
+    r.source.feed(r.say("cough", 0.06), silence(0.06))
+    r.source.settle()
+    assert r.player.paused
+    time.sleep(0.15)
+    r.source.feed(silence(0.06))
+    r.source.settle()
+    assert not r.player.paused
+    finished = r.events.wait_for(TurnFinished, timeout=5)
+    assert not finished[0].interrupted
+    assert finished[0].spoken_text == "One two three. Four five six. Seven."
+    assert not r.conversation.barge_in_stops
+
+
+def test_push_to_talk_turns_start_and_end_with_the_button(rig):
+    r = rig(mode="push-to-talk")
+    r.conversation.push_to_talk(True)
+    assert r.conversation.state == State.HEARING
+    r.source.feed(r.say("hello there"), silence(1.0))  # a long pause ends nothing here
+    r.source.settle()
+    assert not r.chat.calls.items
+    r.conversation.push_to_talk(False)
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].user_text == "hello there"
+    assert len(r.chat.calls.items) == 1
+    r.wait_state(State.LISTENING)
+    r.conversation.push_to_talk(True)
+    r.conversation.push_to_talk(False)  # nothing said: back to listening, no turn
+    r.wait_state(State.LISTENING)
+    assert len(r.events.of(TurnFinished)) == 1
+
+
+def test_typed_text_starts_a_turn_without_the_recogniser(rig):
+    r = rig()
+    r.conversation.send_text("hi")
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].user_text == "hi"
+    assert not r.transcriber.calls.items
+    states = [e.state for e in r.events.of(StateChanged)]
+    assert states == [State.LISTENING, State.THINKING, State.SPEAKING, State.LISTENING]
+
+
+def test_a_failing_language_model_is_reported_and_the_next_turn_works(rig):
+    r = rig(chat=FakeChat(reply=["Sure. ", "Here it", " is."], fail_after=2))
+    r.conversation.send_text("hi")
+    errors = r.events.wait_for(ErrorEvent)
+    assert errors[0].source == "llm"
+    assert "fake model broke" in errors[0].message
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].spoken_text == "Sure. Here it"  # what came before the failure was said
+    r.wait_state(State.LISTENING)
+    r.chat.fail_after = None
+    r.chat.reply = ("Sure. ", "Here it is.")
+    r.conversation.send_text("again")
+    assert r.events.wait_for(TurnFinished, 2)[1].spoken_text == "Sure. Here it is."
+
+
+def test_a_failing_recogniser_is_reported_and_the_pipeline_keeps_listening(rig):
+    r = rig(transcriber_fail=EngineError("the fake recogniser broke"))
+    r.source.feed(r.say("hello there"), silence(0.8))
+    r.source.settle()
+    errors = r.events.wait_for(ErrorEvent)
+    assert "fake recogniser broke" in errors[0].message
+    r.wait_state(State.LISTENING)
+    r.conversation.send_text("typed")
+    assert r.events.wait_for(TurnFinished)[0].user_text == "typed"
+
+
+def test_a_failing_voice_is_reported_and_the_reply_is_still_written(rig):
+    r = rig(voice=FakeVoice(fail=EngineError("the fake voice broke")))
+    r.conversation.send_text("hi")
+    errors = r.events.wait_for(ErrorEvent)
+    assert errors[0].source == "tts"
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].full_text == "Sure. Here it is."
+    assert finished[0].spoken_text == ""
+    r.wait_state(State.LISTENING)
+
+
+def test_stop_during_synthesis_cancels_the_turn_and_plays_nothing(rig):
+    r = rig(voice=FakeVoice(delay=0.3), realtime=True)
+    r.conversation.send_text("hi")
+    assert r.voice.started.wait(2)
+    r.conversation.interrupt()
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].interrupted
+    assert finished[0].spoken_text == ""
+    r.wait_state(State.LISTENING)
+    time.sleep(0.35)  # the synthesis returns: its audio must not play
+    assert not any(np.abs(block).max() > 0 for block in r.player.played)
+
+
+def test_stop_while_the_model_stalls_returns_to_listening(rig):
+    hold = threading.Event()
+    r = rig(chat=FakeChat(hold=hold))
+    r.conversation.send_text("hi")
+    r.chat.calls.wait(1)
+    assert r.conversation.state == State.THINKING
+    r.conversation.interrupt()
+    r.wait_state(State.LISTENING, timeout=1.0)
+    assert r.events.wait_for(TurnFinished)[0].interrupted
+    hold.set()
+
+
+def test_a_speculation_that_heard_no_words_does_not_leave_the_assistant_thinking(rig):
+    # The cause of a turn that sat on "Thinking" with the CPU idle: a speculative turn
+    # whose transcript was empty ended at once, the pause then became the end of the
+    # utterance, confirming a turn nobody would finish.
+    r = rig()
+    r.source.feed(r.say("", 0.4), silence(0.15))  # a sound the recogniser finds no words in
+    r.source.settle()
+    r.transcriber.calls.wait(1)
+    time.sleep(0.05)
+    r.source.feed(silence(0.7))
+    r.source.settle()
+    r.wait_state(State.LISTENING, timeout=1.0)
+    assert not r.events.of(TurnFinished)
+    assert not r.chat.calls.items
+
+
+def test_a_stalled_engine_is_reported_and_stop_still_returns_to_listening(rig, monkeypatch):
+    monkeypatch.setattr("assistant.pipeline.watchdog.STALL_AFTER", 0.2)
+    monkeypatch.setattr("assistant.pipeline.conversation.STOP_GRACE", 0.2)
+    hold = threading.Event()
+    r = rig(chat=FakeChat(hold=hold, deaf=True))  # it does not even notice the cut
+    r.conversation.send_text("hi")
+    error = r.events.wait_for(ErrorEvent)[0]
+    assert error.source == "llm"
+    assert "language model" in error.message
+    assert r.conversation.state == State.THINKING
+    r.conversation.interrupt()
+    r.wait_state(State.LISTENING, timeout=1.0)
+    assert not r.events.of(TurnFinished)  # the turn is still stuck in the engine
+    hold.set()
+    assert r.events.wait_for(TurnFinished)[0].interrupted
+
+
+def test_a_reply_that_plays_longer_than_the_stall_limit_is_not_a_stall(rig, monkeypatch):
+    monkeypatch.setattr("assistant.pipeline.watchdog.STALL_AFTER", 0.15)
+    r = rig(voice=FakeVoice(seconds_per_char=0.03), realtime=True)  # 0.5 s of speech
+    r.conversation.send_text("hi")
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].spoken_text == "Sure. Here it is."
+    assert not r.events.of(ErrorEvent)
