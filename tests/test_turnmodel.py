@@ -130,3 +130,33 @@ def test_train_turn_refuses_bad_options_in_one_line(
     assert main(["train", "turn", "--exclude", str(tmp_path / "nope.txt")]) != 0
     assert "cannot read --exclude" in capsys.readouterr().err
     assert not any(tmp_path.iterdir())
+
+
+def test_the_pipeline_waits_as_the_model_says(scorer: TurnScorer) -> None:
+    from assistant.pipeline.conversation import _end_pause
+    from assistant.pipeline.turns import early_end_pause
+
+    config = Config()
+    wait = _end_pause(scorer, config)
+    assert wait("What is the capital of Italy?") == MODES["balanced"].sure_wait
+    assert wait("I'd like to") is None and wait(None) is None
+    assert _end_pause(None, config)("What is the capital of Italy?") is None  # no model
+    assert _end_pause("punctuation", config) is early_end_pause  # a bare conversation
+    config.turn.mode = "patient"
+    assert _end_pause(scorer, config)("Why is the sky blue?") == MODES["patient"].sure_wait
+    config.asr.language = "fr"
+    assert _end_pause(scorer, config)("Why is the sky blue?") is None
+
+
+def test_engines_load_the_turn_model_or_fall_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from assistant.engines import load_turn_model
+
+    store = ModelStore(tmp_path, Catalog.load())
+    config = Config()
+    assert isinstance(load_turn_model(config, store), TurnScorer)
+    config.turn.model = "no-such-turn-model"
+    caplog.set_level(logging.WARNING)
+    assert load_turn_model(config, store) is None
+    assert any("silence rule" in r.getMessage() for r in caplog.records)

@@ -34,23 +34,29 @@ class TurnWaits:
 
 
 MODES: dict[str, TurnWaits] = {
-    "eager": TurnWaits(sure=0.80, sure_wait=0.15, likely=0.50, likely_wait=0.30),
-    "balanced": TurnWaits(sure=0.90, sure_wait=0.15, likely=0.65, likely_wait=0.40),
-    "patient": TurnWaits(sure=0.95, sure_wait=0.25, likely=0.80, likely_wait=0.50),
+    "eager": TurnWaits(sure=0.80, sure_wait=0.15, likely=0.50, likely_wait=0.40),
+    "balanced": TurnWaits(sure=0.90, sure_wait=0.15, likely=0.65, likely_wait=0.55),
+    "patient": TurnWaits(sure=0.95, sure_wait=0.25, likely=0.80, likely_wait=0.60),
 }
-"""The settings the user chooses from (config ``turn.mode``, app settings)."""
+"""The settings the user chooses from (config ``turn.mode``, app settings). Below
+"sure", the balanced and patient waits are no shorter than the punctuation rule's after
+a statement (0.55 s): a sentence the model finds only likely to be the last is often
+followed by another ("My name is Ada. Please remember it.", a breath between); only
+eager takes that risk."""
 
 
 _warned: set[str] = set()
 _warn_lock = threading.Lock()
 
 
-def load_scorer(path: Path | None) -> TurnScorer | None:
+def load_scorer(
+    path: Path | None, problem: str = "no turn model is installed"
+) -> TurnScorer | None:
     """The turn model at ``path``, or ``None`` with one warning per path (missing,
-    corrupt, wrong kind): the pipeline then uses the silence rule."""
+    corrupt, wrong kind; ``problem`` says why there is no path): the pipeline then uses
+    the silence rule."""
     if path is None:
-        problem = "no turn model is installed"
-        key = "<none>"
+        key = problem
     else:
         try:
             return TurnScorer(path)
