@@ -309,13 +309,14 @@ def format_latency(report: LatencyReport) -> str:
     per_side = len(report.questions) * report.options.repeats
     lines = [
         f"machine: {m.cpu_count} CPUs ({m.cpu}), Python {m.python}",
-        f"models: asr {models['asr']}, llm {models['llm']}, voice {models['voice']}; "
+        f"models: asr {models['asr']}, llm {models['llm']}, voice {models['voice']}, "
+        f"turn {models.get('turn', '-')}; "
         f"up to {report.max_tokens} tokens, temperature 0",
         f"{len(report.questions)} questions x {report.options.repeats} round(s) per pipeline",
         "voice-to-voice = end of the user's speech -> first reply sample at the output; "
         f"the baseline waits the endpointer's {report.min_silence_ms} ms of silence "
-        "(vad.min_silence_ms); streaming waits the same, or 400 ms after a finished "
-        "question and 550 ms after a finished statement (read off its speculative transcript)",
+        "(vad.min_silence_ms); streaming waits the same, or less when the end-of-turn "
+        "model finds its speculative transcript finished (turn.mode)",
         "",
     ]
     header = f"{'':<22} {'p50':>9} {'p90':>9} {'count':>7}"
