@@ -24,6 +24,7 @@ from .fsutil import atomic_write_text
 __all__ = [
     "APP_NAME",
     "DEVICES",
+    "TURN_MODES",
     "AsrConfig",
     "AudioConfig",
     "Config",
@@ -31,6 +32,7 @@ __all__ = [
     "ModelsConfig",
     "ServeConfig",
     "TtsConfig",
+    "TurnConfig",
     "VadConfig",
     "WakeConfig",
     "config_dir",
@@ -44,6 +46,9 @@ APP_NAME = "offline-voice-assistant"
 
 DEVICES = ("auto", "cpu", "cuda")
 """Valid values of every engine's ``device`` setting."""
+
+TURN_MODES = ("eager", "balanced", "patient")
+"""Valid values of ``turn.mode`` (:data:`assistant.turnmodel.MODES`)."""
 
 DEFAULT_SYSTEM_PROMPT = (
     "You are a helpful voice assistant running on the user's own computer. "
@@ -147,6 +152,17 @@ class VadConfig:
 
 
 @dataclass
+class TurnConfig:
+    """When the user's turn is over: the learned end-of-turn model and how eager it is."""
+
+    model: str = "turn-en"
+    """End-of-turn model id in the store (kind ``turn``)."""
+    mode: str = "patient"
+    """``eager`` (answers sooner, cuts in more), ``balanced`` or ``patient`` (the default: it
+    cuts in less often than the punctuation rule it replaced, and still answers sooner)."""
+
+
+@dataclass
 class AudioConfig:
     """Audio devices (sounddevice names or indexes; empty means the system default)."""
 
@@ -233,6 +249,7 @@ class Config:
     llm: LlmConfig = field(default_factory=LlmConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     vad: VadConfig = field(default_factory=VadConfig)
+    turn: TurnConfig = field(default_factory=TurnConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     gui: GuiConfig = field(default_factory=GuiConfig)
@@ -256,6 +273,10 @@ class Config:
                 raise ConfigError(
                     f"{section}.device is {device!r}; valid choices: {', '.join(DEVICES)}"
                 )
+        if self.turn.mode not in TURN_MODES:
+            raise ConfigError(
+                f"turn.mode is {self.turn.mode!r}; valid choices: {', '.join(TURN_MODES)}"
+            )
         if not 0.0 < self.tts.speaking_rate <= 4.0:
             raise ConfigError(f"tts.speaking_rate must be in (0, 4], not {self.tts.speaking_rate}")
         if self.llm.context_size < 256:

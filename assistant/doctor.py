@@ -96,6 +96,7 @@ def _models(config: Config, store: object | None) -> list[Check]:
         ("llm", config.llm.model),
         ("voice", config.tts.voice),
         ("vad", config.vad.model),
+        ("turn", config.turn.model),
     )
     if store is None:
         return [

@@ -17,9 +17,17 @@ if TYPE_CHECKING:
     from .llm.remote import OpenAiChatModel
     from .store import ModelStore
     from .tts import PiperVoice, VitsVoice, Voice
+    from .turnmodel import TurnScorer
     from .vad import SileroVad, Vad
 
-__all__ = ["Engines", "load_chat_model", "load_transcriber", "load_vad", "load_voice"]
+__all__ = [
+    "Engines",
+    "load_chat_model",
+    "load_transcriber",
+    "load_turn_model",
+    "load_vad",
+    "load_voice",
+]
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +88,28 @@ def load_vad(config: Config, store: ModelStore) -> SileroVad:
     return SileroVad(model.path)
 
 
+def load_turn_model(config: Config, store: ModelStore) -> TurnScorer | None:
+    """The configured end-of-turn model, or ``None`` (one warning) when it is missing or
+    damaged: the pipeline then ends turns by the silence rule."""
+    from .errors import ModelError
+    from .turnmodel import load_scorer
+
+    try:
+        model = store.resolve("turn", config.turn.model)
+    except ModelError as exc:
+        return load_scorer(None, problem=str(exc))
+    return load_scorer(model.path)
+
+
 @dataclass
 class Engines:
-    """The four engines of a spoken turn."""
+    """The four engines of a spoken turn, and the end-of-turn model."""
 
     vad: Vad
     transcriber: Transcriber
     chat: ChatModel
     voice: Voice
+    turn: TurnScorer | None = None
 
     @classmethod
     def load(cls, config: Config, store: ModelStore) -> Engines:
@@ -98,6 +120,7 @@ class Engines:
             ("transcriber", load_transcriber),
             ("chat", load_chat_model),
             ("voice", load_voice),
+            ("turn", load_turn_model),
         ):
             start = time.perf_counter()
             loaded[name] = loader(config, store)

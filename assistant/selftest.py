@@ -220,10 +220,11 @@ def _load_engines(config: Config, store: object, holder: dict[str, object]) -> s
 
 
 def _loaders() -> list[tuple[str, Callable[..., object]]]:
-    from .engines import load_chat_model, load_transcriber, load_vad, load_voice
+    from .engines import load_chat_model, load_transcriber, load_turn_model, load_vad, load_voice
 
     return [("vad", load_vad), ("transcriber", load_transcriber),
-            ("chat", load_chat_model), ("voice", load_voice)]  # fmt: skip
+            ("chat", load_chat_model), ("voice", load_voice),
+            ("turn", load_turn_model)]  # fmt: skip
 
 
 def _spoken_turn(config: Config, holder: dict[str, object], wav: Path) -> str:

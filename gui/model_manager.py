@@ -108,7 +108,8 @@ class ModelManager(QDialog):
 
     def refresh(self) -> None:
         config = self.controller.config
-        active = {config.asr.model, config.llm.model, config.tts.voice, config.vad.model}
+        active = {config.asr.model, config.llm.model, config.tts.voice, config.vad.model,
+                  config.turn.model}  # fmt: skip
         models = self.store.installed()
         self.table.setRowCount(len(models))
         for row, model in enumerate(models):

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.config import DEVICES, Config
+from assistant.config import DEVICES, TURN_MODES, Config
 from assistant.errors import AssistantError
 
 from .device_tests import play_sample, record_and_play
@@ -142,8 +142,14 @@ class SettingsDialog(QDialog):
         self.threshold.setToolTip("Lower hears quieter speech; higher ignores more noise")
         self.silence = QSpinBox(minimum=200, maximum=3000, singleStep=50, suffix=" ms")
         self.silence.setValue(config.vad.min_silence_ms)
+        self.turn_mode = _choice(TURN_MODES, config.turn.mode)
+        self.turn_mode.setToolTip(
+            "How soon a pause ends your turn when the end-of-turn model thinks you have "
+            "finished: eager answers sooner and cuts in more often, patient waits longer"
+        )
         form.addRow("Speech sensitivity (VAD threshold)", self.threshold)
         form.addRow("Silence that ends what you say", self.silence)
+        form.addRow("Answer after a pause", self.turn_mode)
         return page
 
     def _server_tab(self, config: Config) -> QWidget:
@@ -186,6 +192,7 @@ class SettingsDialog(QDialog):
         config.vad.threshold = round(self.threshold.value(), 2)
         config.vad.neg_threshold = round(min(config.vad.neg_threshold, config.vad.threshold), 2)
         config.vad.min_silence_ms = self.silence.value()
+        config.turn.mode = self.turn_mode.currentText()
         config.gui.close_to_tray = self.minimise.isChecked()
         config.serve.enabled = self.serve.isChecked()
         config.serve.port = self.serve_port.value()

@@ -117,7 +117,7 @@ def test_json_has_memory_settings_and_machine(latency_run: Run) -> None:
     assert settings["max_tokens"] == MAX_TOKENS
     assert settings["temperature"] == 0.0
     assert settings["questions"] == list(PICKED)
-    assert set(settings["models"]) == {"vad", "asr", "llm", "voice"}
+    assert set(settings["models"]) == {"vad", "asr", "llm", "voice", "turn"}
     assert "min_silence_ms" in settings["method"]
     assert figures["machine"]["cpu_count"] >= 1
 
@@ -127,7 +127,7 @@ def test_table_shows_each_figure_and_the_goals(latency_run: Run) -> None:
     for row in ("streaming (s)", "baseline (s)", "ratio stream/base", "barge-in stop (ms)"):
         assert any(line.startswith(row) for line in table.splitlines()), row
     assert "waits the endpointer's 700 ms of silence" in table
-    assert "400 ms after a finished question and 550 ms after a finished statement" in table
+    assert "or less when the end-of-turn model finds its speculative transcript" in table
     assert "memory: peak" in table
     assert any(line.startswith("ratio ≤ 0.40") for line in table.splitlines())
     assert any(line.startswith("barge-in p90 ≤ 100 ms") for line in table.splitlines())

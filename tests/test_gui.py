@@ -269,6 +269,7 @@ def test_settings_are_applied_at_once_and_survive_a_restart(qtbot, make_app):
     dialog.rate.setValue(1.25)
     dialog.prompt.setPlainText("Answer in five words.")
     dialog.silence.setValue(900)
+    dialog.turn_mode.setCurrentText("patient")
     dialog.minimise.setChecked(True)
     first = app.controller.conversation
     dialog.save()
@@ -282,6 +283,7 @@ def test_settings_are_applied_at_once_and_survive_a_restart(qtbot, make_app):
     assert config.tts.speaking_rate == 1.25
     assert config.llm.system_prompt == "Answer in five words."
     assert config.vad.min_silence_ms == 900
+    assert config.turn.mode == "patient"
     assert config.gui.close_to_tray is True  # in the config TOML, beside the rest
     assert again.window.minimise_to_tray is (again.tray is not None)  # no tray offscreen
     assert again.open_settings().rate.value() == 1.25

@@ -27,6 +27,7 @@ EMBEDDED = {
     "llm": "smollm2-135m-instruct",
     "voice": "piper-en_US-joe-medium",
     "vad": "silero-vad-v6",
+    "turn": "turn-en",
 }
 
 

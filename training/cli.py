@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from .llm.cli import register as register_llm
+from .turn.cli import register as register_turn
 from .voice.cli import register as register_voice
 from .wakeword.cli import register as register_wakeword
 
@@ -22,16 +23,18 @@ def register(sub: Any) -> None:
     """Add ``train`` and its targets to the top-level subparsers."""
     train = sub.add_parser(
         "train",
-        help="fine-tune the language model or train a voice (needs the train extra)",
+        help="fine-tune the language model, train a voice or the end-of-turn model (train extra)",
         description="Offline training on your own data: `train llm` (LoRA fine-tune, "
         "evaluation, GGUF export, quantization) and `train voice` (dataset, VITS fit, "
-        "evaluation, ONNX export). Each has the steps prepare, fit, eval, export and run.",
+        "evaluation, ONNX export), each with the steps prepare, fit, eval, export and run; "
+        "and `train turn` (the end-of-turn model, one step).",
     )
     train.set_defaults(func=lambda args, ctx: _help(train))
     targets = train.add_subparsers(dest="train_target", metavar="TARGET")
     register_llm(targets)
     register_voice(targets)
     register_wakeword(targets)
+    register_turn(targets)
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

@@ -408,6 +408,7 @@ def run_latency_bench(
             "asr": config.asr.model,
             "llm": config.llm.model,
             "voice": config.tts.voice,
+            "turn": f"{config.turn.model} ({config.turn.mode})",
         },
         questions=tuple(name for name, _ in clips),
     )

@@ -19,7 +19,13 @@ if TYPE_CHECKING:
 
 __all__ = ["register"]
 
-_CONFIG_KEY = {"asr": "asr.model", "llm": "llm.model", "voice": "tts.voice", "vad": "vad.model"}
+_CONFIG_KEY = {
+    "asr": "asr.model",
+    "llm": "llm.model",
+    "voice": "tts.voice",
+    "vad": "vad.model",
+    "turn": "turn.model",
+}
 
 
 def register(sub: Any) -> None:
@@ -75,6 +81,7 @@ def _active(config: Config) -> dict[str, str]:
         "llm": config.llm.model,
         "voice": config.tts.voice,
         "vad": config.vad.model,
+        "turn": config.turn.model,
     }
 
 

@@ -11,7 +11,8 @@ speaks, and hands turns to the turn worker:
 - when the pause becomes the end of the utterance, the speculation is confirmed if the
   pause it answers never broke, or else a new turn with the whole utterance;
 - when the speculative transcript reads as finished, the turn ends after a shorter pause
-  (:func:`~assistant.pipeline.turns.early_end_pause`).
+  (``end_pause``: the end-of-turn model's wait, :class:`~assistant.turnmodel.TurnPolicy`;
+  :func:`~assistant.pipeline.turns.early_end_pause`, the punctuation rule, without one).
 
 Every speculative turn is resolved here (confirmed or cancelled), so nothing downstream
 waits on it for ever. All the state below belongs to the capture thread, except the
@@ -70,6 +71,8 @@ class CaptureStage:
         cut: cuts the current reply (a barge-in).
         in_pause: set here while the user pauses inside an utterance (the partials stage
             then leaves the recogniser to the speculative turn).
+        end_pause: seconds of pause after which a speculative transcript ends the turn
+            (``None``: the endpointer's full silence).
     """
 
     def __init__(
@@ -88,7 +91,9 @@ class CaptureStage:
         in_pause: threading.Event,
         wake: WakeGate | None = None,
         chime: Callable[[], object] | None = None,
+        end_pause: Callable[[str | None], float | None] = early_end_pause,
     ) -> None:
+        self._end_pause = end_pause
         self._source_factory = source_factory
         self._endpointer = endpointer
         self._options = endpointer.options
@@ -294,7 +299,7 @@ class CaptureStage:
         quiet_from = self._quiet_since if self._quiet_since is not None else position
         paused = (position - quiet_from) / ASR_RATE
         spec = self._registry.speculative
-        end_after = early_end_pause(spec.text) if spec is not None else None
+        end_after = self._end_pause(spec.text) if spec is not None and spec.text else None
         if spec is not None and end_after is not None and paused >= end_after:
             self._registry.set_speculative(None)
             if self._emitter.confirm(spec):

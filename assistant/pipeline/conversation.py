@@ -33,7 +33,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from ..asr import Transcriber
 from ..audio.echo import EchoCanceller
@@ -50,12 +50,13 @@ from .events import Event, State
 from .partials import PartialsStage
 from .sources import AudioSource
 from .speaker import Speaker
-from .turns import Turn, TurnRegistry
+from .turns import Turn, TurnRegistry, early_end_pause
 from .watchdog import Watchdog
 from .worker import TurnStore, TurnWorker
 
 if TYPE_CHECKING:
     from ..engines import Engines
+    from ..turnmodel import TurnScorer
 
 __all__ = ["MODES", "Conversation"]
 
@@ -68,6 +69,19 @@ STOP_GRACE = 1.0
 noticed the cut yet (it normally has within milliseconds)."""
 
 _BUSY = (State.THINKING, State.SPEAKING)
+
+
+def _end_pause(
+    turn_model: TurnScorer | Literal["punctuation"] | None, config: Config
+) -> Callable[[str | None], float | None]:
+    """How long a pause after a speculative transcript ends the turn."""
+    if turn_model == "punctuation":
+        return early_end_pause
+    from ..turnmodel import TurnPolicy
+
+    policy = TurnPolicy(turn_model if not isinstance(turn_model, str) else None, config.turn.mode)
+    language = None if config.asr.language == "auto" else config.asr.language
+    return lambda text: policy.pause(text, language)
 
 
 def _check_mode(mode: str) -> None:
@@ -92,6 +106,10 @@ class Conversation:
         hooks: where local commands and document passages plug into the reply.
         wake: wake mode (hands-free only): the gate that sleeps until a wake word.
         chime: played when the wake word is heard.
+        turn_model: the end-of-turn model whose confidence sets the wait after a pause
+            (``turn.mode``); ``None`` (none usable): the silence rule; ``"punctuation"``
+            (the default of a bare conversation): the punctuation rule.
+            :meth:`from_engines` passes the engines' model.
     """
 
     def __init__(
@@ -112,6 +130,7 @@ class Conversation:
         hooks: ReplyHooks | None = None,
         wake: WakeGate | None = None,
         chime: Callable[[], object] | None = None,
+        turn_model: TurnScorer | Literal["punctuation"] | None = "punctuation",
     ) -> None:
         _check_mode(mode)
         self._wake = wake
@@ -156,11 +175,13 @@ class Conversation:
             in_pause=in_pause,
             wake=wake,
             chime=chime,
+            end_pause=_end_pause(turn_model, config),
         )
 
     @classmethod
     def from_engines(cls, engines: Engines, **kwargs: Any) -> Conversation:
         """A conversation on the four loaded engines; ``kwargs`` as for the constructor."""
+        kwargs.setdefault("turn_model", engines.turn)
         return cls(
             vad=engines.vad,
             transcriber=engines.transcriber,

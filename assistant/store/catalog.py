@@ -38,7 +38,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-PIPELINE_KINDS = ("asr", "llm", "voice", "vad")
+PIPELINE_KINDS = ("asr", "llm", "voice", "vad", "turn")
 """The kinds the live pipeline uses, in its order; each has an embedded default."""
 KINDS = (*PIPELINE_KINDS, "voice-base", "embed", "wake")
 """Every kind of model: the pipeline's, then ``voice-base``, a VITS checkpoint that voice

@@ -105,7 +105,7 @@ def require_inputs(path: Path, info: OnnxInfo, needed: Sequence[str], what: str)
 
 def companions(kind: str, main: Path) -> list[Path]:
     """Files that must come with a model's main file (a voice's ``.onnx.json``)."""
-    if kind in ("voice", "wake"):
+    if kind in ("voice", "wake", "turn"):
         return [main.with_name(main.name + ".json")]
     if kind == "llm" and main.suffix.lower() == ".onnx":
         return [main.with_name(name) for name in ("tokenizer.json", _ONNX_LLM_CONFIG)]
@@ -224,6 +224,19 @@ _VAD_INPUTS = ("input", "h", "c")  # Silero VAD v5/v6 as faster-whisper ships it
 def _check_vad(path: Path) -> None:
     info = read_onnx_model(path)
     require_inputs(path, info, _VAD_INPUTS, "a Silero VAD")
+
+
+# ---------------------------------------------------------------------------- turn
+
+_TURN_INPUTS = ("ids",)  # assistant/turnmodel/scorer.py
+
+
+def _check_turn(path: Path) -> None:
+    from ..turnmodel.scorer import read_info
+
+    info = read_onnx_model(path)
+    require_inputs(path, info, _TURN_INPUTS, "an end-of-turn model")
+    read_info(path)
 
 
 # ---------------------------------------------------------------------------- asr
@@ -397,6 +410,7 @@ CHECKS: dict[str, Check] = {
     "llm": _check_llm,
     "voice": _check_voice,
     "vad": _check_vad,
+    "turn": _check_turn,
     "voice-base": _check_voice_base,
     "wake": _check_wake,
 }

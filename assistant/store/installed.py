@@ -41,6 +41,10 @@ class InstalledModel:
     """Human-readable name."""
 
 
+_OWN_DISTRIBUTION = "offline-voice-assistant"
+_OWN_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds assistant/
+
+
 def embedded_model(entry: CatalogEntry) -> InstalledModel | None:
     """The embedded model of ``entry`` if its package is installed with all its files.
 
@@ -48,11 +52,16 @@ def embedded_model(entry: CatalogEntry) -> InstalledModel | None:
     them imports an unrelated CLI at import time).
     """
     assert entry.package is not None and entry.package_dir is not None
-    try:
-        dist = distribution(entry.package)
-    except PackageNotFoundError:
-        return None
-    folder = Path(str(dist.locate_file(entry.package_dir))).absolute()
+    if entry.package == _OWN_DISTRIBUTION:
+        # Our own files (the turn model): beside this package, which also holds for an
+        # editable install, where the distribution's files are the source tree.
+        folder = (_OWN_ROOT / entry.package_dir).absolute()
+    else:
+        try:
+            dist = distribution(entry.package)
+        except PackageNotFoundError:
+            return None
+        folder = Path(str(dist.locate_file(entry.package_dir))).absolute()
     files = tuple(folder / f.path for f in entry.files)
     if not all(path.is_file() for path in files):
         log.warning("package %s is installed but lacks files of %s", entry.package, entry.id)

@@ -154,6 +154,7 @@ _MAIN_SUFFIX = {
     "llm": (".gguf", ".onnx"),
     "voice": (".onnx",),
     "vad": (".onnx",),
+    "turn": (".onnx",),
     "voice-base": (".pth", ".pt", ".ckpt"),
     "wake": (".onnx",),
 }

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AssistantError
-from ..wake import RATE, WakeDetector, load_detector
-from ..wake.micro import PRETRAINED
+from assistant.errors import AssistantError
+from assistant.wake import RATE, WakeDetector, load_detector
+from assistant.wake.micro import PRETRAINED
 
 __all__ = ["WakeBenchOptions", "run_wake_bench", "speech_corpus"]
 
@@ -217,8 +217,8 @@ def run_wake_bench(opts: WakeBenchOptions, store: Any, out: Callable[[str], None
             "bench wake needs the training package (it speaks the test takes)",
             hint="run it from a source checkout with the train extra",
         ) from exc
-    from ..audio.io import read_audio
-    from ..config import data_dir
+    from assistant.audio.io import read_audio
+    from assistant.config import data_dir
 
     report: dict[str, Any] = {"options": {k: str(v) for k, v in vars(opts).items()}}
     if opts.speech is not None:
@@ -269,8 +269,8 @@ def run_wake_bench(opts: WakeBenchOptions, store: Any, out: Callable[[str], None
                 store,
                 out=out,
             )
-            from ..wake.base import WakeDetector as _Detector
-            from ..wake.custom import CustomEngine
+            from assistant.wake.base import WakeDetector as _Detector
+            from assistant.wake.custom import CustomEngine
 
             engine = CustomEngine(result.model, custom_id)
             report["custom_training"] = {"phrase": opts.custom_phrase,

@@ -1,0 +1,118 @@
+"""``assistant train turn``: build the data, fit, export to ONNX, report held-out figures,
+and register the model in the store (kind ``turn``).
+
+``assistant train turn --output assistant/assets/turn --no-register`` rebuilds the
+embedded default from the same data and seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.cli.context import CliContext
+
+__all__ = ["register"]
+
+_DESCRIPTION = (
+    "Train the end-of-turn model (P(the user's turn is finished | transcript so far)) on "
+    "English dialogue from chatterbot-corpus and request templates, offline; export it to "
+    "ONNX, print precision/recall on held-out text at each mode's thresholds, and register "
+    "it in the model store as kind `turn` (use it with turn.model in the config)."
+)
+
+
+def register(targets: Any) -> None:
+    """Add ``turn`` to ``assistant train``'s subparsers."""
+    p = targets.add_parser(
+        "turn", help="train the end-of-turn model (-> ONNX)", description=_DESCRIPTION
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        type=Path,
+        default=Path("turn-model"),
+        metavar="DIR",
+        help="folder for NAME.onnx and NAME.onnx.json (default: ./turn-model)",
+    )
+    p.add_argument("--name", default="turn-en-trained", help="file name and store id")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument(
+        "--exclude",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="text file of lines never to train on (the bench questions always are)",
+    )
+    p.add_argument("--no-register", action="store_true", help="only write the files")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace, ctx: CliContext) -> int:
+    from assistant.errors import AssistantError
+
+    from .fit import TurnTrainOptions, train_turn_model
+
+    extra: dict[str, Any] = {}
+    if args.epochs is not None:
+        if args.epochs < 1:
+            raise AssistantError(f"--epochs must be at least 1, not {args.epochs}")
+        extra["epochs"] = args.epochs
+    if args.seed is not None:
+        extra["seed"] = args.seed
+    if args.exclude is not None:
+        try:
+            lines = args.exclude.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AssistantError(f"cannot read --exclude {args.exclude}: {exc}") from None
+        extra["exclude"] = tuple(line for line in lines if line.strip())
+    name = args.name
+    options = TurnTrainOptions(output=args.output, name=name, **extra)
+    result = train_turn_model(options)
+    registered = None
+    if not args.no_register:
+        store = ctx.store
+        old = {m.id: m for m in store.installed()}.get(name)
+        if old is not None and old.source == "trained":
+            store.remove(name)
+        registered = store.register(
+            args.output,
+            "turn",
+            name,
+            source="trained",
+            name=name,
+            licence="your own",
+            language="en",
+            origin="assistant train turn",
+        ).id
+    m = result.metrics
+    if args.json:
+        print(
+            json.dumps({"onnx": str(result.onnx), "registered": registered, "metrics": m}, indent=1)
+        )
+        return 0
+    print(f"wrote {result.onnx} ({result.train_examples} training examples)")
+    held = f"{m['examples']} transcripts ({m['finished']} finished)"
+    print(f"held-out: {held}, accuracy {m['accuracy']:.3f}")
+    for mode, levels in m["modes"].items():
+        for level, pr in levels.items():
+            print(
+                f"  {mode:8} {level:6} p>={pr['threshold']:.2f}: "
+                f"precision {pr['precision']:.3f} recall {pr['recall']:.3f}"
+            )
+    rule = m["punctuation_rule"]
+    print(f"  punctuation rule: precision {rule['precision']:.3f} recall {rule['recall']:.3f}")
+    print("text-level turn taking (pauses of 300-700 ms inside turns; waits at their ends):")
+    for who, sim in m["simulation"].items():
+        print(
+            f"  {who:16} cut-ins {sim['cut_in_rate']:.1%} of {sim['pauses']} pauses, "
+            f"end wait p50 {sim['end_wait_p50_s']:.2f} s mean {sim['end_wait_mean_s']:.2f} s"
+        )
+    if registered:
+        print(f'registered as {registered!r}: set turn.model = "{registered}" to use it')
+    return 0
