@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import AssistantError
+from ..common import TrainError
 from assistant.fsutil import atomic_write_text
 from assistant.store.catalog import check_model_id
 from assistant.tts.vits import CONFIG_FORMAT
@@ -70,7 +70,7 @@ def export_voice(
     check_model_id(name)
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
-        raise AssistantError(
+        raise TrainError(
             f"checkpoint {checkpoint} does not exist",
             hint="pass a .pt file from a run's checkpoints/ folder, or the run folder",
         )
