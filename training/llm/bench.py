@@ -109,10 +109,13 @@ def train_throughput(
         "packed": pack(items, length, pad, seed=options.seed),
         "padded": pad_each(items, length, pad),
         "plain": [
-            {"input_ids": t.input_ids[:length], "labels": t.labels[:length],
-             REAL: min(len(t.input_ids), length)}
+            {
+                "input_ids": t.input_ids[:length],
+                "labels": t.labels[:length],
+                REAL: min(len(t.input_ids), length),
+            }
             for t in items
-        ],  # fmt: skip
+        ],
     }
     shape = shape_of(model_config(base))
     peak = peak_flops(device, peak_tflops)
@@ -289,9 +292,7 @@ def format_report(report: BenchReport) -> str:
         )
     if report.packing_speedup:
         verdict = "meets" if report.packing_speedup >= 1.5 else "misses"
-        lines.append(
-            f"  packed / padded: {report.packing_speedup:.2f}x ({verdict} the 1.5x goal)"
-        )
+        lines.append(f"  packed / padded: {report.packing_speedup:.2f}x ({verdict} the 1.5x goal)")
     if report.plain_speedup:
         lines.append(f"  packed / plain HF Trainer: {report.plain_speedup:.2f}x")
     if report.decode:

@@ -125,11 +125,17 @@ def register(targets: Any) -> None:
         "compile, auto-batch, 4bit, all (default: the layouts on the CPU; on a GPU every "
         "option whose package is installed)",
     )  # fmt: skip
-    p.add_argument("--steps", type=int, default=0, metavar="N",
-                   help="timed steps per row (default: one pass over the data)")  # fmt: skip
-    p.add_argument("--peak-tflops", type=float, metavar="TF",
-                   help="the GPU's peak dense bf16 TFLOP/s for MFU (known GPUs: automatic)")  # fmt: skip
+    p.add_argument(
+        "--steps", type=int, default=0, metavar="N",
+        help="timed steps per row (default: one pass over the data)",
+    )  # fmt: skip
+    p.add_argument(
+        "--peak-tflops", type=float, metavar="TF",
+        help="the GPU's peak dense bf16 TFLOP/s for MFU (known GPUs: automatic)",
+    )  # fmt: skip
     p.add_argument("--lora-rank", type=int, default=16, metavar="R")
+    p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
+                   help="recompute activations (default: on when memory is short)")  # fmt: skip
     p.add_argument("--no-decode", action="store_true", help="training figures only")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     p.set_defaults(func=_bench)
@@ -159,8 +165,10 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("fit options (default: as prepared)")
     g.add_argument("--epochs", type=float, metavar="N")
     g.add_argument("--max-steps", type=int, metavar="N")
-    g.add_argument("--batch-size", type=_batch_size, metavar="N",
-                   help="blocks per device per step, or auto (the most free memory holds)")  # fmt: skip
+    g.add_argument(
+        "--batch-size", type=_batch_size, metavar="N",
+        help="blocks per device per step, or auto (the most free memory holds)",
+    )  # fmt: skip
     g.add_argument("--grad-accum", type=int, metavar="N")
     g.add_argument("--learning-rate", "--lr", type=float, metavar="LR")
     g.add_argument("--seq-length", type=int, metavar="TOKENS", help="packed block length")
@@ -169,8 +177,10 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
                    help="recompute activations (default: on when memory is short)")  # fmt: skip
     g.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"))
     g.add_argument("--device", help="auto (the GPU when there is one), cpu or cuda")
-    g.add_argument("--quantize", choices=("none", "4bit"),
-                   help="4bit: QLoRA, the base in bitsandbytes NF4 (big bases on small GPUs)")  # fmt: skip
+    g.add_argument(
+        "--quantize", choices=("none", "4bit"),
+        help="4bit: QLoRA, the base in bitsandbytes NF4 (big bases on small GPUs)",
+    )  # fmt: skip
     g.add_argument("--attention", choices=ATTENTIONS, help="attention implementation")
     g.add_argument("--liger", action=argparse.BooleanOptionalAction,
                    help="Liger's fused GPU kernels (needs liger-kernel)")  # fmt: skip
@@ -386,6 +396,7 @@ def _bench(args: argparse.Namespace, ctx: CliContext) -> int:
         batch_size=args.batch_size,
         device=args.device,
         precision=args.precision,
+        gradient_checkpointing=args.gradient_checkpointing,
     )
     options.lora.rank = args.lora_rank
     options.lora.alpha = 2 * args.lora_rank

@@ -105,9 +105,7 @@ def tokenize_all(tokenizer: Any, examples: list[Example]) -> list[Tokenized]:
     return [tokenize_example(tokenizer, e) for e in examples]
 
 
-def build_rows(
-    items: list[Tokenized], options: FitOptions, pad_id: int
-) -> list[dict[str, Any]]:
+def build_rows(items: list[Tokenized], options: FitOptions, pad_id: int) -> list[dict[str, Any]]:
     """Training rows: packed blocks, or (no packing) each example padded to the longest."""
     if options.packing:
         return pack(items, options.seq_length, pad_id, seed=options.seed)

@@ -217,7 +217,9 @@ def choose_batch_size(
     checkpointing = bool(options.gradient_checkpointing)
     batch = 1
     while batch * 2 <= largest:
-        need = estimate(shape, options, precision, batch_size=batch * 2, checkpointing=checkpointing)
+        need = estimate(
+            shape, options, precision, batch_size=batch * 2, checkpointing=checkpointing
+        )
         if need.total > free * _SHARE:
             break
         batch *= 2
@@ -245,7 +247,8 @@ class MemoryPlan:
 
     def message(self) -> str:
         """``this needs ~11.0 GiB (...); you have 8.0 GiB free on ...``."""
-        return f"this fit needs {self.estimate.describe()}; you have {self.free / GIB:.1f} GiB {self.where}"
+        have = f"{self.free / GIB:.1f} GiB {self.where}"
+        return f"this fit needs {self.estimate.describe()}; you have {have}"
 
 
 def plan(shape: ModelShape, options: FitOptions, precision: str, device: str) -> MemoryPlan:

@@ -108,4 +108,10 @@ def plain_trainer_pass(
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     seconds = marks.get("end", 0.0) - marks.get("start", 0.0)
     tokens = sum(collator.tokens[1:done])
-    return seconds, tokens, sum(collator.rows[1:done]), (losses[-1] if losses else None), collator.longest
+    return (
+        seconds,
+        tokens,
+        sum(collator.rows[1:done]),
+        (losses[-1] if losses else None),
+        collator.longest,
+    )

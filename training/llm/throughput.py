@@ -133,7 +133,7 @@ def default_variants(device: str) -> list[str]:
 def variant_options(variant: str, options: FitOptions, device: str) -> FitOptions:
     """The fit options of a row."""
     plain = dataclasses.replace(options, fused_optimizer=False, liger=False, compile=False)
-    changes: dict[str, Any] = {
+    table: dict[str, dict[str, Any]] = {
         "plain": {"packing": False},
         "padded": {"packing": False},
         "packed": {},
@@ -144,7 +144,8 @@ def variant_options(variant: str, options: FitOptions, device: str) -> FitOption
         "compile": {"compile": True},
         "auto-batch": {"batch_size": 0},
         "4bit": {"quantize": "4bit"},
-    }.get(variant, {})
+    }
+    changes = dict(table.get(variant, {}))
     if variant == "all":
         on_gpu = device.split(":")[0] == "cuda"
         changes = {"fused_optimizer": on_gpu, "batch_size": 0 if on_gpu else options.batch_size}
@@ -158,11 +159,14 @@ def variant_options(variant: str, options: FitOptions, device: str) -> FitOption
     return dataclasses.replace(plain, **changes)
 
 
-def _differences(options: FitOptions) -> dict[str, Any]:
-    default = FitOptions()
+def _differences(options: FitOptions, packed: FitOptions) -> dict[str, Any]:
+    """What a row changes against the ``packed`` row (checkpointing: when on)."""
     keys = ("packing", "batch_size", "attention", "liger", "fused_optimizer", "compile",
-            "quantize", "gradient_checkpointing", "precision")  # fmt: skip
-    return {k: getattr(options, k) for k in keys if getattr(options, k) != getattr(default, k)}
+            "quantize", "precision")  # fmt: skip
+    out = {k: getattr(options, k) for k in keys if getattr(options, k) != getattr(packed, k)}
+    if options.gradient_checkpointing:
+        out["gradient_checkpointing"] = True
+    return out
 
 
 def _synchronize(device: str) -> None:
@@ -311,5 +315,5 @@ def measure(
         mfu=mfu,
         peak_memory_gib=None if peak_gib is None else round(peak_gib, 2),
         final_loss=loss,
-        options=_differences(wanted),
+        options=_differences(wanted, variant_options("packed", options, device)),
     )

@@ -129,9 +129,7 @@ def pack(
     return blocks
 
 
-def pad_each(
-    examples: Sequence[Tokenized], seq_length: int, pad_id: int
-) -> list[dict[str, Any]]:
+def pad_each(examples: Sequence[Tokenized], seq_length: int, pad_id: int) -> list[dict[str, Any]]:
     """The naive layout: one example per row, padded to ``seq_length`` (the baseline
     packing is measured against)."""
     rows = []

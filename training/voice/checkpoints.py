@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..common import TrainError, numbered
 from assistant.fsutil import atomic_open
+
+from ..common import TrainError, numbered
 
 if TYPE_CHECKING:
     from assistant.store import ModelStore

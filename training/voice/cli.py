@@ -238,7 +238,6 @@ def _fit(args: argparse.Namespace, ctx: Any) -> int:
 
 def _checkpoint_of(path: Path) -> Path:
     from ..common import TrainError
-
     from .fit import latest_checkpoint
 
     if path.is_file():

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..common import TrainError
 from assistant.fsutil import atomic_write_text
 from assistant.store.catalog import check_model_id
 from assistant.tts.vits import CONFIG_FORMAT
 
+from ..common import TrainError
 from .model import load_model, tokenizer_of
 
 __all__ = ["ExportResult", "export_voice", "voice_config"]
