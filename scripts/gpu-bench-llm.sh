@@ -4,7 +4,11 @@
 # peak memory, packed/plain ratio) and on an 8 B one in 4-bit (QLoRA peak memory).
 #
 #   scripts/gpu-bench-llm.sh [--tiny] [OUT_DIR]      (OUT_DIR default: gpu-bench-llm)
+#   scripts/gpu-bench-llm.sh --fetch-wheels          (on a machine with PyPI, beforehand)
 #
+# --fetch-wheels puts the wheels the GPU machine lacks into wheels/ (git-ignored, 44 MB:
+# bitsandbytes for the 4-bit rows, liger-kernel for the Liger rows); carry wheels/ to the
+# GPU machine with the checkout.
 # --tiny runs the same steps on the CPU with tiny models: do it first, so the GPU run does
 # not die on a typo. Every step runs under `timeout` inside a total budget (BUDGET seconds,
 # default 560); each step and each figure is one JSON line in OUT_DIR/figures.jsonl, the
@@ -14,6 +18,10 @@
 set -u
 cd "$(dirname "$0")/.."
 MODE=full
+if [ "${1:-}" = "--fetch-wheels" ]; then
+    exec "${PYTHON:-python3}" -m pip download -q --only-binary=:all: --python-version 3.12 \
+        --platform manylinux_2_24_x86_64 --no-deps -d wheels bitsandbytes==0.50.2 liger-kernel==0.8.5
+fi
 if [ "${1:-}" = "--tiny" ]; then MODE=tiny; shift; fi
 OUT=${1:-gpu-bench-llm}
 PY=${PYTHON:-python3}

@@ -156,6 +156,8 @@ def variant_options(variant: str, options: FitOptions, device: str) -> FitOption
         changes["compile"] = options.compile
     elif variant not in VARIANTS:
         raise TrainError(f"unknown bench row {variant!r}", hint=f"use {', '.join(VARIANTS)}")
+    elif variant == "fused" and device.split(":")[0] != "cuda":
+        raise TrainError("fused AdamW runs on a GPU only (on the CPU it is the packed row)")
     return dataclasses.replace(plain, **changes)
 
 
