@@ -121,10 +121,16 @@ def test_fit_counts_only_the_tokens_it_trained(tiny_base: Path, tmp_path: Path) 
 # ----------------------------------------------------------------------------- packing
 
 
-@pytest.mark.parametrize("attention", ["sdpa", "eager"])
-def test_packed_loss_equals_the_documents_alone(tiny_base: Path, attention: str) -> None:
-    """The loss of a packed block (what fit trains on) is the loss of its documents
-    trained one by one: it would differ if a document attended to the one before it."""
+@pytest.mark.parametrize(
+    ("attention", "flatten"), [("sdpa", False), ("eager", False), ("sdpa", True)]
+)
+def test_packed_loss_equals_the_documents_alone(
+    tiny_base: Path, attention: str, flatten: bool
+) -> None:
+    """The loss of a batch of packed blocks (what fit trains on) is the loss of its
+    documents trained one by one: it would differ if a document attended to the one
+    before it. ``flatten`` is the padding-free layout flash attention gets (the batch's
+    documents in one row), checked here with SDPA."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -140,9 +146,12 @@ def test_packed_loss_equals_the_documents_alone(tiny_base: Path, attention: str)
         Tokenized(list(range(600, 621)), [IGNORE] * 5 + list(range(605, 621))),
         Tokenized(list(range(900, 930)), list(range(900, 930))),
     ]
-    (block,) = pack(docs, 100, pad_id=0)  # 88 tokens of documents, a padded tail of 12
+    blocks = pack(docs, 64, pad_id=0)  # [37 + 21 + 6 padding], [30 + 34 padding]
+    assert len(blocks) == 2
+    batch = collate(blocks, flatten=flatten)
+    assert batch["input_ids"].shape == ((1, 88) if flatten else (2, 64))
     with torch.no_grad():
-        packed = float(model(**collate([block])).loss)
+        packed = float(model(**batch).loss)
         total, count = 0.0, 0
         for doc in docs:
             labels = torch.tensor([IGNORE, *doc.labels[1:]])
@@ -151,11 +160,10 @@ def test_packed_loss_equals_the_documents_alone(tiny_base: Path, attention: str)
                 logits[:-1], labels[1:], ignore_index=IGNORE, reduction="sum"))  # fmt: skip
             count += int((labels[1:] != IGNORE).sum())
     assert packed == pytest.approx(total / count, rel=1e-4)
-    # The same block with one causal mask over the whole row (documents see each other)
-    # has another loss: the comparison above can fail.
+    # The same rows with one causal mask each (documents see each other) have another
+    # loss: the comparison above can fail.
     with torch.no_grad():
-        leaky = float(model(input_ids=torch.tensor([block["input_ids"]]),
-                            labels=torch.tensor([block["labels"]])).loss)  # fmt: skip
+        leaky = float(model(input_ids=batch["input_ids"], labels=batch["labels"]).loss)
     assert abs(leaky - packed) > 1e-3
 
 

@@ -126,12 +126,24 @@ class _Rows:
         return self.rows[index]
 
 
-def collate(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def collate(rows: list[dict[str, Any]], flatten: bool = False) -> dict[str, Any]:
     """Stack rows of equal length into tensors (packed rows carry no attention mask:
     the restarting ``position_ids`` make the mask block-diagonal). A row's count of
-    real tokens (``REAL``) is bookkeeping and not passed on."""
+    real tokens (``REAL``) is bookkeeping and not passed on.
+
+    ``flatten`` joins the rows' real tokens into one row without any padding, positions
+    restarting per example (what flash attention's variable-length kernel needs: it
+    reads document boundaries from ``position_ids`` only in a batch of one row).
+    """
     import torch
 
+    if flatten and all("position_ids" in row for row in rows):
+        joined: dict[str, list[int]] = {"input_ids": [], "labels": [], "position_ids": []}
+        for row in rows:
+            real = int(row.get(REAL, len(row["input_ids"])))
+            for key, values in joined.items():
+                values += row[key][:real]
+        return {key: torch.tensor([values]) for key, values in joined.items()}
     return {key: torch.tensor([row[key] for row in rows]) for key in rows[0] if key != REAL}
 
 
@@ -145,12 +157,13 @@ class TokenCounter:
     in the order the batches were made, so the tokens of the steps really trained can
     be summed (the data loader may make a batch ahead that is never trained)."""
 
-    def __init__(self) -> None:
+    def __init__(self, flatten: bool = False) -> None:
         self.batches: list[int] = []
+        self.flatten = flatten
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
         self.batches.append(real_tokens(rows))
-        return collate(rows)
+        return collate(rows, self.flatten)
 
     def trained(self, batches: int) -> int:
         """Real tokens of the first ``batches`` batches made."""
@@ -257,7 +270,7 @@ def fit(
     """
     from transformers import Trainer, set_seed
 
-    from .speed import build_model
+    from .speed import attention_of, build_model
 
     offline()
     run_dir = Path(run_dir)
@@ -292,7 +305,7 @@ def fit(
         options, checkpoints, precision, len(rows), device, report_to=["tensorboard"]
     )
     timer = _Timer()
-    counter = TokenCounter()
+    counter = TokenCounter(flatten=attention_of(options) == "flash_attention_2")
     trainer = Trainer(
         model=model,
         args=args,

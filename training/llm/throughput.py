@@ -218,12 +218,14 @@ def run_loop(
     the batches after the ``warmup`` first (those are trained, not timed). Every batch
     tensor is moved to ``device``."""
     from .fit import collate, real_tokens
-    from .speed import make_optimizer
+    from .speed import attention_of, make_optimizer
 
     optimizer = make_optimizer(model, options, device)
+    flatten = attention_of(options) == "flash_attention_2"
     seconds, tokens, rows, loss = 0.0, 0, 0, None
     for index, rows_of_batch in enumerate(batches):
-        batch = {key: value.to(device) for key, value in collate(rows_of_batch).items()}
+        tensors = collate(rows_of_batch, flatten)
+        batch = {key: value.to(device) for key, value in tensors.items()}
         _synchronize(device)
         start = time.perf_counter()
         with _autocast(device, precision):
