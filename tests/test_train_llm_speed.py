@@ -345,3 +345,40 @@ def test_qlora_needs_a_folder_base(gguf_path: Path) -> None:
 
     with pytest.raises(TrainError, match="needs the base as a Hugging Face folder"):
         check_speed_options(FitOptions(quantize="4bit"), "cpu", gguf_path)
+
+
+# ----------------------------------------------------------------------------- shared
+
+
+def test_what_both_trainers_share(tmp_path: Path) -> None:
+    import re
+
+    from training.common import (
+        TrainError,
+        choose_precision,
+        from_record,
+        numbered,
+        options_record,
+        plot_losses,
+    )
+    from training.llm.options import FitOptions
+    from training.voice.fit import FitOptions as VoiceOptions
+
+    assert choose_precision("auto", "cpu") == choose_precision("no", "cpu") == "fp32"
+    with pytest.raises(TrainError, match="needs a GPU"):
+        choose_precision("bf16", "cpu")
+    for name in ("checkpoint-3", "checkpoint-12", "checkpoint-x", "step-5.pt"):
+        (tmp_path / name).mkdir()
+    found = numbered(tmp_path, re.compile(r"checkpoint-(\d+)"), files=False)
+    assert [step for step, _ in found] == [3, 12]
+    llm = FitOptions(max_steps=7)
+    llm.lora.rank = 8
+    assert from_record(FitOptions, options_record(llm)) == llm
+    voice = options_record(VoiceOptions(data_dir=tmp_path, output_dir=tmp_path / "run"))
+    assert voice["output_dir"] == str(tmp_path / "run") and "steps" not in voice  # None left out
+    history = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}, {"train_runtime": 3.0}]
+    plot_losses(history, tmp_path / "loss.png")
+    plot_losses([{"step": 1, "gen": 1.0, "disc": 2.0, "mel": 3.0}], tmp_path / "v.png",
+                keys=("gen", "disc", "mel"))  # fmt: skip
+    assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "v.png").stat().st_size > 1000
