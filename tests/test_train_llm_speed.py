@@ -382,3 +382,23 @@ def test_what_both_trainers_share(tmp_path: Path) -> None:
                 keys=("gen", "disc", "mel"))  # fmt: skip
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "v.png").stat().st_size > 1000
+
+
+def test_short_memory_turns_gradient_checkpointing_on(
+    tiny_run: Path, capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import training.llm.memory as memory
+    from training.llm.base import model_config
+    from training.llm.run import read_run
+
+    run = read_run(tiny_run)
+    shape = memory.shape_of(model_config(Path(run.base)))
+    plain = memory.estimate(shape, run.fit, "fp32", checkpointing=False, on_gpu=False).total
+    recomputed = memory.estimate(shape, run.fit, "fp32", checkpointing=True, on_gpu=False).total
+    free = int((plain + recomputed) / 2 / 0.9)  # room for the one, not the other
+    monkeypatch.setattr(memory, "free_memory", lambda device: (free, "free here"))
+    assert main(["train", "llm", "fit", str(tiny_run), "--dry-run"]) == 0
+    assert "with gradient checkpointing" in capsys.readouterr().out
+    assert main(["train", "llm", "fit", str(tiny_run), "--dry-run",
+                 "--no-gradient-checkpointing"]) == 1  # fmt: skip
+    assert "does NOT fit" in capsys.readouterr().out

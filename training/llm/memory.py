@@ -10,7 +10,6 @@ also picks the batch size (``--batch-size auto``) and whether to recompute activ
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -36,8 +35,9 @@ log = logging.getLogger(__name__)
 
 GIB = 1024**3
 
-_OVERHEAD = 0.75 * GIB
-"""CUDA context, allocator slack, kernels' work space."""
+_OVERHEAD = {True: int(0.75 * GIB), False: int(0.25 * GIB)}
+"""By device (on a GPU or not): CUDA context, allocator slack, kernels' work space; the
+interpreter and libraries on the CPU."""
 
 _SHARE = 0.9
 """Share of the free memory a fit may plan to use."""
@@ -142,6 +142,7 @@ def estimate(
     *,
     batch_size: int | None = None,
     checkpointing: bool | None = None,
+    on_gpu: bool = True,
 ) -> MemoryEstimate:
     """The peak memory of a fit of ``shape`` with ``options`` in ``precision``."""
     batch = batch_size or max(options.batch_size, 1)
@@ -171,7 +172,7 @@ def estimate(
         adapter=adapter,
         activations=activations,
         logits=logits,
-        overhead=int(_OVERHEAD),
+        overhead=_OVERHEAD[on_gpu],
         batch_size=batch,
         seq_length=options.seq_length,
         checkpointing=recompute,
@@ -200,17 +201,29 @@ def free_memory(device: str) -> tuple[int, str]:
 
 
 def needs_checkpointing(
-    shape: ModelShape, options: FitOptions, precision: str, free: int, batch_size: int
+    shape: ModelShape,
+    options: FitOptions,
+    precision: str,
+    free: int,
+    batch_size: int,
+    on_gpu: bool = True,
 ) -> bool:
     """Whether to recompute activations: asked for, or the fit would not fit without."""
     if options.gradient_checkpointing is not None:
         return options.gradient_checkpointing
-    plain = estimate(shape, options, precision, batch_size=batch_size, checkpointing=False)
+    plain = estimate(
+        shape, options, precision, batch_size=batch_size, checkpointing=False, on_gpu=on_gpu
+    )
     return plain.total > free * _SHARE
 
 
 def choose_batch_size(
-    shape: ModelShape, options: FitOptions, precision: str, free: int, largest: int = 64
+    shape: ModelShape,
+    options: FitOptions,
+    precision: str,
+    free: int,
+    largest: int = 64,
+    on_gpu: bool = True,
 ) -> int:
     """The largest power of two up to ``largest`` whose estimate fits ``free`` (at least
     1), with gradient checkpointing as ``options`` ask (off when left to choose)."""
@@ -218,7 +231,12 @@ def choose_batch_size(
     batch = 1
     while batch * 2 <= largest:
         need = estimate(
-            shape, options, precision, batch_size=batch * 2, checkpointing=checkpointing
+            shape,
+            options,
+            precision,
+            batch_size=batch * 2,
+            checkpointing=checkpointing,
+            on_gpu=on_gpu,
         )
         if need.total > free * _SHARE:
             break
@@ -255,14 +273,15 @@ def plan(shape: ModelShape, options: FitOptions, precision: str, device: str) ->
     """The batch size (``0``: chosen from free memory) and gradient checkpointing
     (``None``: on when memory is short) the fit will use, with its estimate."""
     free, where = free_memory(device)
+    on_gpu = device.split(":")[0] == "cuda"
     batch = options.batch_size
     if batch <= 0:
-        batch = choose_batch_size(shape, options, precision, free)
+        batch = choose_batch_size(shape, options, precision, free, on_gpu=on_gpu)
         log.info("batch size %d chosen from %.1f GiB %s", batch, free / GIB, where)
-    checkpointing = needs_checkpointing(shape, options, precision, free, batch)
+    checkpointing = needs_checkpointing(shape, options, precision, free, batch, on_gpu)
     if checkpointing and options.gradient_checkpointing is None:
         log.warning("memory is short: gradient checkpointing is on (slower, less memory)")
-    need = estimate(shape, options, precision, batch_size=batch, checkpointing=checkpointing)
-    if device.split(":")[0] != "cuda":
-        need = dataclasses.replace(need, overhead=int(0.25 * GIB))
+    need = estimate(
+        shape, options, precision, batch_size=batch, checkpointing=checkpointing, on_gpu=on_gpu
+    )
     return MemoryPlan(need, free, where)

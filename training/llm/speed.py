@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -117,6 +118,10 @@ def build_model(
     extra: dict[str, Any] = {"attn_implementation": attention_of(options)}
     if options.quantize == "4bit":
         extra["quantization_config"] = quantization_config(precision)
+        # One copy per process: under torchrun each rank quantizes onto its own GPU.
+        local = os.environ.get("LOCAL_RANK")
+        if device == "cuda" and local is not None:
+            device = f"cuda:{local}"
         extra["device_map"] = {"": device}
     model = load_base(base, dtype=dtype, **extra)
     model.config.use_cache = False
