@@ -129,6 +129,13 @@ def train_throughput(
         except TrainError as exc:
             notes.append(f"{variant}: not measured ({exc.message})")
             continue
+        except (RuntimeError, ImportError, ValueError) as exc:
+            # One row failing (out of memory, a kernel missing on this GPU) must not cost
+            # the figures of the others: it is reported, with the traceback in the log.
+            log.exception("bench row %s failed", variant)
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            notes.append(f"{variant}: failed ({type(exc).__name__}: {first})")
+            continue
         figures.append(figure)
     if peak is None:
         notes.append("MFU not computed: no GPU of known peak FLOP/s (--peak-tflops sets it)")
