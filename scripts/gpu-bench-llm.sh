@@ -87,7 +87,7 @@ if step "model $SMALL" 150 "$PY" scripts/gpu_bench_llm_setup.py model "$SMALL" "
     ROWS=()
     [ "$MODE" = tiny ] && ROWS=(--rows plain,padded,packed,fused,liger,auto-batch,all)
     step "bench $SMALL" 300 "${BENCH[@]}" --base "$MODELS/$SMALL" --batch-size "$BATCH" \
-        "${ROWS[@]}" --json "$OUT/bench-$SMALL.json"
+        ${ROWS[@]+"${ROWS[@]}"} --json "$OUT/bench-$SMALL.json"
 fi
 
 # ~8 B in 4-bit with gradient checkpointing: what a 16 GB GPU would run.
