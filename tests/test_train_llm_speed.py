@@ -374,8 +374,10 @@ def test_what_both_trainers_share(tmp_path: Path) -> None:
     llm = FitOptions(max_steps=7)
     llm.lora.rank = 8
     assert from_record(FitOptions, options_record(llm)) == llm
-    voice = options_record(VoiceOptions(data_dir=tmp_path, output_dir=tmp_path / "run"))
-    assert voice["output_dir"] == str(tmp_path / "run") and "steps" not in voice  # None left out
+    voice = VoiceOptions(data_dir=tmp_path, output_dir=tmp_path / "run")
+    record = options_record(voice)
+    assert record["output_dir"] == str(tmp_path / "run") and "steps" not in record
+    assert options_record(voice, drop_none=False)["steps"] is None  # JSON keeps nulls
     history = [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5}, {"train_runtime": 3.0}]
     plot_losses(history, tmp_path / "loss.png")
     plot_losses([{"step": 1, "gen": 1.0, "disc": 2.0, "mel": 3.0}], tmp_path / "v.png",

@@ -92,13 +92,14 @@ def numbered(folder: Path, pattern: re.Pattern[str], *, files: bool) -> list[tup
     return sorted(found)
 
 
-def options_record(options: Any) -> dict[str, Any]:
+def options_record(options: Any, *, drop_none: bool = True) -> dict[str, Any]:
     """An options dataclass as plain data for JSON or TOML: nested dataclasses become
-    tables, paths strings, ``None`` values are left out."""
+    tables, paths strings; ``None`` values are left out (TOML has no null) unless
+    ``drop_none`` is false (JSON keeps them as null)."""
 
     def plain(value: Any) -> Any:
         if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items() if v is not None}
+            return {k: plain(v) for k, v in value.items() if v is not None or not drop_none}
         if isinstance(value, list | tuple):
             return [plain(v) for v in value]
         if isinstance(value, Path):

@@ -398,7 +398,7 @@ def _write_run_record(
     heldout: list[Utterance],
 ) -> None:
     record = {
-        "options": options_record(options),
+        "options": options_record(options, drop_none=False),
         "preset": preset,
         "language": language,
         "train": [u.id for u in train_set],
