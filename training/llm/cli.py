@@ -337,7 +337,8 @@ def _eval(args: argparse.Namespace, ctx: CliContext) -> int:
         Path(args.run_dir) / "adapter",
         held,
         max_generate=args.max_generate,
-        device=args.device,
+        # `run` shares fit's --device, whose default is None (as prepared).
+        device=getattr(args, "device", None) or "auto",
     )
     write_report(report, Path(args.run_dir) / "eval", title=str(args.run_dir))
     b, t = report.base, report.tuned
