@@ -13,7 +13,15 @@ from .errors import TrainError
 if TYPE_CHECKING:
     from assistant.store import ModelStore
 
-__all__ = ["DEFAULT_BASE", "load_base", "load_tokenizer", "offline", "resolve_base"]
+__all__ = [
+    "DEFAULT_BASE",
+    "load_base",
+    "load_tokenizer",
+    "model_config",
+    "model_type",
+    "offline",
+    "resolve_base",
+]
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +89,15 @@ def load_tokenizer(base: Path) -> Any:
     return tokenizer
 
 
-def load_base(base: Path, dtype: Any = None) -> Any:
-    """The base model as a transformers causal LM (a GGUF is dequantized)."""
+def load_base(base: Path, dtype: Any = None, **extra: Any) -> Any:
+    """The base model as a transformers causal LM (a GGUF is dequantized); ``extra``
+    goes to ``from_pretrained`` (``attn_implementation``, ``quantization_config``...)."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    model = _from_pretrained(AutoModelForCausalLM, Path(base), dtype=dtype or torch.float32)
+    model = _from_pretrained(
+        AutoModelForCausalLM, Path(base), dtype=dtype or torch.float32, **extra
+    )
     if Path(base).is_file():
         # A GGUF is dequantized into ordinary float tensors while loading; only the
         # bookkeeping still calls it quantized, which would stop the Trainer and put a
@@ -101,8 +112,13 @@ def load_base(base: Path, dtype: Any = None) -> Any:
     return model
 
 
-def model_type(base: Path) -> str:
-    """The base's architecture (``llama``, ``qwen2``, ...) without loading weights."""
+def model_config(base: Path) -> Any:
+    """The base's transformers config, without loading weights."""
     from transformers import AutoConfig
 
-    return str(_from_pretrained(AutoConfig, Path(base)).model_type)
+    return _from_pretrained(AutoConfig, Path(base))
+
+
+def model_type(base: Path) -> str:
+    """The base's architecture (``llama``, ``qwen2``, ...) without loading weights."""
+    return str(model_config(base).model_type)

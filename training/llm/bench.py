@@ -1,12 +1,11 @@
-"""``assistant train llm bench``: training throughput of our packed fit against a naive
-padded baseline, and decode speed of the exported GGUFs (and the ONNX backend when an
-ONNX export is at hand), all in the same run on the same model and data.
+"""``assistant train llm bench``: training throughput of the plain Hugging Face Trainer,
+our padded and packed layouts and each speed option (rows of :mod:`.throughput`), and
+decode speed of the exported GGUFs (and the ONNX backend when an ONNX export is at hand),
+all in the same run on the same model and data, on the requested device.
 
-Training: the same LoRA model, optimizer and examples go through one epoch in each layout,
-packed (our fit) and one example per row padded to the block length (the naive way),
-their steps interleaved so machine load hits both alike; the figure is real
-(non-padding) tokens per second, so the ratio is how much faster our layout learns the
-same data. A warm-up step on each side is not timed.
+The training figure is real (non-padding) tokens per second, so the ratios say how much
+faster a layout or option learns the same data; on a GPU each row also has its
+model-FLOPs utilisation and peak memory.
 """
 
 from __future__ import annotations
@@ -20,32 +19,24 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..common import choose_precision, resolve_device
 from .data import Example
 from .options import FitOptions
+from .throughput import TrainFigure, default_variants, measure, peak_flops
 
-__all__ = ["BenchReport", "DecodeFigure", "TrainFigure", "decode_speed", "run_bench"]
+__all__ = [
+    "BenchReport",
+    "DecodeFigure",
+    "TrainFigure",
+    "decode_speed",
+    "format_report",
+    "run_bench",
+    "train_throughput",
+]
 
 log = logging.getLogger(__name__)
 
 _PROMPT = "Write a long story about a lighthouse keeper and the sea, with many details."
-
-
-@dataclass
-class TrainFigure:
-    """One training layout's throughput."""
-
-    layout: str
-    """``packed`` or ``padded``."""
-    rows: int
-    """Rows (blocks or padded examples) in the epoch."""
-    row_length: int
-    """Tokens per row."""
-    real_tokens: int
-    """Non-padding tokens in the epoch (the same for both layouts)."""
-    seconds: float
-    """Wall time of the epoch (warm-up step excluded)."""
-    tokens_per_second: float
-    """``real_tokens / seconds``."""
 
 
 @dataclass
@@ -69,95 +60,86 @@ class BenchReport:
     base: str
     device: str
     examples: int
+    precision: str = "fp32"
     train: list[TrainFigure] = field(default_factory=list)
     packing_speedup: float = 0.0
     """Packed tokens/s over padded tokens/s (goal: at least 1.5)."""
+    plain_speedup: float = 0.0
+    """Packed tokens/s over the plain Trainer's (0 when either was not measured)."""
     decode: list[DecodeFigure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def _interleaved_epochs(
-    model: Any, layouts: dict[str, list[dict[str, list[int]]]], batch_size: int, lr: float
-) -> dict[str, float]:
-    """Seconds of one optimizer pass over each layout's rows.
-
-    The layouts' steps are interleaved in proportion (a padded epoch of 24 steps and a
-    packed one of 12 alternate two to one), and each step is timed alone, so a busy
-    machine slows both sides alike. One untimed warm-up step per layout goes first.
-    """
-    import torch
-
-    from .fit import collate
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr)
-    batches = {
-        name: [rows[i : i + batch_size] for i in range(0, len(rows), batch_size)]
-        for name, rows in layouts.items()
-    }
-
-    def step(batch: list[dict[str, list[int]]]) -> float:
-        start = time.perf_counter()
-        loss = model(**collate(batch)).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        return time.perf_counter() - start
-
-    for name in batches:
-        step(batches[name][0])
-    schedule = sorted(
-        ((index + 0.5) / len(parts), name, index)
-        for name, parts in batches.items()
-        for index in range(len(parts))
-    )
-    seconds = dict.fromkeys(batches, 0.0)
-    for _, name, index in schedule:
-        seconds[name] += step(batches[name][index])
-    return seconds
+    def figure(self, variant: str) -> TrainFigure | None:
+        return next((t for t in self.train if t.variant == variant), None)
 
 
 def train_throughput(
-    base: Path, examples: list[Example], options: FitOptions, say: Any = None
-) -> tuple[TrainFigure, TrainFigure]:
-    """(packed, padded) throughput of one epoch each, same model and data."""
+    base: Path,
+    examples: list[Example],
+    options: FitOptions,
+    variants: list[str],
+    *,
+    device: str = "auto",
+    steps: int = 0,
+    peak_tflops: float | None = None,
+    say: Any = None,
+) -> tuple[list[TrainFigure], list[str]]:
+    """One row per variant on ``device`` (figures, and notes on rows that could not
+    run here)."""
     import torch
 
-    from .base import load_base, load_tokenizer, offline
-    from .fit import lora_model, tokenize_all
-    from .tokens import pack, pad_each
+    from .base import load_tokenizer, model_config, offline
+    from .errors import TrainError
+    from .fit import tokenize_all
+    from .memory import shape_of
+    from .tokens import REAL, pack, pad_each
 
     offline()
+    device = resolve_device(device)
+    precision = choose_precision(options.precision, device)
     torch.manual_seed(options.seed)
     tokenizer = load_tokenizer(base)
     items = tokenize_all(tokenizer, examples)
     length = options.seq_length
-    real = sum(min(len(t.input_ids), length) for t in items)
     pad = int(tokenizer.pad_token_id)
-    layouts = {
+    rows = {
         "packed": pack(items, length, pad, seed=options.seed),
         "padded": pad_each(items, length, pad),
+        "plain": [
+            {
+                "input_ids": t.input_ids[:length],
+                "labels": t.labels[:length],
+                REAL: min(len(t.input_ids), length),
+            }
+            for t in items
+        ],
     }
-    model = load_base(base)
-    model.config.use_cache = False
-    model = lora_model(model, options)
-    model.train()
-    if say is not None:
-        say(
-            "training one epoch of each layout, interleaved: "
-            + ", ".join(
-                f"{name} {len(rows)} rows of {length} tokens" for name, rows in layouts.items()
-            )
-        )
-    seconds = _interleaved_epochs(model, layouts, options.batch_size, options.learning_rate)
-    figures = [
-        TrainFigure(name, len(rows), length, real, seconds[name], real / seconds[name])
-        for name, rows in layouts.items()
-    ]
-    return figures[0], figures[1]
+    shape = shape_of(model_config(base))
+    peak = peak_flops(device, peak_tflops)
+    figures, notes = [], []
+    for variant in variants:
+        if say is not None:
+            say(f"training: {variant} on {device}")
+        try:
+            figure = measure(variant, base, rows, options, device, precision, shape,
+                             steps=steps, peak=peak, pad_id=pad)  # fmt: skip
+        except TrainError as exc:
+            notes.append(f"{variant}: not measured ({exc.message})")
+            continue
+        except (RuntimeError, ImportError, ValueError) as exc:
+            # One row failing (out of memory, a kernel missing on this GPU) must not cost
+            # the figures of the others: it is reported, with the traceback in the log.
+            log.exception("bench row %s failed", variant)
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            notes.append(f"{variant}: failed ({type(exc).__name__}: {first})")
+            continue
+        figures.append(figure)
+    if peak is None:
+        notes.append("MFU not computed: no GPU of known peak FLOP/s (--peak-tflops sets it)")
+    return figures, notes
 
 
 def _threads() -> int:
@@ -216,15 +198,43 @@ def run_bench(
     run_dir: Path | None = None,
     decode_tokens: int = 96,
     say: Any = None,
+    *,
+    variants: list[str] | None = None,
+    steps: int = 0,
+    peak_tflops: float | None = None,
+    decode: bool = True,
 ) -> BenchReport:
-    """Measure training throughput (packed vs padded) and decode speed of the exports."""
-    import torch
+    """Measure training throughput (one row per variant) and decode speed of the
+    exports, on ``options.device``."""
+    device = resolve_device(options.device)
+    precision = choose_precision(options.precision, device)
+    report = BenchReport(
+        base=base_label, device=device, examples=len(examples), precision=precision
+    )
+    figures, notes = train_throughput(
+        base, examples, options, variants or default_variants(device),
+        device=device, steps=steps, peak_tflops=peak_tflops, say=say,
+    )  # fmt: skip
+    report.train = figures
+    report.notes += notes
+    packed, padded, plain = (report.figure(v) for v in ("packed", "padded", "plain"))
+    if packed and padded and padded.tokens_per_second:
+        report.packing_speedup = packed.tokens_per_second / padded.tokens_per_second
+    if packed and plain and plain.tokens_per_second:
+        report.plain_speedup = packed.tokens_per_second / plain.tokens_per_second
+    if decode:
+        _decode_figures(report, base, run_dir, decode_tokens, say)
+    return report
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    report = BenchReport(base=base_label, device=device, examples=len(examples))
-    packed, padded = train_throughput(base, examples, options, say)
-    report.train = [packed, padded]
-    report.packing_speedup = packed.tokens_per_second / padded.tokens_per_second
+
+def _decode_figures(
+    report: BenchReport, base: Path, run_dir: Path | None, decode_tokens: int, say: Any
+) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        report.notes.append("llama-cpp-python is not installed: decode not measured")
+        return
     with tempfile.TemporaryDirectory(prefix="llm-bench-") as tmp:
         files: dict[str, Path] = {}
         if run_dir is not None:
@@ -246,7 +256,6 @@ def run_bench(
             report.notes.append(
                 "no ONNX export in the run (assistant train llm export --onnx): ONNX not measured"
             )
-    return report
 
 
 def _onnx_figure(run_dir: Path | None, tokens: int) -> DecodeFigure | None:
@@ -262,28 +271,41 @@ def _onnx_figure(run_dir: Path | None, tokens: int) -> DecodeFigure | None:
     return DecodeFigure("onnxruntime", f"ONNX {config.get('quantized', '')}", count, speed)
 
 
+def _cell(value: float | None, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
 def format_report(report: BenchReport) -> str:
     """The figures as a plain-text table."""
     lines = [
-        f"LLM training bench: base {report.base}, {report.examples} examples, on {report.device}",
+        f"LLM training bench: base {report.base}, {report.examples} examples, on "
+        f"{report.device} ({report.precision})",
         "",
-        "training (one epoch each, steps interleaved, same LoRA model and data)",
-        f"  {'layout':<8} {'rows':>5} {'row len':>8} {'real tokens':>12} {'seconds':>8} "
-        f"{'tokens/s':>9}",
+        "training (same LoRA model and data; warm-up step not timed)",
+        f"  {'row':<11} {'batch':>5} {'rows':>5} {'row len':>7} {'real tokens':>11} "
+        f"{'seconds':>8} {'tokens/s':>9} {'vs packed':>9} {'MFU':>6} {'peak GiB':>8}",
     ]
+    packed = report.figure("packed")
     for t in report.train:
+        ratio = None
+        if packed and packed.tokens_per_second:
+            ratio = t.tokens_per_second / packed.tokens_per_second
+        mfu = None if t.mfu is None else 100 * t.mfu
         lines.append(
-            f"  {t.layout:<8} {t.rows:>5} {t.row_length:>8} {t.real_tokens:>12} "
-            f"{t.seconds:>8.1f} {t.tokens_per_second:>9.1f}"
+            f"  {t.variant:<11} {t.batch_size:>5} {t.rows:>5} {t.row_length:>7} "
+            f"{t.real_tokens:>11} {t.seconds:>8.1f} {t.tokens_per_second:>9.1f} "
+            f"{_cell(ratio, '.2f') + 'x':>9} {_cell(mfu, '.1f') + '%':>6} "
+            f"{_cell(t.peak_memory_gib, '.2f'):>8}"
         )
-    verdict = "meets" if report.packing_speedup >= 1.5 else "misses"
-    lines += [
-        f"  packing speed-up: {report.packing_speedup:.2f}x ({verdict} the 1.5x goal)",
-        "",
-        "decode (greedy, prompt excluded)",
-    ]
-    for d in report.decode:
-        lines.append(f"  {d.backend:<12} {d.model:<10} {d.tokens_per_second:>8.1f} tokens/s")
-    lines.append(f"  (each engine on {_threads()} threads)")
+    if report.packing_speedup:
+        verdict = "meets" if report.packing_speedup >= 1.5 else "misses"
+        lines.append(f"  packed / padded: {report.packing_speedup:.2f}x ({verdict} the 1.5x goal)")
+    if report.plain_speedup:
+        lines.append(f"  packed / plain HF Trainer: {report.plain_speedup:.2f}x")
+    if report.decode:
+        lines += ["", "decode (greedy, prompt excluded)"]
+        for d in report.decode:
+            lines.append(f"  {d.backend:<12} {d.model:<10} {d.tokens_per_second:>8.1f} tokens/s")
+        lines.append(f"  (each engine on {_threads()} threads)")
     lines += [f"note: {n}" for n in report.notes]
     return "\n".join(lines)

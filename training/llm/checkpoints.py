@@ -18,6 +18,8 @@ from typing import Any
 
 from assistant.fsutil import atomic_write_text
 
+from ..common import numbered
+
 __all__ = ["MARKER", "complete_checkpoints", "latest_checkpoint", "make_callback"]
 
 log = logging.getLogger(__name__)
@@ -29,14 +31,7 @@ _PATTERN = re.compile(r"checkpoint-(\d+)")
 
 
 def _steps(folder: Path) -> list[tuple[int, Path]]:
-    if not folder.is_dir():
-        return []
-    found = []
-    for child in folder.iterdir():
-        match = _PATTERN.fullmatch(child.name)
-        if match and child.is_dir():
-            found.append((int(match.group(1)), child))
-    return sorted(found)
+    return numbered(folder, _PATTERN, files=False)
 
 
 def complete_checkpoints(folder: Path) -> list[Path]:

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .speed import ATTENTIONS
+
 if TYPE_CHECKING:
     from assistant.cli.context import CliContext
 
@@ -55,6 +57,10 @@ def register(targets: Any) -> None:
     )
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     p.add_argument("--restart", action="store_true", help="ignore checkpoints, start over")
+    p.add_argument(
+        "--dry-run", action="store_true",
+        help="print the memory estimate against the free memory and exit (loads no weights)",
+    )  # fmt: skip
     _add_fit_options(p)
     p.set_defaults(func=_fit)
 
@@ -64,6 +70,8 @@ def register(targets: Any) -> None:
         "--max-generate", type=int, default=24, metavar="N",
         help="held-out conversations to generate replies for, for BLEU (default 24)",
     )  # fmt: skip
+    p.add_argument("--device", default="auto", metavar="DEVICE",
+                   help="auto (the GPU when there is one), cpu or cuda")  # fmt: skip
     p.set_defaults(func=_eval)
 
     p = steps.add_parser(
@@ -92,12 +100,15 @@ def register(targets: Any) -> None:
 
     p = steps.add_parser(
         "bench",
-        help="training tokens/s (packed vs padded) and decode tokens/s of the exports",
-        description="Trains one epoch of the same LoRA model on the same data twice, packed "
-        "(as fit does) and padded to the block length (the naive way), and reports real "
-        "tokens per second and their ratio (goal: 1.5x or more); then decode tokens/s of "
-        "the Q4_K_M and Q8_0 GGUF exports (of --run, else of the base through our "
-        "exporter) and of the ONNX export when the run has one. Same run, same machine.",
+        help="training tokens/s per layout and speed option, and decode tokens/s",
+        description="Trains the same LoRA model on the same data once per row: the plain "
+        "Hugging Face Trainer with per-batch padding (baseline), our loop padded to the "
+        "block length, packed (as fit does), and packed with each speed option (fused "
+        "AdamW, flash/flex attention, Liger kernels, torch.compile, batch size from free "
+        "memory, 4-bit QLoRA, all together). Reports real tokens per second, the ratios, "
+        "MFU and peak memory on a GPU; then decode tokens/s of the Q4_K_M and Q8_0 GGUF "
+        "exports (of --run, else of the base through our exporter) and of the ONNX export "
+        "when the run has one. Same run, same machine.",
     )
     p.add_argument("data", type=Path, nargs="?", metavar="DATA",
                    help="chat JSONL (default: 48 generated conversations)")  # fmt: skip
@@ -106,6 +117,26 @@ def register(targets: Any) -> None:
     p.add_argument("--seq-length", type=int, default=256, metavar="TOKENS")
     p.add_argument("--batch-size", type=int, default=2, metavar="N")
     p.add_argument("--decode-tokens", type=int, default=96, metavar="N")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16", "bf16"))
+    p.add_argument(
+        "--rows", metavar="LIST",
+        help="comma-separated rows: plain, padded, packed, fused, flash, flex, liger, "
+        "compile, auto-batch, 4bit, all (default: the layouts on the CPU; on a GPU every "
+        "option whose package is installed)",
+    )  # fmt: skip
+    p.add_argument(
+        "--steps", type=int, default=0, metavar="N",
+        help="timed steps per row (default: one pass over the data)",
+    )  # fmt: skip
+    p.add_argument(
+        "--peak-tflops", type=float, metavar="TF",
+        help="the GPU's peak dense bf16 TFLOP/s for MFU (known GPUs: automatic)",
+    )  # fmt: skip
+    p.add_argument("--lora-rank", type=int, default=16, metavar="R")
+    p.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
+                   help="recompute activations (default: on when memory is short)")  # fmt: skip
+    p.add_argument("--no-decode", action="store_true", help="training figures only")
     p.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     p.set_defaults(func=_bench)
 
@@ -134,13 +165,28 @@ def _add_fit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("fit options (default: as prepared)")
     g.add_argument("--epochs", type=float, metavar="N")
     g.add_argument("--max-steps", type=int, metavar="N")
-    g.add_argument("--batch-size", type=int, metavar="N", help="blocks per device per step")
+    g.add_argument(
+        "--batch-size", type=_batch_size, metavar="N",
+        help="blocks per device per step, or auto (the most free memory holds)",
+    )  # fmt: skip
     g.add_argument("--grad-accum", type=int, metavar="N")
     g.add_argument("--learning-rate", "--lr", type=float, metavar="LR")
     g.add_argument("--seq-length", type=int, metavar="TOKENS", help="packed block length")
     g.add_argument("--no-packing", action="store_true", help="one example per row, padded")
-    g.add_argument("--gradient-checkpointing", action="store_true")
+    g.add_argument("--gradient-checkpointing", action=argparse.BooleanOptionalAction,
+                   help="recompute activations (default: on when memory is short)")  # fmt: skip
     g.add_argument("--precision", choices=("auto", "fp32", "fp16", "bf16"))
+    g.add_argument("--device", help="auto (the GPU when there is one), cpu or cuda")
+    g.add_argument(
+        "--quantize", choices=("none", "4bit"),
+        help="4bit: QLoRA, the base in bitsandbytes NF4 (big bases on small GPUs)",
+    )  # fmt: skip
+    g.add_argument("--attention", choices=ATTENTIONS, help="attention implementation")
+    g.add_argument("--liger", action=argparse.BooleanOptionalAction,
+                   help="Liger's fused GPU kernels (needs liger-kernel)")  # fmt: skip
+    g.add_argument("--fused-optimizer", action=argparse.BooleanOptionalAction,
+                   help="fused AdamW on a GPU (default on)")  # fmt: skip
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, help="torch.compile")
     g.add_argument("--save-steps", type=int, metavar="N", help="checkpoint interval")
     g.add_argument("--seed", type=int, metavar="N")
     g.add_argument("--lora-rank", type=int, metavar="R")
@@ -166,6 +212,18 @@ def _add_export_options(p: argparse.ArgumentParser, name_required: bool) -> None
     )  # fmt: skip
 
 
+def _batch_size(text: str) -> int:
+    if text == "auto":
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a batch size: {text!r} (a number or auto)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("the batch size must be at least 1 (or auto)")
+    return value
+
+
 def _quiet() -> None:
     """Hide library deprecation chatter that says nothing to a user of these commands."""
     import warnings
@@ -186,6 +244,13 @@ def _fit_options(args: argparse.Namespace, options: FitOptions) -> FitOptions:
         "precision": "precision",
         "save_steps": "save_steps",
         "seed": "seed",
+        "device": "device",
+        "quantize": "quantize",
+        "attention": "attention",
+        "liger": "liger",
+        "fused_optimizer": "fused_optimizer",
+        "compile": "compile",
+        "gradient_checkpointing": "gradient_checkpointing",
     }
     for arg, attr in simple.items():
         value = getattr(args, arg, None)
@@ -193,8 +258,6 @@ def _fit_options(args: argparse.Namespace, options: FitOptions) -> FitOptions:
             setattr(options, attr, value)
     if getattr(args, "no_packing", False):
         options.packing = False
-    if getattr(args, "gradient_checkpointing", False):
-        options.gradient_checkpointing = True
     for arg, attr in (("lora_rank", "rank"), ("lora_alpha", "alpha"), ("lora_dropout", "dropout")):
         value = getattr(args, arg, None)
         if value is not None:
@@ -236,20 +299,26 @@ def _prepare(args: argparse.Namespace, ctx: CliContext) -> int:
 def _fit(args: argparse.Namespace, ctx: CliContext) -> int:
     _quiet()
     from .data import read_split
-    from .fit import fit, is_main_process
+    from .fit import fit, is_main_process, memory_plan
     from .run import read_run, write_run
 
     run = read_run(args.run_dir)
     run.fit = _fit_options(args, run.fit)
-    if is_main_process():
+    if is_main_process() and not getattr(args, "dry_run", False):
         write_run(args.run_dir, run)
+    if getattr(args, "dry_run", False):
+        memory, device, precision = memory_plan(Path(run.base), run.fit)
+        verdict = "fits" if memory.fits else "does NOT fit"
+        print(f"{verdict} on {device} ({precision}): {memory.message()}")
+        return 0 if memory.fits else 1
     train = read_split(Path(args.run_dir) / "data", "train.jsonl")
     result = fit(args.run_dir, Path(run.base), train, run.fit, resume=not args.restart)
     if is_main_process():
         resumed = f", resumed from {result.resumed_from}" if result.resumed_from else ""
         print(
             f"fit done: {result.steps} steps{resumed}, final loss {result.final_loss:.3f}, "
-            f"{result.tokens_per_second:.0f} tokens/s; adapter in {args.run_dir}/adapter, "
+            f"{result.tokens_per_second:.0f} tokens/s on {result.device}; adapter in "
+            f"{args.run_dir}/adapter, "
             f"loss curve {args.run_dir}/loss.png"
         )
     return 0
@@ -264,7 +333,12 @@ def _eval(args: argparse.Namespace, ctx: CliContext) -> int:
     run = read_run(args.run_dir)
     held = read_split(Path(args.run_dir) / "data", "eval.jsonl")
     report = evaluate(
-        Path(run.base), Path(args.run_dir) / "adapter", held, max_generate=args.max_generate
+        Path(run.base),
+        Path(args.run_dir) / "adapter",
+        held,
+        max_generate=args.max_generate,
+        # `run` shares fit's --device, whose default is None (as prepared).
+        device=getattr(args, "device", None) or "auto",
     )
     write_report(report, Path(args.run_dir) / "eval", title=str(args.run_dir))
     b, t = report.base, report.tuned
@@ -318,7 +392,16 @@ def _bench(args: argparse.Namespace, ctx: CliContext) -> int:
     base = resolve_base(args.base, ctx.store)
     system = ctx.config.llm.system_prompt
     examples = read_examples(args.data, system) if args.data else sample_examples(system=system)
-    options = FitOptions(seq_length=args.seq_length, batch_size=args.batch_size)
+    options = FitOptions(
+        seq_length=args.seq_length,
+        batch_size=args.batch_size,
+        device=args.device,
+        precision=args.precision,
+        gradient_checkpointing=args.gradient_checkpointing,
+    )
+    options.lora.rank = args.lora_rank
+    options.lora.alpha = 2 * args.lora_rank
+    rows = [r.strip() for r in args.rows.split(",") if r.strip()] if args.rows else None
     report = run_bench(
         base,
         args.base or "smollm2-135m-instruct",
@@ -327,6 +410,10 @@ def _bench(args: argparse.Namespace, ctx: CliContext) -> int:
         args.run,
         args.decode_tokens,
         say=lambda line: print(line, file=sys.stderr, flush=True),
+        variants=rows,
+        steps=args.steps,
+        peak_tflops=args.peak_tflops,
+        decode=not args.no_decode,
     )
     print(format_report(report))
     if args.json:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from assistant.errors import AssistantError
+from ..common import TrainError
 
 __all__ = ["DataError", "ExportError", "TrainError"]
-
-
-class TrainError(AssistantError):
-    """A training step cannot run: bad options, a missing run folder, a missing base."""
 
 
 class DataError(TrainError):

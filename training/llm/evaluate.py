@@ -17,6 +17,7 @@ from typing import Any
 
 from assistant.fsutil import atomic_open, atomic_write_text
 
+from ..common import resolve_device
 from .base import load_base, load_tokenizer, offline
 from .data import Example
 from .errors import TrainError
@@ -57,15 +58,20 @@ class EvalReport:
     """The reference replies."""
 
 
+def _device_of(model: Any) -> Any:
+    return next(model.parameters()).device
+
+
 def _nll(model: Any, tokenizer: Any, examples: list[Example]) -> tuple[float, int]:
     """Summed negative log-likelihood of the loss tokens, and their count."""
     import torch
 
     total, count = 0.0, 0
+    device = _device_of(model)
     for example in examples:
         item = tokenize_example(tokenizer, example)
-        ids = torch.tensor([item.input_ids])
-        labels = torch.tensor([item.labels])
+        ids = torch.tensor([item.input_ids], device=device)
+        labels = torch.tensor([item.labels], device=device)
         with torch.no_grad():
             logits = model(input_ids=ids).logits.float()
         # Token t predicts token t + 1: (1, T-1, V) against (1, T-1).
@@ -86,7 +92,7 @@ def _generate(model: Any, tokenizer: Any, messages: list[dict[str, str]], max_ne
 
     encoded = tokenizer.apply_chat_template(
         messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-    )
+    ).to(_device_of(model))
     with torch.no_grad():
         out = model.generate(
             **encoded,
@@ -121,12 +127,20 @@ def _reference(example: Example) -> str:
 
 
 def evaluate(
-    base: Path, adapter: Path, examples: list[Example], *, max_generate: int = 24, max_new: int = 64
+    base: Path,
+    adapter: Path,
+    examples: list[Example],
+    *,
+    max_generate: int = 24,
+    max_new: int = 64,
+    device: str = "auto",
 ) -> EvalReport:
-    """Score base and fine-tuned model on ``examples`` (BLEU on at most ``max_generate``)."""
+    """Score base and fine-tuned model on ``examples`` (BLEU on at most ``max_generate``),
+    on ``device`` (``auto``: the GPU when there is one)."""
     from peft import PeftModel
 
     offline()
+    device = resolve_device(device)
     if not (Path(adapter) / "adapter_config.json").is_file():
         raise TrainError(
             f"no adapter in {adapter}", hint="run `assistant train llm fit RUN_DIR` first"
@@ -135,6 +149,7 @@ def evaluate(
         raise TrainError("no held-out examples to evaluate on")
     tokenizer = load_tokenizer(base)
     model = PeftModel.from_pretrained(load_base(base), str(adapter), is_trainable=False)
+    model.to(device)
     model.eval()
     chats = [e for e in examples if e.messages][:max_generate]
     tuned, tokens = _scores(model, tokenizer, examples, chats, max_new)

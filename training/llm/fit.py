@@ -17,16 +17,27 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.fsutil import atomic_open, atomic_write_text, replace_dir
+from assistant.fsutil import atomic_write_text, replace_dir
 
-from .base import load_base, load_tokenizer, offline
+from ..common import choose_precision, plot_losses, resolve_device
+from .base import load_tokenizer, model_config, offline
 from .checkpoints import latest_checkpoint, make_callback
 from .data import Example
 from .errors import TrainError
+from .memory import GIB, MemoryPlan, plan, shape_of
 from .options import FitOptions
-from .tokens import Tokenized, pack, pad_each, tokenize_example
+from .tokens import REAL, Tokenized, pack, pad_each, tokenize_example
 
-__all__ = ["TARGET_MODULES", "FitResult", "fit", "is_main_process", "rank"]
+__all__ = [
+    "TARGET_MODULES",
+    "FitResult",
+    "TokenCounter",
+    "collate",
+    "fit",
+    "is_main_process",
+    "memory_plan",
+    "rank",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +65,29 @@ class FitResult:
     """Sequences per pass: packed blocks, or padded examples without packing."""
     seconds: float
     """Wall time of the training loop in this process (after any resume)."""
+    tokens_processed: int
+    """Real tokens of the batches this run trained on (all processes together), counted
+    as the collator produced them."""
     tokens_per_second: float
-    """Real tokens processed per second in this run (all processes together)."""
+    """``tokens_processed / seconds``."""
     final_loss: float | None
     """Last logged training loss."""
     precision: str
     """``fp32``, ``fp16`` or ``bf16``."""
     world_size: int
     """Processes that trained together."""
+    device: str = "cpu"
+    """Where the fit trained (``cpu``, ``cuda``)."""
+    batch_size: int = 0
+    """Sequences per device per step, as used (chosen from memory for ``auto``)."""
+    gradient_checkpointing: bool = False
+    """Whether activations were recomputed."""
+    quantize: str = "none"
+    """``none`` or ``4bit`` (QLoRA)."""
+    memory_estimate_gib: float = 0.0
+    """The estimate the fit was checked against before loading."""
+    peak_memory_gib: float | None = None
+    """Peak GPU memory torch allocated (``None`` on the CPU)."""
 
 
 def rank() -> int:
@@ -74,26 +100,12 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
-def _precision(option: str) -> str:
-    import torch
-
-    if option != "auto":
-        if option in ("fp16", "bf16") and not torch.cuda.is_available():
-            raise TrainError(f"precision {option} needs a GPU", hint="use --precision fp32")
-        return option
-    if not torch.cuda.is_available():
-        return "fp32"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-
-
 def tokenize_all(tokenizer: Any, examples: list[Example]) -> list[Tokenized]:
     """Every example tokenized with its loss mask."""
     return [tokenize_example(tokenizer, e) for e in examples]
 
 
-def build_rows(
-    items: list[Tokenized], options: FitOptions, pad_id: int
-) -> list[dict[str, list[int]]]:
+def build_rows(items: list[Tokenized], options: FitOptions, pad_id: int) -> list[dict[str, Any]]:
     """Training rows: packed blocks, or (no packing) each example padded to the longest."""
     if options.packing:
         return pack(items, options.seq_length, pad_id, seed=options.seed)
@@ -104,22 +116,58 @@ def build_rows(
 class _Rows:
     """A map-style dataset over prepared rows (a list is all the Trainer needs)."""
 
-    def __init__(self, rows: list[dict[str, list[int]]]) -> None:
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
         self.rows = rows
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def __getitem__(self, index: int) -> dict[str, list[int]]:
+    def __getitem__(self, index: int) -> dict[str, Any]:
         return self.rows[index]
 
 
-def collate(rows: list[dict[str, list[int]]]) -> dict[str, Any]:
+def collate(rows: list[dict[str, Any]], flatten: bool = False) -> dict[str, Any]:
     """Stack rows of equal length into tensors (packed rows carry no attention mask:
-    the restarting ``position_ids`` make the mask block-diagonal)."""
+    the restarting ``position_ids`` make the mask block-diagonal). A row's count of
+    real tokens (``REAL``) is bookkeeping and not passed on.
+
+    ``flatten`` joins the rows' real tokens into one row without any padding, positions
+    restarting per example (what flash attention's variable-length kernel needs: it
+    reads document boundaries from ``position_ids`` only in a batch of one row).
+    """
     import torch
 
-    return {key: torch.tensor([row[key] for row in rows]) for key in rows[0]}
+    if flatten and all("position_ids" in row for row in rows):
+        joined: dict[str, list[int]] = {"input_ids": [], "labels": [], "position_ids": []}
+        for row in rows:
+            real = int(row.get(REAL, len(row["input_ids"])))
+            for key, values in joined.items():
+                values += row[key][:real]
+        return {key: torch.tensor([values]) for key, values in joined.items()}
+    return {key: torch.tensor([row[key] for row in rows]) for key in rows[0] if key != REAL}
+
+
+def real_tokens(rows: list[dict[str, Any]]) -> int:
+    """Real (non-padding) tokens of ``rows``."""
+    return sum(int(row.get(REAL, len(row["input_ids"]))) for row in rows)
+
+
+class TokenCounter:
+    """The collator of the fit: :func:`collate`, remembering each batch's real tokens
+    in the order the batches were made, so the tokens of the steps really trained can
+    be summed (the data loader may make a batch ahead that is never trained)."""
+
+    def __init__(self, flatten: bool = False) -> None:
+        self.batches: list[int] = []
+        self.flatten = flatten
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, Any]:
+        self.batches.append(real_tokens(rows))
+        return collate(rows, self.flatten)
+
+    def trained(self, batches: int) -> int:
+        """Real tokens of the first ``batches`` batches made."""
+        return sum(self.batches[:batches])
 
 
 def lora_model(model: Any, options: FitOptions) -> Any:
@@ -140,21 +188,28 @@ def lora_model(model: Any, options: FitOptions) -> Any:
 
 
 def training_arguments(
-    options: FitOptions, output: Path, precision: str, rows: int, **extra: Any
+    options: FitOptions, output: Path, precision: str, rows: int, device: str = "", **extra: Any
 ) -> Any:
     """The Trainer's arguments for ``options``."""
     import torch
     from transformers import TrainingArguments
 
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    cpu = not torch.cuda.is_available()
+    cpu = not torch.cuda.is_available() or device == "cpu"
+    gpu = not cpu
     known = {f.name for f in dataclasses.fields(TrainingArguments)}
     # transformers 5 renamed gradient checkpointing and folded warmup_ratio into
     # warmup_steps (a float below 1 is a ratio); 4.x knows only the old names.
     if "activation_checkpointing" in known:
-        extra["activation_checkpointing"] = options.gradient_checkpointing
+        extra["activation_checkpointing"] = bool(options.gradient_checkpointing)
     else:
-        extra["gradient_checkpointing"] = options.gradient_checkpointing
+        extra["gradient_checkpointing"] = bool(options.gradient_checkpointing)
+    if options.gradient_checkpointing:
+        extra["gradient_checkpointing_kwargs"] = {"use_reentrant": False}
+    if gpu and options.fused_optimizer:
+        extra["optim"] = "adamw_torch_fused"
+    if options.compile:
+        extra["torch_compile"] = True
     if "warmup_ratio" in known:
         extra["warmup_ratio"] = options.warmup_ratio
     else:
@@ -163,7 +218,7 @@ def training_arguments(
         output_dir=str(output),
         num_train_epochs=options.epochs,
         max_steps=options.max_steps or -1,
-        per_device_train_batch_size=options.batch_size,
+        per_device_train_batch_size=max(options.batch_size, 1),
         gradient_accumulation_steps=options.grad_accum,
         learning_rate=options.learning_rate,
         lr_scheduler_type="cosine",
@@ -186,6 +241,18 @@ def training_arguments(
     )
 
 
+def memory_plan(base: Path, options: FitOptions) -> tuple[MemoryPlan, str, str]:
+    """(the memory plan, device, precision) of fitting ``base`` with ``options``, from
+    the base's config alone (no weights are loaded): what ``fit --dry-run`` prints and
+    what ``fit`` checks before it loads anything."""
+    from .speed import check_speed_options
+
+    device = resolve_device(options.device)
+    precision = choose_precision(options.precision, device)
+    check_speed_options(options, device, base)
+    return plan(shape_of(model_config(base)), options, precision, device), device, precision
+
+
 def fit(
     run_dir: Path,
     base: Path,
@@ -198,25 +265,34 @@ def fit(
     and TensorBoard logs into ``run_dir``, checkpoints into ``run_dir/checkpoints``.
 
     With ``resume`` (the default), a fit that was killed continues from its newest
-    complete checkpoint.
+    complete checkpoint. A fit the memory estimate says cannot fit is refused before
+    any weight is loaded.
     """
-    import torch
     from transformers import Trainer, set_seed
+
+    from .speed import attention_of, build_model
 
     offline()
     run_dir = Path(run_dir)
     checkpoints = run_dir / "checkpoints"
-    precision = _precision(options.precision)
+    memory, device, precision = memory_plan(base, options)
+    if not memory.fits:
+        raise TrainError(
+            memory.message(),
+            hint="try --quantize 4bit, --gradient-checkpointing, a smaller --batch-size or "
+            "--seq-length (`assistant train llm fit RUN_DIR --dry-run` checks without training)",
+        )
+    options = dataclasses.replace(
+        options,
+        batch_size=memory.estimate.batch_size,
+        gradient_checkpointing=memory.estimate.checkpointing,
+    )
     set_seed(options.seed)
     tokenizer = load_tokenizer(base)
     items = tokenize_all(tokenizer, train)
     rows = build_rows(items, options, int(tokenizer.pad_token_id))
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float32
-    model = load_base(base, dtype=dtype)
-    model.config.use_cache = False
-    if options.gradient_checkpointing:
-        model.enable_input_require_grads()
-    model = lora_model(model, options)
+    # The Trainer places the model itself (a 4-bit one is loaded onto its device).
+    model = build_model(base, options, precision, device, place=False)
     if is_main_process():
         trainable, total = model.get_nb_trainable_parameters()
         log.info("LoRA: %d of %d parameters trainable", trainable, total)
@@ -225,17 +301,21 @@ def fit(
     if not resume and checkpoints.exists() and is_main_process():
         shutil.rmtree(checkpoints)
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "logs")
-    args = training_arguments(options, checkpoints, precision, len(rows), report_to=["tensorboard"])
+    args = training_arguments(
+        options, checkpoints, precision, len(rows), device, report_to=["tensorboard"]
+    )
     timer = _Timer()
+    counter = TokenCounter(flatten=attention_of(options) == "flash_attention_2")
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=_Rows(rows),
-        data_collator=collate,
+        data_collator=counter,
         callbacks=[make_callback(checkpoints, options.keep_checkpoints), timer.callback()],
     )
     if resume_from is not None:
         log.warning("resuming from %s", resume_from)
+    _reset_peak(device)
     trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
 
     state = trainer.state
@@ -243,9 +323,8 @@ def fit(
     train_tokens = sum(min(len(t.input_ids), options.seq_length) for t in items)
     first = state.global_step if timer.first_step is None else timer.first_step
     steps_done = state.global_step - first
-    tokens_done = _tokens_processed(
-        steps_done, state.max_steps, state.num_train_epochs, train_tokens
-    )
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    tokens_done = _all_processes(counter.trained(steps_done * options.grad_accum))
     result = FitResult(
         steps=state.global_step,
         resumed_from=str(resume_from) if resume_from else None,
@@ -253,10 +332,17 @@ def fit(
         trained_tokens=sum(t.trained_tokens for t in items),
         rows=len(rows),
         seconds=timer.seconds,
+        tokens_processed=tokens_done,
         tokens_per_second=tokens_done / timer.seconds if timer.seconds else 0.0,
         final_loss=losses[-1] if losses else None,
         precision=precision,
-        world_size=int(os.environ.get("WORLD_SIZE", "1")),
+        world_size=world,
+        device=device,
+        batch_size=options.batch_size,
+        gradient_checkpointing=bool(options.gradient_checkpointing),
+        quantize=options.quantize,
+        memory_estimate_gib=round(memory.estimate.total / GIB, 2),
+        peak_memory_gib=_peak_gib(device),
     )
     if trainer.is_world_process_zero():
         save_adapter(trainer.model, tokenizer, run_dir / "adapter")
@@ -264,15 +350,36 @@ def fit(
         atomic_write_text(
             run_dir / "log_history.json", json.dumps(state.log_history, indent=1) + "\n"
         )
-        plot_losses(state.log_history, run_dir / "loss.png")
+        plot_losses(state.log_history, run_dir / "loss.png", title="LoRA fine-tuning loss")
     return result
 
 
-def _tokens_processed(steps: int, max_steps: int, epochs: float, tokens_per_epoch: int) -> float:
-    # Steps in this process's run, as a share of all steps, times the tokens of all epochs.
-    if max_steps <= 0:
-        return 0.0
-    return tokens_per_epoch * epochs * steps / max_steps
+def _all_processes(count: int) -> int:
+    """``count`` summed over the processes training together (itself when alone)."""
+    import torch
+
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return count
+    total = torch.tensor([count], dtype=torch.int64)
+    if torch.distributed.get_backend() == "nccl":
+        total = total.cuda()
+    torch.distributed.all_reduce(total)
+    return int(total.item())
+
+
+def _reset_peak(device: str) -> None:
+    import torch
+
+    if device.split(":")[0] == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def _peak_gib(device: str) -> float | None:
+    import torch
+
+    if device.split(":")[0] != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated() / GIB, 2)
 
 
 class _Timer:
@@ -310,26 +417,3 @@ def save_adapter(model: Any, tokenizer: Any, target: Path) -> None:
     model.save_pretrained(str(tmp))
     tokenizer.save_pretrained(str(tmp))
     replace_dir(tmp, target)
-
-
-def plot_losses(history: list[dict[str, Any]], path: Path) -> None:
-    """The training-loss curve as a PNG (matplotlib, no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    points = [(e["step"], e["loss"]) for e in history if "loss" in e and "step" in e]
-    figure, axes = plt.subplots(figsize=(6, 3.5), dpi=100)
-    if points:
-        steps, losses = zip(*points, strict=True)
-        axes.plot(steps, losses, marker="o", markersize=2, label="training loss")
-        axes.legend()
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss (assistant tokens)")
-    axes.set_title("LoRA fine-tuning")
-    axes.grid(alpha=0.3)
-    figure.tight_layout()
-    with atomic_open(path, "wb") as handle:
-        figure.savefig(handle, format="png")
-    plt.close(figure)

@@ -7,11 +7,15 @@ up on a GPU by raising ``epochs``, ``batch_size`` and ``seq_length``.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..common import from_record, options_record
+
 __all__ = ["DataOptions", "FitOptions", "LoraOptions", "RunConfig", "from_dict"]
+
+from_dict = from_record
+"""Kept for the callers of this module: the shared :func:`training.common.from_record`."""
 
 
 @dataclass
@@ -52,7 +56,8 @@ class FitOptions:
     max_steps: int = 0
     """Stop after this many optimizer steps (0 = use ``epochs``)."""
     batch_size: int = 2
-    """Sequences (packed blocks) per device per step."""
+    """Sequences (packed blocks) per device per step; 0 = the largest power of two the
+    memory estimate says fits the free memory (``--batch-size auto``)."""
     grad_accum: int = 1
     """Steps whose gradients are summed before an optimizer step."""
     learning_rate: float = 1e-3
@@ -63,8 +68,24 @@ class FitOptions:
     """Length of a packed block in tokens (the longest example when not packing)."""
     packing: bool = True
     """Pack several examples into each block (no padding, attention kept per example)."""
-    gradient_checkpointing: bool = False
-    """Recompute activations in the backward pass: less memory, ~30% slower."""
+    gradient_checkpointing: bool | None = None
+    """Recompute activations in the backward pass: less memory, ~30% slower. ``None``:
+    on only when the memory estimate says the fit would not fit without."""
+    device: str = "auto"
+    """``auto`` (the GPU when torch sees one), ``cpu`` or ``cuda``."""
+    quantize: str = "none"
+    """``none``, or ``4bit``: QLoRA, the base in bitsandbytes NF4 with LoRA on top."""
+    attention: str = "auto"
+    """transformers' attention implementation: ``auto`` (``sdpa``), ``sdpa``, ``eager``,
+    ``flash_attention_2`` (needs flash-attn) or ``flex_attention``. Packed documents
+    never attend to each other with any of them (their positions restart)."""
+    liger: bool = False
+    """Liger's fused Triton kernels (RMSNorm, SwiGLU, RoPE, chunked cross-entropy that
+    never materialises the logits); needs a GPU and the ``liger-kernel`` package."""
+    fused_optimizer: bool = True
+    """Fused AdamW on a GPU (one kernel for all parameters); ignored on the CPU."""
+    compile: bool = False
+    """``torch.compile`` the model (slow first steps; pays on long GPU fits)."""
     precision: str = "auto"
     """``auto`` (bf16 on a GPU that has it, else fp16 on GPU, fp32 on CPU), ``fp32``,
     ``fp16`` or ``bf16``."""
@@ -97,26 +118,4 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for TOML (``None`` values left out)."""
-        return _drop_none(dataclasses.asdict(self))
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None}
-    return value
-
-
-def from_dict(cls: type, data: dict[str, Any]) -> Any:
-    """Build dataclass ``cls`` (nested ones too) from plain data; unknown keys are errors."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
-    if unknown:
-        raise ValueError(f"unknown option(s) {', '.join(sorted(unknown))} for {cls.__name__}")
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        default = fields[name].default_factory  # type: ignore[misc]
-        if isinstance(value, dict) and default is not dataclasses.MISSING:
-            kwargs[name] = from_dict(type(default()), value)
-        else:
-            kwargs[name] = value
-    return cls(**kwargs)
+        return options_record(self)

@@ -17,10 +17,13 @@ from typing import Any
 from .data import Example
 from .errors import DataError
 
-__all__ = ["IGNORE", "Tokenized", "pack", "pad_each", "tokenize_example"]
+__all__ = ["IGNORE", "REAL", "Tokenized", "pack", "pad_each", "tokenize_example"]
 
 IGNORE = -100
 """Label of tokens without loss (PyTorch's cross-entropy ``ignore_index``)."""
+
+REAL = "real_tokens"
+"""Key of a row's count of real (non-padding) tokens: bookkeeping, not a model input."""
 
 
 @dataclass(frozen=True)
@@ -83,7 +86,7 @@ def tokenize_example(tokenizer: Any, example: Example) -> Tokenized:
 
 def pack(
     examples: Sequence[Tokenized], seq_length: int, pad_id: int, seed: int = 0
-) -> list[dict[str, list[int]]]:
+) -> list[dict[str, Any]]:
     """Pack examples into blocks of exactly ``seq_length`` tokens (first-fit decreasing).
 
     Each block has ``input_ids``, ``labels`` and ``position_ids`` (restarting at 0 for
@@ -120,13 +123,13 @@ def pack(
         ids += [pad_id] * tail
         labels += [IGNORE] * tail
         positions += list(range(tail))
-        blocks.append({"input_ids": ids, "labels": labels, "position_ids": positions})
+        blocks.append(
+            {"input_ids": ids, "labels": labels, "position_ids": positions, REAL: seq_length - tail}
+        )
     return blocks
 
 
-def pad_each(
-    examples: Sequence[Tokenized], seq_length: int, pad_id: int
-) -> list[dict[str, list[int]]]:
+def pad_each(examples: Sequence[Tokenized], seq_length: int, pad_id: int) -> list[dict[str, Any]]:
     """The naive layout: one example per row, padded to ``seq_length`` (the baseline
     packing is measured against)."""
     rows = []
@@ -138,6 +141,7 @@ def pad_each(
                 "input_ids": item.input_ids[:n] + [pad_id] * tail,
                 "labels": item.labels[:n] + [IGNORE] * tail,
                 "attention_mask": [1] * n + [0] * tail,
+                REAL: n,
             }
         )
     return rows

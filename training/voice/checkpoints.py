@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import AssistantError
 from assistant.fsutil import atomic_open
+
+from ..common import TrainError, numbered
 
 if TYPE_CHECKING:
     from assistant.store import ModelStore
@@ -33,15 +34,7 @@ _CKPT = re.compile(r"^step-(\d+)\.pt$")
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     """(step, path) of the run's checkpoints, oldest first."""
-    folder = Path(run_dir) / "checkpoints"
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.iterdir():
-        match = _CKPT.match(path.name)
-        if match and path.is_file():
-            found.append((int(match.group(1)), path))
-    return sorted(found)
+    return numbered(Path(run_dir) / "checkpoints", _CKPT, files=True)
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -65,7 +58,7 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         return dict(torch.load(str(path), map_location="cpu", weights_only=False))
     except Exception as exc:  # torch raises many kinds for a damaged file
-        raise AssistantError(
+        raise TrainError(
             f"cannot read checkpoint {path}: {exc}",
             hint="delete it to resume from the one before, or start a new run",
         ) from exc
@@ -89,7 +82,7 @@ def resolve_base(spec: str, store: ModelStore) -> Path:
         found = [p.name for p in path.iterdir() if p.is_file()]
         return path / find_main("voice-base", found, f"base checkpoint folder {path}")
     if os.sep in spec or spec.endswith((".pt", ".pth", ".onnx", ".ckpt")):
-        raise AssistantError(
+        raise TrainError(
             f"base {path} does not exist",
             hint="pass a Piper voice (.onnx), a checkpoint file (.pt from a run, or a Coqui "
             "VITS .pth), or the id of an installed voice (`assistant models list`)",
@@ -106,14 +99,14 @@ def base_weights(path: Path) -> dict[str, Any]:
     """Weights of a base checkpoint: one of ours, or a Coqui ``.pth`` (``model`` key)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise AssistantError(
+        raise TrainError(
             f"base checkpoint {path} does not exist",
             hint="pass a checkpoint file (.pt from a run, or a Coqui VITS .pth)",
         )
     state = load_checkpoint(path)
     weights = state.get("model")
     if not isinstance(weights, dict):
-        raise AssistantError(f"{path} holds no model weights (no 'model' entry)")
+        raise TrainError(f"{path} holds no model weights (no 'model' entry)")
     return weights
 
 

@@ -329,15 +329,14 @@ def _fit(args: argparse.Namespace, ctx: Any) -> int:
 
 
 def _checkpoint_of(path: Path) -> Path:
-    from assistant.errors import AssistantError
-
+    from ..common import TrainError
     from .fit import latest_checkpoint
 
     if path.is_file():
         return path
     found = latest_checkpoint(path)
     if found is None:
-        raise AssistantError(
+        raise TrainError(
             f"{path} is neither a checkpoint nor a run folder with checkpoints",
             hint="pass the --output folder of `assistant train voice fit`, or a .pt file",
         )

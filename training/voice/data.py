@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import AssistantError
+from ..common import TrainError
 
 __all__ = ["Utterance", "dataset_language", "read_metadata", "split_heldout"]
 
@@ -29,12 +29,12 @@ def read_metadata(data_dir: Path) -> list[Utterance]:
     no header) and ``wavs/<id>.wav``.
 
     Raises:
-        AssistantError: the folder is not such a dataset, or a listed file is missing.
+        TrainError: the folder is not such a dataset, or a listed file is missing.
     """
     data_dir = Path(data_dir)
     meta = data_dir / "metadata.csv"
     if not meta.is_file():
-        raise AssistantError(
+        raise TrainError(
             f"{data_dir} is not a prepared dataset: metadata.csv is missing",
             hint="run `assistant train voice prepare` on your recordings first",
         )
@@ -52,13 +52,13 @@ def read_metadata(data_dir: Path) -> list[Utterance]:
                 continue
             found.append(Utterance(uid, text.strip(), wav))
     if missing:
-        raise AssistantError(
+        raise TrainError(
             f"{meta} lists {len(missing)} recording(s) with no file under wavs/: "
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''}",
             hint="re-run `assistant train voice prepare`, or remove those lines",
         )
     if not found:
-        raise AssistantError(f"{meta} lists no recordings")
+        raise TrainError(f"{meta} lists no recordings")
     return found
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import AssistantError
 from assistant.fsutil import atomic_write_text
 from assistant.store.catalog import check_model_id
 from assistant.tts.vits import CONFIG_FORMAT
 
+from ..common import TrainError
 from .model import load_model, tokenizer_of
 
 __all__ = ["ExportResult", "export_voice", "voice_config"]
@@ -72,7 +72,7 @@ def export_voice(
     check_model_id(name)
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
-        raise AssistantError(
+        raise TrainError(
             f"checkpoint {checkpoint} does not exist",
             hint="pass a .pt file from a run's checkpoints/ folder, or the run folder",
         )

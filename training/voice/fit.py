@@ -28,21 +28,19 @@ each process trains on its shard of the data and gradients are averaged across t
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
-import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import AssistantError
-from assistant.fsutil import atomic_write_bytes, atomic_write_text
+from assistant.fsutil import atomic_write_text
 from assistant.tts.vits import phonemize
 
+from ..common import TrainError, choose_precision, options_record, plot_losses, resolve_device
 from .checkpoints import (
     base_weights,
     latest_checkpoint,
@@ -154,33 +152,6 @@ class FitResult:
     """Per-step losses of the whole run."""
 
 
-def _device(requested: str) -> str:
-    import torch
-
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise AssistantError(
-            "--device cuda was asked for but torch sees no CUDA device",
-            hint="use --device cpu, or install a CUDA build of torch",
-        )
-    return requested
-
-
-def _precision(requested: str, device: str) -> str:
-    import torch
-
-    if requested == "auto":
-        if device != "cuda":
-            return "no"
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if requested not in ("no", "fp16", "bf16"):
-        raise ValueError(f"unknown mixed precision {requested!r}; valid: auto, no, fp16, bf16")
-    if requested != "no" and device != "cuda":
-        raise AssistantError(f"mixed precision {requested} needs a CUDA device")
-    return requested
-
-
 def _check_rate(wav: Path, expected: int, data_dir: Path) -> None:
     """The model learns at one rate: a dataset at another would train a wrong voice."""
     import soundfile as sf
@@ -188,34 +159,15 @@ def _check_rate(wav: Path, expected: int, data_dir: Path) -> None:
     try:
         rate = sf.info(str(wav)).samplerate
     except (RuntimeError, sf.LibsndfileError) as exc:
-        raise AssistantError(f"{wav} is not readable audio ({exc})") from exc
+        raise TrainError(f"{wav} is not readable audio ({exc})") from exc
     if rate != expected:
-        raise AssistantError(
+        raise TrainError(
             f"the dataset {data_dir} is at {rate} Hz but the voice is trained at {expected} Hz",
             hint=f"prepare it again with `assistant train voice prepare ... --sample-rate "
             f"{expected}`",
         )
 
 
-def plot_losses(history: list[dict[str, float]], path: Path) -> None:
-    """Loss curves (generator, discriminator, mel) as a PNG, written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
-    steps = [h["step"] for h in history]
-    for ax, key in zip(axes, ("gen", "disc", "mel"), strict=True):
-        ax.plot(steps, [h.get(key, math.nan) for h in history], lw=1)
-        ax.set_title(f"loss {key}")
-        ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
 
 
 def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None) -> FitResult:
@@ -238,8 +190,8 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     state_acc = PartialState()  # one process, or several under `accelerate launch`
     world = state_acc.num_processes
     main = state_acc.is_main_process
-    device = _device(options.device) if world == 1 else str(state_acc.device)
-    dtype_name = _precision(options.mixed_precision, "cuda" if "cuda" in device else "cpu")
+    device = resolve_device(options.device) if world == 1 else str(state_acc.device)
+    dtype_name = choose_precision(options.mixed_precision, "cuda" if "cuda" in device else "cpu")
 
     run_dir = Path(options.output_dir).absolute()
     data_dir = Path(options.data_dir).absolute()
@@ -247,7 +199,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     language = options.language or dataset_language(data_dir)
     train_set, heldout = split_heldout(utterances, every=options.heldout_every)
     if not train_set:
-        raise AssistantError(f"{data_dir} has no recordings left to train on")
+        raise TrainError(f"{data_dir} has no recordings left to train on")
 
     resume_path = latest_checkpoint(run_dir)
     resumed: dict[str, Any] | None = load_checkpoint(resume_path) if resume_path else None
@@ -303,7 +255,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
             "started from %s: %d tensors copied, %d skipped", options.base, copied, len(skipped)
         )
         if not copied:
-            raise AssistantError(
+            raise TrainError(
                 f"base checkpoint {options.base} shares no layer with preset {preset.name}",
                 hint="pick the preset the base was trained with",
             )
@@ -414,7 +366,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
                     },
                 )
                 prune_checkpoints(run_dir, options.keep_checkpoints)
-                plot_losses(history, run_dir / "loss.png")
+                plot_losses(history, run_dir / "loss.png", keys=("gen", "disc", "mel"))
                 if writer is not None:
                     writer.flush()
     if writer is not None:
@@ -569,7 +521,7 @@ def _write_run_record(
     heldout: list[Utterance],
 ) -> None:
     record = {
-        "options": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(options).items()},
+        "options": options_record(options, drop_none=False),
         "preset": preset,
         "language": language,
         "train": [u.id for u in train_set],
