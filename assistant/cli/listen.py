@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from ..pipeline import (
+    Announced,
     ErrorEvent,
     Event,
     FinalTranscript,
@@ -71,11 +72,14 @@ class _TerminalView:
         elif isinstance(event, TurnFinished):
             print(" [interrupted]" if event.interrupted else "", flush=True)
         elif isinstance(event, TurnMetrics):
-            steps = [("transcript", event.transcript), ("first token", event.first_token),
+            steps = [("transcript", event.transcript), ("command", event.matched),
+                     ("first token", None if event.matched else event.first_token),
                      ("first audio", event.first_audio)]  # fmt: skip
             shown = ", ".join(f"{name} {value:.2f} s" for name, value in steps if value)
             if shown:
                 print(f"  (after you stopped: {shown})", flush=True)
+        elif isinstance(event, Announced) and event.played:
+            print(f"\n[{event.kind}] {event.text}", flush=True)
         elif isinstance(event, ErrorEvent):
             print(f"\nerror: {event.message}", file=sys.stderr, flush=True)
             if event.hint:
@@ -85,6 +89,7 @@ class _TerminalView:
 def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..audio.echo import make_echo_canceller
     from ..audio.playback import Player
+    from ..commands import CommandHost
     from ..engines import Engines
     from ..pipeline import Conversation, MicrophoneSource
 
@@ -108,6 +113,8 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         echo=echo,
     )
     conversation.subscribe(_TerminalView())
+    commands = CommandHost.open()  # timers, the time, sums...: answered without the model
+    commands.attach(conversation, engines.voice.sample_rate)
     print("Listening; speak when you like, speak over a reply to interrupt it. Ctrl+C leaves.")
     try:
         conversation.start()
@@ -117,6 +124,7 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         print("\nstopping…")
     finally:
         conversation.stop()
+        commands.close()
         player.close()
         store.close()
     return 0

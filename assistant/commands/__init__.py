@@ -10,6 +10,7 @@ timers and reminders when due through its ``on_announce`` callback.
 from __future__ import annotations
 
 from .context import CommandContext, DesktopSettings
+from .host import CommandHost, local_reply
 from .matcher import CommandMatcher
 from .notes import NotesStore
 from .result import Action, CommandResult, IntentMatch
@@ -20,6 +21,7 @@ __all__ = [
     "Action",
     "Announcement",
     "CommandContext",
+    "CommandHost",
     "CommandMatcher",
     "CommandResult",
     "CommandRouter",
@@ -27,4 +29,5 @@ __all__ = [
     "IntentMatch",
     "NotesStore",
     "Scheduler",
+    "local_reply",
 ]

@@ -56,6 +56,11 @@ class CommandRouter:
         if self.context.notes is not None:
             self.context.notes.close()
 
+    def claims(self, text: str) -> bool:
+        """Whether :meth:`handle` would answer ``text`` (matching only: no handler runs,
+        nothing changes). An open question claims every transcript."""
+        return self._pending is not None or self.matcher.match(text) is not None
+
     def handle(self, text: str, context: CommandContext | None = None) -> CommandResult | None:
         """The answer to ``text`` if it is a command, else ``None``."""
         ctx = context or self.context
