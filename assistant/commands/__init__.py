@@ -10,7 +10,7 @@ timers and reminders when due through its ``on_announce`` callback.
 from __future__ import annotations
 
 from .context import CommandContext, DesktopSettings
-from .host import CommandHost, local_reply
+from .host import CommandHost, ScheduleChanged, local_reply
 from .matcher import CommandMatcher
 from .notes import NotesStore
 from .result import Action, CommandResult, IntentMatch
@@ -28,6 +28,7 @@ __all__ = [
     "DesktopSettings",
     "IntentMatch",
     "NotesStore",
+    "ScheduleChanged",
     "Scheduler",
     "local_reply",
 ]

@@ -11,22 +11,33 @@ chime, then the words, between the user's turns, repeated until acknowledged.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..pipeline.events import Event
 from ..reply import LocalReply, ReplyHooks
 from .chime import chime
 from .context import CommandContext
 from .notes import NotesStore
 from .router import CommandRouter
 from .scheduler import Announcement, Scheduler
+from .store import ScheduledItem
 
 if TYPE_CHECKING:
     from ..pipeline import Conversation
 
-__all__ = ["CommandHost", "local_reply"]
+__all__ = ["CommandHost", "ScheduleChanged", "local_reply"]
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScheduleChanged(Event):
+    """The timers, alarms and reminders now (copies, soonest first): a view shows them
+    with a countdown (a timer's ``due_at`` is wall-clock ``time.time()`` seconds)."""
+
+    items: tuple[ScheduledItem, ...]
 
 
 def local_reply(router: CommandRouter, text: str) -> LocalReply | None:
@@ -83,7 +94,18 @@ class CommandHost:
         self._conversation, self._sample_rate = conversation, sample_rate
         if self.scheduler is not None:
             self.scheduler.on_announce = self._announce
+            self.scheduler.on_change = self._changed
             self.scheduler.start()
+            self._changed()
+
+    def cancel(self, item_id: str) -> bool:
+        """Cancel a timer, alarm or reminder (the app's cancel button)."""
+        return self.scheduler is not None and self.scheduler.cancel(item_id)
+
+    def _changed(self) -> None:
+        conversation, scheduler = self._conversation, self.scheduler
+        if conversation is not None and scheduler is not None:
+            conversation.emit(ScheduleChanged(tuple(scheduler.items())))
 
     def close(self) -> None:
         """Stop the scheduler and close the notes (everything stays stored)."""

@@ -206,6 +206,11 @@ class Conversation:
         """Call ``listener`` with every event (from worker threads: keep it quick)."""
         self._emitter.subscribe(listener)
 
+    def emit(self, event: Event) -> None:
+        """Report ``event`` to the listeners as if the pipeline had (a feature's own
+        events: the schedule of timers changed)."""
+        self._emitter.emit(event)
+
     def start(self) -> None:
         """Open the source and start listening."""
         with self._lock:
