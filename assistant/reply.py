@@ -15,9 +15,10 @@ Seams for what comes next (no feature behind them yet):
   router (assistant.commands) returns the reply for a transcript it recognises ("stop
   the timer"), as text or as a :class:`LocalReply` carrying the actions only the host
   can do (stop, volume, speaking rate, new conversation), and the model is not called;
-  ``None`` lets the model answer. :attr:`ReplyHooks.claims` says, without side effects,
-  whether it would answer (the live pipeline runs a command only once the user has
-  surely finished, never for a speculation that may be dropped).
+  ``None`` lets the model answer. :attr:`ReplyHooks.acts_on` says, without side effects,
+  whether it would answer by changing something (the live pipeline runs such a command
+  only once the user has surely finished, never for a speculation that may be dropped;
+  the time or a sum are answered, and spoken, early like a model's reply).
 - :attr:`ReplyHooks.context_for` adds passages (retrieved from the user's documents) to
   the messages: they go into a system message after the prompt, so the history that
   :func:`fit_to_context` trims stays well-formed.
@@ -96,8 +97,9 @@ class ReplyHooks:
 
     answer_locally: Callable[[str], str | LocalReply | None] | None = None
     """The reply to a transcript answered without the model (a local command), or None."""
-    claims: Callable[[str], bool] | None = None
-    """Whether ``answer_locally`` would answer this transcript (cheap, no side effects)."""
+    acts_on: Callable[[str], bool] | None = None
+    """Whether ``answer_locally`` would answer this transcript by changing something (a
+    timer started): not to be done for a speculation (cheap to ask, changes nothing)."""
     context_for: Callable[[str], Sequence[str]] | None = None
     """Passages to give the model with this transcript (retrieved documents)."""
 

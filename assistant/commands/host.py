@@ -83,7 +83,7 @@ class CommandHost:
         """``hooks`` (or new ones) with the router behind ``answer_locally``."""
         hooks = hooks or ReplyHooks()
         hooks.answer_locally = lambda text: local_reply(self.router, text)
-        hooks.claims = self.router.claims
+        hooks.acts_on = self.router.acts_on
         return hooks
 
     def attach(self, conversation: Conversation, sample_rate: int) -> None:

@@ -228,8 +228,8 @@ class TurnWorker:
             return
         # A command does things (starts a timer): never for a speculation that may be
         # dropped. Matching is instant, so waiting for the end costs nothing.
-        claimed = not turn.is_confirmed and self.hooks.claims and self.hooks.claims(turn.text)
-        if claimed and not turn.wait_confirmed():
+        acting = not turn.is_confirmed and self.hooks.acts_on and self.hooks.acts_on(turn.text)
+        if acting and not turn.wait_confirmed():
             return
         turn.mark("transcript")
         self._emitter.turn_event(turn, FinalTranscript(turn.text, turn.number))
