@@ -22,6 +22,7 @@ from assistant.config import data_dir
 
 @pytest.mark.slow
 def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, speak, whisper_dir):
+    """(On failure the assistant's log is printed: pytest shows captured stdout.)"""
     speaker, microphone_feed = private_audio
     config = tmp_path / "config.toml"
     config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 40\n")
@@ -47,10 +48,14 @@ def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, s
         say("Stop.")
         _wait_for(proc, lines, "you: Stop", timeout=30)
         _wait_for(proc, lines, "after you stopped", timeout=30)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0, proc.stderr.read()
     finally:
-        proc.kill()
+        proc.send_signal(signal.SIGINT)
+        try:
+            code, errors = proc.wait(timeout=15), proc.stderr.read()
+            print(errors)  # shown when the test fails
+        finally:
+            proc.kill()
+    assert code == 0, errors
     text = "".join(lines)
     answer = text.split("you: What time is it?", 1)[1]
     assert "assistant: It's" in answer and "(after you stopped: transcript" in answer, text

@@ -51,12 +51,18 @@ class Rig:
 def rig(tmp_path) -> Iterator[Callable[..., Rig]]:
     made: list[tuple[Rig, Player]] = []
 
-    def make(*, chat: FakeChat | None = None, repeat_s: float = 20.0) -> Rig:
+    def make(
+        *,
+        chat: FakeChat | None = None,
+        repeat_s: float = 20.0,
+        voice: FakeVoice | None = None,
+        realtime: bool = False,
+    ) -> Rig:
         phrases = Phrasebook()
         source = FeedSource()
         chat = chat or FakeChat()
-        voice = FakeVoice()
-        player = Player(voice.sample_rate, simulated=True)
+        voice = voice or FakeVoice()
+        player = Player(voice.sample_rate, simulated=True, realtime=realtime)
         conversation = Conversation(
             vad=FakeVad(),
             transcriber=FakeTranscriber(phrases),
@@ -171,3 +177,17 @@ def test_an_announcement_waits_for_the_user_turn_in_flight(rig):
     order = [type(e) for e in r.events.events if isinstance(e, TurnFinished | Announced)]
     assert order == [TurnFinished, Announced]
     assert r.events.of(FinalTranscript)[0].text == "Tell me a story"
+
+
+def test_stop_said_over_a_ringing_timer_cuts_it_and_acknowledges_it(rig):
+    r = rig(voice=FakeVoice(seconds_per_char=0.05), realtime=True)  # 1.6 s announcement
+    r.scheduler.add("timer", seconds=0.2)
+    r.events.wait_for(Announced)
+    r.events.wait_until(lambda: r.conversation.state.value == "speaking")
+    r.source.feed(r.phrases.audio("stop"), silence(0.8))
+    r.source.settle()
+    finished = r.events.wait_for(TurnFinished, timeout=5.0)
+    assert finished[0].user_text == "stop"
+    assert r.scheduler.ringing() == []
+    assert [h.handler for h in r.events.of(CommandHandled)] == ["control"]
+    assert not r.chat.calls.items
