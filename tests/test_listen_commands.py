@@ -27,7 +27,7 @@ def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, s
     config = tmp_path / "config.toml"
     config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 40\n")
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "assistant", "--config", str(config), "listen", "--new",
+        [sys.executable, "-u", "-m", "assistant", "-v", "--config", str(config), "listen", "--new",
          "--echo", "off"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
