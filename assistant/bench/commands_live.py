@@ -65,6 +65,13 @@ class LiveCommandsReport:
             out[f"ratio_p{p}"] = c / q if c is not None and q else None
         return out
 
+    def step_p50(self, kind: str, step: str) -> float | None:
+        """The median of a step (``transcript``, ``first_token``...) over ``kind``'s turns."""
+        values = [
+            t["steps_s"][step] for t in self.turns if t["kind"] == kind and step in t["steps_s"]
+        ]
+        return percentile(values, 50) if values else None
+
     def goal_met(self) -> bool:
         f = self.figures()
         return all((f[f"ratio_p{p}"] or 1.0) <= GOAL_RATIO for p in (50, 90))
@@ -132,7 +139,8 @@ def run_live_commands(
                         value = turn.voice_to_voice
                         report.turns.append(
                             {"kind": kind, "text": text, "heard": turn.heard,
-                             "handled": handled, "voice_to_voice_s": value}
+                             "handled": handled, "voice_to_voice_s": value,
+                             "steps_s": dict(turn.steps)}
                         )  # fmt: skip
                         if value is not None:
                             (report.command_s if kind == "command" else report.question_s).append(

@@ -425,6 +425,12 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
                 f"  p{p}: commands {opt(f[f'command_p{p}_s'])} s, model "
                 f"{opt(f[f'llm_p{p}_s'])} s, ratio {opt(f[f'ratio_p{p}'], digits=2)}"
             )
+        for kind, name in (("command", "commands"), ("llm", "model")):
+            lines.append(
+                f"  {name}: transcript p50 {opt(live.step_p50(kind, 'transcript'))} s, "
+                f"first text p50 {opt(live.step_p50(kind, 'first_token'))} s "
+                "(from the end of speech)"
+            )
         verdict = "yes" if live.goal_met() else "no"
         lines.append(f"  commands ≤ {GOAL_RATIO} × model turns (p50 and p90): {verdict}")
         figures["live"] = live.to_dict()
