@@ -226,12 +226,12 @@ class TurnWorker:
                 return
         if turn.is_cancelled:
             return
-        # A command does things (starts a timer): never for a speculation that may be
-        # dropped. Matching is instant, so waiting for the end costs nothing.
+        turn.mark("transcript")
+        # A command that changes something (starts a timer) never runs for a speculation
+        # that may be dropped: it waits for the end of the utterance (matching is instant).
         acting = not turn.is_confirmed and self.hooks.acts_on and self.hooks.acts_on(turn.text)
         if acting and not turn.wait_confirmed():
             return
-        turn.mark("transcript")
         self._emitter.turn_event(turn, FinalTranscript(turn.text, turn.number))
         messages = build_messages(
             self._config.llm.system_prompt, self.history, turn.text, hooks=self.hooks
