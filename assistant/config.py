@@ -32,6 +32,7 @@ __all__ = [
     "ServeConfig",
     "TtsConfig",
     "VadConfig",
+    "WakeConfig",
     "config_dir",
     "data_dir",
     "default_config_path",
@@ -179,6 +180,24 @@ class GuiConfig:
 
 
 @dataclass
+class WakeConfig:
+    """Wake word: while asleep only a small detector listens, for one of ``words``."""
+
+    enabled: bool = False
+    """Wait for a wake word before each request (hands-free mode)."""
+    words: list[str] = field(default_factory=lambda: ["hey_jarvis"])
+    """Pretrained words (hey_jarvis, okay_nabu, alexa, hey_mycroft) or ids of ``wake``
+    models in the store (``assistant train wakeword``)."""
+    sensitivity: dict[str, float] = field(default_factory=dict)
+    """Per word, 0..1; 0.5 (the default) is the model's own threshold, higher wakes
+    more easily (and falsely more often)."""
+    follow_up_s: float = 5.0
+    """After a reply, speech within this many seconds needs no wake word."""
+    chime: bool = True
+    """Play a short chime when the wake word is heard."""
+
+
+@dataclass
 class ServeConfig:
     """``assistant serve``: the OpenAI-compatible HTTP API and the Wyoming services."""
 
@@ -217,6 +236,7 @@ class Config:
     audio: AudioConfig = field(default_factory=AudioConfig)
     models: ModelsConfig = field(default_factory=ModelsConfig)
     gui: GuiConfig = field(default_factory=GuiConfig)
+    wake: WakeConfig = field(default_factory=WakeConfig)
     serve: ServeConfig = field(default_factory=ServeConfig)
 
     @classmethod
@@ -259,6 +279,15 @@ class Config:
                 raise ConfigError(f"vad.{name} must be between 0 and 1, not {value}")
         if self.vad.neg_threshold > self.vad.threshold:
             raise ConfigError("vad.neg_threshold must not exceed vad.threshold")
+        if self.wake.enabled and not self.wake.words:
+            raise ConfigError("wake.enabled is true but wake.words is empty; name a wake word")
+        for word, value in self.wake.sensitivity.items():
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"wake.sensitivity.{word} must be between 0 and 1, not {value}")
+        if not 0.0 <= self.wake.follow_up_s <= 120.0:
+            raise ConfigError(
+                f"wake.follow_up_s must be between 0 and 120, not {self.wake.follow_up_s}"
+            )
         _validate_remote(self)
 
 
@@ -323,6 +352,17 @@ def _unknown_key(key: str, valid: list[str], where: str, *, section: bool) -> Co
 def _coerce(hint: Any, value: Any, where: str) -> Any:
     if dataclasses.is_dataclass(hint):
         return _from_dict(hint, value, where.split(".", 1)[-1])  # type: ignore[arg-type]
+    origin = typing.get_origin(hint)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, not {value!r}")
+        (item,) = typing.get_args(hint)
+        return [_coerce(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table, not {value!r}")
+        _, item = typing.get_args(hint)
+        return {str(k): _coerce(item, v, f"{where}.{k}") for k, v in value.items()}
     options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
     for option in options:
         if option is type(None) and value is None:

@@ -26,6 +26,9 @@ RUNTIME_PACKAGES = (
     "soundfile",
     "soxr",
     "platformdirs",
+    "pymicro-wakeword",
+    "pymicro-features",
+    "livekit-wakeword",
 )
 """Distributions the runtime needs (the embedded models are checked as models)."""
 

@@ -58,6 +58,16 @@ class App:
         self.voice_lab.raise_()
         return self.voice_lab
 
+    def open_knowledge(self):  # -> KnowledgePage
+        from assistant.store import ModelStore
+
+        from .knowledge import KnowledgePage
+
+        store = self.controller.store or ModelStore.from_config(self.controller.config.models)
+        dialog = KnowledgePage(store, parent=self.window)
+        dialog.show()
+        return dialog
+
     def close(self) -> None:
         """Quit: stop the pipeline and release the devices."""
         self.window.quitting = True
@@ -80,6 +90,7 @@ def build_app(services: Services | None = None) -> App:
     window.settings_requested.connect(app.open_settings)
     window.models_requested.connect(app.open_models)
     window.voice_lab_requested.connect(app.open_voice_lab)
+    window.knowledge_requested.connect(app.open_knowledge)
     window.minimise_to_tray = controller.config.gui.close_to_tray
     from .tray import make_tray
 

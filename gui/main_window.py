@@ -41,6 +41,7 @@ PTT_KEY = Qt.Key.Key_F2
 
 _STATE_STYLE = {
     State.IDLE: ("Starting…", "#8a8a8a"),
+    State.ASLEEP: ("Asleep: say the wake word", "#5a5a7a"),
     State.LISTENING: ("Listening", "#3a7bd5"),
     State.HEARING: ("Hearing you", "#2e9d5b"),
     State.THINKING: ("Thinking", "#d98a3a"),
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
     settings_requested = Signal()
     models_requested = Signal()
     voice_lab_requested = Signal()
+    knowledge_requested = Signal()
 
     def __init__(self, controller: Controller) -> None:
         super().__init__()
@@ -80,11 +82,13 @@ class MainWindow(QMainWindow):
         self.settings_action = QAction("Settings", self)
         self.models_action = QAction("Models", self)
         self.voice_lab_action = QAction("Voice lab", self)
+        self.knowledge_action = QAction("Knowledge", self)
         for action in (
             self.new_action,
             self.settings_action,
             self.models_action,
             self.voice_lab_action,
+            self.knowledge_action,
         ):
             toolbar.addAction(action)
 
@@ -184,6 +188,7 @@ class MainWindow(QMainWindow):
         self.models_action.triggered.connect(self.models_requested)
         self.voice_lab_action.triggered.connect(self.voice_lab_requested)
         bridge.level.connect(self._mic_back)
+        self.knowledge_action.triggered.connect(self.knowledge_requested)
         self.history.itemActivated.connect(self._open_item)
         self.history.itemClicked.connect(self._open_item)
         qt_app().installEventFilter(self)

@@ -283,7 +283,14 @@ def _guess_kind(path: Path) -> str | None:
     if path.suffix in (".pth", ".pt"):
         return "voice-base"
     if path.suffix == ".onnx":
-        return "voice" if path.with_name(path.name + ".json").exists() else "vad"
+        config = path.with_name(path.name + ".json")
+        if not config.exists():
+            return "vad"
+        try:
+            wake = '"assistant-wake"' in config.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            wake = False
+        return "wake" if wake else "voice"
     return None
 
 

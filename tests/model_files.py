@@ -97,3 +97,39 @@ def shorten_in_place(path: Path, by: int) -> None:
     size = path.stat().st_size
     with open(path, "r+b") as handle:
         handle.truncate(size - by)
+
+
+def tiny_wake(folder: Path, name: str = "my_word", phrase: str = "hey tester") -> Path:
+    """A custom wake word's shape: ``name.onnx`` (input ``embeddings`` (batch, 16, 96) ->
+    flatten -> one linear unit -> sigmoid -> ``score``; random weights) and its
+    ``.onnx.json``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    weights = [
+        numpy_helper.from_array(rng.standard_normal((16 * 96, 1)).astype(np.float32) * 0.01, "w"),
+        numpy_helper.from_array(np.array([-3.0], np.float32), "b"),
+    ]
+    nodes = [
+        helper.make_node("Flatten", ["embeddings"], ["flat"], axis=1),
+        helper.make_node("MatMul", ["flat", "w"], ["logit0"]),
+        helper.make_node("Add", ["logit0", "b"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["score"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "wake",
+        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", 16, 96])],
+        [helper.make_tensor_value_info("score", TensorProto.FLOAT, ["batch", 1])],
+        weights,
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.onnx"
+    path.write_bytes(model.SerializeToString())
+    config = {"format": "assistant-wake", "phrase": phrase, "threshold": 0.5, "window": 16,
+              "features": "openwakeword-embedding"}  # fmt: skip
+    Path(f"{path}.json").write_text(json.dumps(config))
+    return path

@@ -56,6 +56,10 @@ def test_voice_lab_records_trains_listens_exports_and_switches(qtbot, tmp_path, 
         assert len(rows) == 12 and rows[3] == f"prompt-004|{prompts[3]}"
         assert "recorded" in lab.counter.text()
 
+        # The lab starts from the voice in use; this test trains the tiny preset from scratch.
+        assert lab.base.itemData(0) == config.tts.voice and not lab.preset.isEnabled()
+        lab.base.setCurrentIndex(lab.base.count() - 1)
+        assert lab.preset.isEnabled()
         lab.preset.setCurrentText("tiny")
         lab.steps.setValue(2)
         lab.name.setText("lab-voice")

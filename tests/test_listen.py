@@ -64,3 +64,36 @@ def test_listen_hears_the_microphone_answers_on_the_speakers_and_leaves_on_ctrl_
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert "tallest mountain" in history.stdout.lower(), history.stdout + history.stderr
+
+
+def test_listen_with_a_wake_word_ignores_speech_until_the_word(tmp_path, private_audio, speak):
+    # Real PortAudio devices: speech without the wake word is ignored; the word, said
+    # before a question, wakes it, and only the question is heard and answered.
+    _, microphone_feed = private_audio
+    config = tmp_path / "config.toml"
+    config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 20\n[wake]\nfollow_up_s = 2.0\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "assistant", "--config", str(config), "listen", "--new",
+         "--echo", "off", "--wake", "hey_jarvis"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        _wait_for(proc, lines, "Asleep; say hey_jarvis", timeout=60)
+        time.sleep(1.0)
+        plain = speak("I think the cat is hungry.")
+        subprocess.run(["paplay", f"--device={microphone_feed}", str(plain)], check=True)
+        request = speak("Hey Jarvis, what is the capital of France?", lead_silence=0.5)
+        subprocess.run(["paplay", f"--device={microphone_feed}", str(request)], check=True)
+        _wait_for(proc, lines, "after you stopped", timeout=60)
+        _wait_for(proc, lines, "(asleep)", timeout=30)  # the follow-up window passed
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+    text = "".join(lines)
+    assert "(listening)" in text, text
+    heard = [line for line in lines if line.startswith("you: ")]
+    assert len(heard) == 1, text
+    assert "capital of france" in heard[0].lower(), text
+    assert "cat" not in heard[0].lower() and "jarvis" not in heard[0].lower(), text

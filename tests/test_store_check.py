@@ -15,7 +15,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from model_files import emptied, shorten_in_place, tiny_checkpoint, tiny_gguf, tiny_voice, truncated
+from model_files import (
+    emptied,
+    shorten_in_place,
+    tiny_checkpoint,
+    tiny_gguf,
+    tiny_voice,
+    tiny_wake,
+    truncated,
+)
 from test_store import store_entries
 
 from assistant.cli import main
@@ -107,7 +115,27 @@ CASES: list[tuple[str, str, Callable[[Path, Real], Path], str]] = [
      "not a PyTorch checkpoint"),
     ("voice-base", "wrong kind (a zip of something else)", lambda t, r: _zip_without_pickle(
         t / "c.pth"), "no data.pkl"),
+    ("wake", "truncated", lambda t, r: _wake_json_for(
+        truncated(tiny_wake(t / "full"), t / "k.onnx", 3000)), "truncated"),
+    ("wake", "zero-length", lambda t, r: _wake_json_for(emptied(t / "k.onnx")), "is empty"),
+    ("wake", "wrong kind (the VAD)", lambda t, r: _wake_json_for(
+        truncated(r["vad"], t / "k.onnx", 10**9)), "not a custom wake word classifier"),
+    ("wake", "without its config", lambda t, r: _without_json(tiny_wake(t)),
+     ".onnx.json is missing"),
+    ("wake", "a voice's config", lambda t, r: _voice_json_for(tiny_wake(t), r["voice"]),
+     "not a wake model config"),
 ]  # fmt: skip
+
+
+def _wake_json_for(onnx: Path) -> Path:
+    like = tiny_wake(onnx.parent / "like")
+    shutil.copy(f"{like}.json", f"{onnx}.json")
+    return onnx
+
+
+def _without_json(onnx: Path) -> Path:
+    Path(f"{onnx}.json").unlink()
+    return onnx
 
 
 def _zip_without_pickle(path: Path) -> Path:
@@ -160,6 +188,7 @@ def test_good_generated_models_of_every_kind_pass(tmp_path: Path, real: Real) ->
     check_model("vad", real["vad"])
     check_model("asr", real["whisper"])
     check_model("voice-base", tiny_checkpoint(tmp_path / "c.pt"))
+    check_model("wake", tiny_wake(tmp_path / "wake"))
 
 
 def test_every_kind_has_a_structural_check() -> None:

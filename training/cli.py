@@ -13,6 +13,7 @@ from typing import Any
 
 from .llm.cli import register as register_llm
 from .voice.cli import register as register_voice
+from .wakeword.cli import register as register_wakeword
 
 __all__ = ["register"]
 
@@ -30,6 +31,7 @@ def register(sub: Any) -> None:
     targets = train.add_subparsers(dest="train_target", metavar="TARGET")
     register_llm(targets)
     register_voice(targets)
+    register_wakeword(targets)
 
 
 def _help(parser: argparse.ArgumentParser) -> int:

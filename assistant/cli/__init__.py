@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 
 from .. import plugins
 from ..errors import AssistantError
-from . import bench, chat, doctor, history, listen, models, serve, speech
+from . import bench, chat, docs, doctor, history, listen, models, serve, speech, wake
 from .context import CliContext
 
 __all__ = ["build_parser", "main"]
 
-_COMMAND_MODULES = (speech, listen, chat, history, models, doctor, bench, serve)
+_COMMAND_MODULES = (speech, listen, chat, history, docs, models, doctor, bench, serve, wake)
 
 # Commands that packages above the runtime plug in (assistant.plugins); where one is not
 # installed, its name still answers, with how to get it.

@@ -141,6 +141,51 @@ def register(sub: Any) -> None:
     for _name, register_bench in registrars("assistant.bench"):
         register_bench(group)
     _register_serve(group)
+    _register_wake(group)
+
+    docs = group.add_parser(
+        "docs",
+        help="the document index: retrieval recall/MRR, indexing speed, query latency, size",
+        description="Indexes the pages of Debian's python3-doc that the bench's hand-written "
+        "questions are about (--whole-corpus: every page), reports recall@5 and MRR for "
+        "vector, keyword and hybrid search, passages indexed per second, hybrid query "
+        "latency p50/p99 on the real index and grown with synthetic passages to 10,000 "
+        "and 100,000, and the database size per 1,000 passages. Goals: hybrid recall@5 "
+        "≥ 0.9, p50 ≤ 50 ms at 100,000. The exit code is 0 whatever the figures.",
+    )
+    docs.add_argument("--whole-corpus", action="store_true", help="index every page (slow)")
+    docs.add_argument(
+        "--scales", default="10000,100000", metavar="N,N", help="index sizes to time queries at"
+    )
+    docs.add_argument("--queries", type=positive, default=100, metavar="N", help="timed queries")
+    docs.add_argument("--db", metavar="PATH", help="keep the real index here (reruns are quick)")
+    docs.add_argument(
+        "--questions", metavar="JSON", help="another question set (default: the bench's own)"
+    )
+    docs.add_argument("--json", metavar="PATH", help="also write every figure to this file")
+    docs.set_defaults(func=_docs)
+
+
+def _docs(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..bench.docs import DocsBenchOptions, format_docs_report, run_docs_bench
+    from ..knowledge import default_embedder
+
+    options = DocsBenchOptions(
+        whole_corpus=args.whole_corpus,
+        scales=tuple(int(s) for s in args.scales.split(",") if s.strip()),
+        queries=args.queries,
+        db=Path(args.db) if args.db else None,
+    )
+    if args.questions:
+        options.questions = Path(args.questions)
+    report = run_docs_bench(
+        default_embedder(ctx.store), options, out=lambda line: print(line, file=sys.stderr)
+    )
+    print(format_docs_report(report))
+    if args.json:
+        atomic_write_text(Path(args.json), json.dumps(report.to_dict(), indent=2) + "\n")
+        print(f"figures written to {args.json}", file=sys.stderr)
+    return 0
 
 
 def _register_serve(group: Any) -> None:
@@ -205,6 +250,76 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.json:
         atomic_write_text(Path(args.json), json.dumps(report.to_dict(), indent=2) + "\n")
         print(f"figures written to {args.json}", file=sys.stderr)
+    return 0
+
+
+def _register_wake(group: Any) -> None:
+    wake = group.add_parser(
+        "wake",
+        help="wake words: false rejects, false accepts per hour, CPU asleep, training time",
+        description="False rejects on held-out takes (voices training never saw, noise at "
+        "10 dB SNR) for each pretrained word and for a custom word trained in the bench; "
+        "false accepts per hour on at least an hour of real speech (the Asterisk prompts "
+        "in four languages, fetched once with apt-get download; or --speech DIR) and "
+        "noise; the process's CPU while asleep; detection delay after the word's end; the "
+        "custom word's training time. Goals: false rejects ≤ 5%%, false accepts ≤ 0.5/h, "
+        "CPU ≤ 5%% of one core, training ≤ 10 min. The exit code is 0 whatever the figures.",
+    )
+    wake.add_argument("--takes", type=positive, default=40, metavar="N",
+                      help="held-out takes per word (default 40)")  # fmt: skip
+    wake.add_argument("--hours", type=float, default=1.0,
+                      help="hours of speech + noise for false accepts (default 1)")  # fmt: skip
+    wake.add_argument("--speech", metavar="DIR", help="speech without wake words instead "
+                      "of the Asterisk prompts")  # fmt: skip
+    wake.add_argument("--cpu-seconds", type=float, default=60.0,
+                      help="length of the CPU measurement (default 60)")  # fmt: skip
+    wake.add_argument("--custom", default="hey computer", metavar="PHRASE",
+                      help='custom phrase trained in the bench ("" for none)')  # fmt: skip
+    wake.add_argument("--preset", choices=("standard", "tiny"), default="standard",
+                      help="custom training preset (default standard)")  # fmt: skip
+    wake.add_argument("--words", help="pretrained words, comma-separated (default all four)")
+    wake.add_argument("--json", metavar="PATH", default="wake-bench.json",
+                      help="JSON report (default wake-bench.json)")  # fmt: skip
+    wake.set_defaults(func=_wake)
+
+
+def _wake(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..bench.wake import WakeBenchOptions, run_wake_bench
+
+    opts = WakeBenchOptions(
+        takes=args.takes,
+        hours=args.hours,
+        speech=Path(args.speech) if args.speech else None,
+        cpu_seconds=args.cpu_seconds,
+        custom_phrase=args.custom or None,
+        custom_preset=args.preset,
+    )
+    if args.words:
+        opts.words = [w.strip() for w in args.words.split(",") if w.strip()]
+    report = run_wake_bench(opts, ctx.store, out=lambda line: print(line, flush=True))
+    fa = report["false_accepts"]
+    print(f"\nfalse accepts on {fa['hours']:.2f} h ({fa['speech_minutes']:.0f} min speech, "
+          f"{fa['noise_minutes']:.0f} min noise):")  # fmt: skip
+    print(f"{'word':<22}{'FR all':>8}{'FR Piper':>10}{'FR espeak':>11}{'FA/hour':>9}"
+          f"{'delay p90':>11}")  # fmt: skip
+    for word, fr in report["words"].items():
+        delay = fr["delay_p90_ms"]
+        cells = [fr["false_reject_rate"], fr["false_reject_rate_piper"],
+                 fr["false_reject_rate_espeak"]]  # fmt: skip
+        text = "".join(f"{'-' if v is None else f'{v:.1%}':>{w}}"
+                       for v, w in zip(cells, (8, 10, 11), strict=True))  # fmt: skip
+        print(f"{word:<22}{text}{fa['per_hour'].get(word, 0):>9.2f}"
+              f"{'' if delay is None else f'{delay:>8.0f} ms'}")  # fmt: skip
+    print(f"CPU asleep: {report['cpu_percent_pretrained']:.1f}% of one core "
+          f"({opts.words[0]})", end="")  # fmt: skip
+    if "cpu_percent_custom" in report:
+        print(f", {report['cpu_percent_custom']:.1f}% (custom word)", end="")
+    print()
+    if "custom_training" in report:
+        t = report["custom_training"]
+        print(f"custom training ({t['preset']}): {t['seconds'] / 60:.1f} min")
+    atomic_write_text(Path(args.json), json.dumps(report, indent=2))
+    print(f"report: {args.json}")
     return 0
 
 

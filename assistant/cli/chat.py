@@ -59,6 +59,7 @@ def register(sub: Any) -> None:
 
 def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..engines import load_chat_model, load_voice
+    from ..knowledge import context_message, open_if_indexed, retrieve, source_line
     from ..oneshot import TurnTimings, speak_reply
     from ..reply import build_messages, generation_options
 
@@ -77,6 +78,7 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
         player = open_player(voice.sample_rate, config.audio.output_device, required=False)
     options = generation_options(config)
     commands = _commands(voice if player is not None else None, player)
+    knowledge = open_if_indexed(ctx.store)  # None unless `assistant docs add` was used
     store = open_history()
     # Piped input is a script: a stale conversation must not steer its replies.
     new = args.new or (not interactive and not args.continue_)
@@ -125,7 +127,10 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
                         started_at=time.time(),
                     )
                 continue
+            found = retrieve(knowledge, line).passages if knowledge is not None else ()
             messages = build_messages(config.llm.system_prompt, history, line)
+            if found:  # the passages go just before the question
+                messages.insert(len(messages) - 1, context_message(found))
             if interactive:
                 print("assistant> ", end="", flush=True)
             started_at, timings = time.time(), TurnTimings()
@@ -143,6 +148,9 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
                     on_text=show,
                 ).text
                 print(flush=True)
+                if found:  # the reply ends by naming its source
+                    print(source_line(found), flush=True)
+                    reply_text = f"{reply_text} {source_line(found)}"
                 if player is not None:
                     player.wait()
             except KeyboardInterrupt:  # Ctrl+C stops this reply and keeps what came
@@ -163,6 +171,8 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     finally:
         commands.close()
         store.close()
+        if knowledge is not None:
+            knowledge.close()
         if player is not None:
             player.close()
     return 0

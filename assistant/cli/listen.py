@@ -6,6 +6,7 @@ import argparse
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..pipeline import (
@@ -15,6 +16,8 @@ from ..pipeline import (
     FinalTranscript,
     PartialTranscript,
     ReplyToken,
+    State,
+    StateChanged,
     TurnFinished,
     TurnMetrics,
 )
@@ -37,6 +40,14 @@ def register(sub: Any) -> None:
         choices=("auto", "webrtc", "gate", "off"),
         help="echo cancellation (default: audio.echo_cancellation; off for headphones)",
     )
+    listen.add_argument(
+        "--wake",
+        action="append",
+        metavar="NAME",
+        help="wake mode: sleep until this wake word (repeatable; default: wake.words when "
+        "wake.enabled is set in the config)",
+    )
+    listen.add_argument("--no-wake", action="store_true", help="answer any speech (no wake word)")
     add_model_options(listen, "asr", "llm", "voice")
     listen.set_defaults(func=_listen)
 
@@ -51,6 +62,7 @@ class _TerminalView:
         self._partial = False
         self._tty = sys.stdout.isatty()
         self._lock = threading.Lock()
+        self._asleep = False
 
     def __call__(self, event: Event) -> None:
         with self._lock:
@@ -80,6 +92,10 @@ class _TerminalView:
                 print(f"  (after you stopped: {shown})", flush=True)
         elif isinstance(event, Announced) and event.played:
             print(f"\n[{event.kind}] {event.text}", flush=True)
+        elif isinstance(event, StateChanged) and event.state in (State.ASLEEP, State.LISTENING):
+            if event.state == State.ASLEEP or self._asleep:
+                print("(asleep)" if event.state == State.ASLEEP else "(listening)", flush=True)
+            self._asleep = event.state == State.ASLEEP
         elif isinstance(event, ErrorEvent):
             print(f"\nerror: {event.message}", file=sys.stderr, flush=True)
             if event.hint:
@@ -94,6 +110,13 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..pipeline import Conversation, MicrophoneSource
 
     config = apply_model_options(ctx.config, args)
+    gate = None
+    if not args.no_wake and (args.wake or config.wake.enabled):
+        from ..wake import WakeGate, load_detector
+
+        words = args.wake or config.wake.words
+        gate = WakeGate(load_detector(words, ctx.store, config.wake.sensitivity),
+                        follow_up_s=config.wake.follow_up_s)  # fmt: skip
     engines = Engines.load(config, ctx.store)
     player = Player(engines.voice.sample_rate, config.audio.output_device)
     echo_mode = args.echo or config.audio.echo_cancellation
@@ -111,11 +134,18 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         memory=store,
         conversation_id=conversation_id,
         echo=echo,
+        wake=gate,
+        chime=_chime(player, engines.voice.sample_rate) if gate and config.wake.chime else None,
     )
     conversation.subscribe(_TerminalView())
     commands = CommandHost.open()  # timers, the time, sums...: answered without the model
     commands.attach(conversation, engines.voice.sample_rate)
-    print("Listening; speak when you like, speak over a reply to interrupt it. Ctrl+C leaves.")
+    if gate is not None:
+        words = ", ".join(gate.detector.words)
+        print(f"Asleep; say {words} and then your request. Ctrl+C leaves.")
+    else:
+        print("Listening; speak when you like, speak over a reply to interrupt it. "
+              "Ctrl+C leaves.")  # fmt: skip
     try:
         conversation.start()
         while True:  # the conversation runs on its own threads until Ctrl+C
@@ -128,6 +158,22 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         player.close()
         store.close()
     return 0
+
+
+def _chime(player: Any, rate: int) -> Callable[[], None]:
+    from ..pipeline.turns import Turn
+    from ..wake.chime import chime
+
+    sound = chime(rate)
+
+    def play() -> None:
+        # Played like a reply's sentence (so the echo canceller hears it too), under a
+        # cancelled turn: it counts as no turn's speech.
+        turn = Turn(0, time.monotonic())
+        turn.cancel()
+        player.play(sound, tag=(turn, None))
+
+    return play
 
 
 def _devices(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -160,6 +160,9 @@ def _print_installed(model: InstalledModel, verb: str) -> None:
     print(f"{verb} {model.id} ({model.kind}) -> {model.path}")
     if model.kind == "voice-base":
         print(f"to fine-tune a voice from it: assistant train voice fit DATA --base {model.id}")
+    elif model.kind == "wake":
+        print(f'to use it, set wake.words = ["{model.id}"] in the config, '
+              f"or pass --wake {model.id}")  # fmt: skip
     else:
         print(f'to use it, set {_CONFIG_KEY[model.kind]} = "{model.id}" in the config')
 

@@ -32,6 +32,7 @@ from ..audio.echo import EchoCanceller
 from ..audio.playback import Player
 from ..errors import AudioDeviceError
 from ..vad import Endpointer, SpeechEnded, SpeechStarted
+from ..wake.gate import WakeGate, WakeState
 from .emitter import Emitter
 from .events import AudioLevel, State
 from .partials import PartialsStage
@@ -85,6 +86,8 @@ class CaptureStage:
         player: Player,
         cut: Callable[[], object],
         in_pause: threading.Event,
+        wake: WakeGate | None = None,
+        chime: Callable[[], object] | None = None,
     ) -> None:
         self._source_factory = source_factory
         self._endpointer = endpointer
@@ -110,6 +113,9 @@ class CaptureStage:
         self._paused_at: float | None = None
         self._quiet_since: int | None = None  # endpointer position where a pause began
         self._in_pause = in_pause
+        self._wake = wake
+        self._chime = chime
+        self._was_busy = False
         self.barge_in_stops: list[float] = []
         """Seconds from each barge-in's speech onset to the reply going silent."""
 
@@ -203,6 +209,11 @@ class CaptureStage:
                     self._ptt_buffer.append(block)
             self._report_level(block, 0.0)
             return
+        if self._wake is not None:
+            passed = self._wake_filter(block)
+            if passed is None:
+                return
+            block = passed
         events = self._endpointer.push(block)
         probability = self._endpointer.last_probability
         self._report_level(block, probability)
@@ -221,6 +232,32 @@ class CaptureStage:
         ):
             self._last_partial = now
             self._partials.request(self._endpointer.current_utterance())
+
+    def _wake_filter(self, block: np.ndarray) -> np.ndarray | None:
+        """Wake mode: asleep, only the detector hears ``block`` (``None``: nothing goes
+        on); on the wake word, a chime, "listening", and the audio after the word."""
+        gate = self._wake
+        assert gate is not None
+        state = self._emitter.state
+        if self._was_busy and state == State.LISTENING:
+            gate.replied()  # a reply ended: the follow-up window opens
+        self._was_busy = state in (State.HEARING, State.THINKING, State.SPEAKING)
+        woken, passed = gate.feed(block)
+        if woken is not None:
+            self._endpointer.reset()
+            self._set_quiet(None)
+            self._emitter.set_state(State.LISTENING)
+            if self._chime is not None:
+                self._chime()
+            return passed if passed.size else None
+        if gate.state is WakeState.ASLEEP:
+            if state != State.ASLEEP and not self._was_busy:
+                self._endpointer.reset()
+                self._set_quiet(None)
+                self._emitter.set_state(State.ASLEEP)
+            self._report_level(block, 0.0)
+            return None
+        return passed
 
     def _on_speech_ended(self, event: SpeechEnded, now: float) -> None:
         speech_end = now - (self._endpointer.position - event.at) / ASR_RATE
@@ -311,6 +348,8 @@ class CaptureStage:
                 self._player.resume()
 
     def _on_speech_started(self, event: SpeechStarted, now: float) -> None:
+        if self._wake is not None:
+            self._wake.heard_speech()
         turn = self._registry.current
         if turn is not None and not turn.is_cancelled:
             onset = now - (self._endpointer.position - event.at) / ASR_RATE

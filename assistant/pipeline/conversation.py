@@ -45,6 +45,7 @@ from ..llm import ChatModel, Message
 from ..reply import LocalReply, ReplyHooks
 from ..tts import Voice
 from ..vad import Endpointer, Vad, VadOptions
+from ..wake.gate import WakeGate
 from .capture import CaptureStage
 from .emitter import Emitter
 from .events import Event, State
@@ -96,6 +97,8 @@ class Conversation:
         echo: removes the speakers' sound from the microphone signal (or ``None``).
         mode: ``hands-free`` (the VAD ends turns) or ``push-to-talk``.
         hooks: where local commands and document passages plug into the reply.
+        wake: wake mode (hands-free only): the gate that sleeps until a wake word.
+        chime: played when the wake word is heard.
     """
 
     def __init__(
@@ -114,8 +117,11 @@ class Conversation:
         echo: EchoCanceller | None = None,
         mode: str = "hands-free",
         hooks: ReplyHooks | None = None,
+        wake: WakeGate | None = None,
+        chime: Callable[[], object] | None = None,
     ) -> None:
         _check_mode(mode)
+        self._wake = wake
         self._config = config
         self._player = player
         self._voice = voice
@@ -157,6 +163,8 @@ class Conversation:
             player=player,
             cut=self._cut,
             in_pause=in_pause,
+            wake=wake,
+            chime=chime,
         )
 
     @classmethod
@@ -222,7 +230,8 @@ class Conversation:
             self._worker.start()
             self._partials.start()
             self._capture.start()
-        self._emitter.set_state(State.LISTENING)
+        asleep = self._wake is not None and self.mode == "hands-free"
+        self._emitter.set_state(State.ASLEEP if asleep else State.LISTENING)
 
     def stop(self) -> None:
         """Stop everything and join the threads (the player stays open: the caller's)."""

@@ -28,6 +28,8 @@ class State(enum.Enum):
 
     IDLE = "idle"
     """Not running, or the microphone is closed."""
+    ASLEEP = "asleep"
+    """Wake mode: only the wake-word detector listens."""
     LISTENING = "listening"
     """Waiting for the user to speak."""
     HEARING = "hearing"

@@ -276,7 +276,10 @@ class TurnWorker:
             return
         turn.confirm()
         self._emitter.emit(Announced(message.text, message.kind, message.repeat))
-        self._emitter.set_state(State.SPEAKING, only_from=(State.LISTENING, State.IDLE))
+        before = self._emitter.state  # asleep (wake mode): asleep again afterwards
+        self._emitter.set_state(
+            State.SPEAKING, only_from=(State.LISTENING, State.IDLE, State.ASLEEP)
+        )
         if message.sound is not None:
             self._speaker.sound(turn, message.sound)
         self._speaker.say(turn, message.text)
@@ -286,7 +289,8 @@ class TurnWorker:
         ):
             turn.playback_done.wait()
         if self._queue.empty():
-            self._emitter.set_state(State.LISTENING, only_from=(State.SPEAKING,))
+            after = State.ASLEEP if before == State.ASLEEP else State.LISTENING
+            self._emitter.set_state(after, only_from=(State.SPEAKING,))
 
     def _finish(self, turn: Turn, local: LocalReply | None = None) -> None:
         if not turn.is_confirmed:

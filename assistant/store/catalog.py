@@ -40,9 +40,11 @@ log = logging.getLogger(__name__)
 
 PIPELINE_KINDS = ("asr", "llm", "voice", "vad")
 """The kinds the live pipeline uses, in its order; each has an embedded default."""
-KINDS = (*PIPELINE_KINDS, "voice-base")
+KINDS = (*PIPELINE_KINDS, "voice-base", "embed", "wake")
 """Every kind of model: the pipeline's, then ``voice-base``, a VITS checkpoint that voice
-training fine-tunes from (never spoken with directly; no default)."""
+training fine-tunes from (never spoken with directly; no default), then ``embed``, a
+sentence encoder for the document index (a folder: BERT safetensors + tokenizer.json,
+or the ``model.zip`` of the embedded default)."""
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MODEL_KEYS = {

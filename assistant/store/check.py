@@ -105,7 +105,7 @@ def require_inputs(path: Path, info: OnnxInfo, needed: Sequence[str], what: str)
 
 def companions(kind: str, main: Path) -> list[Path]:
     """Files that must come with a model's main file (a voice's ``.onnx.json``)."""
-    if kind == "voice":
+    if kind in ("voice", "wake"):
         return [main.with_name(main.name + ".json")]
     if kind == "llm" and main.suffix.lower() == ".onnx":
         return [main.with_name(name) for name in ("tokenizer.json", _ONNX_LLM_CONFIG)]
@@ -287,12 +287,118 @@ def _check_voice_base(path: Path) -> None:
         ) from None
 
 
+# ---------------------------------------------------------------------------- wake
+
+_WAKE_FORMAT = "assistant-wake"  # assistant/wake/custom.py FORMAT
+_WAKE_HINT = (
+    "a wake model is a custom wake word from `assistant train wakeword` (.onnx + .onnx.json)"
+)
+
+
+def _check_wake(path: Path) -> None:
+    config_path = companions("wake", path)[0]
+    if not config_path.is_file():
+        raise ModelError(
+            f"the wake model {path} has no config file beside it: {config_path.name} is missing",
+            hint=f"put {config_path.name} (training writes it) next to the .onnx file",
+        )
+    info = read_onnx_model(path)
+    require_inputs(path, info, ("embeddings",), "a custom wake word classifier")
+    config = read_json(config_path, "wake model config")
+    if config.get("format") != _WAKE_FORMAT:
+        raise _error(config_path, f"not a wake model config (format is not {_WAKE_FORMAT!r})",
+                     hint=_WAKE_HINT)
+    phrase = config.get("phrase")
+    if not isinstance(phrase, str) or not phrase.strip():
+        raise _error(config_path, "the wake model config has no phrase", hint=_WAKE_HINT)
+    threshold = config.get("threshold")
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not (
+        0 < threshold < 1
+    ):
+        raise _error(config_path, "the wake model config's threshold must be between 0 and 1",
+                     hint=_WAKE_HINT)
+
+
+# ---------------------------------------------------------------------------- embed
+
+_EMBED_FILES = ("model.safetensors", "config.json", "tokenizer.json")
+_EMBED_HINT = (
+    "embed models are BERT sentence encoders in the sentence-transformers layout "
+    "(e.g. sentence-transformers/all-MiniLM-L6-v2)"
+)
+
+
+def _check_safetensors(path: Path, size: int, read: Callable[[int, int], bytes]) -> None:
+    """A safetensors file: an 8-byte header length, a JSON header, and every tensor's
+    data inside the file (no weights are read)."""
+    if size < 8:
+        raise _error(path, f"truncated: {size} bytes, not even a safetensors header")
+    length = int.from_bytes(read(0, 8), "little")
+    if length <= 0 or 8 + length > size:
+        raise _error(path, f"truncated or not safetensors: a {length}-byte header in {size} bytes")
+    try:
+        header = json.loads(read(8, length))
+    except (UnicodeDecodeError, ValueError):
+        raise _error(path, "not a safetensors file: its header is not JSON", _EMBED_HINT) from None
+    if not isinstance(header, dict):
+        raise _error(path, "not a safetensors file: its header is not a JSON object")
+    end = max(
+        (int(t["data_offsets"][1]) for k, t in header.items()
+         if k != "__metadata__" and isinstance(t, dict) and "data_offsets" in t),
+        default=0,
+    )  # fmt: skip
+    if 8 + length + end > size:
+        raise _error(path, f"truncated: tensor data ends at byte {8 + length + end} "
+                     f"but the file has {size}")  # fmt: skip
+
+
+def _check_embed(folder: Path) -> None:
+    import zipfile
+
+    if not folder.is_dir():
+        raise _error(folder, "an embed model is a folder", _EMBED_HINT)
+    archive = folder / "model.zip"
+    if archive.is_file():  # the embedded default keeps the model zipped in its package
+        try:
+            with zipfile.ZipFile(archive) as zf:
+                names = {Path(n).name: n for n in zf.namelist()}
+                missing = [n for n in _EMBED_FILES if n not in names]
+                if missing:
+                    raise _error(archive, f"not a sentence-embedding model: missing "
+                                 f"{', '.join(missing)}", _EMBED_HINT)  # fmt: skip
+                info = zf.getinfo(names["model.safetensors"])
+                if info.compress_type == zipfile.ZIP_STORED:
+                    with zf.open(info) as member:
+                        def read(offset: int, count: int) -> bytes:
+                            member.seek(offset)
+                            return member.read(count)
+
+                        _check_safetensors(archive, info.file_size, read)
+        except zipfile.BadZipFile as exc:
+            raise _error(archive, f"damaged zip archive: {exc}") from None
+        return
+    missing = [n for n in _EMBED_FILES if not (folder / n).is_file()]
+    if missing:
+        raise _error(folder, f"not a sentence-embedding model: missing {', '.join(missing)}",
+                     _EMBED_HINT)  # fmt: skip
+    weights = folder / "model.safetensors"
+    with weights.open("rb") as handle:
+        def read_file(offset: int, count: int) -> bytes:
+            handle.seek(offset)
+            return handle.read(count)
+
+        _check_safetensors(weights, _nonempty(weights), read_file)
+    read_json(folder / "config.json", "embedding model's config.json")
+
+
 CHECKS: dict[str, Check] = {
+    "embed": _check_embed,
     "asr": _check_asr,
     "llm": _check_llm,
     "voice": _check_voice,
     "vad": _check_vad,
     "voice-base": _check_voice_base,
+    "wake": _check_wake,
 }
 """The structural check of each kind of model."""
 

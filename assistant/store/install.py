@@ -108,6 +108,14 @@ def collect_import(path: Path, kind: str) -> tuple[list[tuple[Path, str]], str]:
             )
         check_model(kind, path)
         return [(path / rel, rel) for rel in list_files(path)], "."
+    if kind == "embed":
+        if not path.is_dir():
+            raise ModelError(
+                f"{path} is a file; an embed model is a folder",
+                hint="pass the folder that holds model.safetensors and tokenizer.json",
+            )
+        check_model(kind, path)
+        return [(path / rel, rel) for rel in list_files(path)], "."
     if path.is_dir():
         # A folder holding one model file (e.g. a downloaded voice folder) is accepted too.
         path = path / find_main(kind, list_files(path), str(path))
@@ -129,6 +137,9 @@ def validate_folder(folder: Path, kind: str) -> tuple[list[str], str]:
         raise ModelError(f"{folder} is not a folder")
     files = list_files(folder)
     if kind == "asr":
+        check_model(kind, folder)
+        return files, "."
+    if kind == "embed":
         check_model(kind, folder)
         return files, "."
     main = find_main(kind, files, str(folder))

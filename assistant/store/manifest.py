@@ -154,19 +154,21 @@ _MAIN_SUFFIX = {
     "llm": (".gguf", ".onnx"),
     "voice": (".onnx",),
     "vad": (".onnx",),
-    "voice-base": (".pth", ".pt"),
+    "voice-base": (".pth", ".pt", ".ckpt"),
+    "wake": (".onnx",),
 }
 """Main-file suffixes per kind (an llm is a GGUF, or an ONNX decoder from training; a
-voice base is a PyTorch checkpoint: Coqui's ``.pth`` or a voice-training run's ``.pt``)."""
+voice base is a PyTorch checkpoint: Coqui's ``.pth``, a voice-training run's ``.pt`` or a
+Piper training ``.ckpt`` with its config.json)."""
 
 
 def find_main(kind: str, paths: list[str] | tuple[str, ...], where: str) -> str:
     """The main path of a model (relative to its folder) among its file ``paths``.
 
-    asr models are folders (``.``); the others have exactly one main file
+    asr and embed models are folders (``.``); the others have exactly one main file
     (:data:`_MAIN_SUFFIX`).
     """
-    if kind == "asr":
+    if kind in ("asr", "embed"):
         return "."
     suffixes = _MAIN_SUFFIX[kind]
     suffix = " or ".join(suffixes)

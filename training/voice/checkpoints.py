@@ -72,8 +72,9 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def resolve_base(spec: str, store: ModelStore) -> Path:
-    """The base checkpoint file that ``--base`` names: a path (a run's ``.pt``, a Coqui
-    ``.pth``, or a folder holding one), or the id of a ``voice-base`` model in the store.
+    """The base file that ``--base`` names: a path (a Piper voice's ``.onnx``, a run's
+    ``.pt``, a Coqui ``.pth``, or a folder holding one), the id of an installed Piper
+    voice, or the id of a ``voice-base`` model in the store.
 
     Store ids are catalog entries pulled with ``assistant models pull ID``, or checkpoints
     imported with ``assistant models import FILE --kind voice-base``. Training never
@@ -87,12 +88,17 @@ def resolve_base(spec: str, store: ModelStore) -> Path:
     if path.is_dir():
         found = [p.name for p in path.iterdir() if p.is_file()]
         return path / find_main("voice-base", found, f"base checkpoint folder {path}")
-    if os.sep in spec or spec.endswith((".pt", ".pth")):
+    if os.sep in spec or spec.endswith((".pt", ".pth", ".onnx", ".ckpt")):
         raise AssistantError(
-            f"base checkpoint {path} does not exist",
-            hint="pass a checkpoint file (.pt from a run, or a Coqui VITS .pth) or the id "
-            "of a voice-base model (`assistant models list --kind voice-base --all`)",
+            f"base {path} does not exist",
+            hint="pass a Piper voice (.onnx), a checkpoint file (.pt from a run, or a Coqui "
+            "VITS .pth), or the id of an installed voice (`assistant models list`)",
         )
+    from .voice_base import resolve_voice
+
+    voice = resolve_voice(spec, store)
+    if voice is not None:
+        return voice
     return store.resolve("voice-base", spec).path
 
 

@@ -63,6 +63,14 @@ def register(targets: Any) -> None:
         metavar="N",
         help="held-out sentences to use (default 8)",
     )
+    e.add_argument(
+        "--no-similarity",
+        action="store_true",
+        help="skip speaker similarity to the held-out recordings (resemblyzer's GE2E)",
+    )
+    e.add_argument(
+        "--no-base", action="store_true", help="do not score the base voice a run started from"
+    )
     e.add_argument("--output", "-o", metavar="DIR", help="report folder (default RUN/eval)")
     e.add_argument("--json", action="store_true", help="print the scores as JSON")
     e.set_defaults(func=_eval)
@@ -107,6 +115,30 @@ def register(targets: Any) -> None:
     b.add_argument("--utterances", type=int, default=12, help="generated clips (default 12)")
     b.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     b.add_argument("--json", action="store_true", help="print the figures as JSON")
+    b.add_argument(
+        "--base",
+        metavar="VOICE",
+        help="instead: the figures of fine-tuning from this Piper voice (id or .onnx): "
+        "step-0 parity, and with --finetune/--asterisk a fine-tune scored per checkpoint",
+    )
+    b.add_argument("--no-parity", action="store_true", help="skip the step-0 parity check")
+    b.add_argument("--finetune", metavar="DATA_DIR", help="prepared dataset to fine-tune on")
+    b.add_argument(
+        "--asterisk",
+        type=int,
+        metavar="N",
+        help="fine-tune on N of Debian's Asterisk prompts (fetched with apt-get download)",
+    )
+    b.add_argument("--work", metavar="DIR", help="folder for the data and the run (kept)")
+    b.add_argument(
+        "--budget-min", type=float, default=10.0, help="fine-tune training minutes (default 10)"
+    )
+    b.add_argument(
+        "--checkpoint-every", type=int, default=50, help="steps between scored checkpoints"
+    )
+    b.add_argument("--bring-up", type=int, default=20, help="steps with the base frozen")
+    b.add_argument("--batch-size", type=int, default=4, help="utterances per step (default 4)")
+    b.add_argument("--report", metavar="FILE", help="also write the figures to this JSON file")
     b.set_defaults(func=_bench)
 
 
@@ -132,11 +164,32 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="steps between checkpoints")
     p.add_argument(
         "--base",
-        metavar="CHECKPOINT",
-        help="fine-tune from this checkpoint: a file (a run's .pt, a Coqui VITS .pth) or "
-        "the id of a voice-base model in the store (pull it first: assistant models pull ID)",
+        metavar="VOICE_OR_CHECKPOINT",
+        help="fine-tune from this voice or checkpoint: the id of an installed Piper voice "
+        "(e.g. piper-en_US-joe-medium), a Piper .onnx file, a checkpoint file (a run's .pt, "
+        "a Coqui VITS .pth) or the id of a voice-base model (assistant models pull ID). "
+        "From a Piper voice the model takes the voice's own sizes and phonemes; --preset "
+        "is then ignored",
+    )
+    p.add_argument(
+        "--speaker",
+        metavar="NAME_OR_ID",
+        help="speaker of a multi-speaker base voice to start from",
+    )
+    p.add_argument(
+        "--recipe",
+        default="auto",
+        choices=("auto", "cpu", "gpu"),
+        help="schedule of a fine-tune from a voice: cpu (an evening: batch 4, 2000 steps), "
+        "gpu (batch 16, 20000 steps); auto picks by device",
     )
     p.add_argument("--batch-size", type=int, help="utterances per step")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="data loader processes (a GPU may want 2-4; default 0: in the training process)",
+    )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"))
     p.add_argument(
@@ -171,6 +224,9 @@ def _fit_from(args: argparse.Namespace, data: Path, output: Path, ctx: Any) -> A
         steps=args.steps,
         checkpoint_every=args.checkpoint_every,
         base=resolve_base(args.base, ctx.store) if args.base else None,
+        speaker=args.speaker,
+        recipe=args.recipe,
+        workers=args.workers,
         device=args.device,
         mixed_precision=args.mixed_precision,
         batch_size=args.batch_size,
@@ -300,6 +356,27 @@ def _heldout_sentences(run: Path, count: int) -> list[str]:
     return sentences[:count]
 
 
+def _heldout_wavs(run: Path, count: int) -> list[Path] | None:
+    """The speaker's own held-out recordings of a run (None when it held none out)."""
+    record = run / "run.json"
+    if not record.is_file():
+        return None
+    held = json.loads(record.read_text("utf-8")).get("heldout", [])
+    wavs = [Path(h["wav"]) for h in held[:count] if Path(h["wav"]).is_file()]
+    return wavs or None
+
+
+def _run_base(run: Path) -> Path | None:
+    """The Piper voice a run was fine-tuned from, when it was one."""
+    record = run / "run.json"
+    if not record.is_file():
+        return None
+    base = json.loads(record.read_text("utf-8")).get("options", {}).get("base")
+    if base and str(base).endswith(".onnx") and Path(base).is_file():
+        return Path(base)
+    return None
+
+
 def _eval(args: argparse.Namespace, ctx: Any) -> int:
     from assistant.engines import load_transcriber
 
@@ -315,6 +392,8 @@ def _eval(args: argparse.Namespace, ctx: Any) -> int:
         load_transcriber(ctx.config, ctx.store),
         output,
         onnx=Path(args.onnx) if args.onnx else None,
+        references=None if args.no_similarity else _heldout_wavs(run, args.sentences),
+        base=None if args.no_base else _run_base(run),
     )
     _print_eval(report, output, args.json)
     return 0
@@ -325,7 +404,8 @@ def _print_eval(report: Any, output: Path, as_json: bool) -> None:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
         return
     for s in report.scores:
-        print(f"{s.name:<20} step {s.step:>7}  WER {s.wer:.2f}  RTF {s.real_time_factor:.3f}")
+        sim = f"  similarity {s.similarity:.3f}" if s.similarity is not None else ""
+        print(f"{s.name:<20} step {s.step:>7}  WER {s.wer:.2f}{sim}  RTF {s.real_time_factor:.3f}")
     print(f"report: {output / 'eval.json'}, plot: {output / 'eval.png'}")
 
 
@@ -405,9 +485,49 @@ def _prompts(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
+def _base_bench(args: argparse.Namespace, ctx: Any) -> dict[str, Any]:
+    import tempfile
+
+    from assistant.engines import load_transcriber
+
+    from .bench_base import BaseBenchOptions, run_base_bench
+    from .checkpoints import resolve_base
+
+    base = resolve_base(args.base, ctx.store)
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="voice-base-bench-"))
+    data = Path(args.finetune) if args.finetune else None
+    if args.asterisk:
+        from .asterisk import asterisk_dataset
+
+        data = asterisk_dataset(work / "asterisk", args.asterisk)
+    device = args.device if args.device != "auto" else "cpu"
+    return run_base_bench(
+        BaseBenchOptions(
+            base=base,
+            parity=not args.no_parity,
+            data=data,
+            run_dir=work / "run",
+            budget_s=args.budget_min * 60,
+            checkpoint_every=args.checkpoint_every,
+            bring_up_steps=args.bring_up,
+            batch_size=args.batch_size,
+            device=device,
+        ),
+        load_transcriber(ctx.config, ctx.store),
+    )
+
+
 def _bench(args: argparse.Namespace, ctx: Any) -> int:
     from .bench import BenchOptions, run_bench
 
+    if args.base:
+        figures = _base_bench(args, ctx)
+        if args.report:
+            from assistant.fsutil import atomic_write_text
+
+            atomic_write_text(Path(args.report), json.dumps(figures, indent=2))
+        print(json.dumps(figures, indent=2))
+        return 0
     report = run_bench(
         BenchOptions(
             steps=args.steps, preset=args.preset, utterances=args.utterances, device=args.device

@@ -1,5 +1,7 @@
 """``eval``: how intelligible a voice is, by ASR word error rate on held-out sentences,
-for one or several checkpoints (and optionally the exported ONNX voice)."""
+and how much it sounds like the person recorded, by speaker similarity to their held-out
+recordings (:mod:`.similarity`), for one or several checkpoints, the base voice a
+fine-tune started from, and optionally the exported ONNX voice."""
 
 from __future__ import annotations
 
@@ -39,6 +41,9 @@ class CheckpointScore:
     """Audio produced in all."""
     heard: list[str] = field(default_factory=list)
     """What ASR heard, sentence by sentence."""
+    similarity: float | None = None
+    """Mean cosine of speaker embeddings to the recorded speaker's held-out recordings
+    (``None`` when no recordings were given)."""
 
 
 @dataclass
@@ -58,10 +63,30 @@ class EvalReport:
         return min(self.scores, key=lambda s: s.wer) if self.scores else None
 
 
-def torch_synthesize(model: Any, text: str, language: str) -> np.ndarray:
-    """Speech for ``text`` from a Coqui ``Vits`` in eval mode (float32, ``(n,)``)."""
+def torch_synthesize(
+    model: Any, text: str, language: str, state: dict[str, Any] | None = None
+) -> np.ndarray:
+    """Speech for ``text`` from a Coqui ``Vits`` in eval mode (float32, ``(n,)``); a
+    fine-tune of a Piper voice (``state`` of its checkpoint) reads Piper's ids."""
     import torch
 
+    if state is not None and state.get("piper"):
+        from .infer import synthesize_ids
+        from .piper_tokens import PiperTokenizer
+
+        inf = state["piper"].get("inference", {})
+        ids = PiperTokenizer(state["piper"]).ids(text)
+        sid = torch.tensor([state["speaker"]]) if state.get("speaker") is not None else None
+        scales = [inf.get("noise_scale", 0.667), inf.get("length_scale", 1.0)]
+        with torch.inference_mode():
+            out = synthesize_ids(
+                model,
+                torch.tensor([ids]),
+                torch.tensor([len(ids)]),
+                torch.tensor([*scales, inf.get("noise_w", 0.8)]),
+                sid,
+            )
+        return out.reshape(-1).float().cpu().numpy()
     ids = model.tokenizer.text_to_ids(phonemize(text, language))
     tokens = torch.tensor([ids], dtype=torch.long)  # (1, T)
     with torch.inference_mode():
@@ -76,13 +101,41 @@ def evaluate(
     output_dir: Path,
     *,
     onnx: Path | None = None,
+    references: list[Path] | None = None,
+    base: Path | None = None,
 ) -> EvalReport:
-    """Synthesize ``sentences`` with each checkpoint (and the ONNX voice), transcribe them
-    and score; writes ``eval.json``, ``eval.png`` and the samples under ``output_dir``."""
+    """Synthesize ``sentences`` with each checkpoint (and the base Piper voice, and the
+    ONNX voice), transcribe them and score; with ``references`` (the speaker's own
+    recordings) also speaker similarity. Writes ``eval.json``, ``eval.png`` and the
+    samples under ``output_dir``."""
     from .model import load_model
 
     output_dir = Path(output_dir)
     report = EvalReport(list(sentences))
+    sim: tuple[Any, np.ndarray] | None = None
+    if references:
+        from .similarity import SpeakerEncoder
+
+        encoder = SpeakerEncoder()
+        sim = (encoder, encoder.centroid(references))
+    if base is not None:
+        import piper
+
+        voice_b = piper.PiperVoice.load(str(base))
+        report.scores.append(
+            _score(
+                "base",
+                0,
+                sentences,
+                transcriber,
+                output_dir,
+                voice_b.config.sample_rate,
+                lambda text: np.concatenate(
+                    [c.audio_float_array for c in voice_b.synthesize(text)]
+                ),
+                sim,
+            )
+        )
     for checkpoint in checkpoints:
         model, state = load_model(checkpoint)
         language = str(state.get("language", "en-us"))
@@ -96,14 +149,26 @@ def evaluate(
                 transcriber,
                 output_dir,
                 rate,
-                lambda text, m=model, lang=language: torch_synthesize(m, text, lang),
+                lambda text, m=model, lang=language, st=state: torch_synthesize(m, text, lang, st),
+                sim,
             )
         )
     if onnx is not None:
-        from assistant.tts.vits import VitsVoice
+        from assistant.tts.vits import VitsVoice, is_vits_config
 
-        voice = VitsVoice(onnx, device="cpu")
         config = json.loads(Path(f"{onnx}.json").read_text(encoding="utf-8"))
+        if is_vits_config(Path(f"{onnx}.json")):
+            voice = VitsVoice(onnx, device="cpu")
+            rate = voice.sample_rate
+            synth: Any = lambda text: voice.synthesize_ids(voice.token_ids(text))  # noqa: E731
+        else:
+            import piper
+
+            voice_p = piper.PiperVoice.load(str(onnx))
+            rate = voice_p.config.sample_rate
+            synth = lambda text: np.concatenate(  # noqa: E731
+                [c.audio_float_array for c in voice_p.synthesize(text)]
+            )
         report.scores.append(
             _score(
                 "onnx",
@@ -111,8 +176,9 @@ def evaluate(
                 sentences,
                 transcriber,
                 output_dir,
-                voice.sample_rate,
-                lambda text: voice.synthesize_ids(voice.token_ids(text)),
+                rate,
+                synth,
+                sim,
             )
         )
     atomic_write_text(output_dir / "eval.json", json.dumps(report.to_dict(), indent=2))
@@ -128,8 +194,9 @@ def _score(
     output_dir: Path,
     rate: int,
     synth: Any,
+    sim: tuple[Any, np.ndarray] | None = None,
 ) -> CheckpointScore:
-    heard, wers = [], []
+    heard, wers, sims = [], [], []
     took = produced = 0.0
     if sentences:
         synth(sentences[0])  # warm-up: the first call pays for allocations, not synthesis
@@ -143,6 +210,8 @@ def _score(
         said = transcriber.transcribe(audio).text
         heard.append(said)
         wers.append(word_error_rate(text, said))
+        if sim is not None:
+            sims.append(sim[0].similarity(audio.samples, rate, sim[1]))
     return CheckpointScore(
         name=name,
         step=step,
@@ -150,6 +219,7 @@ def _score(
         real_time_factor=took / produced if produced else 0.0,
         seconds=produced,
         heard=heard,
+        similarity=float(np.mean(sims)) if sims else None,
     )
 
 
@@ -159,12 +229,21 @@ def _plot(report: EvalReport, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(report.scores) + 2), 3.5))
+    with_sim = any(s.similarity is not None for s in report.scores)
+    width = max(4, 1.2 * len(report.scores) + 2)
+    fig, axes = plt.subplots(1, 2 if with_sim else 1, figsize=(width * (2 if with_sim else 1), 3.5))
+    ax = axes[0] if with_sim else axes
     names = [f"{s.name}\n(step {s.step})" for s in report.scores]
     ax.bar(names, [s.wer for s in report.scores], color="#4a7ebb")
     ax.set_ylabel("word error rate (ASR)")
     ax.set_ylim(0, max(1.0, *(s.wer for s in report.scores)) if report.scores else 1.0)
     ax.set_title(f"Intelligibility on {len(report.sentences)} held-out sentences")
+    if with_sim:
+        ax2 = axes[1]
+        ax2.bar(names, [s.similarity or 0.0 for s in report.scores], color="#bb7e4a")
+        ax2.set_ylabel("speaker similarity (cosine)")
+        ax2.set_ylim(0, 1)
+        ax2.set_title("Like the recorded speaker (GE2E)")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)

@@ -1,6 +1,8 @@
 """Exporting a checkpoint as a voice the runtime speaks with: ``<name>.onnx`` and
-``<name>.onnx.json`` (the tokenizer and settings :class:`assistant.tts.vits.VitsVoice`
-reads), optionally registered in the model store."""
+``<name>.onnx.json``, optionally registered in the model store. A fine-tune of a Piper
+voice is written as a standard Piper voice (:mod:`.piper_export`); a voice trained from
+scratch with Coqui's vocabulary gets the config :class:`assistant.tts.vits.VitsVoice`
+reads."""
 
 from __future__ import annotations
 
@@ -78,6 +80,14 @@ def export_voice(
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     onnx = output_dir / f"{name}.onnx"
+    config_path = Path(f"{onnx}.json")
+    if state.get("piper"):
+        from .piper_export import export_piper_onnx, piper_config
+
+        config = piper_config(state, name)
+        export_piper_onnx(model, onnx, num_speakers=int(config.get("num_speakers", 1)))
+        atomic_write_text(config_path, json.dumps(config, indent=2, ensure_ascii=False))
+        return _registered(onnx, config_path, checkpoint, state, name, register, store, output_dir)
     fd, tmp = tempfile.mkstemp(prefix=f".{onnx.name}.", suffix=".tmp", dir=output_dir)
     os.close(fd)
     try:
@@ -88,10 +98,22 @@ def export_voice(
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    config_path = Path(f"{onnx}.json")
     atomic_write_text(
         config_path, json.dumps(voice_config(model, state, name), indent=2, ensure_ascii=False)
     )
+    return _registered(onnx, config_path, checkpoint, state, name, register, store, output_dir)
+
+
+def _registered(
+    onnx: Path,
+    config_path: Path,
+    checkpoint: Path,
+    state: dict[str, Any],
+    name: str,
+    register: bool,
+    store: Any,
+    output_dir: Path,
+) -> ExportResult:
     log.info("exported %s (step %s) to %s", checkpoint, state.get("step"), onnx)
     model_id = None
     if register:

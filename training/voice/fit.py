@@ -6,6 +6,20 @@ The loop is ours (Coqui's ``Vits.train_step`` does the maths) so that checkpoint
 written atomically and hold everything a resume needs: weights, both optimizers' state,
 the grad scaler, the step and the loss history.
 
+From a Piper voice (``--base`` an installed voice id or an ``.onnx``): the model is built
+at the voice's own sizes and holds its generator (see :mod:`.piper_base`); the ids are
+the voice's ``phoneme_id_map``. The posterior encoder, the duration predictor's posterior
+flows and the discriminator start fresh. Bring-up: for the first ``bring_up_steps`` the
+imported weights are frozen and only the fresh parts train. Why: at step 0 the fresh
+posterior encoder hands the decoder random latents and the fresh discriminator's
+verdicts are noise; with everything trainable, those gradients would flow into the
+trained decoder, flow and text encoder and undo them in the first hundred steps (the
+voice turns to buzz, and a CPU budget never wins it back). Frozen, the trained parts act
+as fixed targets: the posterior encoder learns to produce latents that the frozen flow
+maps onto the text prior (KL) and the frozen decoder turns into the recording (mel), and
+the discriminator learns what real speech looks like. Once they agree, everything is
+unfrozen and fine-tunes together at a low learning rate.
+
 Several GPUs: start the same command under accelerate, e.g.
 ``accelerate launch --multi_gpu --num_processes 2 -m assistant train voice fit ...``;
 each process trains on its shard of the data and gradients are averaged across them.
@@ -39,6 +53,7 @@ from .checkpoints import (
     save_checkpoint,
 )
 from .data import Utterance, dataset_language, read_metadata, split_heldout
+from .loader import Clip, ClipDataset, make_loader
 from .presets import get_preset
 
 __all__ = [
@@ -91,6 +106,18 @@ class FitOptions:
     """Seed of the initial weights and the data order."""
     batch_size: int | None = None
     """Utterances per step (the preset's when ``None``)."""
+    speaker: str | None = None
+    """Speaker (name or index) of a multi-speaker base voice to fine-tune from."""
+    recipe: str = "auto"
+    """Schedule of a fine-tune from a voice: ``cpu``, ``gpu`` or ``auto`` (by device)."""
+    workers: int = 0
+    """Data loader processes (0: batches are made in the training process)."""
+    bring_up_steps: int | None = None
+    """Steps with the base voice's weights frozen (the preset's when ``None``)."""
+    heldout_every: int = 20
+    """Every n-th recording is held out for evaluation (20: 5 %, 10: 10 %)."""
+    time_budget_s: float | None = None
+    """Stop (with a checkpoint) once this session has trained this long."""
 
 
 @dataclass(frozen=True)
@@ -170,23 +197,6 @@ def _check_rate(wav: Path, expected: int, data_dir: Path) -> None:
         )
 
 
-def _samples(utterances: list[Utterance], language: str, root: Path) -> list[dict[str, Any]]:
-    """Coqui dataset items whose text is already espeak-ng phonemes."""
-    items = []
-    for utt in utterances:
-        items.append(
-            {
-                "text": phonemize(utt.text, language),
-                "audio_file": str(utt.wav),
-                "speaker_name": "speaker",
-                "root_path": str(root),
-                "language": None,
-                "audio_unique_name": utt.id,
-            }
-        )
-    return items
-
-
 def plot_losses(history: list[dict[str, float]], path: Path) -> None:
     """Loss curves (generator, discriminator, mel) as a PNG, written atomically."""
     import matplotlib
@@ -213,7 +223,16 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     import torch
     from accelerate import PartialState
 
-    from .model import build_config, config_from_dict, new_model
+    from .model import build_config, config_from_dict, new_model, preset_of
+    from .piper_base import model_from_piper
+    from .piper_tokens import check_language
+    from .voice_base import (
+        coqui_base_config,
+        imported_params,
+        is_voice_base,
+        load_voice_base,
+        pick_speaker,
+    )
 
     preset = get_preset(options.preset)
     state_acc = PartialState()  # one process, or several under `accelerate launch`
@@ -226,27 +245,58 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     data_dir = Path(options.data_dir).absolute()
     utterances = read_metadata(data_dir)
     language = options.language or dataset_language(data_dir)
-    train_set, heldout = split_heldout(utterances)
+    train_set, heldout = split_heldout(utterances, every=options.heldout_every)
     if not train_set:
         raise AssistantError(f"{data_dir} has no recordings left to train on")
 
-    _check_rate(train_set[0].wav, preset.sample_rate, data_dir)
     resume_path = latest_checkpoint(run_dir)
     resumed: dict[str, Any] | None = load_checkpoint(resume_path) if resume_path else None
+    piper_config: dict[str, Any] | None = None
+    imported: list[str] = []
+    speaker: int | None = None
+    voice_model = None
+    torch.manual_seed(options.seed)
     if resumed is not None:
-        preset = get_preset(resumed["preset"])  # a run keeps its preset
+        preset = preset_of(resumed)  # a run keeps its preset
         config = config_from_dict(resumed["config"])
+        piper_config = resumed.get("piper")
+        imported = list(resumed.get("imported", []))
+        speaker = resumed.get("speaker")
+    elif options.base is not None and is_voice_base(options.base):
+        recipe = options.recipe
+        if recipe == "auto":
+            recipe = "gpu" if "cuda" in device else "cpu"
+        base = load_voice_base(options.base)
+        # Before the (slow) model build: a dataset in another language is refused now.
+        check_language(language, base.language, data_dir)
+        config, preset, voice_model = model_from_piper(base, run_dir, recipe=recipe)
+        piper_config = base.config
+        imported = sorted(imported_params(voice_model, base))
+        speaker = pick_speaker(base, options.speaker)
+        language = base.language if options.language is None else language
+        if options.batch_size:
+            config.batch_size = options.batch_size
+    elif options.base is not None and (coqui := coqui_base_config(options.base)) is not None:
+        # A Coqui VITS .pth with its config.json: the model is built as that config says
+        # (sizes, characters), not as the preset says, so every tensor fits.
+        config, preset = coqui
+        config.output_path = str(run_dir)
+        if options.batch_size:
+            config.batch_size = options.batch_size
     else:
         config = build_config(preset, run_dir, language=language)
         if options.batch_size:
             config.batch_size = options.batch_size
+    if piper_config is None:
+        _check_rate(train_set[0].wav, preset.sample_rate, data_dir)
     total = options.steps or (resumed or {}).get("target_steps") or preset.steps
     every = options.checkpoint_every or preset.checkpoint_every
 
-    torch.manual_seed(options.seed)
-    model = new_model(config, preset)
+    model = voice_model if voice_model is not None else new_model(config, preset)
     if resumed is not None:
         model.load_state_dict(resumed["model"])
+    elif voice_model is not None:
+        pass
     elif options.base is not None:
         copied, skipped = load_matching(model, base_weights(options.base))
         log.info(
@@ -274,11 +324,21 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
         history = [h for h in resumed.get("history", []) if h["step"] <= step]
         log.info("resuming %s from step %d (%s)", run_dir, step, resume_path)
     start_step = step
+    bring_up = preset.bring_up_steps if options.bring_up_steps is None else options.bring_up_steps
 
-    # Under `accelerate launch` torch.distributed is initialised, and Coqui's loader then
-    # gives each process its share of the data (a DistributedSampler).
-    samples = _samples(train_set, language, data_dir)
-    loader = model.get_data_loader(config, samples=samples, verbose=False)
+    # Token ids: a voice's own phoneme map for fine-tunes from a Piper voice, Coqui's
+    # vocabulary otherwise. Audio: decoded once with soundfile (see .loader).
+    clips = _clips(train_set, language, model, piper_config, data_dir)
+    dataset = ClipDataset(clips, int(config.audio.sample_rate))
+    loader = make_loader(
+        dataset,
+        int(config.batch_size),
+        seed=options.seed + step,
+        world=world,
+        rank=state_acc.process_index,
+        workers=options.workers,
+        pin_memory="cuda" in device,
+    )
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _write_run_record(run_dir, options, preset.to_dict(), language, train_set, heldout)
@@ -288,11 +348,14 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     grad_clip = list(getattr(config, "grad_clip", [1000.0, 1000.0]))
     torch.manual_seed(options.seed + step)
     began = time.monotonic()
+    last_progress = 0.0
     checkpoint = resume_path
     while step < total:
         for batch in loader:
             if step >= total:
                 break
+            if imported:
+                _freeze(model, imported, frozen=step < bring_up)
             losses = _train_step(
                 model,
                 batch,
@@ -303,8 +366,11 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
                 autocast_dtype,
                 grad_clip,
                 world,
+                speaker,
             )
             step += 1
+            if options.time_budget_s and time.monotonic() - began >= options.time_budget_s:
+                total = step  # out of time: checkpoint this step and stop
             losses["step"] = step
             history.append(losses)
             if writer is not None:
@@ -313,8 +379,10 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
                         writer.add_scalar(f"loss/{key}", value, step)
             elapsed = time.monotonic() - began
             per_step = elapsed / (step - start_step)
-            if main:
+            if main and (time.monotonic() - last_progress >= 1.0 or step == total):
+                # At most once a second: a fast GPU must not wait on a file write per step.
                 _write_progress(run_dir, step, total, per_step, history)
+                last_progress = time.monotonic()
             if on_step is not None and main:
                 on_step(
                     StepReport(
@@ -338,6 +406,10 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
                         "config": config.to_dict(),
                         "language": language,
                         "preset": preset.name,
+                        "preset_data": preset.to_dict(),
+                        "piper": piper_config,
+                        "imported": imported,
+                        "speaker": speaker,
                         "history": history,
                     },
                 )
@@ -370,14 +442,23 @@ def _train_step(
     autocast_dtype: Any,
     grad_clip: list[float],
     world: int,
+    speaker: int | None = None,
 ) -> dict[str, float]:
     """One GAN step: the discriminator (optimizer 0), then the generator (optimizer 1)."""
     import torch
 
     batch = model.format_batch(batch)
-    batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    if speaker is not None:
+        batch["speaker_ids"] = torch.full((batch["tokens"].shape[0],), speaker, dtype=torch.long)
+    non_blocking = "cuda" in device
+    batch = {
+        k: v.to(device, non_blocking=non_blocking) if isinstance(v, torch.Tensor) else v
+        for k, v in batch.items()
+    }
     batch = model.format_batch_on_device(batch)
-    out: dict[str, float] = {}
+    # Losses stay on the device until the step is done: one synchronisation per step
+    # (a float() per loss would stall a GPU's queue seven times a step).
+    parts: dict[str, Any] = {}
     for idx, (opt, criterion, scaler) in enumerate(zip(optimizers, criteria, scalers, strict=True)):
         autocast = (
             torch.autocast("cuda", dtype=autocast_dtype)
@@ -397,22 +478,62 @@ def _train_step(
         scaler.update()
         # Total of each network's loss, plus the generator's parts (mel, kl, ...; "adv"
         # is its adversarial part, Coqui's loss_gen).
-        out["disc" if idx == 0 else "gen"] = float(loss_dict["loss"].detach())
+        parts["disc" if idx == 0 else "gen"] = loss_dict["loss"].detach()
         if idx == 1:
             for key, name in _GEN_PARTS.items():
                 if isinstance(loss_dict.get(key), torch.Tensor):
-                    out[name] = float(loss_dict[key].detach())
-    return out
+                    parts[name] = loss_dict[key].detach()
+    values = torch.stack([v.float().reshape(()) for v in parts.values()]).cpu().tolist()
+    return dict(zip(parts, values, strict=True))
+
+
+def _freeze(model: Any, names: list[str], *, frozen: bool) -> None:
+    """Freeze (or unfreeze) the parameters that came from the base voice."""
+    wanted = set(names)
+    for name, param in model.named_parameters():
+        if name in wanted:
+            param.requires_grad_(not frozen)
+
+
+def _clips(
+    utterances: list[Utterance],
+    language: str,
+    model: Any,
+    piper_config: dict[str, Any] | None,
+    data_dir: Path,
+) -> list[Clip]:
+    """Training examples with their token ids."""
+    if piper_config is not None:
+        from .piper_tokens import PiperTokenizer
+
+        tok = PiperTokenizer(piper_config)
+        clips = [Clip(u.id, u.text, tok.ids(u.text), u.wav) for u in utterances]
+        tok.check_language(language, data_dir)
+        return clips
+    return [
+        Clip(u.id, u.text, list(model.tokenizer.text_to_ids(phonemize(u.text, language))), u.wav)
+        for u in utterances
+    ]
 
 
 def _average_gradients(params: list[Any], world: int) -> None:
     """Mean of each gradient over the processes (data-parallel training)."""
+    import torch
     import torch.distributed as dist
 
-    for p in params:
-        if p.grad is not None:
-            dist.all_reduce(p.grad)
-            p.grad /= world
+    # One collective over all gradients flattened, not one per parameter (hundreds of
+    # small all-reduces a step would leave the GPUs waiting on latency).
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    flat = torch.cat([g.reshape(-1) for g in grads])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for g in grads:
+        n = g.numel()
+        g.copy_(flat[offset : offset + n].view_as(g))
+        offset += n
 
 
 def _write_progress(

@@ -16,23 +16,36 @@ from typing import Any
 
 from assistant.tts.vits import VitsTokenizer
 
-from .presets import Preset, get_preset
+from .presets import Preset, get_preset, preset_from_dict
 
-__all__ = ["build_config", "config_from_dict", "load_model", "new_model", "tokenizer_of"]
+__all__ = [
+    "build_config",
+    "config_from_dict",
+    "load_model",
+    "new_model",
+    "preset_of",
+    "tokenizer_of",
+]
 
 log = logging.getLogger(__name__)
 
 
-def build_config(preset: Preset, output_dir: Path, *, language: str) -> Any:
-    """A ``VitsConfig`` for ``preset``; ``language`` is the espeak-ng voice (``en-us``)."""
+def build_config(
+    preset: Preset, output_dir: Path, *, language: str, piper_symbols: bool = False
+) -> Any:
+    """A ``VitsConfig`` for ``preset``; ``language`` is the espeak-ng voice (``en-us``).
+    With ``piper_symbols`` the ids are a Piper voice's ``phoneme_id_map`` (the preset's
+    ``num_chars``) and Coqui's tokenizer is not used."""
     from TTS.tts.configs.shared_configs import BaseAudioConfig
     from TTS.tts.configs.vits_config import VitsArgs, VitsConfig
     from TTS.tts.models.vits import VitsCharacters
 
     # Coqui's VITS vocabulary (pad, punctuation, letters + IPA, blank) in its order, so
     # the ids mean what they mean in Coqui's published VITS checkpoints.
-    characters = VitsCharacters().to_config()
-    characters.characters_class = "TTS.tts.models.vits.VitsCharacters"
+    characters = None
+    if not piper_symbols:
+        characters = VitsCharacters().to_config()
+        characters.characters_class = "TTS.tts.models.vits.VitsCharacters"
     args = VitsArgs(**preset.model_args)
     return VitsConfig(
         model_args=args,
@@ -82,7 +95,36 @@ def new_model(config: Any, preset: Preset) -> Any:
     from TTS.tts.models.vits import Vits
 
     model = Vits(config)
-    if preset.small_discriminator:
+    wanted = preset.model_args.get("num_chars")
+    if wanted and config.characters is None and model.args.num_chars != wanted:
+        # A Piper voice's symbol table (its phoneme_id_map): Coqui sized the embedding
+        # for its own default characters, which this model never reads.
+        import torch
+
+        model.text_encoder.emb = torch.nn.Embedding(wanted, config.model_args.hidden_channels)
+        torch.nn.init.normal_(
+            model.text_encoder.emb.weight, 0.0, config.model_args.hidden_channels**-0.5
+        )
+        model.args.num_chars = config.model_args.num_chars = wanted
+        model.tokenizer = None
+    if preset.sdp_channels and preset.sdp_channels != 192 and config.model_args.use_sdp:
+        # Piper's stochastic duration predictor is as wide as the text encoder; Coqui's
+        # is fixed at 192: rebuild it at the base's width.
+        from TTS.tts.layers.vits.stochastic_duration_predictor import (
+            StochasticDurationPredictor,
+        )
+
+        a = config.model_args
+        model.duration_predictor = StochasticDurationPredictor(
+            a.hidden_channels,
+            preset.sdp_channels,
+            3,
+            a.dropout_p_duration_predictor,
+            4,
+            cond_channels=model.embedded_speaker_dim if a.condition_dp_on_speaker else 0,
+            language_emb_dim=model.embedded_language_dim,
+        )
+    if preset.small_discriminator and config.model_args.init_discriminator:
         from .discriminator import small_discriminator
 
         model.disc = small_discriminator(list(config.model_args.periods_multi_period_discriminator))
@@ -104,6 +146,14 @@ def tokenizer_of(model: Any) -> VitsTokenizer:
     )
 
 
+def preset_of(state: dict[str, Any]) -> Preset:
+    """The preset a checkpoint was trained with (stored whole since fine-tunes from a
+    voice have presets built from that voice)."""
+    if isinstance(state.get("preset_data"), dict):
+        return preset_from_dict(state["preset_data"])
+    return get_preset(state["preset"])
+
+
 def load_model(checkpoint: Path, device: str = "cpu") -> tuple[Any, dict[str, Any]]:
     """A ``Vits`` with the weights of one of our checkpoints, in eval mode; and the
     checkpoint's dict (step, language, losses...)."""
@@ -111,7 +161,7 @@ def load_model(checkpoint: Path, device: str = "cpu") -> tuple[Any, dict[str, An
 
     state = torch.load(str(checkpoint), map_location="cpu", weights_only=False)
     config = config_from_dict(state["config"])
-    model = new_model(config, get_preset(state["preset"]))
+    model = new_model(config, preset_of(state))
     model.load_state_dict(state["model"])
     model.to(device)
     model.eval()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["PRESETS", "Preset", "get_preset"]
+__all__ = ["PRESETS", "Preset", "get_preset", "preset_for_base", "preset_from_dict"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,12 @@ class Preset:
     small_discriminator: bool = False
     """Train against a narrow discriminator (see :mod:`.discriminator`) instead of
     Coqui's full-size one."""
+    sdp_channels: int | None = None
+    """Width of the stochastic duration predictor when it is not Coqui's 192 (Piper's
+    equals the hidden size)."""
+    bring_up_steps: int = 0
+    """Steps at the start of a fine-tune from a Piper voice during which the weights that
+    came from the base are frozen (see :mod:`.fit`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for the run's record)."""
@@ -71,6 +77,46 @@ PRESETS: dict[str, Preset] = {
     ),
     "standard": Preset("standard", {}, batch_size=16, lr=2e-4, steps=20000, checkpoint_every=1000),
 }
+
+
+def preset_from_dict(data: dict[str, Any]) -> Preset:
+    """A preset back from :meth:`Preset.to_dict` (as a checkpoint stores it)."""
+    known = set(Preset.__dataclass_fields__)
+    return Preset(**{k: v for k, v in data.items() if k in known})
+
+
+RECIPES: dict[str, dict[str, Any]] = {
+    # What a CPU does in an evening: small batches against the narrow discriminator.
+    "cpu": {"batch_size": 4, "steps": 2000, "checkpoint_every": 250, "small": True},
+    # Piper's own fine-tuning scale on a GPU: batch 16, full discriminator.
+    "gpu": {"batch_size": 16, "steps": 20000, "checkpoint_every": 1000, "small": False},
+}
+"""Training recipes of a fine-tune from a voice: the model's sizes come from the voice."""
+
+
+def preset_for_base(
+    name: str,
+    model_args: dict[str, Any],
+    sample_rate: int,
+    sdp_channels: int | None,
+    recipe: str = "cpu",
+) -> Preset:
+    """The preset of a fine-tune from a Piper voice: its own sizes, a recipe's schedule."""
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}; valid: {', '.join(RECIPES)}")
+    r = RECIPES[recipe]
+    return Preset(
+        name,
+        dict(model_args),
+        batch_size=r["batch_size"],
+        lr=1e-4,
+        steps=r["steps"],
+        checkpoint_every=r["checkpoint_every"],
+        sample_rate=sample_rate,
+        small_discriminator=r["small"],
+        sdp_channels=sdp_channels,
+        bring_up_steps=max(1, r["steps"] // 10),
+    )
 
 
 def get_preset(name: str) -> Preset:

@@ -1,0 +1,96 @@
+"""``assistant train wakeword``: a custom word trained on this machine (tiny budget),
+then heard in real speech while its near-sounding phrase and plain speech are not; and
+the bad inputs, which leave the previous word in force."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.audio.io import read_audio
+from assistant.cli import main
+from assistant.config import ModelsConfig
+from assistant.store import ModelStore
+from assistant.wake import load_detector
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def _store() -> ModelStore:
+    return ModelStore.from_config(ModelsConfig(dir=os.environ["ASSISTANT_MODELS_DIR"]))
+
+
+@pytest.mark.parametrize(
+    ("phrase", "words"),
+    [
+        ("   ", "the wake phrase is empty"),
+        ("!!! ???", "has no letters"),
+        ("你好 电脑", "cannot be spoken by the English phonemizer"),
+        ("zzz zzz", "looks like nonsense"),
+        ("hi", "too short"),
+        ("hey 2000", "digits or symbols"),
+    ],
+)
+def test_phrases_that_cannot_be_trained_are_one_line_errors(cli, phrase: str, words: str) -> None:
+    code, _, err = cli("train", "wakeword", phrase, "--preset", "tiny")
+    assert code == 1
+    assert words in err
+    assert err.startswith("error: ") and err.count("\n") == 2
+
+
+def test_too_few_own_takes_is_refused_before_any_work(tmp_path: Path, cli, speak) -> None:
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    shutil.copy(speak("Hey computer."), takes / "1.wav")
+    code, _, err = cli("train", "wakeword", "hey computer", "--takes", str(takes),
+                       "--preset", "tiny", "-o", str(tmp_path / "run"))  # fmt: skip
+    assert code == 1
+    assert "1 recorded take(s)" in err and "at least 3" in err
+    assert not (tmp_path / "run").exists()
+    assert [m for m in _store().installed() if m.kind == "wake"] == []
+
+
+@pytest.mark.slow
+def test_a_custom_word_trained_here_wakes_and_its_near_phrase_does_not(
+    tmp_path: Path, cli, speak
+) -> None:
+    # Tiny budget (~1 minute on 2 cores): 40 spoken takes, near phrases, sentences, noise.
+    code, out, err = cli("train", "wakeword", "hey computer", "--preset", "tiny",
+                         "-o", str(tmp_path / "run"), "--json")  # fmt: skip
+    assert code == 0, err
+    assert "[clips]" in err and "[train]" in err  # progress shown
+    result = json.loads(out)
+    assert result["id"] == "hey_computer"
+    model = _store().resolve("wake", "hey_computer")
+    assert cli("models", "verify", "hey_computer")[0] == 0
+
+    detector = load_detector(["hey_computer"], _store())
+
+    def heard(text: str) -> list[str]:
+        detector.reset()
+        audio = read_audio(speak(text, lead_silence=1.0)).samples
+        return [d.word for d in detector.scan(audio)]
+
+    assert heard("Hey computer, what is the time?") == ["hey_computer"]
+    assert heard("Computer.") == []  # the phrase's own near-sounding part
+    assert heard("The weather is nice today, and I would like some tea.") == []
+
+    # A second training under the same id is refused, and the first stays in force.
+    code, _, err = cli("train", "wakeword", "hey computer", "--preset", "tiny",
+                       "-o", str(tmp_path / "run2"))  # fmt: skip
+    assert code == 1 and "already installed" in err
+    assert _store().resolve("wake", "hey_computer").path == model.path
+    assert np.isfinite(result["val_recall"])

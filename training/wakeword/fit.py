@@ -1,0 +1,351 @@
+"""``assistant train wakeword``: plan the clips, build the windows, train the
+classifier, export it to ONNX and register it in the model store."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.errors import AssistantError
+from assistant.fsutil import atomic_write_text
+from assistant.wake.custom import FEATURES, FORMAT, INPUT, OUTPUT
+from assistant.wake.features import DIM, WINDOW
+
+from .data import Dataset, Job, build_dataset, load_audio_files, sentences
+from .phrases import check_phrase, near_phrases
+from .synth import Speaker, espeak_speakers, piper_speakers
+
+__all__ = ["MIN_TAKES", "PRESETS", "Budget", "WakeTrainOptions", "WakeTrainResult", "train"]
+
+log = logging.getLogger(__name__)
+
+MIN_TAKES = 3
+"""Own recordings, when given, must number at least this many."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much to make and train."""
+
+    positives: int
+    near: int
+    sentences: int
+    noise: int
+    real_s: float
+    """Seconds of real recordings (``--negatives``) used as negatives."""
+    steps: int
+    take_copies: int = 20
+
+
+PRESETS = {
+    "tiny": Budget(positives=40, near=30, sentences=16, noise=6, real_s=60, steps=400,
+                   take_copies=4),
+    "standard": Budget(positives=900, near=360, sentences=240, noise=60, real_s=900,
+                       steps=4000),
+}  # fmt: skip
+"""``tiny`` is for tests (a minute); ``standard`` is the real thing (~5-8 minutes on 2
+cores)."""
+
+
+@dataclass
+class WakeTrainOptions:
+    """What ``assistant train wakeword`` was asked to do."""
+
+    phrase: str
+    name: str
+    output: Path
+    takes: Path | None = None
+    negatives: list[Path] = field(default_factory=list)
+    preset: str = "standard"
+    workers: int = 0
+    """0 = one per core."""
+    seed: int = 0
+    hold_out: tuple[str, ...] = ()
+    """Speaker labels (prefixes) never used in training (the bench tests on them)."""
+    register: bool = True
+    replace: bool = False
+    negative_audio: list[np.ndarray] = field(default_factory=list)
+    """Real recordings without the phrase, already loaded (16 kHz float32)."""
+
+
+@dataclass
+class WakeTrainResult:
+    """Where the model went and how it did on its validation clips."""
+
+    model: Path
+    registered: str | None
+    seconds: float
+    windows: int
+    positives: int
+    val_recall: float
+    val_false_rate: float
+    counts: dict[str, int]
+
+
+def _takes(path: Path) -> list[np.ndarray]:
+    if not path.exists():
+        raise AssistantError(
+            f"{path} does not exist", hint="pass the folder of your recorded takes"
+        )
+    try:
+        audio = load_audio_files([path])
+    except AssistantError as exc:
+        raise AssistantError(f"a take cannot be read: {exc.message}", hint=exc.hint) from None
+    if len(audio) < MIN_TAKES:
+        raise AssistantError(
+            f"{path}: {len(audio)} recorded take(s) of the wake phrase; at least {MIN_TAKES} "
+            "are needed",
+            hint=f"record the phrase {MIN_TAKES} times or more (one WAV per take), or leave "
+            "out --takes to train on the installed voices only",
+        )
+    return audio
+
+
+def _plan(opts: WakeTrainOptions, budget: Budget, speakers: list[Speaker], phrase: str,
+          takes: list[np.ndarray], real: list[np.ndarray]) -> list[Job]:  # fmt: skip
+    rng = random.Random(opts.seed)
+    near = near_phrases(phrase)
+    texts = sentences()
+    piper = [s for s in speakers if s.engine == "piper"]
+    others = [s for s in speakers if s.engine != "piper"]
+
+    def speaker() -> Speaker:
+        # Piper voices are slower to run: about a quarter of the clips.
+        if piper and (not others or rng.random() < 0.25):
+            return rng.choice(piper)
+        return rng.choice(others)
+
+    jobs: list[Job] = []
+    seed = opts.seed * 1_000_003
+    for _ in range(budget.positives):
+        seed += 1
+        jobs.append(
+            Job("positive", seed, speaker(), rng.choice([phrase, phrase + "!", phrase + "?"]))
+        )
+    for take in takes:
+        for _ in range(budget.take_copies):
+            seed += 1
+            jobs.append(Job("take", seed, None, "", take))
+    for i in range(budget.near):
+        seed += 1
+        jobs.append(Job("negative", seed, speaker(), near[i % len(near)] if near else "hello"))
+    for _ in range(budget.sentences):
+        seed += 1
+        jobs.append(Job("negative", seed, speaker(), rng.choice(texts)))
+    for _ in range(budget.noise):
+        seed += 1
+        jobs.append(Job("noise", seed))
+    # Real recordings, cut into 10 s pieces.
+    total, piece = 0, 10 * 16000
+    for audio in real:
+        for start in range(0, len(audio), piece):
+            if total >= budget.real_s * 16000:
+                break
+            part = audio[start : start + piece]
+            if len(part) >= 3 * 16000:
+                seed += 1
+                jobs.append(Job("audio", seed, None, "", part))
+                total += len(part)
+    rng.shuffle(jobs)
+    return jobs
+
+
+def _fit(data: Dataset, steps: int, seed: int, progress: Callable[[int, int], None]
+         ) -> tuple[object, float, float]:  # fmt: skip
+    import torch
+    from torch import nn
+
+    torch.manual_seed(seed)
+    torch.set_num_threads(1)  # a small model: more threads only wait on each other
+    clips = np.unique(data.clip)
+    rng = np.random.default_rng(seed)
+    val_clips = set(rng.choice(clips, size=max(1, len(clips) // 10), replace=False).tolist())
+    val = np.array([c in val_clips for c in data.clip])
+    x = torch.from_numpy(data.x)
+    y = torch.from_numpy(data.y)
+    pos = np.nonzero((data.y == 1) & ~val)[0]
+    neg = np.nonzero((data.y == 0) & ~val)[0]
+    if len(pos) == 0 or len(neg) == 0:
+        raise AssistantError("no training windows were made", hint="check the voices and takes")
+    model = nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(WINDOW * DIM, 128),
+        nn.LayerNorm(128),
+        nn.ReLU(),
+        nn.Dropout(0.2),
+        nn.Linear(128, 64),
+        nn.ReLU(),
+        nn.Linear(64, 1),
+    )
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    loss_fn = nn.BCEWithLogitsLoss(reduction="none")
+    half = 128
+    for step in range(steps):
+        model.train()
+        idx = np.concatenate([rng.choice(pos, half), rng.choice(neg, half * 2)])
+        logits = model(x[idx]).squeeze(1)
+        target = y[idx]
+        # False accepts cost more than false rejects.
+        weight = torch.where(target > 0.5, 1.0, 2.0)
+        loss = (loss_fn(logits, target) * weight).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 50 == 0 or step == steps - 1:
+            progress(step + 1, steps)
+    model.eval()
+    vidx = np.nonzero(val)[0]
+    with torch.no_grad():
+        score = torch.sigmoid(model(x[vidx]).squeeze(1)).numpy() if len(vidx) else np.zeros(0)
+    vy = data.y[vidx]
+    # Recall per validation clip of the phrase (any of its positive windows over 0.5).
+    hits = [score[(data.clip[vidx] == c) & (vy == 1)].max() > 0.5
+            for c in val_clips if ((data.clip[vidx] == c) & (vy == 1)).any()]  # fmt: skip
+    recall = float(np.mean(hits)) if hits else float("nan")
+    false_rate = float((score[vy == 0] > 0.5).mean()) if (vy == 0).any() else float("nan")
+    return model, recall, false_rate
+
+
+def _export(model: object, path: Path) -> None:
+    import torch
+    from torch import nn
+
+    wrapped = nn.Sequential(model, nn.Sigmoid())  # type: ignore[call-overload]
+    wrapped.eval()
+    with torch.no_grad():
+        torch.onnx.export(
+            wrapped,
+            (torch.zeros(1, WINDOW, DIM),),
+            str(path),
+            input_names=[INPUT],
+            output_names=[OUTPUT],
+            dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+class _Progress:
+    """Progress lines on stderr: stage, count, ETA."""
+
+    def __init__(self, out: Callable[[str], None] | None) -> None:
+        self.out = out
+        self._last = 0.0
+
+    def stage(self, name: str) -> Callable[[int, int], None]:
+        start = time.monotonic()
+
+        def report(done: int, total: int) -> None:
+            now = time.monotonic()
+            if self.out is None or (now - self._last < 2.0 and done < total):
+                return
+            self._last = now
+            eta = (now - start) / done * (total - done) if done else 0.0
+            self.out(f"[{name}] {done}/{total} ({100 * done // max(total, 1)}%), "
+                     f"{now - start:.0f} s, ETA {eta:.0f} s")  # fmt: skip
+
+        return report
+
+
+def train(opts: WakeTrainOptions, store: object | None,
+          out: Callable[[str], None] | None = None) -> WakeTrainResult:  # fmt: skip
+    """Train, export and (unless ``opts.register`` is false) register the word."""
+    from assistant.store.catalog import check_model_id
+
+    start = time.monotonic()
+    phrase = check_phrase(opts.phrase)
+    if opts.preset not in PRESETS:
+        raise AssistantError(f"unknown preset {opts.preset!r}", hint=f"choose {', '.join(PRESETS)}")
+    check_model_id(opts.name)
+    if opts.register and store is not None and not opts.replace:
+        try:
+            store.get(opts.name)  # type: ignore[attr-defined]
+        except AssistantError:
+            pass
+        else:
+            raise AssistantError(
+                f"a model named {opts.name!r} is already installed",
+                hint="choose another --name, or pass --replace to train it again",
+            )
+    budget = PRESETS[opts.preset]
+    takes = _takes(opts.takes) if opts.takes else []
+    real = load_audio_files(opts.negatives, limit_s=budget.real_s) if opts.negatives else []
+    real += opts.negative_audio
+    speakers = [s for s in piper_speakers(store) + espeak_speakers()
+                if not any(s.label.startswith(h) for h in opts.hold_out)]  # fmt: skip
+    if not speakers:
+        raise AssistantError(
+            "no voice to speak the wake phrase: no Piper voice in the store and no espeak-ng",
+            hint="apt-get install espeak-ng",
+        )
+    workers = opts.workers or max(1, min(2, os.cpu_count() or 1))
+    jobs = _plan(opts, budget, speakers, phrase, takes, real)
+    progress = _Progress(out)
+    if out:
+        out(f"training wake word {phrase!r} as {opts.name}: {len(jobs)} clips from "
+            f"{len(speakers)} voices, {len(takes)} own takes, {len(real)} real recordings; "
+            f"{workers} worker(s)")  # fmt: skip
+    data, _ = build_dataset(jobs, real, workers, progress.stage("clips"))
+    model, recall, false_rate = _fit(data, budget.steps, opts.seed, progress.stage("train"))
+    opts.output.mkdir(parents=True, exist_ok=True)
+    file_stem = re.sub(r"[^A-Za-z0-9_.-]", "_", opts.name)
+    with tempfile.TemporaryDirectory(dir=opts.output) as tmp:
+        onnx_path = Path(tmp) / f"{file_stem}.onnx"
+        _export(model, onnx_path)
+        meta = {
+            "format": FORMAT,
+            "phrase": phrase,
+            "threshold": 0.5,
+            "window": WINDOW,
+            "features": FEATURES,
+            "trained": {
+                "preset": opts.preset,
+                "clips": data.counts,
+                "windows": len(data.y),
+                "val_recall": recall,
+                "val_false_window_rate": false_rate,
+            },
+        }
+        atomic_write_text(Path(tmp) / f"{file_stem}.onnx.json", json.dumps(meta, indent=2))
+        final = opts.output / "model"
+        if final.exists():
+            shutil.rmtree(final)
+        Path(tmp).rename(final)
+        Path(tmp).mkdir()  # so TemporaryDirectory's cleanup finds it
+    main = final / f"{file_stem}.onnx"
+    registered = None
+    if opts.register and store is not None:
+        if opts.replace:
+            from assistant.store.check import check_model
+
+            check_model("wake", main)  # the new word is sound before the old one goes
+            with contextlib.suppress(AssistantError):
+                store.remove(opts.name)  # type: ignore[attr-defined]
+        installed = store.register(  # type: ignore[attr-defined]
+            final, "wake", opts.name, name=f"wake word: {phrase}",
+            licence="trained locally", language="en",
+        )  # fmt: skip
+        registered = installed.id
+        main = installed.path
+    seconds = time.monotonic() - start
+    return WakeTrainResult(main, registered, seconds, len(data.y), int((data.y == 1).sum()),
+                           recall, false_rate, data.counts)  # fmt: skip
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)

@@ -1,0 +1,205 @@
+"""Speech for training: every installed voice (Piper voices from the model store,
+espeak-ng's English voices and variants) saying a text with varied speed, noise scales
+and pitch; and the augmentations (room reverb, background noise, gain) in numpy."""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from assistant.audio.io import resample
+
+__all__ = [
+    "ESPEAK_VOICES",
+    "Speaker",
+    "Synthesizer",
+    "augment",
+    "espeak_speakers",
+    "mix_at_snr",
+    "piper_speakers",
+    "trim",
+]
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+
+ESPEAK_VOICES = ("en-us", "en-gb", "en-gb-x-rp", "en-gb-scotland", "en-029", "en-us-nyc",
+                 "en-gb-x-gbclan", "en-gb-x-gbcwmd")  # fmt: skip
+"""espeak-ng's English accents."""
+ESPEAK_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5",
+                   "Alicia", "Andy", "Annie", "Belinda", "Caleb", "David", "Ed", "Linda",
+                   "Michael", "Steph", "Zac", "anika", "grandpa", "female2", "female3")  # fmt: skip
+"""Its voice variants (pitch, formants, breathiness)."""
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """One voice that can say a text: ``engine`` is ``piper`` or ``espeak``."""
+
+    engine: str
+    name: str
+    """A Piper voice's path, or an espeak-ng voice+variant (``en-gb+f3``)."""
+    speaker_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        if self.engine == "piper":
+            sid = "" if self.speaker_id is None else f"#{self.speaker_id}"
+            return f"piper:{Path(self.name).stem}{sid}"
+        return f"espeak:{self.name}"
+
+
+def piper_speakers(store: object | None, max_speakers: int = 8) -> list[Speaker]:
+    """Every Piper voice in the store (each speaker of a multi-speaker voice, up to
+    ``max_speakers``)."""
+    if store is None:
+        return []
+    import json
+
+    out: list[Speaker] = []
+    for model in store.installed():  # type: ignore[attr-defined]
+        if model.kind != "voice":
+            continue
+        config_path = model.path.with_name(model.path.name + ".json")
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if "phoneme_id_map" not in config:  # an assistant-vits voice: not Piper's format
+            continue
+        n = int(config.get("num_speakers", 1) or 1)
+        if n <= 1:
+            out.append(Speaker("piper", str(model.path)))
+        else:
+            out += [Speaker("piper", str(model.path), s) for s in range(min(n, max_speakers))]
+    return out
+
+
+def espeak_speakers() -> list[Speaker]:
+    """espeak-ng's English voices x variants."""
+    if shutil.which("espeak-ng") is None:
+        return []
+    return [Speaker("espeak", f"{v}+{var}") for v in ESPEAK_VOICES for var in ESPEAK_VARIANTS]
+
+
+class Synthesizer:
+    """Says texts with any :class:`Speaker`, caching loaded Piper voices."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self._piper: dict[str, object] = {}
+        self.rng = random.Random(seed)
+
+    def say(self, speaker: Speaker, text: str) -> np.ndarray:
+        """16 kHz float32 speech, varied at random (speed, noise scales, pitch)."""
+        if speaker.engine == "piper":
+            return self._say_piper(speaker, text)
+        return self._say_espeak(speaker, text)
+
+    def _say_piper(self, speaker: Speaker, text: str) -> np.ndarray:
+        from piper import PiperVoice, SynthesisConfig
+
+        voice = self._piper.get(speaker.name)
+        if voice is None:
+            voice = PiperVoice.load(speaker.name)
+            self._piper[speaker.name] = voice
+        r = self.rng
+        syn = SynthesisConfig(
+            speaker_id=speaker.speaker_id,
+            length_scale=r.uniform(0.75, 1.3),
+            noise_scale=r.uniform(0.3, 1.0),
+            noise_w_scale=r.uniform(0.4, 1.2),
+        )
+        chunks = [
+            np.asarray(c.audio_float_array, np.float32)
+            for c in voice.synthesize(text, syn_config=syn)  # type: ignore[attr-defined]
+        ]
+        rate = voice.config.sample_rate  # type: ignore[attr-defined]
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+        return resample(audio, rate, RATE)
+
+    def _say_espeak(self, speaker: Speaker, text: str) -> np.ndarray:
+        import soundfile as sf
+
+        r = self.rng
+        args = ["espeak-ng", "-v", speaker.name, "-s", str(r.randint(125, 200)),
+                "-p", str(r.randint(25, 75)), "--stdout", text]  # fmt: skip
+        wav = subprocess.run(args, capture_output=True, check=True, timeout=60).stdout
+        audio, rate = sf.read(io.BytesIO(wav), dtype="float32")
+        return resample(audio.reshape(-1), rate, RATE)
+
+
+def trim(audio: np.ndarray, floor_db: float = -40.0) -> np.ndarray:
+    """``audio`` without its leading and trailing silence (below ``floor_db`` of its peak,
+    in 10 ms frames)."""
+    frames = len(audio) // 160
+    if frames == 0:
+        return audio
+    rms = np.sqrt(np.mean(audio[: frames * 160].reshape(frames, 160) ** 2, axis=1) + 1e-12)
+    loud = np.nonzero(rms > rms.max() * 10 ** (floor_db / 20))[0]
+    if len(loud) == 0:
+        return audio[:0]
+    return audio[loud[0] * 160 : (loud[-1] + 1) * 160]
+
+
+def _colored_noise(n: int, rng: np.random.Generator, exponent: float) -> np.ndarray:
+    spectrum = np.fft.rfft(rng.standard_normal(n))
+    freqs = np.maximum(np.fft.rfftfreq(n), 1.0 / n)
+    noise = np.fft.irfft(spectrum / freqs ** (exponent / 2), n)
+    return (noise / (np.std(noise) + 1e-9)).astype(np.float32)
+
+
+def mix_at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
+    """``speech`` plus ``noise`` scaled so that speech power / noise power = ``snr_db``
+    (power of the speech's loud part)."""
+    voiced = trim(speech)
+    p_s = float(np.mean((voiced if len(voiced) else speech) ** 2)) + 1e-12
+    p_n = float(np.mean(noise**2)) + 1e-12
+    return speech + noise * np.sqrt(p_s / (p_n * 10 ** (snr_db / 10)))
+
+
+def _reverb(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    from scipy.signal import fftconvolve
+
+    rt60 = rng.uniform(0.15, 0.8)
+    n = int(rt60 * RATE)
+    t = np.arange(n) / RATE
+    ir = rng.standard_normal(n) * np.exp(-6.9 * t / rt60)
+    ir[0] = 1.0 / rng.uniform(0.3, 1.0)  # direct path
+    wet = fftconvolve(audio, ir)[: len(audio) + n // 4]
+    return (wet / (np.abs(wet).max() + 1e-9) * np.abs(audio).max()).astype(np.float32)
+
+
+def augment(
+    audio: np.ndarray,
+    rng: np.random.Generator,
+    babble: list[np.ndarray] | None = None,
+    snr_db: tuple[float, float] = (5.0, 25.0),
+) -> np.ndarray:
+    """A random room: maybe a pitch/speed shift, maybe reverb, then background noise
+    (white, pink, brown, or real speech from ``babble``) at a random SNR and a random
+    gain."""
+    if rng.random() < 0.5:
+        audio = resample(audio, RATE, int(RATE * rng.uniform(0.9, 1.1)))
+    if rng.random() < 0.5:
+        audio = _reverb(audio, rng)
+    kind = rng.integers(0, 5)
+    if kind == 4 and babble:
+        source = babble[int(rng.integers(0, len(babble)))]
+        start = int(rng.integers(0, max(1, len(source) - len(audio))))
+        noise = np.resize(source[start : start + len(audio)], len(audio))
+    elif kind == 3:
+        noise = np.zeros(len(audio), np.float32)
+    else:
+        noise = _colored_noise(len(audio), rng, float(kind))
+    if kind != 3:
+        audio = mix_at_snr(audio, noise, rng.uniform(*snr_db))
+    peak = np.abs(audio).max() + 1e-9
+    return (audio / peak * 10 ** (rng.uniform(-25.0, -1.0) / 20)).astype(np.float32)
