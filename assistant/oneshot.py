@@ -176,15 +176,16 @@ def run_turn(
     on_chunk: Callable[[SpeechChunk], None] | None = None,
     on_text: Callable[[str], None] | None = None,
     source: str = "the recording",
+    hooks: ReplyHooks | None = None,
 ) -> TurnResult:
-    """Hear ``audio``, think, and answer aloud."""
+    """Hear ``audio``, think (local commands first, through ``hooks``), and answer aloud."""
     timings = TurnTimings()
     heard = hear(
         audio, engines.vad, engines.transcriber, VadOptions.from_config(config.vad), timings, source
     )
     if on_heard is not None:
         on_heard(heard)
-    messages = build_messages(config.llm.system_prompt, history, heard.text)
+    messages = build_messages(config.llm.system_prompt, history, heard.text, hooks=hooks)
     reply = speak_reply(
         engines.chat,
         engines.voice,
@@ -193,5 +194,6 @@ def run_turn(
         timings,
         on_chunk=on_chunk,
         on_text=on_text,
+        hooks=hooks,
     )
     return TurnResult(heard, reply, timings)

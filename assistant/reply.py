@@ -11,9 +11,14 @@
 
 Seams for what comes next (no feature behind them yet):
 
-- :attr:`ReplyHooks.answer_locally` runs before the language model: a local command
-  matcher returns the reply text for a transcript it recognises ("stop the timer"), and
-  the model is not called; ``None`` lets the model answer.
+- :attr:`ReplyHooks.answer_locally` runs before the language model: the local command
+  router (assistant.commands) returns the reply for a transcript it recognises ("stop
+  the timer"), as text or as a :class:`LocalReply` carrying the actions only the host
+  can do (stop, volume, speaking rate, new conversation), and the model is not called;
+  ``None`` lets the model answer. :attr:`ReplyHooks.acts_on` says, without side effects,
+  whether it would answer by changing something (the live pipeline runs such a command
+  only once the user has surely finished, never for a speculation that may be dropped;
+  the time or a sum are answered, and spoken, early like a model's reply).
 - :attr:`ReplyHooks.context_for` adds passages (retrieved from the user's documents) to
   the messages: they go into a system message after the prompt, so the history that
   :func:`fit_to_context` trims stays well-formed.
@@ -24,6 +29,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from .config import Config
 from .errors import EngineError
@@ -33,6 +39,7 @@ from .text import SentenceChunker, speakable
 __all__ = [
     "FIRST_CLAUSE_WORDS",
     "Delta",
+    "LocalReply",
     "Piece",
     "ReplyHooks",
     "ReplyPart",
@@ -66,12 +73,33 @@ ReplyPart = Delta | Piece
 """What :func:`stream_reply` yields: every delta, and each piece once it is complete."""
 
 
+@dataclass(frozen=True)
+class LocalReply:
+    """A reply made without the language model (a local command)."""
+
+    text: str
+    """What to say and show; may be empty (a silent "stop")."""
+    actions: tuple[Any, ...] = ()
+    """What the host should also do (:class:`assistant.commands.Action`)."""
+    intent: str = ""
+    """What was recognised, e.g. ``HassStartTimer``."""
+    handler: str = ""
+    """The handler family that answered (timers, clock, calc...)."""
+    match_ms: float = 0.0
+    handle_ms: float = 0.0
+    question: bool = False
+    """The reply asks something (an ambiguous request); the next transcript may answer."""
+
+
 @dataclass
 class ReplyHooks:
     """Where features plug in around the language model (all optional)."""
 
-    answer_locally: Callable[[str], str | None] | None = None
+    answer_locally: Callable[[str], str | LocalReply | None] | None = None
     """The reply to a transcript answered without the model (a local command), or None."""
+    acts_on: Callable[[str], bool] | None = None
+    """Whether ``answer_locally`` would answer this transcript by changing something (a
+    timer started): not to be done for a speculation (cheap to ask, changes nothing)."""
     context_for: Callable[[str], Sequence[str]] | None = None
     """Passages to give the model with this transcript (retrieved documents)."""
 
@@ -120,12 +148,14 @@ def stream_reply(
     mark: Callable[[str], None] | None = None,
     hooks: ReplyHooks | None = None,
     next_delta: Callable[[Iterator[str]], str | None] | None = None,
+    on_local: Callable[[LocalReply], None] | None = None,
 ) -> Iterator[ReplyPart]:
     """Answer ``messages`` (whose last is the user's): every text delta, and each
     speakable piece once complete. ``mark`` gets ``first_token`` and ``first_sentence``
     as they happen; a set ``cancel`` stops the model and drops the unfinished piece.
     ``next_delta`` pulls the next delta from the model's stream (a stage wraps it to
-    watch for stalls); by default ``next(stream, None)``.
+    watch for stalls); by default ``next(stream, None)``. A reply answered locally is
+    marked ``matched`` and given to ``on_local`` before its text is yielded.
 
     Raises:
         EngineError: the model failed (after the pieces written before the failure,
@@ -136,7 +166,11 @@ def stream_reply(
     chunker = SentenceChunker(first_clause_words=FIRST_CLAUSE_WORDS)
     local = hooks.answer_locally(messages[-1].content) if hooks.answer_locally else None
     if local is not None:
-        deltas: Iterator[str] = iter([local])
+        reply = local if isinstance(local, LocalReply) else LocalReply(local)
+        note("matched")
+        if on_local is not None:
+            on_local(reply)
+        deltas: Iterator[str] = iter([reply.text] if reply.text else [])
     else:
         fitted = fit_to_context(chat, messages, options.max_tokens)
         deltas = iter(chat.stream(fitted, options, cancel))

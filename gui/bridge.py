@@ -11,8 +11,11 @@ import time
 
 from PySide6.QtCore import QObject, Signal
 
+from assistant.commands.host import ScheduleChanged
 from assistant.pipeline.events import (
+    Announced,
     AudioLevel,
+    CommandHandled,
     ErrorEvent,
     Event,
     FinalTranscript,
@@ -50,6 +53,12 @@ class EventBridge(QObject):
     """:class:`TurnFinished`."""
     error = Signal(object)
     """:class:`ErrorEvent`."""
+    command = Signal(object)
+    """:class:`CommandHandled`: a turn answered without the language model."""
+    announced = Signal(object)
+    """:class:`Announced`: a timer rang, a reminder is due."""
+    schedule = Signal(object)
+    """The timers and reminders now (a tuple of items, from :class:`ScheduleChanged`)."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -77,3 +86,9 @@ class EventBridge(QObject):
             self.finished.emit(event)
         elif isinstance(event, ErrorEvent):
             self.error.emit(event)
+        elif isinstance(event, CommandHandled):
+            self.command.emit(event)
+        elif isinstance(event, Announced):
+            self.announced.emit(event)
+        elif isinstance(event, ScheduleChanged):
+            self.schedule.emit(event.items)

@@ -25,6 +25,7 @@ from .workers import as_error, run_in_background
 
 if TYPE_CHECKING:
     from assistant.audio.playback import Player
+    from assistant.commands import CommandHost
     from assistant.engines import Engines
     from assistant.memory import ConversationStore
     from assistant.pipeline import AudioSource, Conversation
@@ -51,6 +52,8 @@ class Services:
     """The conversation history file (default: the platform's)."""
     first_run: bool = True
     """Check models and devices at start and say what is missing."""
+    commands: Callable[[], CommandHost] | None = None
+    """Makes the local commands (default: timers and notes in the data folder)."""
 
 
 class _MutableSource:
@@ -112,6 +115,8 @@ class Controller(QObject):
         self.player: Player | None = None
         self.memory: ConversationStore | None = None
         self.conversation: Conversation | None = None
+        self.commands: CommandHost | None = None
+        """Timers, the time, sums...: answered before the language model is asked."""
         self._conversation_id: int | None = None
         self.mode = "push-to-talk"
         self.muted = False
@@ -204,6 +209,11 @@ class Controller(QObject):
             mode=self.mode,
         )
         self.conversation.subscribe(self.bridge)
+        if self.commands is None:
+            from assistant.commands import CommandHost
+
+            self.commands = (self.services.commands or CommandHost.open)()
+        self.commands.attach(self.conversation, engines.voice.sample_rate)
         self.conversation.start()
         self.is_loading = False
         if self.memory is not None and self.conversation_id is not None:
@@ -301,11 +311,19 @@ class Controller(QObject):
         """Load the engines again (after a model was fixed)."""
         self._load(self.config, reload_engines=True)
 
+    def cancel_scheduled(self, item_id: str) -> None:
+        """Cancel a timer, alarm or reminder (the schedule panel's button)."""
+        if self.commands is not None:
+            self.commands.cancel(item_id)
+
     def shutdown(self) -> None:
         """Stop the conversation and release the devices (blocks for up to a second or
         two: called on quit)."""
         self.closed = True
         _shutdown(self._detach(), close_player=True)
+        if self.commands is not None:
+            self.commands.close()
+            self.commands = None
         if self.memory is not None:
             self.memory.close()
             self.memory = None

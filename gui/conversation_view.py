@@ -4,6 +4,7 @@ the replies streaming in, and each turn's latency waterfall."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
@@ -116,6 +117,13 @@ class ConversationView(QScrollArea):
         widgets.waterfall = Waterfall(metrics, typed=widgets.typed)
         widgets.box.addWidget(widgets.waterfall)
         self._scroll.start()
+
+    def add_announcement(self, event: Any) -> None:
+        """The assistant spoke on its own (an :class:`Announced`: a timer rang)."""
+        if not getattr(event, "played", True):
+            return
+        self._bubble(f"\N{BELL} {event.text}", _REPLY, right=False)
+        self._to_bottom()
 
     def user_gave_up(self) -> None:
         """Push-to-talk released with nothing said: drop the partial bubble."""

@@ -29,6 +29,7 @@ from assistant.pipeline.events import ErrorEvent, State, StateChanged
 from .banner import Banner
 from .controller import Controller
 from .conversation_view import ConversationView
+from .schedule_panel import SchedulePanel
 from .sound_settings import open_sound_settings
 
 __all__ = ["PTT_KEY", "MainWindow", "qt_app"]
@@ -95,6 +96,7 @@ class MainWindow(QMainWindow):
         self.history.setMinimumWidth(180)
         self.banner = Banner()
         self.view = ConversationView()
+        self.schedule = SchedulePanel(self.controller.cancel_scheduled)
 
         self.state_label = QLabel()
         self.state_label.setMinimumWidth(120)
@@ -140,6 +142,7 @@ class MainWindow(QMainWindow):
         left_column.setContentsMargins(0, 0, 0, 0)
         left_column.addWidget(QLabel("Conversations"))
         left_column.addWidget(self.history, 1)
+        left_column.addWidget(self.schedule)
 
         splitter = QSplitter()
         splitter.addWidget(left)
@@ -166,6 +169,8 @@ class MainWindow(QMainWindow):
         bridge.finished.connect(self.view.finish)
         bridge.metrics.connect(self.view.add_metrics)
         bridge.error.connect(self.show_error)
+        bridge.schedule.connect(self.schedule.show_items)
+        bridge.announced.connect(self.view.add_announcement)
         c.loading.connect(self._on_loading)
         c.ready.connect(self._on_ready)
         c.failed.connect(self.show_error)

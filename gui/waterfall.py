@@ -13,10 +13,11 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from assistant.pipeline.events import TurnMetrics
 
-__all__ = ["STEPS", "TYPED_FIRST_STEP", "Waterfall"]
+__all__ = ["COMMAND_STEP", "STEPS", "TYPED_FIRST_STEP", "Waterfall"]
 
 STEPS = (
     ("transcript", "speech end → transcript", "#5b8def"),
+    ("matched", "transcript → command matched (no language model)", "#c9b037"),
     ("first_token", "transcript → first token", "#9b6bd6"),
     ("first_sentence", "first token → first sentence", "#d98a3a"),
     ("first_audio", "first sentence → first audio", "#3aa66b"),
@@ -25,6 +26,9 @@ STEPS = (
 
 TYPED_FIRST_STEP = "Enter → first token"
 """The first bar of a typed question (it has no speech to recognise)."""
+
+COMMAND_STEP = "matched → answer"
+"""The bar after a local command was matched (its answer, instead of generation)."""
 
 
 class Waterfall(QWidget):
@@ -49,8 +53,10 @@ class Waterfall(QWidget):
             value = getattr(self.metrics, name)
             if value is None or (self.typed and name == "transcript"):
                 continue
-            if self.typed and name == "first_token":
+            if self.typed and name == "first_token" and self.metrics.matched is None:
                 label = TYPED_FIRST_STEP
+            elif name == "first_token" and self.metrics.matched is not None:
+                label = COMMAND_STEP
             out.append((label, previous, max(previous, value)))
             previous = max(previous, value)
         return out
@@ -77,7 +83,9 @@ class Waterfall(QWidget):
         width = max(10.0, self.width() - label_width - 4)
         height = self.height()
         colours = {label: colour for _, label, colour in STEPS}
-        colours[TYPED_FIRST_STEP] = STEPS[1][2]
+        colours[TYPED_FIRST_STEP] = colours[COMMAND_STEP] = dict(
+            (name, colour) for name, _, colour in STEPS
+        )["first_token"]
         row = (height - 4) / len(segments)
         for i, (label, start, end) in enumerate(segments):
             x = start / total * width

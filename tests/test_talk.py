@@ -151,3 +151,20 @@ def test_corrupt_models_name_the_file_and_exit_non_zero(
 
     result = run_assistant("transcribe", str(speak(QUESTION)), "--asr", "no-such-model")
     _assert_one_line_error(result, "no-such-model")
+
+
+def test_a_spoken_command_is_answered_without_the_model_and_a_timer_is_stored(
+    tmp_path, speak, greedy_config
+):
+    result = run_assistant(
+        "talk", "-i", str(speak("Set a pasta timer for ten minutes.")), "-o",
+        str(tmp_path / "r.wav"), "--json", config=greedy_config,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["command"] == {"intent": "HassStartTimer", "handler": "timers"}, out
+    assert "first_audio" in out["timings"] and out["reply_seconds"] > 0.3
+    from assistant.commands.store import default_schedule_path
+
+    stored = json.loads(default_schedule_path().read_text())["items"]
+    assert [(i["kind"], i["name"], i["duration_s"]) for i in stored] == [("timer", "pasta", 600)]

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..pipeline import (
+    Announced,
     ErrorEvent,
     Event,
     FinalTranscript,
@@ -83,11 +84,14 @@ class _TerminalView:
         elif isinstance(event, TurnFinished):
             print(" [interrupted]" if event.interrupted else "", flush=True)
         elif isinstance(event, TurnMetrics):
-            steps = [("transcript", event.transcript), ("first token", event.first_token),
+            steps = [("transcript", event.transcript), ("command", event.matched),
+                     ("first token", None if event.matched else event.first_token),
                      ("first audio", event.first_audio)]  # fmt: skip
             shown = ", ".join(f"{name} {value:.2f} s" for name, value in steps if value)
             if shown:
                 print(f"  (after you stopped: {shown})", flush=True)
+        elif isinstance(event, Announced) and event.played:
+            print(f"\n[{event.kind}] {event.text}", flush=True)
         elif isinstance(event, StateChanged) and event.state in (State.ASLEEP, State.LISTENING):
             if event.state == State.ASLEEP or self._asleep:
                 print("(asleep)" if event.state == State.ASLEEP else "(listening)", flush=True)
@@ -101,6 +105,7 @@ class _TerminalView:
 def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..audio.echo import make_echo_canceller
     from ..audio.playback import Player
+    from ..commands import CommandHost
     from ..engines import Engines
     from ..pipeline import Conversation, MicrophoneSource
 
@@ -133,6 +138,8 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         chime=_chime(player, engines.voice.sample_rate) if gate and config.wake.chime else None,
     )
     conversation.subscribe(_TerminalView())
+    commands = CommandHost.open()  # timers, the time, sums...: answered without the model
+    commands.attach(conversation, engines.voice.sample_rate)
     if gate is not None:
         words = ", ".join(gate.detector.words)
         print(f"Asleep; say {words} and then your request. Ctrl+C leaves.")
@@ -147,6 +154,7 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         print("\nstopping…")
     finally:
         conversation.stop()
+        commands.close()
         player.close()
         store.close()
     return 0

@@ -43,11 +43,25 @@ def register(sub: Any) -> None:
 
 
 def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
+    from ..commands import CommandHost, local_reply
     from ..engines import Engines
     from ..oneshot import run_turn
+    from ..reply import LocalReply, ReplyHooks
 
     config = apply_model_options(ctx.config, args)
     output = check_output_path(args.output)
+    # Local commands first, as in listen and chat: a timer set here is stored and rings
+    # in the next running assistant (listen, the app, chat).
+    commands = CommandHost.open()
+    answered: list[LocalReply] = []
+
+    def answer(text: str) -> LocalReply | None:
+        reply = local_reply(commands.router, text)
+        if reply is not None:
+            answered.append(reply)
+        return reply
+
+    hooks = ReplyHooks(answer_locally=answer)
     audio = read_audio(args.input)
     engines = Engines.load(config, ctx.store)
     player = None if output else open_player(engines.voice.sample_rate, config.audio.output_device)
@@ -71,6 +85,7 @@ def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
             on_text=text,
             on_chunk=(lambda chunk: player.play(chunk.audio)) if player else None,
             source=args.input,
+            hooks=hooks,
         )
         if not quiet:
             print(flush=True)
@@ -79,9 +94,11 @@ def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
         elif player is not None:
             player.wait()
     finally:
+        commands.close()
         if player is not None:
             player.close()
     timings = {k: v for k, v in vars(result.timings).items() if v is not None}
+    command = {"intent": answered[0].intent, "handler": answered[0].handler} if answered else None
     if quiet:
         json.dump(
             {
@@ -92,6 +109,7 @@ def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
                 if result.reply.audio
                 else 0.0,
                 "timings": timings,
+                "command": command,
             },
             sys.stdout,
         )

@@ -10,6 +10,7 @@ timers and reminders when due through its ``on_announce`` callback.
 from __future__ import annotations
 
 from .context import CommandContext, DesktopSettings
+from .host import CommandHost, ScheduleChanged, local_reply
 from .matcher import CommandMatcher
 from .notes import NotesStore
 from .result import Action, CommandResult, IntentMatch
@@ -20,11 +21,14 @@ __all__ = [
     "Action",
     "Announcement",
     "CommandContext",
+    "CommandHost",
     "CommandMatcher",
     "CommandResult",
     "CommandRouter",
     "DesktopSettings",
     "IntentMatch",
     "NotesStore",
+    "ScheduleChanged",
     "Scheduler",
+    "local_reply",
 ]

@@ -17,9 +17,12 @@ from .matcher import CommandMatcher
 from .result import CommandResult, IntentMatch
 from .spoken import normalize, parse_duration
 
-__all__ = ["CommandRouter"]
+__all__ = ["READ_ONLY", "CommandRouter"]
 
 log = logging.getLogger(__name__)
+
+READ_ONLY = frozenset({"clock", "calc"})
+"""Handler families whose answers change nothing (the time and date, sums, units)."""
 
 
 @dataclass
@@ -55,6 +58,17 @@ class CommandRouter:
             self.context.scheduler.close()
         if self.context.notes is not None:
             self.context.notes.close()
+
+    def acts_on(self, text: str) -> bool:
+        """Whether :meth:`handle` would answer ``text`` with a handler that changes
+        something (starts a timer, takes a note, stops the voice...): such a command must
+        not run for a speculation that may be dropped. Answers that only read (the time,
+        a sum) may: they are ready, even spoken, before the user has surely finished.
+        Matching only: no handler runs. An open question acts on every transcript."""
+        if self._pending is not None:
+            return True
+        match = self.matcher.match(text)
+        return match is not None and HANDLERS[match.intent][0] not in READ_ONLY
 
     def handle(self, text: str, context: CommandContext | None = None) -> CommandResult | None:
         """The answer to ``text`` if it is a command, else ``None``."""

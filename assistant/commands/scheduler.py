@@ -70,6 +70,9 @@ class Scheduler:
     ) -> None:
         self.store = ScheduleStore(path)
         self.on_announce = on_announce
+        self.on_change: Callable[[], None] | None = None
+        """Called (on the changing thread, lock held: keep it quick, take no other lock)
+        after an item was added, changed, rang or removed: a view refreshes its list."""
         self.repeat_s = repeat_s
         self.max_repeats = max_repeats
         self._clock = clock
@@ -204,6 +207,14 @@ class Scheduler:
         """Save and wake the thread (its next due moment may have moved). Lock held."""
         self.store.save(self._items)
         self._cond.notify_all()
+        self._notify()
+
+    def _notify(self) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change()
+            except Exception:
+                log.exception("the schedule's change listener failed")
 
     def _next_wake(self, now: float) -> float | None:
         moments = [i.due_at for i in self._items if i.state == "running" and i.due_at is not None]
@@ -252,6 +263,7 @@ class Scheduler:
                 out.append(Announcement(copy.copy(item), _text(item), repeat, late))
         if changed:
             self.store.save(self._items)
+            self._notify()
         return out
 
     def _announce(self, announcement: Announcement) -> None:

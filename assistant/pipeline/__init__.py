@@ -2,7 +2,9 @@
 
 from .conversation import MODES, Conversation
 from .events import (
+    Announced,
     AudioLevel,
+    CommandHandled,
     ErrorEvent,
     Event,
     FinalTranscript,
@@ -18,8 +20,10 @@ from .sources import AudioSource, MicrophoneSource, ScriptedSource, Utterance
 
 __all__ = [
     "MODES",
+    "Announced",
     "AudioLevel",
     "AudioSource",
+    "CommandHandled",
     "Conversation",
     "ErrorEvent",
     "Event",

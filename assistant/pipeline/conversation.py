@@ -35,18 +35,21 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+import numpy as np
+
 from ..asr import Transcriber
 from ..audio.echo import EchoCanceller
 from ..audio.playback import Player
 from ..config import Config
 from ..llm import ChatModel, Message
-from ..reply import ReplyHooks
+from ..reply import LocalReply, ReplyHooks
 from ..tts import Voice
 from ..vad import Endpointer, Vad, VadOptions
 from ..wake.gate import WakeGate
 from .capture import CaptureStage
 from .emitter import Emitter
 from .events import Event, State
+from .messages import Announce
 from .partials import PartialsStage
 from .sources import AudioSource
 from .speaker import Speaker
@@ -69,6 +72,10 @@ STOP_GRACE = 1.0
 noticed the cut yet (it normally has within milliseconds)."""
 
 _BUSY = (State.THINKING, State.SPEAKING)
+
+VOLUME_STEP = 1.4
+""""Louder" multiplies the voice's gain by this, "quieter" divides it."""
+MIN_VOLUME, MAX_VOLUME = 0.1, 2.0
 
 
 def _end_pause(
@@ -136,6 +143,7 @@ class Conversation:
         self._wake = wake
         self._config = config
         self._player = player
+        self._voice = voice
         self._lock = threading.Lock()  # start/stop
         self._running = False
         self._emitter = Emitter()
@@ -161,6 +169,7 @@ class Conversation:
             conversation_id=conversation_id,
             hooks=hooks,
         )
+        self._worker.on_command = self.carry_out
         self._capture = CaptureStage(
             source_factory=source,
             endpointer=Endpointer(vad, VadOptions.from_config(config.vad)),
@@ -225,6 +234,11 @@ class Conversation:
     def subscribe(self, listener: Callable[[Event], None]) -> None:
         """Call ``listener`` with every event (from worker threads: keep it quick)."""
         self._emitter.subscribe(listener)
+
+    def emit(self, event: Event) -> None:
+        """Report ``event`` to the listeners as if the pipeline had (a feature's own
+        events: the schedule of timers changed)."""
+        self._emitter.emit(event)
 
     def start(self) -> None:
         """Open the source and start listening."""
@@ -298,6 +312,58 @@ class Conversation:
         timer = threading.Timer(STOP_GRACE, self._listen_if_still, args=(cut,))
         timer.daemon = True
         timer.start()
+
+    def announce(
+        self,
+        text: str,
+        *,
+        kind: str = "",
+        repeat: int = 0,
+        sound: np.ndarray | None = None,
+        wanted: Callable[[], bool] | None = None,
+    ) -> None:
+        """Say ``text`` on the assistant's own initiative (a timer rang), after ``sound``
+        (samples at the voice's rate): once the turns before it are answered and the user
+        is not speaking; dropped if ``wanted()`` is False by then. A barge-in or Stop cuts
+        it like a reply. Reported as :class:`~assistant.pipeline.events.Announced`."""
+        turn = Turn(0, time.monotonic(), text=text)
+        self._worker.announce(Announce(turn, text, kind, repeat, sound, wanted or (lambda: True)))
+
+    @property
+    def volume(self) -> float:
+        """The gain on the assistant's voice (1.0 as synthesized)."""
+        return self._speaker.volume
+
+    @property
+    def muted(self) -> bool:
+        return self._speaker.muted
+
+    def carry_out(self, reply: LocalReply) -> None:
+        """Do what a local command asks of the assistant itself (after its answer was
+        said): stop, louder/quieter, mute/unmute, speak slower/faster, new conversation."""
+        for action in reply.actions:
+            kind, value = getattr(action, "kind", ""), float(getattr(action, "value", 0.0))
+            if kind == "stop":
+                self._cut()
+            elif kind == "volume":
+                step = VOLUME_STEP if value > 0 else 1 / VOLUME_STEP
+                self._speaker.volume = min(MAX_VOLUME, max(MIN_VOLUME, self._speaker.volume * step))
+                self._speaker.muted = False
+            elif kind == "mute":
+                self._speaker.muted = True
+            elif kind == "unmute":
+                self._speaker.muted = False
+            elif kind == "rate" and value > 0:
+                rate = getattr(self._voice, "speaking_rate", None)
+                if rate is not None:
+                    try:
+                        self._voice.speaking_rate = min(2.0, max(0.5, rate * value))  # type: ignore[attr-defined]
+                    except (AttributeError, ValueError) as exc:
+                        log.warning("cannot change the speaking rate: %s", exc)
+            elif kind == "new_conversation":
+                self._worker.forget()
+            else:
+                log.warning("unknown command action %r", kind)
 
     def new_conversation(self) -> None:
         """Forget the history (a stored conversation is closed; the next turn opens a

@@ -7,7 +7,9 @@ import time
 from dataclasses import dataclass, field
 
 __all__ = [
+    "Announced",
     "AudioLevel",
+    "CommandHandled",
     "ErrorEvent",
     "Event",
     "FinalTranscript",
@@ -107,13 +109,15 @@ class TurnMetrics(Event):
     transcript: float | None = None
     """Final transcript ready."""
     first_token: float | None = None
-    """First reply token."""
+    """First reply token (for a local command: its answer)."""
     first_sentence: float | None = None
     """First complete sentence."""
     first_audio: float | None = None
     """First reply sample reaching the output: the voice-to-voice latency."""
     end: float | None = None
     """Reply finished playing (or was cut)."""
+    matched: float | None = None
+    """A local command recognised (the language model was not asked)."""
 
 
 @dataclass(frozen=True)
@@ -141,3 +145,32 @@ class ErrorEvent(Event):
     """What to do about it."""
     source: str = ""
     """Which part failed: ``input``, ``output``, ``asr``, ``llm``, ``tts``."""
+
+
+@dataclass(frozen=True)
+class CommandHandled(Event):
+    """A turn was answered by a local command, not by the language model (emitted
+    before its :class:`TurnFinished`)."""
+
+    turn: int
+    intent: str
+    """What was recognised, e.g. ``HassStartTimer``."""
+    handler: str
+    """The handler family: timers, clock, reminders, calc, notes, control, desktop."""
+    text: str
+    """The answer."""
+    match_ms: float = 0.0
+    handle_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class Announced(Event):
+    """The assistant spoke on its own: a timer rang, a reminder or an alarm is due."""
+
+    text: str
+    kind: str = ""
+    """``timer``, ``alarm`` or ``reminder``."""
+    repeat: int = 0
+    """0 the first time, then each repetition until acknowledged."""
+    played: bool = True
+    """False when it was dropped before playing (acknowledged meanwhile, or stopped)."""

@@ -6,13 +6,22 @@ reads it (no sentinel values).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from .turns import Turn
 
-__all__ = ["EndOfReply", "PartialRequest", "Sentence", "SpeakerMessage", "Stop", "TurnMessage"]
+__all__ = [
+    "Announce",
+    "EndOfReply",
+    "PartialRequest",
+    "Sentence",
+    "SpeakerMessage",
+    "Stop",
+    "TurnMessage",
+]
 
 
 @dataclass(frozen=True)
@@ -42,9 +51,24 @@ class EndOfReply:
     turn: Turn
 
 
-TurnMessage = Turn | Stop
+@dataclass(frozen=True)
+class Announce:
+    """Facade -> turn worker: say ``text`` on the assistant's own initiative (a timer
+    rang), after ``sound``, between user turns."""
+
+    turn: Turn
+    text: str
+    kind: str
+    repeat: int
+    sound: np.ndarray | None
+    """Samples at the voice's rate, played before the words (the chime), or None."""
+    wanted: Callable[[], bool]
+    """Still to be said? (False once acknowledged: a queued repetition is dropped.)"""
+
+
+TurnMessage = Turn | Announce | Stop
 """What the turn worker's queue carries: an utterance or typed text to answer (confirmed,
-or speculative until the capture stage resolves it), or the stop."""
+or speculative until the capture stage resolves it), an announcement, or the stop."""
 
 SpeakerMessage = Sentence | EndOfReply | Stop
 """What the speaker's queue carries."""

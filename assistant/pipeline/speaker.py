@@ -9,6 +9,7 @@ the turn is cancelled, and the watchdog reports one that stops making progress.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -60,6 +61,9 @@ class Speaker:
         self._thread: threading.Thread | None = None
         self._reference_resampler: Any = None  # soxr.ResampleStream, made on first use
         self._handled = 0
+        self.volume = 1.0
+        """Gain on everything played (the user's "louder"/"quieter"); 0 while muted."""
+        self.muted = False
         player.on_started = self._on_audio_started
         player.on_finished = self._on_audio_finished
         if echo is not None:
@@ -70,6 +74,16 @@ class Speaker:
     def say(self, turn: Turn, text: str) -> None:
         """Queue a piece of ``turn``'s reply."""
         self._queue.put(Sentence(turn, text))
+
+    def sound(self, turn: Turn, samples: np.ndarray) -> None:
+        """Play ``samples`` (at the voice's rate) now, before ``turn``'s words (a chime)."""
+        from ..audio import Audio
+
+        self._player.play(Audio(self._gain(samples), self._voice.sample_rate), tag=(turn, None))
+
+    def _gain(self, samples: np.ndarray) -> np.ndarray:
+        gain = 0.0 if self.muted else self.volume
+        return samples if gain == 1.0 else (samples * gain).astype(np.float32)
 
     def end(self, turn: Turn) -> None:
         """``turn``'s reply has no more pieces: set its ``playback_done`` once played."""
@@ -162,7 +176,10 @@ class Speaker:
                 return
             last = i == len(chunks) - 1
             try:
-                self._player.play(chunk.audio, tag=(turn, text if last else None))
+                audio = chunk.audio
+                if self.muted or self.volume != 1.0:
+                    audio = dataclasses.replace(audio, samples=self._gain(audio.samples))
+                self._player.play(audio, tag=(turn, text if last else None))
             except AudioDeviceError as exc:
                 self._emitter.error(exc, "output")
                 turn.cancel()
@@ -194,5 +211,3 @@ class Speaker:
         resampled = self._reference_resampler.resample_chunk(block)
         if len(resampled) and self._echo is not None:
             self._echo.add_reference(resampled)
-
-

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
@@ -21,17 +22,35 @@ from ..config import Config
 from ..errors import AssistantError, EngineError
 from ..llm import ChatModel, Message
 from ..memtrim import release_free_memory
-from ..reply import Delta, ReplyHooks, build_messages, generation_options, stream_reply
+from ..reply import (
+    Delta,
+    LocalReply,
+    ReplyHooks,
+    build_messages,
+    generation_options,
+    stream_reply,
+)
 from .emitter import Emitter
-from .events import FinalTranscript, ReplyToken, State, TurnFinished, TurnMetrics
-from .messages import Stop, TurnMessage
+from .events import (
+    Announced,
+    CommandHandled,
+    FinalTranscript,
+    ReplyToken,
+    State,
+    TurnFinished,
+    TurnMetrics,
+)
+from .messages import Announce, Stop, TurnMessage
 from .speaker import Speaker
 from .turns import Turn, TurnRegistry
 from .watchdog import Watchdog
 
-__all__ = ["TurnStore", "TurnWorker"]
+__all__ = ["ANNOUNCE_WAIT_S", "TurnStore", "TurnWorker"]
 
 log = logging.getLogger(__name__)
+
+ANNOUNCE_WAIT_S = 10.0
+"""Longest an announcement waits for the user to finish speaking before it is said."""
 
 
 class TurnStore(Protocol):
@@ -98,6 +117,8 @@ class TurnWorker:
         self._memory = memory
         self.conversation_id = conversation_id
         self.hooks = hooks or ReplyHooks()
+        self.on_command: Callable[[LocalReply], None] | None = None
+        """Carries out a local command's actions (set by the facade), after its turn."""
         self._queue: queue.Queue[TurnMessage] = queue.Queue()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -120,6 +141,11 @@ class TurnWorker:
         if confirmed:
             self._emitter.confirm(turn)
         self._queue.put(turn)
+
+    def announce(self, message: Announce) -> None:
+        """Queue an announcement: it is said once the turns queued before it are done."""
+        self._registry.number(message.turn)
+        self._queue.put(message)
 
     def start(self) -> None:
         self._stopping.clear()
@@ -149,6 +175,15 @@ class TurnWorker:
             turn = self._queue.get()
             if isinstance(turn, Stop) or self._stopping.is_set():
                 return
+            if isinstance(turn, Announce):
+                self._registry.begin(turn.turn)
+                try:
+                    self._announce(turn)
+                except Exception as exc:
+                    self._emitter.error(exc, "tts")
+                finally:
+                    self._registry.end(turn.turn)
+                continue
             self._registry.begin(turn)
             try:
                 self._run_turn(turn)
@@ -192,10 +227,16 @@ class TurnWorker:
         if turn.is_cancelled:
             return
         turn.mark("transcript")
+        # A command that changes something (starts a timer) never runs for a speculation
+        # that may be dropped: it waits for the end of the utterance (matching is instant).
+        acting = not turn.is_confirmed and self.hooks.acts_on and self.hooks.acts_on(turn.text)
+        if acting and not turn.wait_confirmed():
+            return
         self._emitter.turn_event(turn, FinalTranscript(turn.text, turn.number))
         messages = build_messages(
             self._config.llm.system_prompt, self.history, turn.text, hooks=self.hooks
         )
+        local: list[LocalReply] = []
         try:
             for part in stream_reply(
                 self._chat,
@@ -205,6 +246,7 @@ class TurnWorker:
                 mark=turn.mark,
                 hooks=self.hooks,
                 next_delta=self._next_delta,
+                on_local=local.append,
             ):
                 if isinstance(part, Delta):
                     turn.written.append(part.text)
@@ -218,9 +260,39 @@ class TurnWorker:
             "turn", f"turn {turn.number}'s reply to be spoken", "tts", self._speaker.progress
         ):
             turn.playback_done.wait()  # the speaker always sets it; so does stop()
-        self._finish(turn)
+        self._finish(turn, local[0] if local else None)
+        if local and turn.is_confirmed and self.on_command is not None:
+            self.on_command(local[0])
 
-    def _finish(self, turn: Turn) -> None:
+    def _announce(self, message: Announce) -> None:
+        """Say an announcement: not over the user (it waits while they speak), after the
+        chime; a barge-in or Stop cuts it like a reply."""
+        turn = message.turn
+        deadline = time.monotonic() + ANNOUNCE_WAIT_S
+        while self._emitter.state == State.HEARING and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if turn.is_cancelled or not message.wanted():
+            self._emitter.emit(Announced(message.text, message.kind, message.repeat, False))
+            return
+        turn.confirm()
+        self._emitter.emit(Announced(message.text, message.kind, message.repeat))
+        before = self._emitter.state  # asleep (wake mode): asleep again afterwards
+        self._emitter.set_state(
+            State.SPEAKING, only_from=(State.LISTENING, State.IDLE, State.ASLEEP)
+        )
+        if message.sound is not None:
+            self._speaker.sound(turn, message.sound)
+        self._speaker.say(turn, message.text)
+        self._speaker.end(turn)
+        with self._watchdog.waiting(
+            "turn", "an announcement to be spoken", "tts", self._speaker.progress
+        ):
+            turn.playback_done.wait()
+        if self._queue.empty():
+            after = State.ASLEEP if before == State.ASLEEP else State.LISTENING
+            self._emitter.set_state(after, only_from=(State.SPEAKING,))
+
+    def _finish(self, turn: Turn, local: LocalReply | None = None) -> None:
         if not turn.is_confirmed:
             log.debug("speculative turn %d dropped: the user went on talking", turn.number)
             return
@@ -234,6 +306,13 @@ class TurnWorker:
         metrics: dict[str, float | None] = {
             k: round(t - turn.speech_end, 4) for k, t in turn.times.items()
         }
+        if local is not None:
+            self._emitter.emit(
+                CommandHandled(
+                    turn.number, local.intent, local.handler, local.text,
+                    local.match_ms, local.handle_ms,
+                )
+            )  # fmt: skip
         if self._memory is not None:
             try:
                 if self.conversation_id is None:
@@ -254,5 +333,6 @@ class TurnWorker:
                 first_sentence=metrics.get("first_sentence"),
                 first_audio=metrics.get("first_audio"),
                 end=metrics.get("end"),
+                matched=metrics.get("matched"),
             )
         )

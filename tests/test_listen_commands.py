@@ -1,0 +1,72 @@
+"""Spoken commands through ``assistant listen`` on real PulseAudio virtual devices and the
+real models: answered without the language model, a timer that rings through the
+pipeline (chime and words on the speakers) and is stopped by voice. Run under
+``flock /tmp/pulse.lock`` with the other tests that play into the virtual microphone."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from test_listen import _wait_for
+from test_playback import speakers_recorded
+
+from assistant.asr import WhisperTranscriber
+from assistant.audio import read_audio
+from assistant.config import data_dir
+
+
+@pytest.mark.slow
+def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, speak, whisper_dir):
+    """(On failure the assistant's log is printed: pytest shows captured stdout.)"""
+    speaker, microphone_feed = private_audio
+    config = tmp_path / "config.toml"
+    config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 40\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "assistant", "-v", "--config", str(config), "listen", "--new",
+         "--echo", "off"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+    def say(text: str) -> None:
+        subprocess.run(["paplay", f"--device={microphone_feed}", str(speak(text))], check=True)
+
+    lines: list[str] = []
+    try:
+        _wait_for(proc, lines, "Listening", timeout=60)
+        time.sleep(1.0)
+        say("What time is it?")
+        _wait_for(proc, lines, "after you stopped", timeout=60)
+        with speakers_recorded(speaker, tmp_path / "speakers.wav"):
+            say("Set a timer for three seconds.")
+            _wait_for(proc, lines, "[timer]", timeout=30)
+            time.sleep(6.0)  # the chime and the words play (slowly on a loaded machine)
+        say("Stop.")
+        _wait_for(proc, lines, "you: Stop", timeout=30)
+        _wait_for(proc, lines, "after you stopped", timeout=30)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            code, errors = proc.wait(timeout=15), proc.stderr.read()
+            print(errors)  # shown when the test fails
+        finally:
+            proc.kill()
+    assert code == 0, errors
+    text = "".join(lines)
+    answer = text.split("you: What time is it?", 1)[1]
+    assert "assistant: It's" in answer and "(after you stopped: transcript" in answer, text
+    metrics = next(line for line in answer.splitlines() if "after you stopped" in line)
+    assert "command " in metrics and "first token" not in metrics, text  # not generated
+    assert "Your timer for 3 seconds is done." in text, text
+    heard = WhisperTranscriber(whisper_dir, device="cpu").transcribe(
+        read_audio(tmp_path / "speakers.wav")
+    )
+    assert "timer" in heard.text.lower() and "done" in heard.text.lower(), heard.text
+    # Stopped by voice: nothing rings or waits any more (it would ring again in 20 s).
+    schedule = data_dir() / "schedule.json"
+    stored = json.loads(schedule.read_text()) if schedule.exists() else {"items": []}
+    assert not stored.get("items"), stored
