@@ -80,6 +80,21 @@ def test_models_are_listed(client, engines: ServeEngines) -> None:
     assert engines.chat_id in ids and engines.asr_id in ids and "tts-1" in ids
 
 
+def test_embeddings_match_the_document_index_embedder(client, engines: ServeEngines) -> None:
+    import numpy as np
+
+    from assistant.knowledge import default_embedder
+
+    texts = ["How do I descale the kettle?", "The boiler needs a yearly service."]
+    answer = client.embeddings.create(model="all-minilm-l6-v2", input=texts)
+    got = np.array([item.embedding for item in answer.data], dtype=np.float32)
+    want = default_embedder(engines.store).embed(texts)  # type: ignore[arg-type]
+    assert got.shape == (2, 384) and answer.model == "all-minilm-l6-v2"
+    assert np.allclose(got, want, atol=1e-6)
+    assert answer.usage.prompt_tokens > len(" ".join(texts).split())
+    assert "all-minilm-l6-v2" in [m.id for m in client.models.list().data]
+
+
 def test_chat_whole_and_streamed_match_in_process(client, engines: ServeEngines) -> None:
     expected = complete(engines.chat, QUESTION, GREEDY)
     whole = client.chat.completions.create(
@@ -331,8 +346,16 @@ def test_bad_requests_get_openai_errors(
         ),
         (
             _post("/v1/embeddings", json.dumps({"model": "x", "input": "hi"}).encode()),
-            501,
-            "embeddings_unavailable",
+            404,
+            "model_not_found",
+        ),
+        (
+            _post(
+                "/v1/embeddings",
+                json.dumps({"model": "all-minilm-l6-v2", "input": ["a"] * 300}).encode(),
+            ),
+            400,
+            "too_many_inputs",
         ),
         (_post("/v1/nothing", b"{}"), 404, "not_found"),
         (

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import Config
 from .queueing import Slots
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from ..store import ModelStore
     from ..tts import Voice
 
-__all__ = ["Embedder", "ServeEngines"]
+__all__ = ["Embedder", "IndexEmbedder", "ServeEngines"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,50 @@ class Embedder(Protocol):
     def embed(self, texts: list[str]) -> list[list[float]]:
         """One vector per text."""
         ...
+
+
+class IndexEmbedder:
+    """The document index's sentence embedder (the catalog's ``embed`` model) behind the
+    :class:`Embedder` seam: loaded on the first request, then shared."""
+
+    def __init__(self, store: ModelStore, model_id: str) -> None:
+        self.name = model_id
+        self._store = store
+        self._lock = threading.Lock()
+        self._model: Any = None
+
+    def _loaded(self) -> Any:
+        with self._lock:
+            if self._model is None:
+                from ..knowledge import default_embedder
+
+                self._model = default_embedder(self._store, self.name)
+            return self._model
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        vectors = self._loaded().embed(texts)
+        return [[float(x) for x in row] for row in vectors]
+
+    def token_count(self, texts: list[str]) -> int:
+        """Tokens the model read (its tokenizer, truncation included)."""
+        model = self._loaded()
+        return sum(int(model.token_count(t)) for t in texts)
+
+    @classmethod
+    def installed(cls, store: ModelStore | None) -> IndexEmbedder | None:
+        """The default ``embed`` model when it is installed, else None (the endpoint then
+        answers 501)."""
+        if store is None:
+            return None
+        from ..errors import AssistantError
+
+        try:
+            model_id = store.catalog.default_for("embed").id
+            store.resolve("embed", model_id)
+        except AssistantError as exc:
+            log.info("no embedding model for /v1/embeddings: %s", exc)
+            return None
+        return cls(store, model_id)
 
 
 @dataclass
@@ -71,6 +115,7 @@ class ServeEngines:
             chat_id=config.llm.model,
             transcriber=transcriber,
             asr_id=config.asr.model,
+            embedder=IndexEmbedder.installed(store),
         )
         engines.configure_slots()
         engines.voice(config.tts.voice)

@@ -39,6 +39,10 @@ async def health(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
 
+_MAX_EMBED_INPUTS = 256
+"""Texts one embeddings request may hold (the body size limit applies too)."""
+
+
 async def embeddings(request: Request) -> Response:
     engines: ServeEngines = request.app.state.engines
     data = await json_body(request)
@@ -65,8 +69,15 @@ async def embeddings(request: Request) -> Response:
         raise ApiError(
             400, "'input' must be a string or a non-empty list of strings", "invalid_type", "input"
         )
+    if len(texts) > _MAX_EMBED_INPUTS:
+        raise ApiError(
+            400, f"'input' holds {len(texts)} texts; at most {_MAX_EMBED_INPUTS} a request",
+            "too_many_inputs", "input",
+        )  # fmt: skip
     loop = asyncio.get_running_loop()
     vectors = await loop.run_in_executor(None, embedder.embed, texts)
+    count = getattr(embedder, "token_count", None)
+    tokens = await loop.run_in_executor(None, count, texts) if count else 0
     return JSONResponse(
         {
             "object": "list",
@@ -74,6 +85,6 @@ async def embeddings(request: Request) -> Response:
             "data": [
                 {"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)
             ],
-            "usage": {"prompt_tokens": 0, "total_tokens": 0},
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
     )
