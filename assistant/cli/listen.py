@@ -13,6 +13,7 @@ from ..pipeline import (
     Event,
     FinalTranscript,
     PartialTranscript,
+    ReplySources,
     ReplyToken,
     TurnFinished,
     TurnMetrics,
@@ -66,6 +67,9 @@ class _TerminalView:
             self._partial = False
         if isinstance(event, FinalTranscript):
             print(f"you: {event.text}\nassistant: ", end="", flush=True)
+        elif isinstance(event, ReplySources):
+            names = ", ".join(dict.fromkeys(s.name for s in event.sources))
+            print(f"(from your documents: {names})\nassistant: ", end="", flush=True)
         elif isinstance(event, ReplyToken):
             print(event.text, end="", flush=True)
         elif isinstance(event, TurnFinished):
@@ -86,6 +90,7 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..audio.echo import make_echo_canceller
     from ..audio.playback import Player
     from ..engines import Engines
+    from ..knowledge import document_hooks, open_if_indexed
     from ..pipeline import Conversation, MicrophoneSource
 
     config = apply_model_options(ctx.config, args)
@@ -97,6 +102,7 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         echo = make_echo_canceller(echo_mode, delay_ms=config.audio.echo_delay_ms)
     store = open_history()
     conversation_id, history = pick_conversation(store, config, new=args.new)
+    knowledge = open_if_indexed(ctx.store)  # loaded once; searched on the turn thread
     conversation = Conversation.from_engines(
         engines,
         config=config,
@@ -106,6 +112,7 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         memory=store,
         conversation_id=conversation_id,
         echo=echo,
+        hooks=document_hooks(knowledge),
     )
     conversation.subscribe(_TerminalView())
     print("Listening; speak when you like, speak over a reply to interrupt it. Ctrl+C leaves.")
@@ -119,6 +126,8 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         conversation.stop()
         player.close()
         store.close()
+        if knowledge is not None:
+            knowledge.close()
     return 0
 
 

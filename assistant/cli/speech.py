@@ -44,12 +44,14 @@ def register(sub: Any) -> None:
 
 def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..engines import Engines
+    from ..knowledge import document_hooks, open_if_indexed
     from ..oneshot import run_turn
 
     config = apply_model_options(ctx.config, args)
     output = check_output_path(args.output)
     audio = read_audio(args.input)
     engines = Engines.load(config, ctx.store)
+    knowledge = open_if_indexed(ctx.store)  # None unless `assistant docs add` was used
     player = None if output else open_player(engines.voice.sample_rate, config.audio.output_device)
     quiet = args.json
 
@@ -71,6 +73,7 @@ def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
             on_text=text,
             on_chunk=(lambda chunk: player.play(chunk.audio)) if player else None,
             source=args.input,
+            hooks=document_hooks(knowledge),
         )
         if not quiet:
             print(flush=True)
@@ -81,6 +84,8 @@ def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
     finally:
         if player is not None:
             player.close()
+        if knowledge is not None:
+            knowledge.close()
     timings = {k: v for k, v in vars(result.timings).items() if v is not None}
     if quiet:
         json.dump(

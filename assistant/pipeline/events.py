@@ -6,12 +6,15 @@ import enum
 import time
 from dataclasses import dataclass, field
 
+from ..reply import Source
+
 __all__ = [
     "AudioLevel",
     "ErrorEvent",
     "Event",
     "FinalTranscript",
     "PartialTranscript",
+    "ReplySources",
     "ReplyToken",
     "SentenceSpoken",
     "State",
@@ -85,6 +88,15 @@ class ReplyToken(Event):
     """A piece of the reply as the language model writes it."""
 
     text: str
+    turn: int
+
+
+@dataclass(frozen=True)
+class ReplySources(Event):
+    """The passages of the user's documents this turn's reply is given (before its
+    first token): ``sources`` are :class:`assistant.reply.Source`."""
+
+    sources: tuple[Source, ...]
     turn: int
 
 

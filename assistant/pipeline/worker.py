@@ -21,9 +21,23 @@ from ..config import Config
 from ..errors import AssistantError, EngineError
 from ..llm import ChatModel, Message
 from ..memtrim import release_free_memory
-from ..reply import Delta, ReplyHooks, build_messages, generation_options, stream_reply
+from ..reply import (
+    Delta,
+    ReplyHooks,
+    build_messages,
+    gather_context,
+    generation_options,
+    stream_reply,
+)
 from .emitter import Emitter
-from .events import FinalTranscript, ReplyToken, State, TurnFinished, TurnMetrics
+from .events import (
+    FinalTranscript,
+    ReplySources,
+    ReplyToken,
+    State,
+    TurnFinished,
+    TurnMetrics,
+)
 from .messages import Stop, TurnMessage
 from .speaker import Speaker
 from .turns import Turn, TurnRegistry
@@ -193,8 +207,12 @@ class TurnWorker:
             return
         turn.mark("transcript")
         self._emitter.turn_event(turn, FinalTranscript(turn.text, turn.number))
+        context = gather_context(self.hooks, turn.text)  # on this thread: capture goes on
+        turn.mark("context")
+        if context is not None and context.sources:
+            self._emitter.turn_event(turn, ReplySources(context.sources, turn.number))
         messages = build_messages(
-            self._config.llm.system_prompt, self.history, turn.text, hooks=self.hooks
+            self._config.llm.system_prompt, self.history, turn.text, context=context
         )
         try:
             for part in stream_reply(
@@ -205,6 +223,7 @@ class TurnWorker:
                 mark=turn.mark,
                 hooks=self.hooks,
                 next_delta=self._next_delta,
+                context=context,
             ):
                 if isinstance(part, Delta):
                     turn.written.append(part.text)
