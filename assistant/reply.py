@@ -9,7 +9,7 @@
    sentence chunker (the first piece may end at a clause, so the voice starts early),
    with the timing marks (``first_token``, ``first_sentence``) on the way.
 
-Seams for what comes next (no feature behind them yet):
+Seams where features plug in:
 
 - :attr:`ReplyHooks.answer_locally` runs before the language model: a local command
   matcher returns the reply text for a transcript it recognises ("stop the timer"), and
