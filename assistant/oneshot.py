@@ -23,8 +23,10 @@ from .errors import NoSpeechError
 from .llm import ChatModel, GenerationOptions, Message
 from .reply import (
     Delta,
+    ReplyContext,
     ReplyHooks,
     build_messages,
+    gather_context,
     generation_options,
     speakable_piece,
     stream_reply,
@@ -120,13 +122,14 @@ def speak_reply(
     on_text: Callable[[str], None] | None = None,
     cancel: threading.Event | None = None,
     hooks: ReplyHooks | None = None,
+    context: ReplyContext | None = None,
 ) -> Reply:
     """Stream the model's reply into the voice, sentence by sentence (the reply path of
     :mod:`assistant.reply`).
 
     ``on_text`` gets each text delta, ``on_chunk`` each piece of audio as soon as it
     exists (a player can start while the model is still writing). Without a voice
-    the reply is only text.
+    the reply is only text. ``context``'s closing (the source) ends the reply.
     """
     parts: list[str] = []
     spoken: list[str] = []
@@ -151,7 +154,9 @@ def speak_reply(
             if on_chunk is not None:
                 on_chunk(chunk)
 
-    for part in stream_reply(chat, messages, options, cancel=cancel, mark=mark, hooks=hooks):
+    for part in stream_reply(
+        chat, messages, options, cancel=cancel, mark=mark, hooks=hooks, context=context
+    ):
         if isinstance(part, Delta):
             parts.append(part.text)
             if on_text is not None:
@@ -178,14 +183,16 @@ def run_turn(
     source: str = "the recording",
     hooks: ReplyHooks | None = None,
 ) -> TurnResult:
-    """Hear ``audio``, think (local commands first, through ``hooks``), and answer aloud."""
+    """Hear ``audio``, think (local commands first, through ``hooks``), and answer aloud
+    (from the user's documents, when ``hooks.context_for`` finds passages)."""
     timings = TurnTimings()
     heard = hear(
         audio, engines.vad, engines.transcriber, VadOptions.from_config(config.vad), timings, source
     )
     if on_heard is not None:
         on_heard(heard)
-    messages = build_messages(config.llm.system_prompt, history, heard.text, hooks=hooks)
+    context = gather_context(hooks, heard.text)
+    messages = build_messages(config.llm.system_prompt, history, heard.text, context=context)
     reply = speak_reply(
         engines.chat,
         engines.voice,
@@ -195,5 +202,6 @@ def run_turn(
         on_chunk=on_chunk,
         on_text=on_text,
         hooks=hooks,
+        context=context,
     )
     return TurnResult(heard, reply, timings)

@@ -9,7 +9,7 @@
    sentence chunker (the first piece may end at a clause, so the voice starts early),
    with the timing marks (``first_token``, ``first_sentence``) on the way.
 
-Seams for what comes next (no feature behind them yet):
+Seams where features plug in:
 
 - :attr:`ReplyHooks.answer_locally` runs before the language model: the local command
   router (assistant.commands) returns the reply for a transcript it recognises ("stop
@@ -19,9 +19,11 @@ Seams for what comes next (no feature behind them yet):
   whether it would answer by changing something (the live pipeline runs such a command
   only once the user has surely finished, never for a speculation that may be dropped;
   the time or a sum are answered, and spoken, early like a model's reply).
-- :attr:`ReplyHooks.context_for` adds passages (retrieved from the user's documents) to
-  the messages: they go into a system message after the prompt, so the history that
-  :func:`fit_to_context` trims stays well-formed.
+- :attr:`ReplyHooks.context_for` finds passages (retrieved from the user's documents)
+  for a transcript: a :class:`ReplyContext` whose note goes into the system message
+  (after the prompt, so the history that :func:`fit_to_context` trims stays
+  well-formed), whose sources a front end shows, and whose closing ("From
+  boiler-manual.pdf.") :func:`stream_reply` says after the model's reply.
 """
 
 from __future__ import annotations
@@ -41,9 +43,12 @@ __all__ = [
     "Delta",
     "LocalReply",
     "Piece",
+    "ReplyContext",
     "ReplyHooks",
     "ReplyPart",
+    "Source",
     "build_messages",
+    "gather_context",
     "generation_options",
     "speakable_piece",
     "stream_reply",
@@ -91,6 +96,29 @@ class LocalReply:
     """The reply asks something (an ambiguous request); the next transcript may answer."""
 
 
+@dataclass(frozen=True)
+class Source:
+    """A passage the reply was given, as a front end shows it (and opens its file)."""
+
+    name: str
+    """The file name, as said aloud ("boiler-manual.pdf")."""
+    path: str
+    """The file's absolute path."""
+    heading: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """What a transcript's reply is given besides the conversation."""
+
+    note: str
+    """Text for the model (the passages with their file names), after the system prompt."""
+    sources: tuple[Source, ...] = ()
+    closing: str = ""
+    """Said after the model's reply (the source: "From boiler-manual.pdf."); may be empty."""
+
+
 @dataclass
 class ReplyHooks:
     """Where features plug in around the language model (all optional)."""
@@ -100,8 +128,16 @@ class ReplyHooks:
     acts_on: Callable[[str], bool] | None = None
     """Whether ``answer_locally`` would answer this transcript by changing something (a
     timer started): not to be done for a speculation (cheap to ask, changes nothing)."""
-    context_for: Callable[[str], Sequence[str]] | None = None
-    """Passages to give the model with this transcript (retrieved documents)."""
+    context_for: Callable[[str], ReplyContext | None] | None = None
+    """Passages to give the model with this transcript (retrieved documents), or None."""
+
+
+def gather_context(hooks: ReplyHooks | None, user_text: str) -> ReplyContext | None:
+    """``hooks.context_for(user_text)``; ``None`` without the hook, or when it finds
+    nothing. (A reply a local command gives ignores it: no closing is said.)"""
+    if hooks is None or hooks.context_for is None:
+        return None
+    return hooks.context_for(user_text)
 
 
 def generation_options(config: Config) -> GenerationOptions:
@@ -121,16 +157,14 @@ def build_messages(
     user_text: str,
     *,
     hooks: ReplyHooks | None = None,
+    context: ReplyContext | None = None,
 ) -> list[Message]:
-    """The messages for one reply: the system prompt, context passages (from
-    ``hooks.context_for``, if any), the history so far and the user's message."""
-    context = hooks.context_for(user_text) if hooks and hooks.context_for else ()
-    messages = [Message("system", system_prompt)]
-    if context:
-        passages = "\n\n".join(context)
-        messages[0] = Message("system", f"{system_prompt}\n\nUse these notes if they help:\n"
-                                        f"{passages}")  # fmt: skip
-    return [*messages, *history, Message("user", user_text)]
+    """The messages for one reply: the system prompt, the context's note (``context``,
+    else from ``hooks.context_for``), the history so far and the user's message."""
+    if context is None:
+        context = gather_context(hooks, user_text)
+    system = f"{system_prompt}\n\n{context.note}" if context and context.note else system_prompt
+    return [Message("system", system), *history, Message("user", user_text)]
 
 
 def speakable_piece(text: str, language: str) -> str | None:
@@ -149,6 +183,7 @@ def stream_reply(
     hooks: ReplyHooks | None = None,
     next_delta: Callable[[Iterator[str]], str | None] | None = None,
     on_local: Callable[[LocalReply], None] | None = None,
+    context: ReplyContext | None = None,
 ) -> Iterator[ReplyPart]:
     """Answer ``messages`` (whose last is the user's): every text delta, and each
     speakable piece once complete. ``mark`` gets ``first_token`` and ``first_sentence``
@@ -156,6 +191,8 @@ def stream_reply(
     ``next_delta`` pulls the next delta from the model's stream (a stage wraps it to
     watch for stalls); by default ``next(stream, None)``. A reply answered locally is
     marked ``matched`` and given to ``on_local`` before its text is yielded.
+    ``context``'s closing (the source) follows the model's reply as one more delta
+    and piece, unless cancelled or answered locally.
 
     Raises:
         EngineError: the model failed (after the pieces written before the failure,
@@ -189,5 +226,8 @@ def stream_reply(
         for sentence in chunker.flush():
             note("first_sentence")
             yield Piece(sentence)
+        if failure is None and local is None and context is not None and context.closing:
+            yield Delta(f" {context.closing}")
+            yield Piece(context.closing)
     if failure is not None:
         raise failure

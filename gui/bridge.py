@@ -20,6 +20,7 @@ from assistant.pipeline.events import (
     Event,
     FinalTranscript,
     PartialTranscript,
+    ReplySources,
     ReplyToken,
     SentenceSpoken,
     StateChanged,
@@ -45,6 +46,8 @@ class EventBridge(QObject):
     """The final transcript and its turn number."""
     token = Signal(str, int)
     """A piece of the reply and its turn number."""
+    sources = Signal(object, int)
+    """The passages (``tuple[assistant.reply.Source, ...]``) a turn's reply is given."""
     sentence = Signal(str, int)
     """A sentence of the reply was played to the end."""
     metrics = Signal(object)
@@ -78,6 +81,8 @@ class EventBridge(QObject):
             self.final.emit(event.text, event.turn)
         elif isinstance(event, ReplyToken):
             self.token.emit(event.text, event.turn)
+        elif isinstance(event, ReplySources):
+            self.sources.emit(event.sources, event.turn)
         elif isinstance(event, SentenceSpoken):
             self.sentence.emit(event.text, event.turn)
         elif isinstance(event, TurnMetrics):

@@ -54,6 +54,9 @@ class Services:
     """Check models and devices at start and say what is missing."""
     commands: Callable[[], CommandHost] | None = None
     """Makes the local commands (default: timers and notes in the data folder)."""
+    knowledge_path: Path | None = None
+    """The document index (default: beside the history); spoken and typed turns are
+    answered from it once folders were added."""
 
 
 class _MutableSource:
@@ -79,6 +82,7 @@ class _Loaded:
     memory: ConversationStore | None
     conversation_id: int | None
     history: list
+    knowledge: Any = None
 
 
 class Controller(QObject):
@@ -117,6 +121,8 @@ class Controller(QObject):
         self.conversation: Conversation | None = None
         self.commands: CommandHost | None = None
         """Timers, the time, sums...: answered before the language model is asked."""
+        self.knowledge: Any = None
+        """The document index the replies search (``None`` until folders are added)."""
         self._conversation_id: int | None = None
         self.mode = "push-to-talk"
         self.muted = False
@@ -142,6 +148,7 @@ class Controller(QObject):
         engines = None if reload_engines else self.engines
         player = None if reload_engines else self.player
         memory = self.memory
+        knowledge = self.knowledge
 
         def work() -> _Loaded:
             _shutdown(old, close_player=reload_engines)
@@ -160,7 +167,8 @@ class Controller(QObject):
             speaker = player or self._make_player(loaded.voice.sample_rate, config)
             history_store = memory or _open_history(self.services.history_path)
             conversation_id, history = _pick(history_store, config, conversation)
-            return _Loaded(store, loaded, speaker, history_store, conversation_id, history)
+            index = knowledge or _open_knowledge(store, self.services.knowledge_path)
+            return _Loaded(store, loaded, speaker, history_store, conversation_id, history, index)
 
         run_in_background(
             lambda: work(), on_done=self._on_loaded, on_error=self._on_load_failed, what="loading"
@@ -197,7 +205,14 @@ class Controller(QObject):
             return
         self.store, self.engines, self.player = loaded.store, loaded.engines, loaded.player
         self.memory, self.conversation_id = loaded.memory, loaded.conversation_id
+        self.knowledge = loaded.knowledge
         engines = loaded.engines
+        hooks = None
+        if loaded.knowledge is not None:
+            from assistant.knowledge import context_hook
+            from assistant.reply import ReplyHooks
+
+            hooks = ReplyHooks(context_for=context_hook(loaded.knowledge))
         self.conversation = Conversation.from_engines(
             engines,
             config=self.config,
@@ -207,6 +222,7 @@ class Controller(QObject):
             memory=loaded.memory,
             conversation_id=loaded.conversation_id,
             mode=self.mode,
+            hooks=hooks,
         )
         self.conversation.subscribe(self.bridge)
         if self.commands is None:
@@ -327,6 +343,9 @@ class Controller(QObject):
         if self.memory is not None:
             self.memory.close()
             self.memory = None
+        if self.knowledge is not None:
+            self.knowledge.close()
+            self.knowledge = None
 
 
 def _engine_settings(config: Config) -> tuple:
@@ -352,6 +371,19 @@ def _open_history(path: Path | None) -> ConversationStore | None:
     if note:
         log.warning("%s", note)
     return store
+
+
+def _open_knowledge(store: ModelStore, path: Path | None) -> Any:
+    """The document index with its embedder (loaded once, here in the background), or
+    ``None`` when no folder was added or it cannot be opened (then replies go on without)."""
+    from assistant.errors import AssistantError
+    from assistant.knowledge import open_if_indexed
+
+    try:
+        return open_if_indexed(store, path)
+    except AssistantError as exc:
+        log.warning("the document index is not used: %s", exc)
+        return None
 
 
 def _pick(store: ConversationStore | None, config: Config, wanted: int | None) -> tuple:

@@ -3,13 +3,17 @@ the replies streaming in, and each turn's latency waterfall."""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFrame, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from assistant.pipeline.events import TurnFinished, TurnMetrics
+from assistant.reply import Source
 
 from .waterfall import Waterfall
 
@@ -18,6 +22,7 @@ __all__ = ["ConversationView"]
 _USER = "background: #e3efff; border-radius: 10px; padding: 8px; color: #10243e;"
 _PARTIAL = "background: #f1f4f8; border-radius: 10px; padding: 8px; color: #6b7785;"
 _REPLY = "background: #f3f3f3; border-radius: 10px; padding: 8px; color: #1d1d1d;"
+_SOURCES = "color: #4a5866; padding: 0 8px;"
 _TOKEN_EVERY_MS = 30
 """Reply tokens are shown at most this often: each ``setText`` of a word-wrapped bubble
 re-lays the whole conversation out, and tokens come much faster than the eye reads."""
@@ -34,6 +39,8 @@ class _TurnWidgets:
     """The question was typed, not spoken."""
     shown: int = 0
     """Pieces of ``text`` already in the bubble."""
+    sources: QLabel | None = None
+    """The passages of the user's documents the reply was given, as links."""
 
 
 class ConversationView(QScrollArea):
@@ -55,6 +62,8 @@ class ConversationView(QScrollArea):
         self._scroll.timeout.connect(self._to_bottom)
         self._tokens = QTimer(self, singleShot=True, interval=_TOKEN_EVERY_MS)
         self._tokens.timeout.connect(self.flush)
+        self.open_file: Callable[[str], object] = _open_file
+        """Opens a source's file (the desktop's default application)."""
 
     # ------------------------------------------------------------------ live events
 
@@ -86,6 +95,29 @@ class ConversationView(QScrollArea):
         widgets.text.append(text)
         if not self._tokens.isActive():
             self._tokens.start()
+
+    def add_sources(self, sources: Sequence[Source], turn: int) -> None:
+        """Show where the reply's passages come from: one link per passage (the file
+        name and heading; the passage in its tooltip), opening the file when clicked."""
+        widgets = self.turns.setdefault(turn, _TurnWidgets())
+        if widgets.reply is None:
+            widgets.reply, widgets.box = self._reply_bubble()
+        links = []
+        for source in sources:
+            where = source.name + (f" – {source.heading}" if source.heading else "")
+            href = html.escape(QUrl.fromLocalFile(source.path).toString(), quote=True)
+            links.append(f'<a href="{href}">{html.escape(where)}</a>')
+        label = QLabel("Sources: " + " · ".join(links))
+        label.setWordWrap(True)
+        label.setStyleSheet(_SOURCES)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse)
+        label.setToolTip("\n\n".join(f"{s.name}: {s.text[:300]}" for s in sources))
+        label.linkActivated.connect(lambda url: self.open_file(QUrl(url).toLocalFile()))
+        assert widgets.box is not None
+        widgets.box.addWidget(label)
+        widgets.sources = label
+        self._scroll.start()
 
     def flush(self) -> None:
         """Show the tokens that came since the last update (a timer calls this)."""
@@ -198,3 +230,7 @@ class ConversationView(QScrollArea):
     def _to_bottom(self) -> None:
         bar = self.verticalScrollBar()
         bar.setValue(bar.maximum())
+
+
+def _open_file(path: str) -> bool:
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))

@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         bridge.partial.connect(self.view.set_partial)
         bridge.final.connect(self.view.add_user)
         bridge.token.connect(self.view.add_token)
+        bridge.sources.connect(self.view.add_sources)
         bridge.finished.connect(self.view.finish)
         bridge.metrics.connect(self.view.add_metrics)
         bridge.error.connect(self.show_error)

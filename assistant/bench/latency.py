@@ -23,7 +23,9 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +38,7 @@ from ..audio import ASR_RATE, Audio, read_audio
 from ..audio.playback import Player
 from ..config import Config
 from ..errors import AudioFormatError, EngineError
+from ..knowledge import KnowledgeBase, context_hook
 from ..llm import complete, fit_to_context
 from ..pipeline import (
     Conversation,
@@ -45,7 +48,7 @@ from ..pipeline import (
     TurnFinished,
     TurnMetrics,
 )
-from ..reply import build_messages, generation_options
+from ..reply import ReplyContext, ReplyHooks, build_messages, generation_options
 from ..text import speakable
 from ..tts import synthesize_all
 from ..vad import Endpointer, SpeechEnded, VadOptions
@@ -90,7 +93,23 @@ def find_questions(folder: Path) -> tuple[list[Path], Path]:
 class _StreamingRound:
     """One live conversation that questions are asked to, one at a time."""
 
-    def __init__(self, engines: Engines, config: Config, timeout: float) -> None:
+    def __init__(
+        self,
+        engines: Engines,
+        config: Config,
+        timeout: float,
+        hooks: ReplyHooks | None = None,
+        pipeline: str = "streaming",
+    ) -> None:
+        self.pipeline = pipeline
+        self.retrievals: list[float] = []
+        """Seconds each turn's document search took on the turn thread (``hooks``)."""
+        if hooks is not None and hooks.context_for is not None:
+            hooks = ReplyHooks(
+                answer_locally=hooks.answer_locally,
+                acts_on=hooks.acts_on,
+                context_for=self._timed(hooks.context_for),
+            )
         self.source = LiveSource()
         self.player = Player(engines.voice.sample_rate, simulated=True, keep=False)
         self.events = TurnEvents()
@@ -100,12 +119,25 @@ class _StreamingRound:
             config=config,
             source=lambda: self.source,
             player=self.player,
+            hooks=hooks,
         )
         self.conversation.subscribe(self.events)
         # The conversation hooks on_block only for echo cancellation (off here); this
         # hook sees when each block has finished playing, i.e. when the output went quiet.
         self.loud_blocks: list[float] = []
         self.player.on_block = self._on_block
+
+    def _timed(
+        self, context_for: Callable[[str], ReplyContext | None]
+    ) -> Callable[[str], ReplyContext | None]:
+        def timed(text: str) -> ReplyContext | None:
+            started = time.perf_counter()
+            try:
+                return context_for(text)
+            finally:
+                self.retrievals.append(time.perf_counter() - started)
+
+        return timed
 
     def _on_block(self, block: np.ndarray) -> None:
         if len(block) and float(np.abs(block).max()) >= _LOUD:
@@ -168,6 +200,7 @@ class _StreamingRound:
         """One question; its reply is stopped as soon as it starts playing."""
         since = self.events.mark()
         self.source.lag = 0.0
+        searched = len(self.retrievals)
         _, number, _ = self.speak(samples)
         lag = self.source.lag
         finished, metrics = self.finish(number, since)
@@ -182,8 +215,10 @@ class _StreamingRound:
                 value = getattr(metrics, step)
                 if value is not None:
                     steps[step] = value
+        if len(self.retrievals) > searched:  # the last search is the confirmed turn's
+            steps["retrieval"] = self.retrievals[-1]
         return LatencyTurn(
-            pipeline="streaming",
+            pipeline=self.pipeline,
             question=name,
             round=round_,
             heard=heard,
@@ -355,13 +390,18 @@ def run_latency_bench(
     turns: list[LatencyTurn] = []
     timeout = options.turn_timeout
     baseline = _Baseline(engines, config, timeout)
+    knowledge = _index(options.documents, store, say) if options.documents else None
+    hooks = ReplyHooks(context_for=context_hook(knowledge)) if knowledge is not None else None
     try:
         for round_ in range(1, options.repeats + 1):
             # Alternate which side goes first, so neither always runs on a warmer cache.
-            order = ("streaming", "baseline") if round_ % 2 else ("baseline", "streaming")
+            order = ["streaming", "baseline"] if round_ % 2 else ["baseline", "streaming"]
+            if hooks is not None:
+                order.insert(1, "documents")
             for pipeline in order:
-                if pipeline == "streaming":
-                    with _StreamingRound(engines, config, timeout) as live:
+                if pipeline != "baseline":
+                    with_docs = hooks if pipeline == "documents" else None
+                    with _StreamingRound(engines, config, timeout, with_docs, pipeline) as live:
                         for name, samples in clips:
                             turns.append(live.ask(name, samples, round_))
                             say(_line(turns[-1]))
@@ -371,6 +411,9 @@ def run_latency_bench(
                         say(_line(turns[-1]))
     finally:
         baseline.close()
+        if knowledge is not None:
+            knowledge.close()
+            shutil.rmtree(knowledge.path.parent, ignore_errors=True)
 
     stops: list[float] = []
     at_output: list[float] = []
@@ -412,6 +455,30 @@ def run_latency_bench(
         },
         questions=tuple(name for name, _ in clips),
     )
+
+
+def _index(folder: Path, store: ModelStore, say: Callable[[str], None]) -> KnowledgeBase:
+    """An index of ``folder`` in a temporary directory, with the catalog's embedder."""
+    from ..errors import AssistantError
+    from ..knowledge import KnowledgeError, open_knowledge
+
+    if not folder.is_dir():
+        raise KnowledgeError(
+            f"document folder {folder} does not exist", hint="point --documents at a folder"
+        )
+    say(f"indexing {folder}")
+    directory = Path(tempfile.mkdtemp(prefix="assistant-bench-latency-"))
+    knowledge = open_knowledge(store, directory / "knowledge.sqlite3")
+    try:
+        knowledge.add_folder(folder)
+        report = knowledge.sync()
+    except AssistantError:
+        knowledge.close()
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    say(f"  {report.passages} passages")
+    knowledge.search("warm up")  # the embedder's first call is not a turn's
+    return knowledge
 
 
 def _line(turn: LatencyTurn) -> str:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -277,6 +278,9 @@ class LatencyOptions:
     """Seconds after the reply starts playing at which the user barges in."""
     turn_timeout: float = 180.0
     """Longest wait for one step of a turn before the benchmark gives up."""
+    documents: Path | None = None
+    """A folder of documents: each round also runs the live pipeline answering from an
+    index of it (pipeline ``documents``), for the latency retrieval adds."""
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
@@ -372,6 +376,19 @@ class LatencyReport:
         values = self.latencies(pipeline)
         return percentile(values, q) if values else None
 
+    def retrieval_added(self, q: float = 50) -> float | None:
+        """Voice-to-voice seconds the document index adds at the ``q``-th percentile
+        (``documents`` minus ``streaming``, same run), or ``None`` without it."""
+        documents, streaming = self.latency("documents", q), self.latency("streaming", q)
+        if documents is None or streaming is None:
+            return None
+        return documents - streaming
+
+    def retrieval_seconds(self, q: float = 50) -> float | None:
+        """The ``q``-th percentile of the search itself on the turn thread."""
+        values = [t.steps["retrieval"] for t in self.turns if "retrieval" in t.steps]
+        return percentile(values, q) if values else None
+
     def ratio(self, q: float) -> float | None:
         """Streaming over baseline at the ``q``-th percentile (below 1: streaming wins)."""
         streaming, baseline = self.latency("streaming", q), self.latency("baseline", q)
@@ -400,8 +417,10 @@ class LatencyReport:
     def to_dict(self) -> dict[str, Any]:
         """Summary figures (seconds), goals, every turn, memory, settings and machine."""
         out: dict[str, Any] = {}
-        for pipeline in ("streaming", "baseline"):
+        for pipeline in ("streaming", "baseline", "documents"):
             turns = [t for t in self.turns if t.pipeline == pipeline]
+            if pipeline == "documents" and not turns:
+                continue
             out[pipeline] = {
                 "p50_s": self.latency(pipeline, 50),
                 "p90_s": self.latency(pipeline, 90),
@@ -420,6 +439,13 @@ class LatencyReport:
                 ],
             }
         out["ratio"] = {"p50": self.ratio(50), "p90": self.ratio(90)}
+        if self.options.documents is not None:
+            out["documents_added"] = {
+                "folder": str(self.options.documents),
+                "voice_to_voice_p50_s": self.retrieval_added(50),
+                "retrieval_p50_s": self.retrieval_seconds(50),
+                "retrieval_p90_s": self.retrieval_seconds(90),
+            }
         out["barge_in"] = {
             "tried": self.barge_ins_tried,
             "measured": len(self.barge_in_stops),

@@ -99,6 +99,12 @@ def register(sub: Any) -> None:
         metavar="N",
         help="turns in which the user talks over the reply (default 5; 0 for none)",
     )
+    latency.add_argument(
+        "--documents",
+        metavar="DIR",
+        help="also run the live pipeline answering from an index of this folder, for the "
+        "latency retrieval adds (e.g. assistant/bench/data/latency_notes)",
+    )
     latency.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(latency, "asr", "llm", "voice")
     latency.set_defaults(func=_latency)
@@ -338,7 +344,10 @@ def _latency(args: argparse.Namespace, ctx: CliContext) -> int:
     config = apply_model_options(ctx.config, args)
     json_path = Path(args.json) if args.json else None
     options = LatencyOptions(
-        repeats=args.repeats, max_tokens=args.max_tokens, barge_ins=args.barge_ins
+        repeats=args.repeats,
+        max_tokens=args.max_tokens,
+        barge_ins=args.barge_ins,
+        documents=Path(args.documents) if args.documents else None,
     )
     report = run_latency_bench(
         config,
@@ -375,7 +384,8 @@ def format_latency(report: LatencyReport) -> str:
     ]
     header = f"{'':<22} {'p50':>9} {'p90':>9} {'count':>7}"
     lines += [header, "-" * len(header)]
-    for pipeline in ("streaming", "baseline"):
+    sides = ("streaming", "documents", "baseline") if report.options.documents else None
+    for pipeline in sides or ("streaming", "baseline"):
         answered = len(report.latencies(pipeline))
         lines.append(
             f"{pipeline + ' (s)':<22} {opt(report.latency(pipeline, 50)):>9} "
@@ -390,6 +400,15 @@ def format_latency(report: LatencyReport) -> str:
     lines.append(
         f"{'ratio stream/base':<22} {opt(report.ratio(50)):>9} {opt(report.ratio(90)):>9}"
     )
+    if report.options.documents is not None:
+        lines.append(
+            f"{'documents added (ms)':<22} {opt(report.retrieval_added(50), 1000, 0):>9} "
+            f"{opt(report.retrieval_added(90), 1000, 0):>9}"
+        )
+        lines.append(
+            f"{'  the search itself':<22} {opt(report.retrieval_seconds(50), 1000, 0):>9} "
+            f"{opt(report.retrieval_seconds(90), 1000, 0):>9}"
+        )
     stops = len(report.barge_in_stops)
     p50, p90 = report.barge_in(50), report.barge_in(90)
     lines.append(

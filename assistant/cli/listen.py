@@ -15,6 +15,7 @@ from ..pipeline import (
     Event,
     FinalTranscript,
     PartialTranscript,
+    ReplySources,
     ReplyToken,
     State,
     StateChanged,
@@ -79,6 +80,9 @@ class _TerminalView:
             self._partial = False
         if isinstance(event, FinalTranscript):
             print(f"you: {event.text}\nassistant: ", end="", flush=True)
+        elif isinstance(event, ReplySources):
+            names = ", ".join(dict.fromkeys(s.name for s in event.sources))
+            print(f"(from your documents: {names})\nassistant: ", end="", flush=True)
         elif isinstance(event, ReplyToken):
             print(event.text, end="", flush=True)
         elif isinstance(event, TurnFinished):
@@ -107,6 +111,7 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..audio.playback import Player
     from ..commands import CommandHost
     from ..engines import Engines
+    from ..knowledge import document_hooks, open_if_indexed
     from ..pipeline import Conversation, MicrophoneSource
 
     config = apply_model_options(ctx.config, args)
@@ -125,6 +130,7 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         echo = make_echo_canceller(echo_mode, delay_ms=config.audio.echo_delay_ms)
     store = open_history()
     conversation_id, history = pick_conversation(store, config, new=args.new)
+    knowledge = open_if_indexed(ctx.store)  # loaded once; searched on the turn thread
     conversation = Conversation.from_engines(
         engines,
         config=config,
@@ -136,6 +142,7 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         echo=echo,
         wake=gate,
         chime=_chime(player, engines.voice.sample_rate) if gate and config.wake.chime else None,
+        hooks=document_hooks(knowledge),
     )
     conversation.subscribe(_TerminalView())
     commands = CommandHost.open()  # timers, the time, sums...: answered without the model
@@ -157,6 +164,8 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         commands.close()
         player.close()
         store.close()
+        if knowledge is not None:
+            knowledge.close()
     return 0
 
 

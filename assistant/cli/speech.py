@@ -45,6 +45,7 @@ def register(sub: Any) -> None:
 def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..commands import CommandHost, local_reply
     from ..engines import Engines
+    from ..knowledge import document_hooks, open_if_indexed
     from ..oneshot import run_turn
     from ..reply import LocalReply, ReplyHooks
 
@@ -64,6 +65,10 @@ def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
     hooks = ReplyHooks(answer_locally=answer)
     audio = read_audio(args.input)
     engines = Engines.load(config, ctx.store)
+    knowledge = open_if_indexed(ctx.store)  # None unless `assistant docs add` was used
+    documents = document_hooks(knowledge)
+    if documents is not None:  # answers from the user's documents, naming the source
+        hooks.context_for = documents.context_for
     player = None if output else open_player(engines.voice.sample_rate, config.audio.output_device)
     quiet = args.json
 
@@ -97,6 +102,8 @@ def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
         commands.close()
         if player is not None:
             player.close()
+        if knowledge is not None:
+            knowledge.close()
     timings = {k: v for k, v in vars(result.timings).items() if v is not None}
     command = {"intent": answered[0].intent, "handler": answered[0].handler} if answered else None
     if quiet:

@@ -5,7 +5,8 @@ passages along headings and paragraphs, embedded with the catalog's ``embed`` mo
 (all-MiniLM-L6-v2 by default, run with numpy) and kept in one SQLite file beside the
 conversation history: sqlite-vec for vectors, FTS5 for words, fused by reciprocal rank.
 
-The reply path uses :func:`retrieve`, :func:`context_message` and :func:`source_line`.
+The reply path uses :func:`context_hook` (typed chat: :func:`retrieve`,
+:func:`context_message` and :func:`source_line`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .answer import MIN_SIMILARITY, Retrieval, context_message, forced_query, retrieve, source_line
+from ..reply import ReplyHooks
+from .answer import (
+    MIN_SIMILARITY,
+    Retrieval,
+    context_hook,
+    context_message,
+    forced_query,
+    reply_context,
+    retrieve,
+    source_line,
+)
 from .db import KnowledgeError
 from .embedder import Embedder, MiniLMEmbedder, load_embedder
 from .index import (
@@ -41,12 +52,15 @@ __all__ = [
     "Progress",
     "Retrieval",
     "SyncReport",
+    "context_hook",
     "context_message",
     "default_embedder",
     "default_knowledge_path",
+    "document_hooks",
     "forced_query",
     "open_if_indexed",
     "open_knowledge",
+    "reply_context",
     "retrieve",
     "source_line",
 ]
@@ -58,6 +72,13 @@ def default_embedder(store: ModelStore, model_id: str | None = None) -> Embedder
         model_id = store.catalog.default_for("embed").id
     model = store.resolve("embed", model_id)
     return load_embedder(model.path, model.id)
+
+
+def document_hooks(knowledge: KnowledgeBase | None) -> ReplyHooks | None:
+    """The reply hooks that answer from ``knowledge`` (``None`` without an index)."""
+    if knowledge is None:
+        return None
+    return ReplyHooks(context_for=context_hook(knowledge))
 
 
 def open_if_indexed(store: ModelStore, path: Path | None = None) -> KnowledgeBase | None:

@@ -139,13 +139,27 @@ class MiniLMEmbedder(Embedder):
             ``config.json`` and ``tokenizer.json``.
         model_id: the catalog id, recorded with the vectors.
         batch_size: texts per forward pass.
+        threads: BLAS threads while embedding. One by default: the encoder's products
+            are small, and OpenBLAS's threads spin while they wait, so on a machine busy
+            with the other engines (or other programs) two threads made a question's
+            embedding 25-60 times slower than one (2.4 s against 40 ms, measured on the
+            shared 2-core development machine; `assistant bench docs`).
     """
 
-    def __init__(self, path: Path, model_id: str = "all-minilm-l6-v2", batch_size: int = 32):
+    def __init__(
+        self,
+        path: Path,
+        model_id: str = "all-minilm-l6-v2",
+        batch_size: int = 32,
+        threads: int = 1,
+    ):
+        from threadpoolctl import ThreadpoolController
         from tokenizers import Tokenizer
 
         self.model_id = model_id
         self.batch_size = batch_size
+        self.threads = threads
+        self._blas = ThreadpoolController()
         self._lock = threading.Lock()
         files = _Files(Path(path))
         try:
@@ -222,7 +236,7 @@ class MiniLMEmbedder(Embedder):
         encodings = self._tokenizer.encode_batch(list(texts))
         # Sort by length so each batch pads little.
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        with self._lock:
+        with self._lock, self._blas.limit(limits=self.threads, user_api="blas"):
             for start in range(0, len(order), self.batch_size):
                 chunk = order[start : start + self.batch_size]
                 out[chunk] = self._forward([encodings[i].ids for i in chunk])

@@ -6,6 +6,8 @@ import enum
 import time
 from dataclasses import dataclass, field
 
+from ..reply import Source
+
 __all__ = [
     "Announced",
     "AudioLevel",
@@ -14,6 +16,7 @@ __all__ = [
     "Event",
     "FinalTranscript",
     "PartialTranscript",
+    "ReplySources",
     "ReplyToken",
     "SentenceSpoken",
     "State",
@@ -89,6 +92,15 @@ class ReplyToken(Event):
     """A piece of the reply as the language model writes it."""
 
     text: str
+    turn: int
+
+
+@dataclass(frozen=True)
+class ReplySources(Event):
+    """The passages of the user's documents this turn's reply is given (before its
+    first token): ``sources`` are :class:`assistant.reply.Source`."""
+
+    sources: tuple[Source, ...]
     turn: int
 
 

@@ -27,6 +27,7 @@ from ..reply import (
     LocalReply,
     ReplyHooks,
     build_messages,
+    gather_context,
     generation_options,
     stream_reply,
 )
@@ -35,6 +36,7 @@ from .events import (
     Announced,
     CommandHandled,
     FinalTranscript,
+    ReplySources,
     ReplyToken,
     State,
     TurnFinished,
@@ -233,8 +235,12 @@ class TurnWorker:
         if acting and not turn.wait_confirmed():
             return
         self._emitter.turn_event(turn, FinalTranscript(turn.text, turn.number))
+        context = gather_context(self.hooks, turn.text)  # on this thread: capture goes on
+        turn.mark("context")
+        if context is not None and context.sources:
+            self._emitter.turn_event(turn, ReplySources(context.sources, turn.number))
         messages = build_messages(
-            self._config.llm.system_prompt, self.history, turn.text, hooks=self.hooks
+            self._config.llm.system_prompt, self.history, turn.text, context=context
         )
         local: list[LocalReply] = []
         try:
@@ -247,6 +253,7 @@ class TurnWorker:
                 hooks=self.hooks,
                 next_delta=self._next_delta,
                 on_local=local.append,
+                context=context,
             ):
                 if isinstance(part, Delta):
                     turn.written.append(part.text)
