@@ -229,6 +229,10 @@ class SettingsDialog(QDialog):
         audio = self.controller.config.audio
 
         def done(found: tuple[list, list]) -> None:
+            from shiboken6 import isValid
+
+            if not isValid(self.input_device) or not isValid(self.output_device):
+                return  # the dialog was closed before the devices were listed
             server, portaudio = found
             for combo, kind, pa_kind, value in (
                 (self.input_device, "source", "inputs", audio.input_device),

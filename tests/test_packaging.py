@@ -81,6 +81,7 @@ def test_the_embedded_models_match_the_catalog() -> None:
     models = bundlecheck.embedded_models(ROOT / "models" / "catalog.toml")
     assert {m.id for m in models} == {
         "whisper-tiny.en", "smollm2-135m-instruct", "piper-en_US-joe-medium", "silero-vad-v6",
+        "all-minilm-l6-v2", "turn-en",
     }  # fmt: skip
     assert bundlecheck.check_model_files(models) > 200_000_000
 

@@ -97,6 +97,7 @@ def test_fit_from_installed_voice_then_export_a_piper_voice(dataset_16k, piper_o
     run = tmp_path / "run"
     done = _cli(
         "train", "voice", "fit", str(dataset_16k), "-o", str(run), "--base", JOE,
+        "--allow-little-data",
         "--steps", "1", "--checkpoint-every", "1", "--batch-size", "2", "--device", "cpu",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -157,7 +158,8 @@ def test_dataset_in_another_language_is_refused(dataset_16k, tmp_path):
     shutil.copytree(dataset_16k, data)
     (data / "report.json").write_text(json.dumps({"language": "fr"}), encoding="utf-8")
     run = tmp_path / "run"
-    done = _cli("train", "voice", "fit", str(data), "-o", str(run), "--base", JOE, "--steps", "1")
+    done = _cli("train", "voice", "fit", str(data), "-o", str(run), "--base", JOE, "--steps", "1",
+                "--allow-little-data")
     assert done.returncode != 0
     assert "prepared for fr but the base voice speaks en-us" in done.stderr
     assert not (run / "checkpoints").exists()
@@ -258,6 +260,7 @@ def test_coqui_pth_with_its_config_json_is_built_as_published(speak, tmp_path):
     done = _cli(
         "train", "voice", "fit", str(data), "-o", str(run), "--base", str(base),
         "--preset", "standard", "--steps", "1", "--batch-size", "2", "--device", "cpu",
+        "--allow-little-data",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     state = torch.load(run / "checkpoints" / "step-0000001.pt", weights_only=False)
@@ -269,8 +272,9 @@ def test_coqui_pth_with_its_config_json_is_built_as_published(speak, tmp_path):
     assert all(state["model"][k].shape == v.shape for k, v in generator.items())
     (base.parent / "config.json").write_text(json.dumps({"model": "glow_tts"}), encoding="utf-8")
     done = _cli(
-        "train", "voice", "fit", str(data), "-o", str(tmp_path / "run2"), "--base", str(base)
-    )
+        "train", "voice", "fit", str(data), "-o", str(tmp_path / "run2"), "--base", str(base),
+        "--allow-little-data",
+    )  # fmt: skip
     assert done.returncode != 0 and "is not a Coqui VITS config" in done.stderr
 
 

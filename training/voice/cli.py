@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,8 @@ from typing import Any
 
 __all__ = ["register"]
 
+
+log = logging.getLogger(__name__)
 
 def register(targets: Any) -> None:
     """Add ``voice`` and its steps to ``assistant train``'s subparsers."""
@@ -198,6 +201,12 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         help="train even when it would take over an hour here (else asked in a terminal, "
         "refused when not)",
     )
+    p.add_argument(
+        "--allow-little-data",
+        action="store_true",
+        help="train even with less speech than the preset needs (a try-out of the steps: "
+        "the voice will be poor)",
+    )
 
 
 def _prepare_from(args: argparse.Namespace, input_dir: Path, output_dir: Path) -> Any:
@@ -287,11 +296,14 @@ def _progress_bar() -> Any:
     return on_step, close
 
 
-def _do_fit(options: Any, yes: bool = False) -> Any:
+def _do_fit(options: Any, yes: bool = False, little_data: bool = False) -> Any:
     from .fit import fit
     from .guard import TimeGuard, check_enough_data, training_lock
 
-    check_enough_data(options.data_dir, options.preset, fine_tune=options.base is not None)
+    if little_data:
+        log.warning("--allow-little-data: not checking how much speech %s holds", options.data_dir)
+    else:
+        check_enough_data(options.data_dir, options.preset, fine_tune=options.base is not None)
     on_step, close = _progress_bar()
     guard = TimeGuard(None if not yes and not sys.stdin.isatty() else _ask(yes, close), on_step)
     try:
@@ -324,7 +336,8 @@ def _ask(yes: bool, close_bar: Callable[[], None]) -> Callable[[float], bool]:
 
 
 def _fit(args: argparse.Namespace, ctx: Any) -> int:
-    _do_fit(_fit_from(args, Path(args.data), Path(args.output), ctx), args.yes)
+    fit_options = _fit_from(args, Path(args.data), Path(args.output), ctx)
+    _do_fit(fit_options, args.yes, args.allow_little_data)
     return 0
 
 
@@ -440,10 +453,11 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
 
     # Too few recordings fail before the slow prepare step (and again after it, on what
     # prepare kept).
-    check_enough_data(Path(args.input), args.preset, fine_tune=fit_options.base is not None)
+    if not args.allow_little_data:
+        check_enough_data(Path(args.input), args.preset, fine_tune=fit_options.base is not None)
     report = _do_prepare(_prepare_from(args, Path(args.input), data), ctx)
     print(report.to_text(), end="")
-    result = _do_fit(fit_options, args.yes)
+    result = _do_fit(fit_options, args.yes, args.allow_little_data)
     exported = export_voice(
         result.checkpoint, run / "voice", args.name, register=True, store=ctx.store
     )
