@@ -15,10 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .cli_results import bench, evaluate_run, export, heldout_sentences, print_eval
+
 __all__ = ["register"]
 
 
 log = logging.getLogger(__name__)
+
 
 def register(targets: Any) -> None:
     """Add ``voice`` and its steps to ``assistant train``'s subparsers."""
@@ -76,14 +79,14 @@ def register(targets: Any) -> None:
     )
     e.add_argument("--output", "-o", metavar="DIR", help="report folder (default RUN/eval)")
     e.add_argument("--json", action="store_true", help="print the scores as JSON")
-    e.set_defaults(func=_eval)
+    e.set_defaults(func=evaluate_run)
 
     x = steps.add_parser("export", help="checkpoint -> ONNX voice, registered in the store")
     x.add_argument("run", metavar="RUN_OR_CHECKPOINT", help="run folder or checkpoint file")
     x.add_argument("--name", required=True, help="voice id (used with --voice and in the config)")
     x.add_argument("--output", "-o", metavar="DIR", help="where to write it (default RUN/voice)")
     x.add_argument("--no-register", action="store_true", help="do not add it to the model store")
-    x.set_defaults(func=_export)
+    x.set_defaults(func=export)
 
     r = steps.add_parser("run", help="prepare, fit, eval and export in one go")
     r.add_argument("input", metavar="RECORDINGS", help="folder of recordings with transcripts")
@@ -142,7 +145,7 @@ def register(targets: Any) -> None:
     b.add_argument("--bring-up", type=int, default=20, help="steps with the base frozen")
     b.add_argument("--batch-size", type=int, default=4, help="utterances per step (default 4)")
     b.add_argument("--report", metavar="FILE", help="also write the figures to this JSON file")
-    b.set_defaults(func=_bench)
+    b.set_defaults(func=bench)
 
 
 def _prepare_options(p: argparse.ArgumentParser) -> None:
@@ -341,105 +344,6 @@ def _fit(args: argparse.Namespace, ctx: Any) -> int:
     return 0
 
 
-def _checkpoint_of(path: Path) -> Path:
-    from ..common import TrainError
-    from .fit import latest_checkpoint
-
-    if path.is_file():
-        return path
-    found = latest_checkpoint(path)
-    if found is None:
-        raise TrainError(
-            f"{path} is neither a checkpoint nor a run folder with checkpoints",
-            hint="pass the --output folder of `assistant train voice fit`, or a .pt file",
-        )
-    return found
-
-
-def _heldout_sentences(run: Path, count: int) -> list[str]:
-    from .phonemes import prompt_list
-
-    record = run / "run.json"
-    sentences: list[str] = []
-    if record.is_file():
-        sentences = [h["text"] for h in json.loads(record.read_text("utf-8")).get("heldout", [])]
-    # Too few held-out recordings: fill up with prompts the voice was not trained on.
-    sentences += prompt_list()[-count:]
-    return sentences[:count]
-
-
-def _heldout_wavs(run: Path, count: int) -> list[Path] | None:
-    """The speaker's own held-out recordings of a run (None when it held none out)."""
-    record = run / "run.json"
-    if not record.is_file():
-        return None
-    held = json.loads(record.read_text("utf-8")).get("heldout", [])
-    wavs = [Path(h["wav"]) for h in held[:count] if Path(h["wav"]).is_file()]
-    return wavs or None
-
-
-def _run_base(run: Path) -> Path | None:
-    """The Piper voice a run was fine-tuned from, when it was one."""
-    record = run / "run.json"
-    if not record.is_file():
-        return None
-    base = json.loads(record.read_text("utf-8")).get("options", {}).get("base")
-    if base and str(base).endswith(".onnx") and Path(base).is_file():
-        return Path(base)
-    return None
-
-
-def _eval(args: argparse.Namespace, ctx: Any) -> int:
-    from assistant.engines import load_transcriber
-
-    from .evaluate import evaluate
-
-    paths = [Path(r) for r in args.runs]
-    checkpoints = [_checkpoint_of(p) for p in paths]
-    run = paths[0] if paths[0].is_dir() else checkpoints[0].parent.parent
-    output = Path(args.output) if args.output else run / "eval"
-    report = evaluate(
-        checkpoints,
-        _heldout_sentences(run, args.sentences),
-        load_transcriber(ctx.config, ctx.store),
-        output,
-        onnx=Path(args.onnx) if args.onnx else None,
-        references=None if args.no_similarity else _heldout_wavs(run, args.sentences),
-        base=None if args.no_base else _run_base(run),
-    )
-    _print_eval(report, output, args.json)
-    return 0
-
-
-def _print_eval(report: Any, output: Path, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
-        return
-    for s in report.scores:
-        sim = f"  similarity {s.similarity:.3f}" if s.similarity is not None else ""
-        print(f"{s.name:<20} step {s.step:>7}  WER {s.wer:.2f}{sim}  RTF {s.real_time_factor:.3f}")
-    print(f"report: {output / 'eval.json'}, plot: {output / 'eval.png'}")
-
-
-def _export(args: argparse.Namespace, ctx: Any) -> int:
-    from .export import export_voice
-
-    source = Path(args.run)
-    checkpoint = _checkpoint_of(source)
-    run = source if source.is_dir() else checkpoint.parent.parent
-    result = export_voice(
-        checkpoint,
-        Path(args.output) if args.output else run / "voice",
-        args.name,
-        register=not args.no_register,
-        store=ctx.store,
-    )
-    print(f"voice {result.onnx} (+ {result.config.name})")
-    if result.model_id:
-        print(f"registered as {result.model_id!r}: assistant say --voice {result.model_id} ...")
-    return 0
-
-
 def _run(args: argparse.Namespace, ctx: Any) -> int:
     from assistant.engines import load_transcriber
 
@@ -464,12 +368,12 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
     if args.eval_sentences > 0:
         scores = evaluate(
             [result.checkpoint],
-            _heldout_sentences(run, args.eval_sentences),
+            heldout_sentences(run, args.eval_sentences),
             load_transcriber(ctx.config, ctx.store),
             run / "eval",
             onnx=exported.onnx,
         )
-        _print_eval(scores, run / "eval", False)
+        print_eval(scores, run / "eval", False)
     print(f'voice {args.name!r} is ready: assistant say --voice {args.name} "Hello."')
     return 0
 
@@ -495,62 +399,4 @@ def _prompts(args: argparse.Namespace, ctx: Any) -> int:
         f"# {len(prompts)} prompts cover {len(cov.covered)}/{len(cov.inventory)} phonemes",
         file=sys.stderr,
     )
-    return 0
-
-
-def _base_bench(args: argparse.Namespace, ctx: Any) -> dict[str, Any]:
-    import tempfile
-
-    from assistant.engines import load_transcriber
-
-    from .bench_base import BaseBenchOptions, run_base_bench
-    from .checkpoints import resolve_base
-
-    base = resolve_base(args.base, ctx.store)
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="voice-base-bench-"))
-    data = Path(args.finetune) if args.finetune else None
-    if args.asterisk:
-        from .asterisk import asterisk_dataset
-
-        data = asterisk_dataset(work / "asterisk", args.asterisk)
-    device = args.device if args.device != "auto" else "cpu"
-    return run_base_bench(
-        BaseBenchOptions(
-            base=base,
-            parity=not args.no_parity,
-            data=data,
-            run_dir=work / "run",
-            budget_s=args.budget_min * 60,
-            checkpoint_every=args.checkpoint_every,
-            bring_up_steps=args.bring_up,
-            batch_size=args.batch_size,
-            device=device,
-        ),
-        load_transcriber(ctx.config, ctx.store),
-    )
-
-
-def _bench(args: argparse.Namespace, ctx: Any) -> int:
-    from .bench import BenchOptions, run_bench
-
-    if args.base:
-        figures = _base_bench(args, ctx)
-        if args.report:
-            from assistant.fsutil import atomic_write_text
-
-            atomic_write_text(Path(args.report), json.dumps(figures, indent=2))
-        print(json.dumps(figures, indent=2))
-        return 0
-    report = run_bench(
-        BenchOptions(
-            steps=args.steps, preset=args.preset, utterances=args.utterances, device=args.device
-        ),
-        ctx.config,
-        ctx.store,
-    )
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        for key, value in report.items():
-            print(f"{key:<28} {value}")
     return 0
