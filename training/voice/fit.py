@@ -28,19 +28,16 @@ each process trains on its shard of the data and gradients are averaged across t
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.fsutil import atomic_write_text
 from assistant.tts.vits import phonemize
 
-from ..common import TrainError, choose_precision, options_record, plot_losses, resolve_device
+from ..common import TrainError, choose_precision, plot_losses, resolve_device
 from .checkpoints import (
     base_weights,
     latest_checkpoint,
@@ -53,6 +50,7 @@ from .checkpoints import (
 from .data import Utterance, dataset_language, read_metadata, split_heldout
 from .loader import Clip, ClipDataset, make_loader
 from .presets import get_preset
+from .run_files import average_gradients, tensorboard, write_progress, write_run_record
 
 __all__ = [
     "FitOptions",
@@ -166,8 +164,6 @@ def _check_rate(wav: Path, expected: int, data_dir: Path) -> None:
             hint=f"prepare it again with `assistant train voice prepare ... --sample-rate "
             f"{expected}`",
         )
-
-
 
 
 def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None) -> FitResult:
@@ -293,8 +289,8 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     )
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
-        _write_run_record(run_dir, options, preset.to_dict(), language, train_set, heldout)
-    writer = _tensorboard(run_dir / "tensorboard", step) if main else None
+        write_run_record(run_dir, options, preset.to_dict(), language, train_set, heldout)
+    writer = tensorboard(run_dir / "tensorboard", step) if main else None
 
     autocast_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(dtype_name)
     grad_clip = list(getattr(config, "grad_clip", [1000.0, 1000.0]))
@@ -333,7 +329,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
             per_step = elapsed / (step - start_step)
             if main and (time.monotonic() - last_progress >= 1.0 or step == total):
                 # At most once a second: a fast GPU must not wait on a file write per step.
-                _write_progress(run_dir, step, total, per_step, history)
+                write_progress(run_dir, step, total, per_step, history)
                 last_progress = time.monotonic()
             if on_step is not None and main:
                 on_step(
@@ -424,7 +420,7 @@ def _train_step(
         scaler.unscale_(opt)
         params = [p for group in opt.param_groups for p in group["params"]]
         if world > 1:
-            _average_gradients(params, world)
+            average_gradients(params, world)
         torch.nn.utils.clip_grad_norm_(params, grad_clip[idx])
         scaler.step(opt)
         scaler.update()
@@ -466,66 +462,3 @@ def _clips(
         Clip(u.id, u.text, list(model.tokenizer.text_to_ids(phonemize(u.text, language))), u.wav)
         for u in utterances
     ]
-
-
-def _average_gradients(params: list[Any], world: int) -> None:
-    """Mean of each gradient over the processes (data-parallel training)."""
-    import torch
-    import torch.distributed as dist
-
-    # One collective over all gradients flattened, not one per parameter (hundreds of
-    # small all-reduces a step would leave the GPUs waiting on latency).
-    grads = [p.grad for p in params if p.grad is not None]
-    if not grads:
-        return
-    flat = torch.cat([g.reshape(-1) for g in grads])
-    dist.all_reduce(flat)
-    flat /= world
-    offset = 0
-    for g in grads:
-        n = g.numel()
-        g.copy_(flat[offset : offset + n].view_as(g))
-        offset += n
-
-
-def _write_progress(
-    run_dir: Path, step: int, total: int, per_step: float, history: list[dict[str, float]]
-) -> None:
-    """``progress.json``: where the run is, for watchers in other processes (the GUI's
-    voice lab); at most 200 points of the mel loss curve."""
-    every = max(1, len(history) // 200)
-    record = {
-        "step": step,
-        "total": total,
-        "seconds_per_step": round(per_step, 4),
-        "eta_s": round(per_step * (total - step), 1),
-        "losses": {k: v for k, v in history[-1].items() if k != "step"},
-        "curve": [[h["step"], h.get("mel", 0.0)] for h in history[::every]],
-    }
-    atomic_write_text(run_dir / "progress.json", json.dumps(record))
-
-
-def _tensorboard(folder: Path, step: int) -> Any:
-    from torch.utils.tensorboard import SummaryWriter
-
-    # purge_step drops events a killed session logged after its last checkpoint.
-    return SummaryWriter(log_dir=str(folder), purge_step=step or None)
-
-
-def _write_run_record(
-    run_dir: Path,
-    options: FitOptions,
-    preset: dict[str, Any],
-    language: str,
-    train_set: list[Utterance],
-    heldout: list[Utterance],
-) -> None:
-    record = {
-        "options": options_record(options, drop_none=False),
-        "preset": preset,
-        "language": language,
-        "train": [u.id for u in train_set],
-        "heldout": [{"id": u.id, "text": u.text, "wav": str(u.wav)} for u in heldout],
-        "pid": os.getpid(),
-    }
-    atomic_write_text(run_dir / "run.json", json.dumps(record, indent=2, ensure_ascii=False))
