@@ -224,9 +224,9 @@ def _prepare_from(args: argparse.Namespace, input_dir: Path, output_dir: Path) -
 
 def _fit_from(args: argparse.Namespace, data: Path, output: Path, ctx: Any) -> Any:
     from .checkpoints import resolve_base
-    from .fit import FitOptions
+    from .fit import VoiceFitOptions
 
-    return FitOptions(
+    return VoiceFitOptions(
         data_dir=data,
         output_dir=output,
         preset=args.preset,
@@ -343,11 +343,11 @@ def _fit(args: argparse.Namespace, ctx: Any) -> int:
 
 def _checkpoint_of(path: Path) -> Path:
     from ..common import TrainError
-    from .fit import latest_checkpoint
+    from .fit import latest_voice_checkpoint
 
     if path.is_file():
         return path
-    found = latest_checkpoint(path)
+    found = latest_voice_checkpoint(path)
     if found is None:
         raise TrainError(
             f"{path} is neither a checkpoint nor a run folder with checkpoints",

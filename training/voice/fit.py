@@ -43,7 +43,7 @@ from assistant.tts.vits import phonemize
 from ..common import TrainError, choose_precision, options_record, plot_losses, resolve_device
 from .checkpoints import (
     base_weights,
-    latest_checkpoint,
+    latest_voice_checkpoint,
     list_checkpoints,
     load_checkpoint,
     load_matching,
@@ -55,11 +55,11 @@ from .loader import Clip, ClipDataset, make_loader
 from .presets import get_preset
 
 __all__ = [
-    "FitOptions",
-    "FitResult",
     "StepReport",
+    "VoiceFitOptions",
+    "VoiceFitResult",
     "fit",
-    "latest_checkpoint",
+    "latest_voice_checkpoint",
     "list_checkpoints",
     "plot_losses",
 ]
@@ -77,7 +77,7 @@ _GEN_PARTS = {
 
 
 @dataclass(frozen=True)
-class FitOptions:
+class VoiceFitOptions:
     """What ``assistant train voice fit`` is asked to do."""
 
     data_dir: Path
@@ -135,7 +135,7 @@ class StepReport:
 
 
 @dataclass(frozen=True)
-class FitResult:
+class VoiceFitResult:
     """What a fit left behind."""
 
     run_dir: Path
@@ -170,8 +170,10 @@ def _check_rate(wav: Path, expected: int, data_dir: Path) -> None:
 
 
 
-def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None) -> FitResult:
-    """Train (or resume training) the voice; see :class:`FitOptions`."""
+def fit(
+    options: VoiceFitOptions, on_step: Callable[[StepReport], None] | None = None
+) -> VoiceFitResult:
+    """Train (or resume training) the voice; see :class:`VoiceFitOptions`."""
     import torch
     from accelerate import PartialState
 
@@ -201,7 +203,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     if not train_set:
         raise TrainError(f"{data_dir} has no recordings left to train on")
 
-    resume_path = latest_checkpoint(run_dir)
+    resume_path = latest_voice_checkpoint(run_dir)
     resumed: dict[str, Any] | None = load_checkpoint(resume_path) if resume_path else None
     piper_config: dict[str, Any] | None = None
     imported: list[str] = []
@@ -374,7 +376,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     elapsed = time.monotonic() - began
     done = step - start_step
     assert checkpoint is not None
-    return FitResult(
+    return VoiceFitResult(
         run_dir=run_dir,
         checkpoint=checkpoint,
         step=step,
@@ -514,7 +516,7 @@ def _tensorboard(folder: Path, step: int) -> Any:
 
 def _write_run_record(
     run_dir: Path,
-    options: FitOptions,
+    options: VoiceFitOptions,
     preset: dict[str, Any],
     language: str,
     train_set: list[Utterance],
