@@ -133,22 +133,37 @@ class TtsConfig:
 
 @dataclass
 class VadConfig:
-    """Voice activity detection and endpointing (Silero VAD)."""
+    """Voice activity detection and endpointing (Silero VAD): the ``[vad]`` section, and
+    the one record the segmentation in :mod:`assistant.vad` takes (the model id aside,
+    every field is a rule of how speech probabilities become segments)."""
 
     model: str = "silero-vad-v6"
     """Model id in the store."""
     threshold: float = 0.5
     """Speech probability at which speech starts."""
     neg_threshold: float = 0.35
-    """Probability below which a frame counts as silence."""
+    """Probability below which a frame inside speech counts as silence."""
     min_speech_ms: int = 250
     """Shorter bursts are ignored as noise."""
     min_silence_ms: int = 700
-    """Silence that ends an utterance."""
+    """Silence that ends an utterance (a segment, in a whole clip)."""
     pre_roll_ms: int = 300
     """Audio kept from before speech start, so the first syllable is not lost."""
     post_roll_ms: int = 200
-    """Audio kept after speech end."""
+    """Audio kept after speech end. Streaming keeps at most ``min_silence_ms`` of it: the
+    end is known only after that much silence, and waiting longer would add latency."""
+
+    def validate(self) -> None:
+        """Check the thresholds and durations (:class:`ConfigError` names the bad one)."""
+        for name in ("threshold", "neg_threshold"):
+            value = getattr(self, name)
+            if not 0.0 < value < 1.0:
+                raise ConfigError(f"vad.{name} must be between 0 and 1, not {value}")
+        if self.neg_threshold > self.threshold:
+            raise ConfigError("vad.neg_threshold must not exceed vad.threshold")
+        for name in ("min_speech_ms", "min_silence_ms", "pre_roll_ms", "post_roll_ms"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"vad.{name} must be >= 0, not {getattr(self, name)}")
 
 
 @dataclass
@@ -294,12 +309,7 @@ class Config:
             )
         if self.asr.beam_size < 1:
             raise ConfigError(f"asr.beam_size must be at least 1, not {self.asr.beam_size}")
-        for name in ("threshold", "neg_threshold"):
-            value = getattr(self.vad, name)
-            if not 0.0 < value < 1.0:
-                raise ConfigError(f"vad.{name} must be between 0 and 1, not {value}")
-        if self.vad.neg_threshold > self.vad.threshold:
-            raise ConfigError("vad.neg_threshold must not exceed vad.threshold")
+        self.vad.validate()
         if self.wake.enabled and not self.wake.words:
             raise ConfigError("wake.enabled is true but wake.words is empty; name a wake word")
         for word, value in self.wake.sensitivity.items():

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from .compute import ENGINE_LIBRARIES, cuda_support
 from .config import AsrConfig, Config, LlmConfig, default_config_path
-from .devices import ENGINE_LIBRARIES, cuda_support
 from .errors import AssistantError
 
 __all__ = ["RUNTIME_PACKAGES", "Check", "run_checks"]

@@ -17,7 +17,7 @@ import numpy as np
 
 from .asr import Transcriber, Transcript
 from .audio import Audio
-from .config import Config
+from .config import Config, VadConfig
 from .engines import Engines
 from .errors import NoSpeechError
 from .llm import ChatModel, GenerationOptions, Message
@@ -32,7 +32,7 @@ from .reply import (
     stream_reply,
 )
 from .tts import SpeechChunk, Voice
-from .vad import Vad, VadOptions, trim_to_speech
+from .vad import Vad, trim_to_speech
 
 __all__ = [
     "Reply",
@@ -92,7 +92,7 @@ def hear(
     audio: Audio,
     vad: Vad,
     transcriber: Transcriber,
-    options: VadOptions,
+    options: VadConfig,
     timings: TurnTimings,
     source: str = "the recording",
 ) -> Transcript:
@@ -186,9 +186,7 @@ def run_turn(
     """Hear ``audio``, think (local commands first, through ``hooks``), and answer aloud
     (from the user's documents, when ``hooks.context_for`` finds passages)."""
     timings = TurnTimings()
-    heard = hear(
-        audio, engines.vad, engines.transcriber, VadOptions.from_config(config.vad), timings, source
-    )
+    heard = hear(audio, engines.vad, engines.transcriber, config.vad, timings, source)
     if on_heard is not None:
         on_heard(heard)
     context = gather_context(hooks, heard.text)

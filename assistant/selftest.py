@@ -193,7 +193,7 @@ def _common_root(folder: Path) -> Path:
 
 
 def _devices() -> str:
-    from .devices import ENGINE_LIBRARIES, cuda_support
+    from .compute import ENGINE_LIBRARIES, cuda_support
 
     parts = []
     for engine, library in ENGINE_LIBRARIES.items():

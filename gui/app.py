@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtGui import QWindow
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from .controller import Controller, Services
-from .main_window import MainWindow, qt_app
+from .main_window import MainWindow
 
 __all__ = ["App", "Services", "build_app", "run"]
 
@@ -113,19 +111,13 @@ def build_app(services: Services | None = None) -> App:
     return app
 
 
-def run(services: Services | None = None, *, bench_visible: bool = False) -> int:
-    """The ``assistant gui`` command: run the app until the user quits.
-
-    ``bench_visible`` (``assistant gui --bench-visible``, for ``assistant bench gui``):
-    print ``BENCH-VISIBLE <wall clock> <seconds since run()>`` once the window is first
-    exposed and painted, and exit at once."""
+def run(services: Services | None = None) -> int:
+    """The ``assistant gui`` command: run the app until the user quits."""
     started = time.perf_counter()
     qt = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qt, QApplication)
     qt.setApplicationName("Offline Voice Assistant")
     qt.setQuitOnLastWindowClosed(False)
-    if bench_visible:
-        _report_visible(started)
     app = build_app(services)
     QTimer.singleShot(
         0, lambda: log.info("window visible %.2f s after launch", time.perf_counter() - started)
@@ -134,40 +126,3 @@ def run(services: Services | None = None, *, bench_visible: bool = False) -> int
         qt.setQuitOnLastWindowClosed(True)
     qt.aboutToQuit.connect(app.close)
     return int(qt.exec())
-
-
-class _ExposeWatch(QObject):
-    """Notices the first expose event of the main window."""
-
-    def __init__(self, started: float) -> None:
-        super().__init__()
-        self.started = started
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        if (
-            event.type() == QEvent.Type.Expose
-            and isinstance(watched, QWindow)
-            and watched.isExposed()
-        ):
-            qt_app().removeEventFilter(self)
-            # The expose event's paint runs next; report once it has.
-            QTimer.singleShot(0, self.report)
-        return False
-
-    def report(self) -> None:
-        print(f"{_VISIBLE_MARK} {time.time():.6f} {time.perf_counter() - self.started:.6f}")
-        sys.stdout.flush()
-        # Exit at once: the engines are still loading in a worker thread.
-        os._exit(0)
-
-
-_VISIBLE_MARK = "BENCH-VISIBLE"  # gui.bench.VISIBLE_MARK (not imported: keep startup lean)
-
-
-def _report_visible(started: float) -> None:
-    watch = _ExposeWatch(started)
-    qt_app().installEventFilter(watch)
-    _keep.append(watch)
-
-
-_keep: list[QObject] = []

@@ -57,7 +57,7 @@ class Launch:
     """From starting the process (interpreter start and imports included) to the
     window's first expose event."""
     from_run_s: float
-    """From the start of ``gui.app.run()`` (Qt and the app's modules already imported)
+    """From just before ``gui.app.run()`` (Qt and the app's modules already imported)
     to the same event."""
 
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from assistant.devices import cpu_fallbacks
+from assistant.compute import cpu_fallbacks
 from assistant.pipeline.events import ErrorEvent, State, StateChanged
 
 from .banner import Banner

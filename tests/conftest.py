@@ -102,15 +102,15 @@ def cuda_build_without_cuda(monkeypatch: pytest.MonkeyPatch) -> None:
     provider library, which this CPU install lacks. The probes' cache is cleared around."""
     import onnxruntime
 
-    from assistant import devices
+    from assistant import compute
 
     monkeypatch.setattr(
         onnxruntime, "get_available_providers",
         lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"],
     )  # fmt: skip
-    devices.cuda_support.cache_clear()
+    compute.cuda_support.cache_clear()
     yield
-    devices.cuda_support.cache_clear()
+    compute.cuda_support.cache_clear()
 
 
 @pytest.fixture(scope="session")

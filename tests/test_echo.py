@@ -24,8 +24,9 @@ from assistant.audio.echo import (
     make_echo_canceller,
     webrtc_available,
 )
+from assistant.config import VadConfig
 from assistant.errors import AudioError
-from assistant.vad import Endpointer, SileroVad, SpeechStarted, VadOptions, speech_segments
+from assistant.vad import Endpointer, SileroVad, SpeechStarted, speech_segments
 
 REPLY = (
     "The weather today is sunny with a high of twenty two degrees. Tomorrow brings "
@@ -151,13 +152,13 @@ def _run(canceller: EchoCanceller, mic: np.ndarray, reference: np.ndarray) -> np
 def _segments(vad: SileroVad, samples: np.ndarray) -> list[tuple[float, float]]:
     vad.reset()
     probs = vad.probabilities(samples)
-    found = speech_segments(probs, VadOptions(), num_samples=len(samples))
+    found = speech_segments(probs, VadConfig(), num_samples=len(samples))
     return [(segment.start_s, segment.end_s) for segment in found]
 
 
 def _first_start(vad: SileroVad, samples: np.ndarray) -> SpeechStarted | None:
     """The endpointer's first speech start, streaming ``samples`` in sound-card chunks."""
-    endpointer = Endpointer(vad, VadOptions())
+    endpointer = Endpointer(vad, VadConfig())
     for part in _chunks(len(samples)):
         for event in endpointer.push(samples[part]):
             if isinstance(event, SpeechStarted):

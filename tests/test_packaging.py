@@ -444,24 +444,24 @@ def test_the_bundle_is_within_its_size_goal_and_leaves_the_system_its_own_librar
 def test_a_cuda_build_without_cuda_libraries_falls_back_to_the_cpu_with_a_warning(
     cuda_build_without_cuda, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from assistant import devices
+    from assistant import compute
 
-    support = devices.cuda_support("tts")
+    support = compute.cuda_support("tts")
     assert not support.available and support.cuda_build
     assert "CUDA libraries are missing" in support.reason
-    with caplog.at_level("WARNING", logger="assistant.devices"):
-        assert devices.resolve_device("tts", "auto") == "cpu"
+    with caplog.at_level("WARNING", logger="assistant.compute"):
+        assert compute.resolve_device("tts", "auto") == "cpu"
     assert "CUDA build installed but unavailable" in caplog.text
-    assert devices.cpu_fallbacks({"asr": "auto", "tts": "auto"}) == [
+    assert compute.cpu_fallbacks({"asr": "auto", "tts": "auto"}) == [
         f"tts (onnxruntime): {support.reason}"
     ]
-    assert devices.cpu_fallbacks({"tts": "cpu"}) == []  # the user chose the CPU
+    assert compute.cpu_fallbacks({"tts": "cpu"}) == []  # the user chose the CPU
 
 
 def test_a_cpu_build_picks_the_cpu_quietly(caplog: pytest.LogCaptureFixture) -> None:
-    from assistant import devices
+    from assistant import compute
 
-    devices.cuda_support.cache_clear()
-    with caplog.at_level("WARNING", logger="assistant.devices"):
-        assert devices.resolve_device("tts", "auto") == "cpu"
+    compute.cuda_support.cache_clear()
+    with caplog.at_level("WARNING", logger="assistant.compute"):
+        assert compute.resolve_device("tts", "auto") == "cpu"
     assert caplog.text == ""

@@ -61,12 +61,12 @@ def test_bench_trains_on_the_requested_device(
 ) -> None:
     import training.llm.base as base_module
     from training.llm.bench import train_throughput
-    from training.llm.options import FitOptions
+    from training.llm.options import LlmFitOptions
 
     seen: dict[str, set[str]] = {}
     monkeypatch.setattr(base_module, "load_base", _recording(base_module.load_base, seen))
     with pytest.raises(_Stop):
-        train_throughput(tiny_base, examples, FitOptions(seq_length=128), ["packed"],
+        train_throughput(tiny_base, examples, LlmFitOptions(seq_length=128), ["packed"],
                          device="meta")  # fmt: skip
     assert seen == {"parameters": {"meta"}, "inputs": {"meta"}}
 
@@ -77,10 +77,10 @@ def test_eval_runs_on_the_requested_device(
     import training.llm.evaluate as evaluate_module
     from training.llm.base import load_base
     from training.llm.fit import lora_model
-    from training.llm.options import FitOptions
+    from training.llm.options import LlmFitOptions
 
     adapter = tmp_path / "adapter"
-    lora_model(load_base(tiny_base), FitOptions()).save_pretrained(str(adapter))
+    lora_model(load_base(tiny_base), LlmFitOptions()).save_pretrained(str(adapter))
     seen: dict[str, set[str]] = {}
     monkeypatch.setattr(evaluate_module, "load_base", _recording(load_base, seen))
     with pytest.raises(_Stop):
@@ -207,11 +207,11 @@ def _llama_8b() -> Any:
 
 def test_memory_estimate_of_an_8b_model() -> None:
     from training.llm.memory import GIB, estimate
-    from training.llm.options import FitOptions
+    from training.llm.options import LlmFitOptions
 
     shape = _llama_8b()
     assert 7.9e9 < shape.params < 8.1e9  # the 8 B it is named after
-    options = FitOptions(batch_size=1, seq_length=1024)
+    options = LlmFitOptions(batch_size=1, seq_length=1024)
     full = estimate(shape, options, "bf16", checkpointing=True)
     options.quantize = "4bit"
     qlora = estimate(shape, options, "bf16", checkpointing=True)
@@ -221,10 +221,10 @@ def test_memory_estimate_of_an_8b_model() -> None:
 
 def test_checkpointing_and_batch_follow_the_free_memory() -> None:
     from training.llm.memory import GIB, choose_batch_size, estimate, needs_checkpointing
-    from training.llm.options import FitOptions
+    from training.llm.options import LlmFitOptions
 
     shape = _llama_8b()
-    options = FitOptions(seq_length=1024, quantize="4bit")
+    options = LlmFitOptions(seq_length=1024, quantize="4bit")
     plain = estimate(shape, options, "bf16", batch_size=1, checkpointing=False).total
     assert needs_checkpointing(shape, options, "bf16", int(plain * 0.8), 1)
     assert not needs_checkpointing(shape, options, "bf16", int(plain * 2), 1)
@@ -298,10 +298,10 @@ def test_qlora_base_is_nf4_with_trainable_lora_on_the_cpu(tiny_base: Path) -> No
     import bitsandbytes as bnb
     import torch
 
-    from training.llm.options import FitOptions
+    from training.llm.options import LlmFitOptions
     from training.llm.speed import build_model
 
-    model = build_model(tiny_base, FitOptions(quantize="4bit"), "fp32", "cpu")
+    model = build_model(tiny_base, LlmFitOptions(quantize="4bit"), "fp32", "cpu")
     quantized = [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
     assert len(quantized) == 2 * 7  # every projection of both layers
     assert all(m.weight.quant_type == "nf4" for m in quantized)
@@ -342,11 +342,11 @@ def test_qlora_fit_exports_a_full_precision_merge(tiny_run: Path) -> None:
 
 def test_qlora_needs_a_folder_base(gguf_path: Path) -> None:
     from training.llm.errors import TrainError
-    from training.llm.options import FitOptions
+    from training.llm.options import LlmFitOptions
     from training.llm.speed import check_speed_options
 
     with pytest.raises(TrainError, match="needs the base as a Hugging Face folder"):
-        check_speed_options(FitOptions(quantize="4bit"), "cpu", gguf_path)
+        check_speed_options(LlmFitOptions(quantize="4bit"), "cpu", gguf_path)
 
 
 # ----------------------------------------------------------------------------- shared
@@ -363,8 +363,8 @@ def test_what_both_trainers_share(tmp_path: Path) -> None:
         options_record,
         plot_losses,
     )
-    from training.llm.options import FitOptions
-    from training.voice.fit import FitOptions as VoiceOptions
+    from training.llm.options import LlmFitOptions
+    from training.voice.fit import VoiceFitOptions
 
     assert choose_precision("auto", "cpu") == choose_precision("no", "cpu") == "fp32"
     with pytest.raises(TrainError, match="needs a GPU"):
@@ -373,10 +373,10 @@ def test_what_both_trainers_share(tmp_path: Path) -> None:
         (tmp_path / name).mkdir()
     found = numbered(tmp_path, re.compile(r"checkpoint-(\d+)"), files=False)
     assert [step for step, _ in found] == [3, 12]
-    llm = FitOptions(max_steps=7)
+    llm = LlmFitOptions(max_steps=7)
     llm.lora.rank = 8
-    assert from_record(FitOptions, options_record(llm)) == llm
-    voice = VoiceOptions(data_dir=tmp_path, output_dir=tmp_path / "run")
+    assert from_record(LlmFitOptions, options_record(llm)) == llm
+    voice = VoiceFitOptions(data_dir=tmp_path, output_dir=tmp_path / "run")
     record = options_record(voice)
     assert record["output_dir"] == str(tmp_path / "run") and "steps" not in record
     assert options_record(voice, drop_none=False)["steps"] is None  # JSON keeps nulls

@@ -28,7 +28,7 @@ from conftest import isolate
 
 from assistant.tts import VitsVoice, load_voice, synthesize_all
 from assistant.tts.vits import phonemize
-from training.voice.checkpoints import latest_checkpoint as latest_checkpoint_of
+from training.voice.checkpoints import latest_voice_checkpoint
 from training.voice.phonemes import prompt_list
 from training.voice.prepare import PrepareOptions, prepare
 
@@ -106,19 +106,19 @@ def test_prepare_keeps_clean_recordings_in_ljspeech_layout(dataset, recordings):
 
 def test_fit_refuses_what_is_not_a_prepared_dataset(tmp_path, recordings):
     from assistant.errors import AssistantError
-    from training.voice.fit import FitOptions, fit
+    from training.voice.fit import VoiceFitOptions, fit
 
     with pytest.raises(AssistantError, match=r"metadata\.csv is missing"):
-        fit(FitOptions(tmp_path, tmp_path / "run", preset="tiny"))
+        fit(VoiceFitOptions(tmp_path, tmp_path / "run", preset="tiny"))
     # The raw recordings have a metadata.csv but no wavs/ folder.
     with pytest.raises(AssistantError, match=r"no file under wavs/"):
-        fit(FitOptions(recordings, tmp_path / "run", preset="tiny"))
+        fit(VoiceFitOptions(recordings, tmp_path / "run", preset="tiny"))
     low = tmp_path / "low"
     (low / "wavs").mkdir(parents=True)
     sf.write(low / "wavs" / "a.wav", np.zeros(16000, np.float32), 16000)
     (low / "metadata.csv").write_text("a|Hello there.|Hello there.\n", encoding="utf-8")
     with pytest.raises(AssistantError, match="16000 Hz but the voice is trained at 22050"):
-        fit(FitOptions(low, tmp_path / "run", preset="tiny"))
+        fit(VoiceFitOptions(low, tmp_path / "run", preset="tiny"))
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
@@ -169,7 +169,7 @@ def killed_run(dataset, tmp_path_factory, module_home):
 def test_resume_after_sigkill_continues_step_count_and_optimizer(killed_run):
     import torch
 
-    from training.voice.fit import FitOptions, fit, list_checkpoints
+    from training.voice.fit import VoiceFitOptions, fit, list_checkpoints
 
     data, run = killed_run
     found = list_checkpoints(run)
@@ -181,7 +181,7 @@ def test_resume_after_sigkill_continues_step_count_and_optimizer(killed_run):
     last_state = torch.load(last, map_location="cpu", weights_only=False)
     assert last_state["optimizers"][1]["state"], "generator optimizer state is empty"
 
-    result = fit(FitOptions(data, run, preset="tiny", steps=last_step + 2, device="cpu"))
+    result = fit(VoiceFitOptions(data, run, preset="tiny", steps=last_step + 2, device="cpu"))
 
     assert result.resumed_from == last_step
     assert result.step == last_step + 2
@@ -199,13 +199,13 @@ def test_resume_after_sigkill_continues_step_count_and_optimizer(killed_run):
 def finetuned(killed_run, tmp_path_factory, module_home):
     """A fine-tune started from the killed run's checkpoint, exported to ONNX."""
     from training.voice.export import export_voice
-    from training.voice.fit import FitOptions, fit, latest_checkpoint
+    from training.voice.fit import VoiceFitOptions, fit, latest_voice_checkpoint
 
     data, scratch = killed_run
-    base = latest_checkpoint(scratch)
+    base = latest_voice_checkpoint(scratch)
     run = tmp_path_factory.mktemp("run") / "finetune"
     result = fit(
-        FitOptions(data, run, preset="tiny", steps=2, base=base, batch_size=2, device="cpu")
+        VoiceFitOptions(data, run, preset="tiny", steps=2, base=base, batch_size=2, device="cpu")
     )
     exported = export_voice(result.checkpoint, run / "voice", "finetuned-test")
     return base, result, exported
@@ -218,7 +218,7 @@ def hub_with_base(killed_run, tmp_path, monkeypatch):
     _, scratch = killed_run
     served = tmp_path / "hub"
     served.mkdir()
-    checkpoint = shutil.copy(latest_checkpoint_of(scratch), served / "base.pt")
+    checkpoint = shutil.copy(latest_voice_checkpoint(scratch), served / "base.pt")
     data = Path(checkpoint).read_bytes()
 
     class Quiet(SimpleHTTPRequestHandler):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from assistant.audio import ASR_RATE, Audio, read_audio
+from assistant.config import VadConfig
 from assistant.errors import ModelLoadError, NoSpeechError
 from assistant.vad import (
     Endpointer,
@@ -17,7 +18,6 @@ from assistant.vad import (
     SpeechEnded,
     SpeechStarted,
     Vad,
-    VadOptions,
     speech_segments,
     trim_to_speech,
 )
@@ -26,7 +26,7 @@ SENTENCE = "Please open the kitchen window before dinner."
 SECOND_SENTENCE = "Then it ran back into the forest."
 LEAD, TAIL = 1.0, 1.5
 # Pads set to zero where a test measures the detected speech itself.
-NO_PADS = VadOptions(pre_roll_ms=0, post_roll_ms=0)
+NO_PADS = VadConfig(pre_roll_ms=0, post_roll_ms=0)
 # What the fixture's silence brackets is a little more than what the VAD calls speech:
 # Piper leaves ~0.05 s of near-silence before the words and ~0.1 s after, and the first
 # frame over the threshold comes a frame or two into the first word. So a detected length
@@ -153,7 +153,7 @@ def two_sentences(speak) -> np.ndarray:
 def test_pause_longer_than_min_silence_splits_two_segments(
     vad: SileroVad, two_sentences: np.ndarray
 ) -> None:
-    options = VadOptions(min_silence_ms=700)
+    options = VadConfig(min_silence_ms=700)
     probs = vad.probabilities(two_sentences)
     assert len(speech_segments(probs, options, num_samples=len(two_sentences))) == 2
 
@@ -161,13 +161,13 @@ def test_pause_longer_than_min_silence_splits_two_segments(
 def test_pause_shorter_than_min_silence_keeps_one_segment(
     vad: SileroVad, two_sentences: np.ndarray
 ) -> None:
-    options = VadOptions(min_silence_ms=2000)
+    options = VadConfig(min_silence_ms=2000)
     probs = vad.probabilities(two_sentences)
     assert len(speech_segments(probs, options, num_samples=len(two_sentences))) == 1
 
 
 def test_trim_to_speech_keeps_the_speech_and_its_pads(vad: SileroVad, sentence: np.ndarray) -> None:
-    options = VadOptions()
+    options = VadConfig()
     trimmed = trim_to_speech(Audio(sentence, ASR_RATE), vad, options)
     onset, offset = _speech_span(sentence)
     expected = offset - onset + (options.pre_roll_ms + options.post_roll_ms) / 1000
@@ -177,7 +177,7 @@ def test_trim_to_speech_keeps_the_speech_and_its_pads(vad: SileroVad, sentence: 
 
 def test_trim_to_speech_keeps_the_clip_sample_rate(vad: SileroVad, speak) -> None:
     original = read_audio(speak(SENTENCE, lead_silence=LEAD, tail_silence=TAIL), rate=None)
-    trimmed = trim_to_speech(original, vad, VadOptions())
+    trimmed = trim_to_speech(original, vad, VadConfig())
     assert trimmed.sample_rate == original.sample_rate != ASR_RATE
     assert original.duration - LEAD - TAIL < trimmed.duration < original.duration - 1.0
 
@@ -185,12 +185,12 @@ def test_trim_to_speech_keeps_the_clip_sample_rate(vad: SileroVad, speak) -> Non
 def test_trim_to_speech_raises_no_speech_on_silence(vad: SileroVad) -> None:
     silence = Audio(np.zeros(2 * ASR_RATE, np.float32), ASR_RATE)
     with pytest.raises(NoSpeechError, match=r"no speech detected in silence\.wav"):
-        trim_to_speech(silence, vad, VadOptions(), source="silence.wav")
+        trim_to_speech(silence, vad, VadConfig(), source="silence.wav")
 
 
 def test_trim_to_speech_raises_no_speech_on_empty_audio(vad: SileroVad) -> None:
     with pytest.raises(NoSpeechError, match="no speech detected in the recording"):
-        trim_to_speech(Audio(np.zeros(0, np.float32), ASR_RATE), vad, VadOptions())
+        trim_to_speech(Audio(np.zeros(0, np.float32), ASR_RATE), vad, VadConfig())
 
 
 # --- Endpointer ---------------------------------------------------------------------------
@@ -199,7 +199,7 @@ def test_trim_to_speech_raises_no_speech_on_empty_audio(vad: SileroVad) -> None:
 @pytest.fixture(scope="module")
 def streamed(vad: SileroVad, sentence: np.ndarray) -> list:
     """The events of SENTENCE streamed through an endpointer with the default options."""
-    return _stream(Endpointer(vad, VadOptions()), sentence)
+    return _stream(Endpointer(vad, VadConfig()), sentence)
 
 
 def test_endpointer_emits_one_start_then_one_end_for_a_sentence(streamed: list) -> None:
@@ -210,7 +210,7 @@ def test_endpointer_pre_roll_is_the_audio_before_the_start(
     streamed: list, sentence: np.ndarray
 ) -> None:
     started = streamed[0]
-    assert len(started.pre_roll) == VadOptions().pre_roll_ms * ASR_RATE // 1000
+    assert len(started.pre_roll) == VadConfig().pre_roll_ms * ASR_RATE // 1000
     np.testing.assert_array_equal(
         started.pre_roll, sentence[started.at - len(started.pre_roll) : started.at]
     )
@@ -224,7 +224,7 @@ def test_endpointer_utterance_holds_the_speech_and_pads(
     first = started.at - len(started.pre_roll)
     assert first / ASR_RATE < onset < offset - 0.2 < (first + len(ended.utterance)) / ASR_RATE
     np.testing.assert_array_equal(ended.utterance, sentence[first : first + len(ended.utterance)])
-    options = VadOptions()
+    options = VadConfig()
     expected = offset - onset + (options.pre_roll_ms + options.post_roll_ms) / 1000
     assert expected - EDGE_SLACK < len(ended.utterance) / ASR_RATE < expected + 0.1
 
@@ -237,7 +237,7 @@ def test_endpointer_agrees_with_speech_segments(
 
 
 def test_endpointer_forces_an_end_at_max_utterance(vad: SileroVad, sentence: np.ndarray) -> None:
-    endpointer = Endpointer(vad, VadOptions(max_utterance_s=1.0))
+    endpointer = Endpointer(vad, max_utterance_s=1.0)
     events = _stream(endpointer, sentence)
     ended = next(event for event in events if isinstance(event, SpeechEnded))
     assert ended.forced
@@ -247,7 +247,7 @@ def test_endpointer_forces_an_end_at_max_utterance(vad: SileroVad, sentence: np.
 def test_endpointer_utterances_after_a_forced_end_share_no_audio(
     vad: SileroVad, sentence: np.ndarray
 ) -> None:
-    endpointer = Endpointer(vad, VadOptions(max_utterance_s=1.0))
+    endpointer = Endpointer(vad, max_utterance_s=1.0)
     events = _stream(endpointer, sentence)
     starts = [event for event in events if isinstance(event, SpeechStarted)]
     ends = [event for event in events if isinstance(event, SpeechEnded)]
@@ -257,7 +257,7 @@ def test_endpointer_utterances_after_a_forced_end_share_no_audio(
 
 
 def test_endpointer_is_silent_on_silence(vad: SileroVad) -> None:
-    endpointer = Endpointer(vad, VadOptions())
+    endpointer = Endpointer(vad, VadConfig())
     assert _stream(endpointer, np.zeros(3 * ASR_RATE, np.float32)) == []
     assert not endpointer.in_speech
     assert endpointer.last_probability < 0.2
@@ -266,7 +266,7 @@ def test_endpointer_is_silent_on_silence(vad: SileroVad) -> None:
 def test_endpointer_finish_ends_an_utterance_cut_off_mid_speech(
     vad: SileroVad, sentence: np.ndarray
 ) -> None:
-    endpointer = Endpointer(vad, VadOptions())
+    endpointer = Endpointer(vad, VadConfig())
     cut = int((LEAD + 1.0) * ASR_RATE) + 100  # one second into the sentence, mid-frame
     events = _stream(endpointer, sentence[:cut])
     assert endpointer.in_speech

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 
 from ..audio import ASR_RATE, Audio
+from ..compute import resolve_device
 from ..config import AsrConfig
-from ..devices import resolve_device
 from ..errors import ModelLoadError
 from .base import Segment, Transcript
 

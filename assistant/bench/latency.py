@@ -51,7 +51,7 @@ from ..pipeline import (
 from ..reply import ReplyContext, ReplyHooks, build_messages, generation_options
 from ..text import speakable
 from ..tts import synthesize_all
-from ..vad import Endpointer, SpeechEnded, VadOptions
+from ..vad import Endpointer, SpeechEnded
 from .live import LiveSource, TurnEvents, state_is
 from .report import LatencyOptions, LatencyReport, LatencyTurn, MemoryUse, machine_info
 
@@ -282,7 +282,7 @@ class _Baseline:
     def _end_of_speech(self, samples: np.ndarray) -> tuple[float, np.ndarray]:
         """Play ``samples`` in real time into a fresh endpointer, as the live capture
         thread does: (``time.monotonic()`` of the end of speech, the utterance)."""
-        endpointer = Endpointer(self.engines.vad, VadOptions.from_config(self.config.vad))
+        endpointer = Endpointer(self.engines.vad, self.config.vad)
         source = LiveSource()
         source.say(samples)
         limit = (len(samples) / ASR_RATE + _SILENCE_AFTER) * ASR_RATE

@@ -128,14 +128,14 @@ def _talk(args: argparse.Namespace, ctx: CliContext) -> int:
 
 def _transcribe(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..engines import load_transcriber, load_vad
-    from ..vad import VadOptions, speech_segments
+    from ..vad import speech_segments
 
     config = apply_model_options(ctx.config, args)
     audio = read_audio(args.file)
     vad = load_vad(config, ctx.store)
     # The VAD decides whether there is speech at all: whisper hallucinates words
     # ("Thank you.") on silence.
-    if not speech_segments(vad.probabilities(audio.samples), VadOptions.from_config(config.vad)):
+    if not speech_segments(vad.probabilities(audio.samples), config.vad):
         raise NoSpeechError(f"no speech detected in {args.file}")
     transcript = load_transcriber(config, ctx.store).transcribe(audio)
     if not transcript.text:

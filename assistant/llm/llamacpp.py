@@ -10,8 +10,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..compute import resolve_device
 from ..config import LlmConfig
-from ..devices import resolve_device
 from ..errors import EngineError, ModelLoadError
 from .base import GenerationOptions, Message
 

@@ -38,6 +38,7 @@ from .emitter import Emitter
 from .events import AudioLevel, State
 from .partials import PartialsStage
 from .sources import AudioSource
+from .stage import StageThread
 from .turns import Turn, TurnRegistry, early_end_pause
 
 __all__ = ["CaptureStage"]
@@ -110,7 +111,7 @@ class CaptureStage:
         self._running = threading.Event()
         self._stopping = threading.Event()
         self._source: AudioSource | None = None
-        self._thread: threading.Thread | None = None
+        self._thread = StageThread("capture", self._run, emitter, "capture")
         self._input_failed = False
         self._last_partial = 0.0
         self._last_level = 0.0
@@ -156,7 +157,6 @@ class CaptureStage:
     def start(self) -> None:
         self._stopping.clear()
         self._running.set()
-        self._thread = threading.Thread(target=self._guarded, name="capture", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -166,20 +166,9 @@ class CaptureStage:
         source = self._source
         if source is not None:
             source.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            if self._thread.is_alive():
-                log.warning("the capture thread did not stop within 5 s (a source that "
-                            "ignores close())")  # fmt: skip
-            self._thread = None
+        self._thread.join("a source that ignores close()")
 
     # ------------------------------------------------------------------ the thread
-
-    def _guarded(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:  # a stage never dies silently
-            self._emitter.error(exc, "capture")
 
     def _run(self) -> None:
         while self._running.is_set():

@@ -44,7 +44,7 @@ from ..config import Config
 from ..llm import ChatModel, Message
 from ..reply import LocalReply, ReplyHooks
 from ..tts import Voice
-from ..vad import Endpointer, Vad, VadOptions
+from ..vad import Endpointer, Vad
 from ..wake.gate import WakeGate
 from .capture import CaptureStage
 from .emitter import Emitter
@@ -172,7 +172,7 @@ class Conversation:
         self._worker.on_command = self.carry_out
         self._capture = CaptureStage(
             source_factory=source,
-            endpointer=Endpointer(vad, VadOptions.from_config(config.vad)),
+            endpointer=Endpointer(vad, config.vad),
             echo=echo,
             mode=mode,
             emitter=emitter,

@@ -19,6 +19,7 @@ from ..audio import ASR_RATE, Audio
 from .emitter import Emitter
 from .events import PartialTranscript, State
 from .messages import PartialRequest, Stop
+from .stage import StageThread
 
 __all__ = ["PartialsStage"]
 
@@ -52,7 +53,7 @@ class PartialsStage:
         self._emitter = emitter
         self._in_pause = in_pause
         self._queue: queue.Queue[PartialRequest | Stop] = queue.Queue(maxsize=1)
-        self._thread: threading.Thread | None = None
+        self._thread = StageThread("partials", self._run, emitter, "asr")
 
     def request(self, audio: np.ndarray) -> None:
         """Transcribe ``audio`` when the stage is free (dropped if one already waits)."""
@@ -65,22 +66,13 @@ class PartialsStage:
             self._queue.get_nowait()
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._guarded, name="partials", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self.drop_pending()
         with contextlib.suppress(queue.Full):
             self._queue.put_nowait(Stop())
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _guarded(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:  # a stage never dies silently
-            self._emitter.error(exc, "asr")
+        self._thread.join()
 
     def _run(self) -> None:
         while True:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import queue
-import threading
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ from ..tts import Voice
 from .emitter import Emitter
 from .events import SentenceSpoken, State
 from .messages import EndOfReply, Sentence, SpeakerMessage, Stop
+from .stage import StageThread
 from .turns import Turn
 from .watchdog import Watchdog
 
@@ -58,7 +58,7 @@ class Speaker:
         self._watchdog = watchdog
         self._echo = echo
         self._queue: queue.Queue[SpeakerMessage] = queue.Queue()
-        self._thread: threading.Thread | None = None
+        self._thread = StageThread("speaker", self._run, emitter, "tts")
         self._reference_resampler: Any = None  # soxr.ResampleStream, made on first use
         self._handled = 0
         self.volume = 1.0
@@ -95,16 +95,11 @@ class Speaker:
         return self._handled, self._player.blocks_written
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._guarded, name="speaker", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._queue.put(Stop())
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            if self._thread.is_alive():
-                log.warning("the speaker did not stop within 5 s (a voice still synthesizing)")
-            self._thread = None
+        self._thread.join("a voice still synthesizing")
         # Turns still queued here will not be spoken: release whoever waits for them.
         while True:
             try:
@@ -116,12 +111,6 @@ class Speaker:
         self._reference_resampler = None  # native state: release it with the conversation
 
     # ------------------------------------------------------------------ the thread
-
-    def _guarded(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:  # a stage never dies silently
-            self._emitter.error(exc, "tts")
 
     def _run(self) -> None:
         while True:

@@ -44,6 +44,7 @@ from .events import (
 )
 from .messages import Announce, Stop, TurnMessage
 from .speaker import Speaker
+from .stage import StageThread
 from .turns import Turn, TurnRegistry
 from .watchdog import Watchdog
 
@@ -123,7 +124,7 @@ class TurnWorker:
         """Carries out a local command's actions (set by the facade), after its turn."""
         self._queue: queue.Queue[TurnMessage] = queue.Queue()
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread = StageThread("turns", self._run, emitter, "turn")
 
     @property
     def history(self) -> list[Message]:
@@ -151,26 +152,15 @@ class TurnWorker:
 
     def start(self) -> None:
         self._stopping.clear()
-        self._thread = threading.Thread(target=self._guarded, name="turns", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         """Finish the running turn (cancelled by the caller), skip the queued ones, join."""
         self._stopping.set()
         self._queue.put(Stop())
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            if self._thread.is_alive():
-                log.warning("the turn worker did not stop within 5 s (an engine still busy)")
-            self._thread = None
+        self._thread.join("an engine still busy")
 
     # ------------------------------------------------------------------ the thread
-
-    def _guarded(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:  # a stage never dies silently
-            self._emitter.error(exc, "turn")
 
     def _run(self) -> None:
         while True:

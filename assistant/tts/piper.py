@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from ..audio import Audio
+from ..compute import resolve_device
 from ..config import TtsConfig
-from ..devices import resolve_device
 from ..errors import ModelLoadError
 from ..text import split_sentences
 from .base import SpeechChunk, check_speaking_rate, voice_files

@@ -2,7 +2,7 @@
 streaming endpointer that tells the pipeline when the user starts and stops talking."""
 
 from .endpointer import Endpointer, EndpointEvent, SpeechEnded, SpeechStarted
-from .segments import SpeechSegment, VadOptions, speech_segments, trim_to_speech
+from .segments import SpeechSegment, speech_segments, trim_to_speech
 from .silero import SileroVad, Vad
 
 __all__ = [
@@ -13,7 +13,6 @@ __all__ = [
     "SpeechSegment",
     "SpeechStarted",
     "Vad",
-    "VadOptions",
     "speech_segments",
     "trim_to_speech",
 ]

@@ -12,6 +12,7 @@ proved start, and one utterance of at most ``max_utterance_s`` plus its pads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import deque
@@ -19,8 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..config import VadConfig
 from ..errors import AudioFormatError
-from .segments import VadOptions, _Hysteresis, _ms
+from .segments import _Hysteresis, _ms
 from .silero import Vad
 
 __all__ = ["EndpointEvent", "Endpointer", "SpeechEnded", "SpeechStarted"]
@@ -64,21 +66,29 @@ class Endpointer:
 
     Args:
         vad: the VAD; it is reset with the endpointer, and only this object should feed it.
-        options: thresholds, durations, pads and the longest utterance.
+        options: thresholds, durations and pads (the ``[vad]`` config section).
+        max_utterance_s: an utterance whose speech spans this long is ended there by
+            force, so memory and ASR time stay bounded.
     """
 
-    def __init__(self, vad: Vad, options: VadOptions | None = None) -> None:
+    def __init__(
+        self, vad: Vad, options: VadConfig | None = None, *, max_utterance_s: float = 30.0
+    ) -> None:
+        if max_utterance_s <= 0:
+            raise ValueError(f"max_utterance_s must be > 0, not {max_utterance_s}")
         self._vad = vad
-        self.options = options or VadOptions()
+        # A copy: the live config may be edited while this stream runs.
+        self.options = dataclasses.replace(options) if options is not None else VadConfig()
+        self.max_utterance_s = max_utterance_s
         rate, frame = vad.sample_rate, vad.frame_samples
         self._frame = frame
         self._pre_roll = _ms(self.options.pre_roll_ms, rate)
-        # Post-roll beyond min_silence_ms would mean holding the end back; see VadOptions.
+        # Post-roll beyond min_silence_ms would mean holding the end back (VadConfig.post_roll_ms).
         self._post_roll = min(
             _ms(self.options.post_roll_ms, rate), _ms(self.options.min_silence_ms, rate)
         )
         self._rule = _Hysteresis(
-            self.options, frame, rate, max_speech=round(self.options.max_utterance_s * rate)
+            self.options, frame, rate, max_speech=round(max_utterance_s * rate)
         )
         # A start is announced at most min_speech + min_silence + one frame after it happens
         # (a later speech frame would have proved it, a longer gap would have closed it), and
@@ -177,7 +187,7 @@ class Endpointer:
         if closed is not None:
             _, end, forced = closed
             if forced:
-                log.info("utterance reached %.1f s: ending it", self.options.max_utterance_s)
+                log.info("utterance reached %.1f s: ending it", self.max_utterance_s)
             audio = np.concatenate(self._utterance)
             events.append(self._ended(end, audio, now, forced=forced))
             self._utterance = []

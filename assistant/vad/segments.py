@@ -1,4 +1,4 @@
-"""From per-frame speech probabilities to speech segments: options, the hysteresis rule
+"""From per-frame speech probabilities to speech segments: the hysteresis rule
 shared by whole-clip segmentation and the streaming endpointer, and trimming a clip.
 
 The rule, per 32 ms frame: speech starts at a frame whose probability reaches
@@ -22,56 +22,9 @@ from ..config import VadConfig
 from ..errors import NoSpeechError
 from .silero import FRAME_SAMPLES, SAMPLE_RATE, Vad
 
-__all__ = ["SpeechSegment", "VadOptions", "speech_segments", "trim_to_speech"]
+__all__ = ["SpeechSegment", "speech_segments", "trim_to_speech"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class VadOptions:
-    """How probabilities become speech segments and utterances."""
-
-    threshold: float = 0.5
-    """Speech probability at which speech starts."""
-    neg_threshold: float = 0.35
-    """Probability below which a frame inside speech counts as silence."""
-    min_speech_ms: int = 250
-    """Segments with less speech than this are dropped as noise."""
-    min_silence_ms: int = 700
-    """Silence that ends a segment (an utterance, when streaming)."""
-    pre_roll_ms: int = 300
-    """Audio kept from before the speech start, so the first syllable is not lost."""
-    post_roll_ms: int = 200
-    """Audio kept after the speech end. Streaming keeps at most ``min_silence_ms`` of it:
-    the end is known only after that much silence, and waiting longer would add latency."""
-    max_utterance_s: float = 30.0
-    """Streaming only: an utterance whose speech spans this long is ended there by force,
-    so memory and ASR time stay bounded."""
-
-    def __post_init__(self) -> None:
-        if not 0.0 < self.neg_threshold <= self.threshold < 1.0:
-            raise ValueError(
-                "VAD thresholds must satisfy 0 < neg_threshold <= threshold < 1, not "
-                f"neg_threshold={self.neg_threshold}, threshold={self.threshold}"
-            )
-        for name in ("min_speech_ms", "min_silence_ms", "pre_roll_ms", "post_roll_ms"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"VadOptions.{name} must be >= 0, not {getattr(self, name)}")
-        if self.max_utterance_s <= 0:
-            raise ValueError(f"VadOptions.max_utterance_s must be > 0, not {self.max_utterance_s}")
-
-    @classmethod
-    def from_config(cls, config: VadConfig) -> VadOptions:
-        """The options a ``[vad]`` config section asks for (``max_utterance_s`` keeps its
-        default: the config has no such key)."""
-        return cls(
-            threshold=config.threshold,
-            neg_threshold=config.neg_threshold,
-            min_speech_ms=config.min_speech_ms,
-            min_silence_ms=config.min_silence_ms,
-            pre_roll_ms=config.pre_roll_ms,
-            post_roll_ms=config.post_roll_ms,
-        )
 
 
 @dataclass(frozen=True)
@@ -117,11 +70,12 @@ class _Hysteresis:
 
     def __init__(
         self,
-        options: VadOptions,
+        options: VadConfig,
         frame_samples: int,
         sample_rate: int,
         max_speech: int | None = None,
     ) -> None:
+        options.validate()
         self._threshold = options.threshold
         self._neg_threshold = options.neg_threshold
         self._min_speech = _ms(options.min_speech_ms, sample_rate)
@@ -175,7 +129,7 @@ class _Hysteresis:
 
 def speech_segments(
     probs: np.ndarray,
-    options: VadOptions,
+    options: VadConfig,
     frame_samples: int = FRAME_SAMPLES,
     sample_rate: int = SAMPLE_RATE,
     *,
@@ -219,7 +173,7 @@ def speech_segments(
 
 
 def trim_to_speech(
-    audio: Audio, vad: Vad, options: VadOptions, *, source: str = "the recording"
+    audio: Audio, vad: Vad, options: VadConfig, *, source: str = "the recording"
 ) -> Audio:
     """Cut a clip to its speech: from the first segment's padded start to the last one's
     padded end, at the clip's own sample rate.

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..common import choose_precision, resolve_device
 from .data import Example
-from .options import FitOptions
+from .options import LlmFitOptions
 from .throughput import TrainFigure, default_variants, measure, peak_flops
 
 __all__ = [
@@ -79,7 +79,7 @@ class BenchReport:
 def train_throughput(
     base: Path,
     examples: list[Example],
-    options: FitOptions,
+    options: LlmFitOptions,
     variants: list[str],
     *,
     device: str = "auto",
@@ -194,7 +194,7 @@ def run_bench(
     base: Path,
     base_label: str,
     examples: list[Example],
-    options: FitOptions,
+    options: LlmFitOptions,
     run_dir: Path | None = None,
     decode_tokens: int = 96,
     say: Any = None,

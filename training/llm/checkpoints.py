@@ -20,7 +20,7 @@ from assistant.fsutil import atomic_write_text
 
 from ..common import numbered
 
-__all__ = ["MARKER", "complete_checkpoints", "latest_checkpoint", "make_callback"]
+__all__ = ["MARKER", "complete_checkpoints", "latest_llm_checkpoint", "make_callback"]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def complete_checkpoints(folder: Path) -> list[Path]:
     return [path for _, path in _steps(folder) if (path / MARKER).is_file()]
 
 
-def latest_checkpoint(folder: Path, clean: bool = True) -> Path | None:
+def latest_llm_checkpoint(folder: Path, clean: bool = True) -> Path | None:
     """The newest complete checkpoint; with ``clean`` (rank 0 only, when several processes
     train), incomplete ones (a kill while saving) are removed."""
     complete = complete_checkpoints(folder)

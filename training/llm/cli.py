@@ -15,7 +15,7 @@ from .speed import ATTENTIONS
 if TYPE_CHECKING:
     from assistant.cli.context import CliContext
 
-    from .options import FitOptions
+    from .options import LlmFitOptions
 
 __all__ = ["register"]
 
@@ -232,7 +232,7 @@ def _quiet() -> None:
     warnings.filterwarnings("ignore", message="Could not find a config file")
 
 
-def _fit_options(args: argparse.Namespace, options: FitOptions) -> FitOptions:
+def _fit_options(args: argparse.Namespace, options: LlmFitOptions) -> LlmFitOptions:
     """``options`` with the command line's fit overrides applied."""
     simple = {
         "epochs": "epochs",
@@ -270,7 +270,7 @@ def _fit_options(args: argparse.Namespace, options: FitOptions) -> FitOptions:
 def _prepare(args: argparse.Namespace, ctx: CliContext) -> int:
     _quiet()
     from .base import resolve_base
-    from .options import DataOptions, FitOptions
+    from .options import DataOptions, LlmFitOptions
     from .run import prepare
 
     system = None if args.no_system else (args.system or ctx.config.llm.system_prompt)
@@ -287,7 +287,7 @@ def _prepare(args: argparse.Namespace, ctx: CliContext) -> int:
         base,
         args.base or str(base),
         options,
-        _fit_options(args, FitOptions()),
+        _fit_options(args, LlmFitOptions()),
     )
     print(
         f"prepared {args.output}: {result.train} training and {result.eval} held-out "
@@ -386,13 +386,13 @@ def _bench(args: argparse.Namespace, ctx: CliContext) -> int:
     from .base import resolve_base
     from .bench import format_report, run_bench
     from .data import read_examples
-    from .options import FitOptions
+    from .options import LlmFitOptions
     from .sample import sample_examples
 
     base = resolve_base(args.base, ctx.store)
     system = ctx.config.llm.system_prompt
     examples = read_examples(args.data, system) if args.data else sample_examples(system=system)
-    options = FitOptions(
+    options = LlmFitOptions(
         seq_length=args.seq_length,
         batch_size=args.batch_size,
         device=args.device,

@@ -21,16 +21,16 @@ from assistant.fsutil import atomic_write_text, replace_dir
 
 from ..common import choose_precision, plot_losses, resolve_device
 from .base import load_tokenizer, model_config, offline
-from .checkpoints import latest_checkpoint, make_callback
+from .checkpoints import latest_llm_checkpoint, make_callback
 from .data import Example
 from .errors import TrainError
 from .memory import GIB, MemoryPlan, plan, shape_of
-from .options import FitOptions
+from .options import LlmFitOptions
 from .tokens import REAL, Tokenized, pack, pad_each, tokenize_example
 
 __all__ = [
     "TARGET_MODULES",
-    "FitResult",
+    "LlmFitResult",
     "TokenCounter",
     "collate",
     "fit",
@@ -50,7 +50,7 @@ TARGET_MODULES = {
 
 
 @dataclass
-class FitResult:
+class LlmFitResult:
     """What a fit did (``fit.json`` in the run folder)."""
 
     steps: int
@@ -105,7 +105,7 @@ def tokenize_all(tokenizer: Any, examples: list[Example]) -> list[Tokenized]:
     return [tokenize_example(tokenizer, e) for e in examples]
 
 
-def build_rows(items: list[Tokenized], options: FitOptions, pad_id: int) -> list[dict[str, Any]]:
+def build_rows(items: list[Tokenized], options: LlmFitOptions, pad_id: int) -> list[dict[str, Any]]:
     """Training rows: packed blocks, or (no packing) each example padded to the longest."""
     if options.packing:
         return pack(items, options.seq_length, pad_id, seed=options.seed)
@@ -170,7 +170,7 @@ class TokenCounter:
         return sum(self.batches[:batches])
 
 
-def lora_model(model: Any, options: FitOptions) -> Any:
+def lora_model(model: Any, options: LlmFitOptions) -> Any:
     """``model`` wrapped with a fresh LoRA adapter."""
     from peft import LoraConfig, get_peft_model
 
@@ -188,7 +188,7 @@ def lora_model(model: Any, options: FitOptions) -> Any:
 
 
 def training_arguments(
-    options: FitOptions, output: Path, precision: str, rows: int, device: str = "", **extra: Any
+    options: LlmFitOptions, output: Path, precision: str, rows: int, device: str = "", **extra: Any
 ) -> Any:
     """The Trainer's arguments for ``options``."""
     import torch
@@ -241,7 +241,7 @@ def training_arguments(
     )
 
 
-def memory_plan(base: Path, options: FitOptions) -> tuple[MemoryPlan, str, str]:
+def memory_plan(base: Path, options: LlmFitOptions) -> tuple[MemoryPlan, str, str]:
     """(the memory plan, device, precision) of fitting ``base`` with ``options``, from
     the base's config alone (no weights are loaded): what ``fit --dry-run`` prints and
     what ``fit`` checks before it loads anything."""
@@ -257,10 +257,10 @@ def fit(
     run_dir: Path,
     base: Path,
     train: list[Example],
-    options: FitOptions,
+    options: LlmFitOptions,
     *,
     resume: bool = True,
-) -> FitResult:
+) -> LlmFitResult:
     """Fine-tune ``base`` on ``train``; writes ``adapter/``, ``fit.json``, ``loss.png``
     and TensorBoard logs into ``run_dir``, checkpoints into ``run_dir/checkpoints``.
 
@@ -297,7 +297,7 @@ def fit(
         trainable, total = model.get_nb_trainable_parameters()
         log.info("LoRA: %d of %d parameters trainable", trainable, total)
 
-    resume_from = latest_checkpoint(checkpoints, clean=is_main_process()) if resume else None
+    resume_from = latest_llm_checkpoint(checkpoints, clean=is_main_process()) if resume else None
     if not resume and checkpoints.exists() and is_main_process():
         shutil.rmtree(checkpoints)
     os.environ["TENSORBOARD_LOGGING_DIR"] = str(run_dir / "logs")
@@ -325,7 +325,7 @@ def fit(
     steps_done = state.global_step - first
     world = int(os.environ.get("WORLD_SIZE", "1"))
     tokens_done = _all_processes(counter.trained(steps_done * options.grad_accum))
-    result = FitResult(
+    result = LlmFitResult(
         steps=state.global_step,
         resumed_from=str(resume_from) if resume_from else None,
         train_tokens=train_tokens,

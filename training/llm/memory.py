@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from .options import FitOptions
+from .options import LlmFitOptions
 
 __all__ = [
     "GIB",
@@ -137,7 +137,7 @@ def _bytes_per_value(precision: str) -> int:
 
 def estimate(
     shape: ModelShape,
-    options: FitOptions,
+    options: LlmFitOptions,
     precision: str,
     *,
     batch_size: int | None = None,
@@ -202,7 +202,7 @@ def free_memory(device: str) -> tuple[int, str]:
 
 def needs_checkpointing(
     shape: ModelShape,
-    options: FitOptions,
+    options: LlmFitOptions,
     precision: str,
     free: int,
     batch_size: int,
@@ -219,7 +219,7 @@ def needs_checkpointing(
 
 def choose_batch_size(
     shape: ModelShape,
-    options: FitOptions,
+    options: LlmFitOptions,
     precision: str,
     free: int,
     largest: int = 64,
@@ -269,7 +269,7 @@ class MemoryPlan:
         return f"this fit needs {self.estimate.describe()}; you have {have}"
 
 
-def plan(shape: ModelShape, options: FitOptions, precision: str, device: str) -> MemoryPlan:
+def plan(shape: ModelShape, options: LlmFitOptions, precision: str, device: str) -> MemoryPlan:
     """The batch size (``0``: chosen from free memory) and gradient checkpointing
     (``None``: on when memory is short) the fit will use, with its estimate."""
     free, where = free_memory(device)

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..common import from_record, options_record
 
-__all__ = ["DataOptions", "FitOptions", "LoraOptions", "RunConfig", "from_dict"]
+__all__ = ["DataOptions", "LlmFitOptions", "LoraOptions", "RunConfig", "from_dict"]
 
 from_dict = from_record
 """Kept for the callers of this module: the shared :func:`training.common.from_record`."""
@@ -48,7 +48,7 @@ class LoraOptions:
 
 
 @dataclass
-class FitOptions:
+class LlmFitOptions:
     """How ``fit`` trains."""
 
     epochs: float = 3.0
@@ -111,7 +111,7 @@ class RunConfig:
     """The base as the user named it (a store id, a path)."""
     data: DataOptions = field(default_factory=DataOptions)
     """Data preparation options."""
-    fit: FitOptions = field(default_factory=FitOptions)
+    fit: LlmFitOptions = field(default_factory=LlmFitOptions)
     """Training options (``fit`` may override them)."""
     data_sha256: str = ""
     """Checksum of the data file the run was prepared from."""

@@ -7,7 +7,7 @@ import tempfile
 import time
 from typing import Any
 
-from .options import FitOptions
+from .options import LlmFitOptions
 from .tokens import IGNORE, REAL
 
 __all__ = ["pad_batch", "plain_trainer_pass"]
@@ -49,7 +49,7 @@ class _Collator:
 def plain_trainer_pass(
     model: Any,
     rows: list[dict[str, Any]],
-    options: FitOptions,
+    options: LlmFitOptions,
     device: str,
     precision: str,
     steps: int = 0,

@@ -25,7 +25,7 @@ from assistant.fsutil import atomic_write_text
 
 from .data import check_lengths, read_examples, split_examples, write_split
 from .errors import TrainError
-from .options import DataOptions, FitOptions, RunConfig, from_dict
+from .options import DataOptions, LlmFitOptions, RunConfig, from_dict
 
 __all__ = ["PrepareResult", "prepare", "read_run", "write_run"]
 
@@ -69,7 +69,7 @@ def read_run(run_dir: Path) -> RunConfig:
             base=data["base"],
             base_label=data.get("base_label", data["base"]),
             data=from_dict(DataOptions, data.get("data", {})),
-            fit=from_dict(FitOptions, data.get("fit", {})),
+            fit=from_dict(LlmFitOptions, data.get("fit", {})),
             data_sha256=data.get("data_sha256", ""),
         )
     except (OSError, KeyError, TypeError, ValueError, tomllib.TOMLDecodeError) as exc:
@@ -84,7 +84,7 @@ def prepare(
     base: Path,
     base_label: str,
     options: DataOptions,
-    fit_options: FitOptions | None = None,
+    fit_options: LlmFitOptions | None = None,
 ) -> PrepareResult:
     """Validate ``data_path``, split it and write the run folder.
 
@@ -123,7 +123,7 @@ def prepare(
     train, held = split_examples(examples, options.eval_fraction, options.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_split(run_dir / "data", train, held)
-    fit_options = fit_options or FitOptions()
+    fit_options = fit_options or LlmFitOptions()
     longest = max(lengths.values())
     if longest > fit_options.seq_length:
         # A block must hold the longest example.

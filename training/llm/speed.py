@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import TrainError
-from .options import FitOptions
+from .options import LlmFitOptions
 
 __all__ = [
     "ATTENTIONS",
@@ -36,12 +36,12 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def attention_of(options: FitOptions) -> str:
+def attention_of(options: LlmFitOptions) -> str:
     """transformers' ``attn_implementation`` for ``options``."""
     return "sdpa" if options.attention == "auto" else options.attention
 
 
-def check_speed_options(options: FitOptions, device: str, base: Path | None = None) -> None:
+def check_speed_options(options: LlmFitOptions, device: str, base: Path | None = None) -> None:
     """Raise :class:`TrainError` for an option this machine cannot honour."""
     on_gpu = device.split(":")[0] == "cuda"
     if options.attention not in ATTENTIONS:
@@ -100,7 +100,7 @@ def quantization_config(precision: str) -> Any:
 
 
 def build_model(
-    base: Path, options: FitOptions, precision: str, device: str, *, place: bool = True
+    base: Path, options: LlmFitOptions, precision: str, device: str, *, place: bool = True
 ) -> Any:
     """The base with a fresh LoRA adapter, set up for training as ``options`` ask.
 
@@ -149,7 +149,7 @@ def build_model(
     return model
 
 
-def make_optimizer(model: Any, options: FitOptions, device: str) -> Any:
+def make_optimizer(model: Any, options: LlmFitOptions, device: str) -> Any:
     """AdamW over the trainable parameters; fused into one kernel on a GPU."""
     import torch
 

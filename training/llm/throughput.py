@@ -26,7 +26,7 @@ from typing import Any
 
 from .errors import TrainError
 from .memory import GIB, ModelShape
-from .options import FitOptions
+from .options import LlmFitOptions
 
 __all__ = [
     "VARIANTS",
@@ -130,7 +130,7 @@ def default_variants(device: str) -> list[str]:
     return rows
 
 
-def variant_options(variant: str, options: FitOptions, device: str) -> FitOptions:
+def variant_options(variant: str, options: LlmFitOptions, device: str) -> LlmFitOptions:
     """The fit options of a row."""
     plain = dataclasses.replace(options, fused_optimizer=False, liger=False, compile=False)
     table: dict[str, dict[str, Any]] = {
@@ -161,7 +161,7 @@ def variant_options(variant: str, options: FitOptions, device: str) -> FitOption
     return dataclasses.replace(plain, **changes)
 
 
-def _differences(options: FitOptions, packed: FitOptions) -> dict[str, Any]:
+def _differences(options: LlmFitOptions, packed: LlmFitOptions) -> dict[str, Any]:
     """What a row changes against the ``packed`` row (checkpointing: when on)."""
     keys = ("packing", "batch_size", "attention", "liger", "fused_optimizer", "compile",
             "quantize", "precision")  # fmt: skip
@@ -209,7 +209,7 @@ def _autocast(device: str, precision: str) -> Any:
 def run_loop(
     model: Any,
     batches: list[list[dict[str, Any]]],
-    options: FitOptions,
+    options: LlmFitOptions,
     device: str,
     precision: str,
     warmup: int = 1,
@@ -246,7 +246,7 @@ def measure(
     variant: str,
     base: Path,
     rows: dict[str, list[dict[str, Any]]],
-    options: FitOptions,
+    options: LlmFitOptions,
     device: str,
     precision: str,
     shape: ModelShape,

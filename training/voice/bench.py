@@ -46,7 +46,7 @@ def run_bench(options: BenchOptions, config: Any, store: Any) -> dict[str, Any]:
 
     from .evaluate import torch_synthesize
     from .export import export_voice
-    from .fit import FitOptions, StepReport, fit
+    from .fit import StepReport, VoiceFitOptions, fit
     from .model import load_model
     from .phonemes import prompt_list
     from .prepare import PrepareOptions, prepare
@@ -73,7 +73,7 @@ def run_bench(options: BenchOptions, config: Any, store: Any) -> dict[str, Any]:
         if torch.cuda.is_available():
             torch.cuda.reset_peak_memory_stats()
         result = fit(
-            FitOptions(
+            VoiceFitOptions(
                 root / "data",
                 root / "run",
                 preset=options.preset,

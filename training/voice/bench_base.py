@@ -89,13 +89,13 @@ def _finetune(options: BaseBenchOptions, transcriber: Any) -> dict[str, Any]:
 
     from .checkpoints import list_checkpoints
     from .evaluate import evaluate
-    from .fit import FitOptions, fit
+    from .fit import VoiceFitOptions, fit
 
     assert options.data is not None and options.run_dir is not None
     run = Path(options.run_dir)
     began = time.monotonic()
     result = fit(
-        FitOptions(
+        VoiceFitOptions(
             options.data,
             run,
             base=options.base,

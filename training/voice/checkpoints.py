@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "base_weights",
-    "latest_checkpoint",
+    "latest_voice_checkpoint",
     "list_checkpoints",
     "load_checkpoint",
     "load_matching",
@@ -37,7 +37,7 @@ def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     return numbered(Path(run_dir) / "checkpoints", _CKPT, files=True)
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
+def latest_voice_checkpoint(run_dir: Path) -> Path | None:
     """The newest checkpoint of a run, or ``None``."""
     found = list_checkpoints(run_dir)
     return found[-1][1] if found else None

@@ -227,9 +227,9 @@ def _prepare_from(args: argparse.Namespace, input_dir: Path, output_dir: Path) -
 
 def _fit_from(args: argparse.Namespace, data: Path, output: Path, ctx: Any) -> Any:
     from .checkpoints import resolve_base
-    from .fit import FitOptions
+    from .fit import VoiceFitOptions
 
-    return FitOptions(
+    return VoiceFitOptions(
         data_dir=data,
         output_dir=output,
         preset=args.preset,

@@ -16,11 +16,11 @@ __all__ = ["bench", "checkpoint_of", "evaluate_run", "export", "heldout_sentence
 
 def checkpoint_of(path: Path) -> Path:
     from ..common import TrainError
-    from .fit import latest_checkpoint
+    from .fit import latest_voice_checkpoint
 
     if path.is_file():
         return path
-    found = latest_checkpoint(path)
+    found = latest_voice_checkpoint(path)
     if found is None:
         raise TrainError(
             f"{path} is neither a checkpoint nor a run folder with checkpoints",

@@ -40,7 +40,7 @@ from assistant.tts.vits import phonemize
 from ..common import TrainError, choose_precision, plot_losses, resolve_device
 from .checkpoints import (
     base_weights,
-    latest_checkpoint,
+    latest_voice_checkpoint,
     list_checkpoints,
     load_checkpoint,
     load_matching,
@@ -53,11 +53,11 @@ from .presets import get_preset
 from .run_files import average_gradients, tensorboard, write_progress, write_run_record
 
 __all__ = [
-    "FitOptions",
-    "FitResult",
     "StepReport",
+    "VoiceFitOptions",
+    "VoiceFitResult",
     "fit",
-    "latest_checkpoint",
+    "latest_voice_checkpoint",
     "list_checkpoints",
     "plot_losses",
 ]
@@ -75,7 +75,7 @@ _GEN_PARTS = {
 
 
 @dataclass(frozen=True)
-class FitOptions:
+class VoiceFitOptions:
     """What ``assistant train voice fit`` is asked to do."""
 
     data_dir: Path
@@ -133,7 +133,7 @@ class StepReport:
 
 
 @dataclass(frozen=True)
-class FitResult:
+class VoiceFitResult:
     """What a fit left behind."""
 
     run_dir: Path
@@ -166,8 +166,10 @@ def _check_rate(wav: Path, expected: int, data_dir: Path) -> None:
         )
 
 
-def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None) -> FitResult:
-    """Train (or resume training) the voice; see :class:`FitOptions`."""
+def fit(
+    options: VoiceFitOptions, on_step: Callable[[StepReport], None] | None = None
+) -> VoiceFitResult:
+    """Train (or resume training) the voice; see :class:`VoiceFitOptions`."""
     import torch
     from accelerate import PartialState
 
@@ -197,7 +199,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     if not train_set:
         raise TrainError(f"{data_dir} has no recordings left to train on")
 
-    resume_path = latest_checkpoint(run_dir)
+    resume_path = latest_voice_checkpoint(run_dir)
     resumed: dict[str, Any] | None = load_checkpoint(resume_path) if resume_path else None
     piper_config: dict[str, Any] | None = None
     imported: list[str] = []
@@ -370,7 +372,7 @@ def fit(options: FitOptions, on_step: Callable[[StepReport], None] | None = None
     elapsed = time.monotonic() - began
     done = step - start_step
     assert checkpoint is not None
-    return FitResult(
+    return VoiceFitResult(
         run_dir=run_dir,
         checkpoint=checkpoint,
         step=step,

@@ -23,11 +23,12 @@ from typing import Any
 import numpy as np
 
 from assistant.audio import Audio, read_audio, write_wav
+from assistant.config import VadConfig
 from assistant.errors import AssistantError, AudioFormatError, NoSpeechError
 from assistant.fsutil import atomic_write_text
 from assistant.text.wer import normalize_words, word_error_rate
 from assistant.tts.vits import phonemize
-from assistant.vad import VadOptions, speech_segments, trim_to_speech
+from assistant.vad import speech_segments, trim_to_speech
 
 from .phonemes import coverage
 
@@ -203,7 +204,7 @@ def _split_at_pauses(audio: Audio, vad: Any, max_seconds: float) -> list[Audio]:
     limit = int(max_seconds * audio.sample_rate)
     pieces: list[tuple[int, int]] = []
     for pause_ms in (400, 250, 150, 80):
-        options = VadOptions(min_silence_ms=pause_ms, pre_roll_ms=40, post_roll_ms=40)
+        options = VadConfig(min_silence_ms=pause_ms, pre_roll_ms=40, post_roll_ms=40)
         segments = speech_segments(
             probs, options, vad.frame_samples, vad.sample_rate, num_samples=len(at_vad.samples)
         )
@@ -273,7 +274,7 @@ def prepare(
     report = PrepareReport(str(src), str(out), options.language, options.sample_rate, "")
     rows: list[tuple[str, str]] = []
     taken: set[str] = set()
-    trim_options = VadOptions(min_silence_ms=400, pre_roll_ms=150, post_roll_ms=200)
+    trim_options = VadConfig(min_silence_ms=400, pre_roll_ms=150, post_roll_ms=200)
     for done, path in enumerate(files):
         rel = path.relative_to(src).as_posix()
         if on_file is not None:
@@ -359,7 +360,7 @@ def _transcript_of(path: Path, metadata: dict[str, str]) -> tuple[str | None, st
 
 
 def _clean(
-    path: Path, rel: str, options: PrepareOptions, vad: Any, trim_options: VadOptions
+    path: Path, rel: str, options: PrepareOptions, vad: Any, trim_options: VadConfig
 ) -> list[Audio]:
     """Decoded, checked, trimmed, split, resampled and normalised pieces of one file."""
     try:

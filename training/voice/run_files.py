@@ -14,7 +14,7 @@ from ..common import options_record
 from .data import Utterance
 
 if TYPE_CHECKING:
-    from .fit import FitOptions
+    from .fit import VoiceFitOptions
 
 __all__ = ["average_gradients", "tensorboard", "write_progress", "write_run_record"]
 
@@ -65,7 +65,7 @@ def tensorboard(folder: Path, step: int) -> Any:
 
 def write_run_record(
     run_dir: Path,
-    options: FitOptions,
+    options: VoiceFitOptions,
     preset: dict[str, Any],
     language: str,
     train_set: list[Utterance],

@@ -1,4 +1,5 @@
-"""Choosing CPU or CUDA for each engine.
+"""Choosing the compute device, CPU or CUDA, for each engine (sound devices are in
+:mod:`assistant.audio.devices`).
 
 Each engine runs on a different library, and each library is built with or without CUDA
 on its own: CTranslate2 (speech recognition), llama.cpp (language model) and onnxruntime
