@@ -13,7 +13,6 @@ from ..errors import AssistantError
 from .app import build_app
 from .engines import ServeEngines
 from .security import check_bind, is_loopback
-from .wake import WakeDetector
 
 __all__ = ["ServerOptions", "ServerThread", "serve_forever"]
 
@@ -45,7 +44,7 @@ class _Running:
 
 
 async def _start(
-    engines: ServeEngines, options: ServerOptions, wake: WakeDetector | None, running: _Running
+    engines: ServeEngines, options: ServerOptions, running: _Running
 ) -> list[asyncio.Task[Any]]:
     import uvicorn
 
@@ -92,7 +91,7 @@ async def _start(
             )
         try:
             wyoming = await asyncio.start_server(
-                lambda r, w: _wyoming_connection(r, w, engines, wake),
+                lambda r, w: _wyoming_connection(r, w, engines),
                 host=options.host,
                 port=options.wyoming_port,
             )
@@ -110,11 +109,10 @@ async def _wyoming_connection(
     reader: asyncio.StreamReader,
     writer: asyncio.StreamWriter,
     engines: ServeEngines,
-    wake: WakeDetector | None,
 ) -> None:
     from .wyoming_services import AssistantEventHandler
 
-    handler = AssistantEventHandler(reader, writer, engines, wake)
+    handler = AssistantEventHandler(reader, writer, engines)
     try:
         await handler.run()
     except (ConnectionError, asyncio.IncompleteReadError) as exc:
@@ -135,7 +133,6 @@ async def _stop(running: _Running, tasks: list[asyncio.Task[Any]]) -> None:
 def serve_forever(
     engines: ServeEngines,
     options: ServerOptions,
-    wake: WakeDetector | None = None,
     ready: Any = None,
 ) -> None:
     """Serve until Ctrl-C or SIGTERM; ``ready(http_port, wyoming_port)`` is called once
@@ -148,7 +145,7 @@ def serve_forever(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        tasks = await _start(engines, options, wake, running)
+        tasks = await _start(engines, options, running)
         if ready is not None:
             ready(running.http_port, running.wyoming_port)
         try:
@@ -162,12 +159,9 @@ def serve_forever(
 class ServerThread:
     """The server on a background thread (tests, benchmarks, the desktop app)."""
 
-    def __init__(
-        self, engines: ServeEngines, options: ServerOptions, wake: WakeDetector | None = None
-    ) -> None:
+    def __init__(self, engines: ServeEngines, options: ServerOptions) -> None:
         self.engines = engines
         self.options = options
-        self.wake = wake
         self.http_port: int | None = None
         self.wyoming_port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -197,7 +191,7 @@ class ServerThread:
             self._loop = asyncio.get_running_loop()
             self._stop = asyncio.Event()
             try:
-                tasks = await _start(self.engines, self.options, self.wake, running)
+                tasks = await _start(self.engines, self.options, running)
             except BaseException as exc:
                 self._error = exc
                 self._started.set()
