@@ -250,3 +250,21 @@ def test_curl_chat_and_upload(
         check=True,
     ).stdout
     assert "fox" in text.lower()
+
+
+def test_small_answers_are_not_held_back(serve_server: ServerThread) -> None:
+    """Nagle's algorithm is off: an answer written as headers then body used to wait for
+    the client's delayed ACK, 40 ms a request on a kept-alive connection."""
+    import http.client
+    import statistics
+
+    conn = http.client.HTTPConnection("127.0.0.1", serve_server.http_port, timeout=10)
+    times = []
+    for _ in range(12):
+        start = time.perf_counter()
+        conn.request("GET", "/v1/models")
+        response = conn.getresponse()
+        assert response.status == 200 and response.read()
+        times.append(time.perf_counter() - start)
+    conn.close()
+    assert statistics.median(times[2:]) < 0.02, times
