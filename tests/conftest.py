@@ -215,3 +215,46 @@ def private_audio(virtual_audio, monkeypatch: pytest.MonkeyPatch):
     yield speaker, feed
     for module in reversed(modules):
         subprocess.run(["pactl", "unload-module", module], check=False)
+
+
+# ------------------------------------------------------------------ assistant serve
+# One server on the real embedded engines for every tests/test_serve_*.py module
+# (loading them is the slow part).
+
+
+@pytest.fixture(scope="session")
+def serve_engines(tmp_path_factory: pytest.TempPathFactory):
+    """The server's engines: the embedded models on the CPU, small limits."""
+    from serve_setup import serve_config
+
+    from assistant.serve import ServeEngines
+    from assistant.store import ModelStore
+
+    config = serve_config(tmp_path_factory.mktemp("serve-models"))
+    return ServeEngines.load(config, ModelStore.from_config(config.models))
+
+
+@pytest.fixture(scope="session")
+def serve_server(serve_engines):
+    """``assistant serve`` (HTTP and Wyoming) on free loopback ports."""
+    from assistant.serve import ServerOptions, ServerThread
+
+    with ServerThread(serve_engines, ServerOptions(port=0, wyoming_port=0)) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def question_wav(piper_onnx: Path) -> bytes:
+    """ "The quick brown fox." spoken by the embedded Piper voice, as WAV bytes."""
+    import io
+
+    import numpy as np
+    import soundfile as sf
+    from piper import PiperVoice, SynthesisConfig
+
+    voice = PiperVoice.load(piper_onnx)
+    steady = SynthesisConfig(noise_scale=0.0, noise_w_scale=0.0)
+    parts = [c.audio_float_array for c in voice.synthesize("The quick brown fox.", steady)]
+    buffer = io.BytesIO()
+    sf.write(buffer, np.concatenate(parts), voice.config.sample_rate, format="WAV")
+    return buffer.getvalue()

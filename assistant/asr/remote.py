@@ -11,7 +11,6 @@ import io
 import json
 import logging
 import os
-import secrets
 import urllib.error
 import urllib.request
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from ..audio import ASR_RATE, Audio, write_wav
 from ..config import AsrConfig
 from ..errors import EngineError
+from ..multipart import form_data
 from .base import Segment, Transcript
 
 __all__ = ["API_KEY_ENV", "OpenAiTranscriber"]
@@ -81,7 +81,7 @@ class OpenAiTranscriber:
             fields["language"] = str(language or self.language)
         if prompt:
             fields["prompt"] = prompt
-        body, content_type = _multipart(fields, wav.getvalue())
+        body, content_type = form_data(fields, wav.getvalue())
         headers = {"Content-Type": content_type}
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
@@ -129,22 +129,6 @@ def _transcript(data: Any, duration: float, language: str) -> Transcript:
         language=str(data.get("language") or language),
         duration=float(data.get("duration") or duration),
     )
-
-
-def _multipart(fields: dict[str, str], wav: bytes) -> tuple[bytes, str]:
-    boundary = secrets.token_hex(16)
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="audio.wav"'
-        "\r\nContent-Type: audio/wav\r\n\r\n".encode()
-        + wav
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 def _message(exc: urllib.error.HTTPError) -> str:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import secrets
 import socket
 import threading
 import time
 from typing import Any
+
+from ..multipart import form_data
 
 __all__ = ["BadInput", "Client", "Failed", "ProcessClient", "bad_inputs"]
 
@@ -19,22 +20,6 @@ PROMPT = "Name one colour of the rainbow."
 """What every chat request asks."""
 
 BadInput = dict[str, Any]
-
-
-def _multipart(wav: bytes, fields: dict[str, str]) -> tuple[bytes, str]:
-    boundary = secrets.token_hex(12)
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-        for k, v in fields.items()
-    ]
-    parts.append(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="q.wav"\r\n'
-        "Content-Type: audio/wav\r\n\r\n".encode()
-        + wav
-        + b"\r\n"
-    )
-    parts.append(f"--{boundary}--\r\n".encode())
-    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 
 
 class Client:
@@ -115,7 +100,7 @@ class Client:
             raise
 
     def transcribe(self, wav: bytes) -> tuple[float, str]:
-        body, ctype = _multipart(wav, {"model": "whisper-1"})
+        body, ctype = form_data({"model": "whisper-1"}, wav)
         start = time.perf_counter()
         try:
             response = self._send("/v1/audio/transcriptions", body, ctype)
@@ -203,8 +188,8 @@ def bad_inputs(port: int, keyed_port: int, chat_id: str, max_body: int) -> list[
 
     chat = "/v1/chat/completions"
     msg = [{"role": "user", "content": "hi"}]
-    wav_part, wav_type = _multipart(b"", {"model": "whisper-1"})
-    junk_part, junk_type = _multipart(b"not audio at all" * 64, {"model": "whisper-1"})
+    wav_part, wav_type = form_data({"model": "whisper-1"}, b"")
+    junk_part, junk_type = form_data({"model": "whisper-1"}, b"not audio at all" * 64)
     cases: list[tuple[str, int, bytes, int]] = [
         ("malformed JSON", port, post(chat, b"{oops"), 400),
         (

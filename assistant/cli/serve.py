@@ -20,7 +20,8 @@ def register(sub: Any) -> None:
         description="Loads the language model, speech recognition and voices once and "
         "serves them: GET /v1/models, POST /v1/chat/completions, /v1/audio/transcriptions, "
         "/v1/audio/speech (and /v1/embeddings once an embedding model exists), plus "
-        "Wyoming speech-to-text, text-to-speech and handle services for Home Assistant "
+        "Wyoming speech-to-text, text-to-speech, handle and wake-word services for Home "
+        "Assistant "
         "with --wyoming-port. Listens on 127.0.0.1 unless told otherwise; any other "
         "address needs an API key ([serve] api_key or $ASSISTANT_SERVE_API_KEY), which "
         "every request must then send as 'Authorization: Bearer KEY'. Stops on Ctrl-C.",

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import Config
 from .queueing import Slots
+from .wake import WakeWords
 
 if TYPE_CHECKING:
     from ..asr import Transcriber
@@ -94,6 +95,8 @@ class ServeEngines:
     transcriber: Transcriber
     asr_id: str
     embedder: Embedder | None = None
+    wake: WakeWords | None = None
+    """The wake words offered over Wyoming (None: none)."""
     voices: dict[str, Voice] = field(default_factory=dict)
     chat_slots: Slots = field(default_factory=lambda: Slots("language model"))
     asr_slots: Slots = field(default_factory=lambda: Slots("speech recognition"))
@@ -116,6 +119,7 @@ class ServeEngines:
             transcriber=transcriber,
             asr_id=config.asr.model,
             embedder=IndexEmbedder.installed(store),
+            wake=WakeWords(store, config.wake.words, config.wake.sensitivity),
         )
         engines.configure_slots()
         engines.voice(config.tts.voice)

@@ -13,7 +13,7 @@ from ..asr import Segment, Transcript
 __all__ = [
     "AUDIO_TYPES",
     "PCM_RATE",
-    "encode_flac",
+    "FlacStream",
     "pcm16",
     "srt",
     "verbose_json",
@@ -95,10 +95,71 @@ def wav_stream_header(sample_rate: int) -> bytes:
     )
 
 
-def encode_flac(samples: np.ndarray, sample_rate: int) -> bytes:
-    """The whole sound as one FLAC file (16-bit)."""
-    import soundfile as sf
+class _Outbox:
+    """The file libsndfile writes a FLAC stream into: it keeps only what was written
+    since the last :meth:`take`. libsndfile seeks back at the end to complete the
+    header; those bytes went out long ago and the rewrite is dropped."""
 
-    buffer = io.BytesIO()
-    sf.write(buffer, np.clip(samples, -1.0, 1.0), sample_rate, format="FLAC", subtype="PCM_16")
-    return buffer.getvalue()
+    def __init__(self) -> None:
+        self._pending = bytearray()
+        self._sent = 0  # bytes handed out before _pending starts
+        self._pos = 0
+        self._end = 0
+
+    def write(self, data: bytes) -> int:
+        size = len(data)
+        view = memoryview(data)
+        if self._pos < self._sent:  # the part that is already out is dropped
+            skip = min(self._sent - self._pos, size)
+            view, self._pos = view[skip:], self._pos + skip
+        if len(view):
+            at = self._pos - self._sent
+            if at > len(self._pending):
+                self._pending.extend(bytes(at - len(self._pending)))
+            self._pending[at : at + len(view)] = view
+            self._pos += len(view)
+        self._end = max(self._end, self._pos)
+        return size
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._end}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def take(self) -> bytes:
+        out = bytes(self._pending)
+        self._sent += len(out)
+        self._pending.clear()
+        return out
+
+
+class FlacStream:
+    """16-bit mono FLAC, encoded as the sound comes (libsndfile's encoder).
+
+    :meth:`add` returns the bytes ready so far (the header first, then a frame per
+    4096 samples), :meth:`end` the rest; joined, they are one FLAC stream. Its header
+    leaves the length and checksum unknown (zero), as the FLAC format allows for a
+    stream: players, browsers and FFmpeg read it; libsndfile (``soundfile``) 1.2
+    fails at its end-of-file seek, so its users ask for WAV.
+    """
+
+    def __init__(self, sample_rate: int) -> None:
+        import soundfile as sf
+
+        self._out = _Outbox()
+        self._file = sf.SoundFile(self._out, "w", sample_rate, 1, "PCM_16", format="FLAC")
+
+    def add(self, samples: np.ndarray) -> bytes:
+        """Encode float samples in [-1, 1]."""
+        pcm = np.frombuffer(pcm16(samples), dtype="<i2")
+        if len(pcm):
+            self._file.write(pcm)
+        return self._out.take()
+
+    def end(self) -> bytes:
+        """Finish the stream."""
+        self._file.close()
+        return self._out.take()

@@ -169,22 +169,23 @@ def _speech_bytes(voice: Any, text: str, speed: float, fmt: str):  # type: ignor
                 import soxr
 
                 resampler = soxr.ResampleStream(rate, formats.PCM_RATE, 1, dtype="float32")
-            whole: list[np.ndarray] = []
+            flac = formats.FlacStream(rate) if fmt == "flac" else None
             for chunk in voice.synthesize(text):
                 if cancel.is_set():
                     return
                 samples = chunk.audio.samples
-                if fmt == "flac":
-                    whole.append(samples)
+                if flac is not None:
+                    encoded = flac.add(samples)
+                    if encoded:  # libFLAC writes whole frames (4096 samples)
+                        yield encoded
                 elif resampler is not None:
                     yield formats.pcm16(resampler.resample_chunk(samples))
                 else:
                     yield formats.pcm16(samples)
             if resampler is not None:
                 yield formats.pcm16(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
-            if fmt == "flac":
-                joined = np.concatenate(whole) if whole else np.zeros(0, np.float32)
-                yield formats.encode_flac(joined, rate)
+            if flac is not None:
+                yield flac.end()
         finally:
             if old_speed is not None:
                 voice.speaking_rate = old_speed
