@@ -12,7 +12,9 @@ import textwrap
 import zipfile
 from importlib.metadata import distribution
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 from assistant.knowledge import (
@@ -25,6 +27,7 @@ from assistant.knowledge import (
     source_line,
 )
 from assistant.knowledge import readers as readers_module
+from assistant.knowledge import search as search_module
 from assistant.knowledge.db import open_knowledge_db
 
 REPO = Path(__file__).resolve().parents[1]
@@ -302,6 +305,60 @@ def test_retrieval_for_the_reply_path(
         assert retrieve(kb, "Who won the football world cup in 1966?").passages == ()
         forced = retrieve(kb, "search my documents for the football world cup")
         assert forced.forced and forced.passages
+
+
+def test_a_definition_list_term_heads_its_definition(tmp_path: Path) -> None:
+    page = tmp_path / "api.html"
+    page.write_text(
+        "<h1>time</h1><h2>Functions</h2><p>Functions of the module.</p><dl>"
+        "<dt>time.sleep(secs)</dt><dd><p>Suspend execution for secs seconds.</p>"
+        "<dl><dt>Raises</dt><dd><p>ValueError if negative.</p></dd></dl></dd>"
+        "<dt>time.time()</dt><dt>time.time_ns()</dt><dd><p>The current time.</p></dd>"
+        "</dl><p>After the list.</p>"
+    )
+    title, sections = readers_module.read_document(page)
+    assert title == "time"
+    assert [(s.heading, s.paragraphs) for s in sections] == [
+        ("time > Functions", ["Functions of the module."]),
+        ("time > Functions > time.sleep(secs)", ["Suspend execution for secs seconds."]),
+        ("time > Functions > time.sleep(secs) > Raises", ["ValueError if negative."]),
+        ("time > Functions > time.time() / time.time_ns()", ["The current time."]),
+        ("time > Functions", ["After the list."]),
+    ]
+
+
+def test_the_vector_matrix_ranks_as_sqlite_vec_and_follows_every_change(tmp_path: Path) -> None:
+    path = tmp_path / "k.sqlite3"
+    conn = open_knowledge_db(path, "all-minilm-l6-v2", 384)
+    rng = np.random.default_rng(18)
+    vectors = rng.standard_normal((1000, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    def insert(db: Any, rowid: int) -> None:
+        db.execute(
+            "INSERT INTO vectors (rowid, embedding) VALUES (?, ?)",
+            (rowid, vectors[rowid - 1].tobytes()),
+        )
+
+    for rowid in range(1, 901):
+        insert(conn, rowid)
+    matrix = search_module.VectorMatrix()
+    query = vectors[4] + 0.5 * vectors[700]
+    query /= np.linalg.norm(query)
+    by_sqlite_vec = search_module._vector_hits(conn, query, 10)
+    by_matrix = search_module._vector_hits(conn, query, 10, matrix)
+    assert [r for r, _ in by_matrix] == [r for r, _ in by_sqlite_vec]
+    assert [s for _, s in by_matrix] == pytest.approx([s for _, s in by_sqlite_vec], abs=1e-5)
+    assert by_matrix[0][0] == 5 and len(matrix.ids) == 900
+    conn.execute("DELETE FROM vectors WHERE rowid = 5")  # this connection's change
+    assert search_module._vector_hits(conn, query, 1, matrix)[0][0] == 701
+    other = open_knowledge_db(path, "all-minilm-l6-v2", 384)  # another process's change
+    insert(other, 1000)
+    other.execute("DELETE FROM vectors WHERE rowid = 701")
+    other.close()
+    hits = search_module._vector_hits(conn, query, 900, matrix)
+    assert len(hits) == 899 and 1000 in {r for r, _ in hits} and 701 not in {r for r, _ in hits}
+    conn.close()
 
 
 def test_a_database_of_another_model_is_refused(tmp_path: Path) -> None:

@@ -31,11 +31,13 @@ from assistant.pipeline import (
     Conversation,
     ErrorEvent,
     FinalTranscript,
+    ReplySources,
     SentenceSpoken,
     State,
     StateChanged,
     TurnFinished,
 )
+from assistant.reply import LocalReply, ReplyContext, ReplyHooks, Source
 
 
 @dataclass
@@ -69,6 +71,7 @@ def rig() -> Iterator[Callable[..., Rig]]:
         transcriber_fail: Exception | None = None,
         mode: str = "hands-free",
         realtime: bool = False,
+        hooks: ReplyHooks | None = None,
     ) -> Rig:
         phrases = Phrasebook()
         source = FeedSource()
@@ -85,6 +88,7 @@ def rig() -> Iterator[Callable[..., Rig]]:
             source=lambda: source,
             player=player,
             mode=mode,
+            hooks=hooks,
         )
         events = Recorder()
         conversation.subscribe(events)
@@ -234,6 +238,33 @@ def test_typed_text_starts_a_turn_without_the_recogniser(rig):
     assert not r.transcriber.calls.items
     states = [e.state for e in r.events.of(StateChanged)]
     assert states == [State.LISTENING, State.THINKING, State.SPEAKING, State.LISTENING]
+
+
+def test_a_command_turn_searches_no_documents_and_shows_no_sources(rig):
+    searched: list[str] = []
+
+    def context_for(text: str) -> ReplyContext:
+        searched.append(text)
+        source = Source("boiler.md", "/notes/boiler.md", "Pressure", "Keep it at 1.5 bar.")
+        return ReplyContext("[1] (boiler.md) Keep it at 1.5 bar.", (source,), "From boiler.md.")
+
+    def answer_locally(text: str) -> LocalReply | None:
+        return LocalReply("It is noon.", intent="HassGetCurrentTime") if "time" in text else None
+
+    r = rig(hooks=ReplyHooks(answer_locally=answer_locally, context_for=context_for))
+    r.conversation.send_text("what time is it")
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].full_text == "It is noon."
+    assert searched == []
+    assert not r.events.of(ReplySources)
+    assert not r.chat.calls.items
+    # a turn for the model still gets its passages, sources and closing
+    r.conversation.send_text("what pressure should the boiler have")
+    finished = r.events.wait_for(TurnFinished, count=2)
+    assert searched == ["what pressure should the boiler have"]
+    assert [e.sources[0].name for e in r.events.of(ReplySources)] == ["boiler.md"]
+    assert finished[1].full_text.endswith("From boiler.md.")
+    assert "Keep it at 1.5 bar." in r.chat.calls.items[0][0].content
 
 
 def test_a_failing_language_model_is_reported_and_the_next_turn_works(rig):

@@ -36,7 +36,7 @@ from .answer import Retrieval, retrieve
 from .db import DatabaseError, KnowledgeError, open_knowledge_db
 from .embedder import Embedder
 from .readers import SUFFIXES, DocumentError, read_document
-from .search import Passage, SearchMode, search
+from .search import Passage, SearchMode, VectorMatrix, search
 from .splitter import Chunk, split_sections
 
 __all__ = [
@@ -138,6 +138,7 @@ class KnowledgeBase:
         self.path = Path(path) if path is not None else default_knowledge_path()
         self._lock = threading.RLock()
         self._conn: Any = open_knowledge_db(self.path, embedder.model_id, embedder.dimensions)
+        self._vectors = VectorMatrix()
 
     # -- lifetime ----------------------------------------------------------------------
 
@@ -478,7 +479,9 @@ class KnowledgeBase:
     def search(self, query: str, limit: int = 5, mode: SearchMode = "hybrid") -> list[Passage]:
         """The ``limit`` passages that best match ``query``, best first."""
         with self._lock:
-            return search(self.conn, self.embedder, query, limit=limit, mode=mode)
+            return search(
+                self.conn, self.embedder, query, limit=limit, mode=mode, vectors=self._vectors
+            )
 
     def retrieve(self, text: str, limit: int = 3) -> Retrieval:
         """What the reply path asks: passages relevant enough to answer ``text`` from

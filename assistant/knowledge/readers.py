@@ -152,6 +152,9 @@ _SKIP_TAGS = {"script", "style", "nav", "head", "noscript", "footer", "aside", "
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 
 
+_TERM_CHARS = 80
+"""A definition's term longer than this is cut (in its heading) at a word."""
+
 _SKIP_CLASSES = ("sphinxsidebar", "related", "footer", "headerlink", "navigation")
 
 
@@ -167,17 +170,60 @@ class _HtmlText(HTMLParser):
         self._skip_depth = 0
         self._heading: int | None = None
         self._buf: list[str] = []
+        self._terms: list[str] = []
+        """The term of each open definition list (``<dl>``), outermost first."""
+        self._in_term = False
+        self._term_open = False
+        """The last section was started by a term and has no text yet."""
+
+    def _heading_path(self) -> str:
+        return " > ".join([*self._path, *(t for t in self._terms if t)])
 
     def flush(self) -> None:
+        if self._in_term:  # a block inside a term: the term goes on
+            return
         text = " ".join("".join(self._buf).split())
         self._buf.clear()
         if not text:
             return
         if self._heading is not None:
             self._path = [*self._path[: self._heading - 1], text]
-            self.sections.append(Section(" > ".join(self._path)))
+            self.sections.append(Section(self._heading_path()))
         else:
             self.sections[-1].paragraphs.append(text)
+        self._term_open = False
+
+    def _start_term(self) -> None:
+        self.flush()
+        self._in_term = bool(self._terms)
+
+    def _end_term(self) -> None:
+        """A definition's term (an API signature, a glossary word) heads the text that
+        follows it, so an entry and its name stay together in a passage."""
+        if not self._in_term:
+            self.flush()
+            return
+        self._in_term = False
+        text = " ".join("".join(self._buf).split())
+        self._buf.clear()
+        if not text:
+            return
+        if len(text) > _TERM_CHARS:
+            text = text[:_TERM_CHARS].rsplit(" ", 1)[0] + "…"
+        if self._term_open and self._terms[-1]:  # several terms, one definition
+            self._terms[-1] = f"{self._terms[-1]} / {text}"
+            self.sections[-1].heading = self._heading_path()
+        else:
+            self._terms[-1] = text
+            self.sections.append(Section(self._heading_path()))
+        self._term_open = True
+
+    def _end_list(self) -> None:
+        self.flush()
+        if self._terms:
+            self._terms.pop()
+            self.sections.append(Section(self._heading_path()))
+            self._term_open = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if self._skip_tag is not None:
@@ -195,6 +241,11 @@ class _HtmlText(HTMLParser):
         if tag in _HEADINGS:
             self.flush()
             self._heading = _HEADINGS[tag]
+        elif tag == "dl":
+            self.flush()
+            self._terms.append("")
+        elif tag == "dt":
+            self._start_term()
         elif tag in _BLOCK_TAGS:
             self.flush()
 
@@ -208,6 +259,10 @@ class _HtmlText(HTMLParser):
         if tag in _HEADINGS:
             self.flush()
             self._heading = None
+        elif tag == "dt":
+            self._end_term()
+        elif tag == "dl":
+            self._end_list()
         elif tag in _BLOCK_TAGS:
             self.flush()
 

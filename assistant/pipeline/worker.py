@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import replace
 from typing import Protocol
 
 from ..asr import Transcriber
@@ -25,6 +26,7 @@ from ..memtrim import release_free_memory
 from ..reply import (
     Delta,
     LocalReply,
+    ReplyContext,
     ReplyHooks,
     build_messages,
     gather_context,
@@ -225,7 +227,8 @@ class TurnWorker:
         if acting and not turn.wait_confirmed():
             return
         self._emitter.turn_event(turn, FinalTranscript(turn.text, turn.number))
-        context = gather_context(self.hooks, turn.text)  # on this thread: capture goes on
+        # The command router first: only a turn for the model searches the documents.
+        hooks, context = self._routed(turn.text)
         turn.mark("context")
         if context is not None and context.sources:
             self._emitter.turn_event(turn, ReplySources(context.sources, turn.number))
@@ -240,7 +243,7 @@ class TurnWorker:
                 generation_options(self._config),
                 cancel=turn.cancelled,
                 mark=turn.mark,
-                hooks=self.hooks,
+                hooks=hooks,
                 next_delta=self._next_delta,
                 on_local=local.append,
                 context=context,
@@ -260,6 +263,17 @@ class TurnWorker:
         self._finish(turn, local[0] if local else None)
         if local and turn.is_confirmed and self.on_command is not None:
             self.on_command(local[0])
+
+    def _routed(self, text: str) -> tuple[ReplyHooks, ReplyContext | None]:
+        """Ask the command router once: a command's reply (handed to the reply path as
+        already decided) needs no documents; any other turn gets its context, gathered
+        on this thread (capture goes on)."""
+        ask = self.hooks.answer_locally
+        local = ask(text) if ask is not None else None
+        if local is not None:
+            return replace(self.hooks, answer_locally=lambda _text: local), None
+        hooks = replace(self.hooks, answer_locally=None)
+        return hooks, gather_context(self.hooks, text)
 
     def _announce(self, message: Announce) -> None:
         """Say an announcement: not over the user (it waits while they speak), after the
