@@ -45,7 +45,7 @@ def normalize(text: str) -> str:
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000 -> 1000
     text = re.sub(r"[!?;\"“”]|[.,:](?=\s|$)", " ", text)
     text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"^(?:(?:hey|ok|okay|so|um|uh|hi),? )*", "", text)
+    text = re.sub(r"^(?:(?:hey|ok|okay|so|um|uh|hi|just|and|now),? )*", "", text)
     text = re.sub(
         r"^(?:please |(?:can|could|would|will) you(?: please)? |i'd like you to |i want you to )",
         "",
