@@ -80,7 +80,7 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
     commands = _commands(voice if player is not None else None, player)
     from ..commands.toolchat import with_tools
 
-    model = with_tools(model, commands.context)  # a model that can call tools gets them
+    chat_model = with_tools(model, commands.context)  # a model that can call tools gets them
     knowledge = open_if_indexed(ctx.store)  # None unless `assistant docs add` was used
     store = open_history()
     # Piped input is a script: a stale conversation must not steer its replies.
@@ -142,7 +142,7 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
             interrupted = False
             try:
                 reply_text = speak_reply(
-                    model,
+                    chat_model,
                     voice if player is not None else None,
                     messages,
                     options,

@@ -112,12 +112,14 @@ class ToolCallStream:
         out: list[str] = []
         while text:
             if self._in_call is not None:
-                end = text.find(_CLOSE)
+                inside = self._in_call + text  # the closing tag may come in pieces
+                end = inside.find(_CLOSE)
                 if end < 0:
-                    self._in_call += text
+                    self._in_call = inside
                     return "".join(out)
-                self._close(self._in_call + text[:end])
-                text = text[end + len(_CLOSE) :]
+                self._in_call = None
+                self._close(inside[:end])
+                text = inside[end + len(_CLOSE) :]
                 continue
             start = text.find(_OPEN)
             if start >= 0:
