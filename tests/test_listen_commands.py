@@ -6,6 +6,7 @@ pipeline (chime and words on the speakers) and is stopped by voice. Run under
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -33,6 +34,10 @@ def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, s
         [sys.executable, "-u", "-m", "assistant", "-v", "--config", str(config), "listen", "--new",
          "--echo", "off"],
         stdout=subprocess.PIPE, stderr=log_file, text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread's stack
+        # A suite started in the background (`cmd &` in a script) runs with SIGINT ignored,
+        # and Python keeps an ignored SIGINT ignored: Ctrl+C below would never arrive.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
 
     def say(text: str) -> None:
@@ -55,6 +60,10 @@ def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, s
         proc.send_signal(signal.SIGINT)
         try:
             code = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # where it hangs goes to the log
+            proc.wait(timeout=10)
+            raise
         finally:
             proc.kill()
             log_file.close()
