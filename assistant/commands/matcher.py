@@ -22,7 +22,8 @@ _TIME_SLOTS = {"hours": 3600, "minutes": 60, "seconds": 1}
 # Whisper's usual mishearings of command words (the tiny model at speed, in noise or on
 # a synthetic voice): "set a" heard as "at a" or "set it", "timer" as "time or" or "time",
 # "what's" as "watch", "an alarm" as "another arm", "wake me" as "wait me", "list" as
-# "let's", "unmute" as "I'm mute". Tried only when the words as heard match nothing.
+# "let's", "unmute" as "I'm mute", "cancel" as "council" or "cancelled". Tried only when
+# the words as heard match nothing.
 _DURATION_TAIL = rf"{NUMBER} (?:and a half )?(?:hours?|minutes?|seconds?)(?: and .+)?$"
 _REPAIRS = (
     (re.compile(r"^at (an?) "), r"set \1 "),
@@ -36,6 +37,8 @@ _REPAIRS = (
     (re.compile(r"^(?:wait|weight|wake) me(?: up)?,? (?:that's|that|add) "), "wake me at "),
     (re.compile(r"^let's (?=my |all |the )"), "list "),
     (re.compile(r"^i'm mute$"), "unmute"),
+    (re.compile(r"^(?:cancelled|council|console|counsel) "), "cancel "),
+    (re.compile(r"^set of (?=timer|alarm)"), "set a "),
 )
 
 

@@ -236,6 +236,9 @@ def _clock(words: str) -> tuple[int, int, bool] | None:
         if minutes is not None and 0 <= minutes < 60 and minutes == int(minutes):
             rest = f"{_UNITS[split.group(1)]}:{int(minutes):02d} {split.group(3) or ''}"
             return _clock(rest.strip())
+    dotted = re.fullmatch(r"(\d{1,2})\.(\d\d)(?: (.+))?", words)  # "6.30": British
+    if dotted:
+        return _clock(f"{dotted.group(1)}:{dotted.group(2)} {dotted.group(3) or ''}".strip())
     m = _CLOCK.fullmatch(words)
     if m is None:
         return None
