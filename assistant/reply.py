@@ -128,6 +128,9 @@ class ReplyHooks:
     acts_on: Callable[[str], bool] | None = None
     """Whether ``answer_locally`` would answer this transcript by changing something (a
     timer started): not to be done for a speculation (cheap to ask, changes nothing)."""
+    is_command: Callable[[str], bool] | None = None
+    """Whether this transcript is a whole local command ("set a timer for 5 minutes"):
+    a strong sign that the user has finished, so the turn may end after a short pause."""
     context_for: Callable[[str], ReplyContext | None] | None = None
     """Passages to give the model with this transcript (retrieved documents), or None."""
 

@@ -256,3 +256,43 @@ def test_spoken_commands_reach_their_handlers_through_whisper(
         assert result is not None, (text, heard)
         assert result.intent == intent, (text, heard, result.intent)
         assert all(result.slots.get(k) == v for k, v in slots.items()), (heard, result.slots)
+
+
+@pytest.mark.parametrize(
+    ("heard", "intent", "slots"),
+    [
+        ("Time for 30 seconds.", "HassStartTimer", {"duration": 30.0}),
+        ("watch the time.", "HassGetCurrentTime", {}),
+        ("Watch 12 times seven.", "Calculate", {"expression": "12*7"}),
+        ("What is to to the power of 10?", "Calculate", {"expression": "2**10"}),
+        ("How much is 3 plus for?", "Calculate", {"expression": "3+4"}),
+        ("Set another arm for 645.", "SetAlarm", {"time": "06:45"}),
+        ("Wake me that six.", "SetAlarm", {"time": "06:00"}),
+        ("Wake me up at 6.30.", "SetAlarm", {"time": "06:30"}),
+        ("Let's my reminders.", "ListReminders", {}),
+        ("I'm mute.", "AssistantUnmute", {}),
+        ("Council my alarm.", "CancelReminder", {"kind": "alarm"}),
+        ("Just launch the calculator.", "Open", {"app": "calculator"}),
+        ("Open my download folder.", "Open", {"folder": "downloads"}),
+    ],
+)
+def test_whispers_forms_of_commands_are_understood(
+    matcher: CommandMatcher, heard: str, intent: str, slots: dict
+) -> None:
+    """What the small recogniser writes for a spoken command (numbers as homophones,
+    a misheard first word) still reaches the right handler with the right values..."""
+    match = matcher.match(heard)
+    assert match is not None and match.intent == intent, (heard, match)
+    assert {k: match.slots.get(k) for k in slots} == slots
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Time for bed.", "Watch the game tonight.", "The council meeting is at four.",
+     "What is it for?", "Let's go to the beach."],
+)  # fmt: skip
+def test_the_repairs_leave_ordinary_sentences_to_the_model(
+    matcher: CommandMatcher, text: str
+) -> None:
+    """...while sentences that merely start the same way still reach the model."""
+    assert matcher.match(text) is None

@@ -6,6 +6,7 @@ pipeline (chime and words on the speakers) and is stopped by voice. Run under
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -26,10 +27,17 @@ def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, s
     speaker, microphone_feed = private_audio
     config = tmp_path / "config.toml"
     config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 40\n")
+    # The verbose log goes to a file: a pipe nobody reads while the assistant runs fills
+    # up (64 KiB) and blocks its logging, the assistant with it, and its exit on Ctrl+C.
+    log_file = (tmp_path / "assistant.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "assistant", "-v", "--config", str(config), "listen", "--new",
          "--echo", "off"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, stderr=log_file, text=True,
+        env={**os.environ, "PYTHONFAULTHANDLER": "1"},  # SIGABRT dumps every thread's stack
+        # A suite started in the background (`cmd &` in a script) runs with SIGINT ignored,
+        # and Python keeps an ignored SIGINT ignored: Ctrl+C below would never arrive.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
 
     def say(text: str) -> None:
@@ -51,10 +59,16 @@ def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, s
     finally:
         proc.send_signal(signal.SIGINT)
         try:
-            code, errors = proc.wait(timeout=15), proc.stderr.read()
-            print(errors)  # shown when the test fails
+            code = proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # where it hangs goes to the log
+            proc.wait(timeout=10)
+            raise
         finally:
             proc.kill()
+            log_file.close()
+            errors = (tmp_path / "assistant.log").read_text()
+            print(errors)  # shown when the test fails
     assert code == 0, errors
     text = "".join(lines)
     answer = text.split("you: What time is it?", 1)[1]

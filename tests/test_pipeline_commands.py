@@ -191,3 +191,28 @@ def test_stop_said_over_a_ringing_timer_cuts_it_and_acknowledges_it(rig):
     assert r.scheduler.ringing() == []
     assert [h.handler for h in r.events.of(CommandHandled)] == ["control"]
     assert not r.chat.calls.items
+
+
+def test_a_whole_command_ends_the_turn_after_a_short_pause():
+    """A speculative transcript that is a whole command ends the turn after
+    COMMAND_PAUSE, sooner than the rule for other sentences; other text keeps its wait,
+    and commands attached later are seen (the hooks are asked at each call)."""
+    from assistant.pipeline.conversation import COMMAND_PAUSE, _command_pause
+    from assistant.reply import ReplyHooks
+
+    hooks = ReplyHooks()
+    asked: list[str] = []
+
+    def base(text: str | None) -> float | None:
+        asked.append(text or "")
+        return 0.55 if text and text.endswith(".") and len(text.split()) >= 3 else None
+
+    pause = _command_pause(base, lambda: hooks)
+    assert pause("Set a timer for ten minutes.") == 0.55  # no commands attached yet
+    hooks.is_command = lambda text: "timer" in text
+    assert pause("Set a timer for ten minutes.") == 0.55  # the same text: answer kept
+    assert pause("Set a timer for ten minutes") == COMMAND_PAUSE < 0.55  # no full stop
+    assert pause("Set a timer for twenty minutes.") == COMMAND_PAUSE
+    assert pause("Tell me about the sea.") == 0.55
+    assert pause("Tell me about") is None
+    assert asked.count("Set a timer for ten minutes.") == 1

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .command_set import COMMANDS, QUESTIONS
+from .command_set import COMMANDS, HELD_OUT, QUESTIONS
 from .report import machine_info, percentile
 
 __all__ = ["CommandsReport", "run_commands_bench"]
@@ -43,6 +43,15 @@ class CommandsReport:
     spoken_misses: list[dict[str, Any]] = field(default_factory=list)
     spoken_variants: dict[str, int] = field(default_factory=dict)
     """How many commands each voice variant spoke."""
+    spoken_variants_right: dict[str, int] = field(default_factory=dict)
+    held_out: int = 0
+    held_out_right: int = 0
+    spoken_held_out: int = 0
+    spoken_held_out_right: int = 0
+    """The held-out commands (:data:`~.command_set.HELD_OUT`), typed and spoken, apart."""
+    spoken_questions: int = 0
+    spoken_questions_passed: int = 0
+    """Questions spoken by the configured voice and transcribed: none may be captured."""
     machine: dict[str, Any] = field(default_factory=dict)
 
     def accuracy(self) -> float:
@@ -65,6 +74,18 @@ class CommandsReport:
             match_ms_max=max(self.match_ms) if self.match_ms else None,
         )
         return out
+
+
+def _held_out(report: CommandsReport, router: Any) -> None:
+    for text, intent, slots in HELD_OUT:
+        router.forget_question()
+        result = router.handle(text)
+        report.held_out += 1
+        if _right(result, intent, slots):
+            report.held_out_right += 1
+        else:
+            got = None if result is None else {"intent": result.intent, "slots": result.slots}
+            report.misses.append({"text": text, "want": intent, "got": got, "held_out": True})
 
 
 def _router(folder: Path) -> Any:
@@ -122,6 +143,7 @@ def run_commands_bench(
                 report.questions_passed += 1
             else:
                 report.misses.append({"text": question, "want": None, "got": result.intent})
+        _held_out(report, router)
         if spoken:
             _spoken(report, router, commands, config, store, progress)
         router.context.notes.close()
@@ -163,8 +185,10 @@ def _spoken(
     transcriber = load_transcriber(config, store)
     rng = np.random.default_rng(16)
     variants = ("plain", "fast", "noise", *(f"espeak:{v}" for v in _ESPEAK_VOICES))
+    spoken_set = [*commands, *HELD_OUT]
     with tempfile.TemporaryDirectory(prefix="bench-espeak-") as tmp:
-        for index, (text, intent, slots) in enumerate(commands):
+        for index, (text, intent, slots) in enumerate(spoken_set):
+            held_out = index >= len(commands)
             variant = variants[index % len(variants)]
             audio = None
             if variant.startswith("espeak:"):
@@ -183,14 +207,37 @@ def _spoken(
             heard = transcriber.transcribe(Audio(samples.astype(np.float32), ASR_RATE)).text
             router.forget_question()
             result = router.handle(heard)
-            report.spoken += 1
-            report.spoken_variants[variant] = report.spoken_variants.get(variant, 0) + 1
-            if _right(result, intent, slots):
-                report.spoken_right += 1
+            right = _right(result, intent, slots)
+            if held_out:
+                report.spoken_held_out += 1
+                report.spoken_held_out_right += right
             else:
+                report.spoken += 1
+                report.spoken_variants[variant] = report.spoken_variants.get(variant, 0) + 1
+                report.spoken_right += right
+                report.spoken_variants_right[variant] = (
+                    report.spoken_variants_right.get(variant, 0) + right
+                )
+            if not right:
                 got = None if result is None else {"intent": result.intent, "slots": result.slots}
                 report.spoken_misses.append(
-                    {"text": text, "heard": heard, "variant": variant, "want": intent, "got": got}
-                )
+                    {"text": text, "heard": heard, "variant": variant, "want": intent, "got": got,
+                     "held_out": held_out}
+                )  # fmt: skip
             if (index + 1) % 20 == 0:
-                progress(f"spoken {index + 1}/{len(commands)}")
+                progress(f"spoken {index + 1}/{len(spoken_set)}")
+        if hasattr(voice, "speaking_rate"):
+            voice.speaking_rate = 1.0
+        for question in QUESTIONS:  # in the configured voice; none may be captured
+            audio = synthesize_all(voice, question)
+            samples = resample(audio.samples, audio.sample_rate, ASR_RATE)
+            heard = transcriber.transcribe(Audio(samples.astype(np.float32), ASR_RATE)).text
+            router.forget_question()
+            result = router.handle(heard)
+            report.spoken_questions += 1
+            if result is None:
+                report.spoken_questions_passed += 1
+            else:
+                report.spoken_misses.append(
+                    {"text": question, "heard": heard, "want": None, "got": result.intent}
+                )

@@ -462,6 +462,7 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
         f"({report.accuracy():.1%}; goal ≥ 95 %)",
         f"questions left to the model: {report.questions_passed}/{report.questions} "
         f"({report.pass_rate():.1%}; goal ≥ 98 %)",
+        f"held-out commands (never tuned on): {report.held_out_right}/{report.held_out} right",
     ]
     if times:
         lines.append(
@@ -472,6 +473,15 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
     if spoken is not None:
         lines.append(f"spoken commands (voice -> whisper -> router): {report.spoken_right}/"
                      f"{report.spoken} right ({spoken:.1%}; goal ≥ 95 %)")  # fmt: skip
+        by_voice = ", ".join(
+            f"{v} {report.spoken_variants_right.get(v, 0)}/{n}"
+            for v, n in report.spoken_variants.items()
+        )
+        lines.append(f"  by voice: {by_voice}")
+        lines.append(f"  held-out commands spoken: {report.spoken_held_out_right}/"
+                     f"{report.spoken_held_out} right")  # fmt: skip
+        lines.append(f"spoken questions left to the model: {report.spoken_questions_passed}/"
+                     f"{report.spoken_questions} (goal ≥ 98 %)")  # fmt: skip
     for miss in report.misses + report.spoken_misses:
         lines.append(f"  miss: {miss}")
     figures = report.to_dict()

@@ -78,6 +78,9 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
         player = open_player(voice.sample_rate, config.audio.output_device, required=False)
     options = generation_options(config)
     commands = _commands(voice if player is not None else None, player)
+    from ..commands.toolchat import with_tools
+
+    chat_model = with_tools(model, commands.context)  # a model that can call tools gets them
     knowledge = open_if_indexed(ctx.store)  # None unless `assistant docs add` was used
     store = open_history()
     # Piped input is a script: a stale conversation must not steer its replies.
@@ -139,7 +142,7 @@ def _chat(args: argparse.Namespace, ctx: CliContext) -> int:
             interrupted = False
             try:
                 reply_text = speak_reply(
-                    model,
+                    chat_model,
                     voice if player is not None else None,
                     messages,
                     options,

@@ -131,6 +131,8 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
     store = open_history()
     conversation_id, history = pick_conversation(store, config, new=args.new)
     knowledge = open_if_indexed(ctx.store)  # loaded once; searched on the turn thread
+    commands = CommandHost.open()  # timers, the time, sums...: answered without the model
+    engines.chat = commands.tool_chat(engines.chat)  # and as tools, for a model that can
     conversation = Conversation.from_engines(
         engines,
         config=config,
@@ -145,7 +147,6 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
         hooks=document_hooks(knowledge),
     )
     conversation.subscribe(_TerminalView())
-    commands = CommandHost.open()  # timers, the time, sums...: answered without the model
     commands.attach(conversation, engines.voice.sample_rate)
     if gate is not None:
         words = ", ".join(gate.detector.words)

@@ -25,6 +25,7 @@ from .scheduler import Announcement, Scheduler
 from .store import ScheduledItem
 
 if TYPE_CHECKING:
+    from ..llm import ChatModel
     from ..pipeline import Conversation
 
 __all__ = ["CommandHost", "ScheduleChanged", "local_reply"]
@@ -84,7 +85,15 @@ class CommandHost:
         hooks = hooks or ReplyHooks()
         hooks.answer_locally = lambda text: local_reply(self.router, text)
         hooks.acts_on = self.router.acts_on
+        hooks.is_command = self.router.is_command
         return hooks
+
+    def tool_chat(self, chat: ChatModel) -> ChatModel:
+        """``chat`` with the handlers offered as tools when its chat template supports
+        tool calling (:mod:`.toolchat`), else ``chat`` itself."""
+        from .toolchat import with_tools
+
+        return with_tools(chat, self.router.context)
 
     def attach(self, conversation: Conversation, sample_rate: int) -> None:
         """Answer ``conversation``'s turns with the router first, announce through it

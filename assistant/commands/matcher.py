@@ -10,7 +10,7 @@ from typing import Any
 
 from .patterns import PATTERNS
 from .result import IntentMatch
-from .spoken import normalize
+from .spoken import NUMBER, normalize
 from .templates import intents_dict
 
 __all__ = ["CommandMatcher", "repair"]
@@ -19,15 +19,26 @@ log = logging.getLogger(__name__)
 
 _TIME_SLOTS = {"hours": 3600, "minutes": 60, "seconds": 1}
 
-# Whisper's usual mishearings of command words (the tiny model at speed or in noise):
-# "set a" heard as "at a" or "set it", "timer" as "time or". Tried only when the words
-# as heard match nothing.
+# Whisper's usual mishearings of command words (the tiny model at speed, in noise or on
+# a synthetic voice): "set a" heard as "at a" or "set it", "timer" as "time or" or "time",
+# "what's" as "watch", "an alarm" as "another arm", "wake me" as "wait me", "list" as
+# "let's", "unmute" as "I'm mute", "cancel" as "council" or "cancelled". Tried only when
+# the words as heard match nothing.
+_DURATION_TAIL = rf"{NUMBER} (?:and a half )?(?:hours?|minutes?|seconds?)(?: and .+)?$"
 _REPAIRS = (
     (re.compile(r"^at (an?) "), r"set \1 "),
     (re.compile(r"^(set|start) (?:at|it|in|in the) (?=\d|timer|alarm|time or)"), r"\1 a "),
     (re.compile(r"^set it "), "set a "),
     (re.compile(r"^at (?=\S+ (?:minutes?|seconds?|hours?) (?:to|on) )"), "add "),
     (re.compile(r"\btime or\b"), "timer"),
+    (re.compile(rf"^(?:(?:set|start) (?:a |an )?)?time (?=for {_DURATION_TAIL})"), "set a timer "),
+    (re.compile(r"^watch(?:ing|es)? (?=the |today's |\d|[a-z]+ (?:times|plus|minus) )"), "what's "),
+    (re.compile(r"\b(?:another arm|an arm|and alarm)\b"), "an alarm"),
+    (re.compile(r"^(?:wait|weight|wake) me(?: up)?,? (?:that's|that|add) "), "wake me at "),
+    (re.compile(r"^let's (?=my |all |the )"), "list "),
+    (re.compile(r"^i'm mute$"), "unmute"),
+    (re.compile(r"^(?:cancelled|council|console|counsel) "), "cancel "),
+    (re.compile(r"^set of (?=timer|alarm)"), "set a "),
 )
 
 
@@ -35,7 +46,7 @@ def repair(words: str) -> str:
     """``words`` with the usual mishearings of command words undone."""
     for pattern, replacement in _REPAIRS:
         words = pattern.sub(replacement, words)
-    return words
+    return re.sub(r"\s+", " ", words).strip()
 
 
 def _entity_value(value: Any) -> Any:

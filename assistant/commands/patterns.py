@@ -66,6 +66,15 @@ _MATH_TOKEN = re.compile(
 )
 
 
+_HOMOPHONES = {"to": "2", "too": "2", "for": "4", "won": "1", "ate": "8"}
+_OPERATOR_WORD = r"(?:times|plus|minus|over|divided by|multiplied by|to the power of|percent of)"
+_HOMOPHONE = re.compile(
+    rf"(^|{_OPERATOR_WORD} )(to|too|for|won|ate)(?=$| {_OPERATOR_WORD}\b)"
+)
+"""Numbers that whisper writes as their homophones ("what's to times for"), taken for
+numbers only where a number must stand: between operators or at an end."""
+
+
 def math_expression(words: str) -> str | None:
     """Spoken arithmetic as an expression for the evaluator: "15 percent of 80" ->
     ``15*0.01*80``, "the square root of 81 plus 2" -> ``sqrt(81)+2``. ``None`` when a
@@ -75,6 +84,7 @@ def math_expression(words: str) -> str | None:
     words = words.strip().rstrip("=").strip()
     words = re.sub(r"^(?:what is|what's|whats|how much is|calculate|compute|work out) ", "", words)
     words = re.sub(r" (?:equal|equals|make|makes|is)$", "", words)
+    words = _HOMOPHONE.sub(lambda m: m.group(1) + _HOMOPHONES[m.group(2)], words)
     off = re.fullmatch(r"(.+) percent off (.+)", words)
     if off:  # "20 percent off 50" -> 50*(1-20*0.01)
         rate, base = math_expression(f"{off.group(1)} + 0"), math_expression(f"{off.group(2)} + 0")
@@ -134,6 +144,13 @@ def _convert(slots: Slots) -> Slots | None:
 _URL = re.compile(r"(?:https?://)?(?:[a-z0-9-]+\.)+[a-z]{2,}(?:/\S*)?")
 
 
+_FOLDER_PLURALS = {
+    "document": "documents", "download": "downloads", "picture": "pictures",
+    "photo": "photos", "video": "videos",
+}  # fmt: skip
+"""The user's folders as said in the singular (or heard so): "open my download folder"."""
+
+
 def _open(slots: Slots) -> Slots | None:
     target = slots["target"]
     target = re.sub(r"^(?:the|my|a|an) ", "", target)
@@ -144,7 +161,8 @@ def _open(slots: Slots) -> Slots | None:
     if _URL.fullmatch(spoken_url):
         return {"url": spoken_url}
     if kind in ("folder", "directory") or target.endswith(("folder", "directory")):
-        return {"folder": re.sub(r" (?:folder|directory)$", "", target)}
+        folder = re.sub(r" (?:folder|directory)$", "", target)
+        return {"folder": _FOLDER_PLURALS.get(folder, folder)}
     if kind in ("website", "web site", "page", "site"):
         return None
     if (slots["verb"] in ("start", "run") and not slots.get("kind")) or len(target.split()) > 3:
@@ -188,6 +206,7 @@ def _reminder(slots: Slots) -> Slots | None:
 
 def _alarm(slots: Slots) -> Slots | None:
     when = slots.get("when", "").strip()
+    when = re.sub(r"^(?:that's|that|add) (?=\S)", "at ", when)  # whisper's "at", misheard
     spec = parse_when(when, datetime.now(), prefer_morning=True) if when else None
     if spec is None or spec.due is None:
         return {"when": when}

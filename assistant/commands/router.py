@@ -70,6 +70,10 @@ class CommandRouter:
         match = self.matcher.match(text)
         return match is not None and HANDLERS[match.intent][0] not in READ_ONLY
 
+    def is_command(self, text: str) -> bool:
+        """Whether ``text`` reads as a whole command (matching only, nothing runs)."""
+        return self.matcher.match(text) is not None
+
     def handle(self, text: str, context: CommandContext | None = None) -> CommandResult | None:
         """The answer to ``text`` if it is a command, else ``None``."""
         ctx = context or self.context

@@ -45,7 +45,7 @@ def normalize(text: str) -> str:
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000 -> 1000
     text = re.sub(r"[!?;\"“”]|[.,:](?=\s|$)", " ", text)
     text = re.sub(r"\s+", " ", text).strip()
-    text = re.sub(r"^(?:(?:hey|ok|okay|so|um|uh|hi),? )*", "", text)
+    text = re.sub(r"^(?:(?:hey|ok|okay|so|um|uh|hi|just|and|now),? )*", "", text)
     text = re.sub(
         r"^(?:please |(?:can|could|would|will) you(?: please)? |i'd like you to |i want you to )",
         "",
@@ -236,6 +236,9 @@ def _clock(words: str) -> tuple[int, int, bool] | None:
         if minutes is not None and 0 <= minutes < 60 and minutes == int(minutes):
             rest = f"{_UNITS[split.group(1)]}:{int(minutes):02d} {split.group(3) or ''}"
             return _clock(rest.strip())
+    dotted = re.fullmatch(r"(\d{1,2})\.(\d\d)(?: (.+))?", words)  # "6.30": British
+    if dotted:
+        return _clock(f"{dotted.group(1)}:{dotted.group(2)} {dotted.group(3) or ''}".strip())
     m = _CLOCK.fullmatch(words)
     if m is None:
         return None

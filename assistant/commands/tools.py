@@ -3,8 +3,8 @@ Llama 3.x, Hermes-style templates): OpenAI-style function specifications, as lla
 chat formats take them, and :func:`call_tool`, which runs one call through the same
 handlers as the sentence templates and returns the text the model reads back.
 
-Not wired into the turn yet: the pipeline offers these when the configured model
-supports tool calling; the small default model uses the templates only.
+:mod:`.toolchat` offers them to the configured model when its chat template supports
+tool calling; the small default model uses the templates only.
 """
 
 from __future__ import annotations

@@ -117,6 +117,56 @@ class LlamaCppChatModel:
         """The model's name from its metadata, or its file name."""
         return str(self._llm.metadata.get("general.name") or self.model_path.stem)
 
+    @property
+    def offers_tools(self) -> bool:
+        """Whether the GGUF's chat template renders tools (the model can call them)."""
+        from .toolcalls import template_offers_tools
+
+        return self._formatter is not None and template_offers_tools(
+            self._llm.metadata.get("tokenizer.chat_template")
+        )
+
+    def stream_with_tools(
+        self,
+        messages: Sequence[dict[str, Any]],
+        tools: Sequence[dict[str, Any]] | None,
+        options: GenerationOptions | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[str]:
+        """Like :meth:`stream`, with ``tools`` (OpenAI function specifications) rendered
+        into the prompt by the model's own template, and ``messages`` as dictionaries (an
+        assistant message may carry ``tool_calls``; ``tool`` messages carry results). The
+        raw text is yielded, tool calls included: :class:`~.toolcalls.ToolCallStream`
+        reads them (llama-cpp-python 0.3 parses calls only when one is forced)."""
+        if self._formatter is None:
+            raise EngineError(f"{self.model_path.name} has no chat template for tools")
+        options = options or GenerationOptions()
+        rendered = self._formatter(messages=list(messages), tools=list(tools or []) or None)
+        stop = [*(rendered.stop if isinstance(rendered.stop, list) else [rendered.stop]),
+                *options.stop]  # fmt: skip
+        seed = options.seed if options.seed is not None else self._seed
+        try:
+            chunks = self._llm.create_completion(
+                str(rendered.prompt),
+                stream=True,
+                max_tokens=options.max_tokens,
+                temperature=options.temperature,
+                top_p=options.top_p,
+                stop=[s for s in stop if s] or None,
+                seed=seed if seed >= 0 else secrets.randbelow(2**31),
+            )
+        except ValueError as exc:
+            raise EngineError(f"the language model refused the prompt: {exc}") from exc
+        try:
+            for chunk in chunks:
+                if cancel is not None and cancel.is_set():
+                    return
+                text = chunk["choices"][0]["text"]  # type: ignore[index]
+                if text:
+                    yield str(text)
+        finally:
+            chunks.close()  # type: ignore[union-attr]
+
     def render_prompt(self, messages: Sequence[Message]) -> str:
         """The prompt text llama.cpp sees: the GGUF's chat template applied."""
         dicts = [m.to_dict() for m in messages]

@@ -91,6 +91,32 @@ def _end_pause(
     return lambda text: policy.pause(text, language)
 
 
+COMMAND_PAUSE = 0.25
+"""Seconds of pause after which a speculative transcript that is a whole local command
+("set a timer for ten minutes") ends the turn: a command needs no more words."""
+
+
+def _command_pause(
+    base: Callable[[str | None], float | None], hooks: Callable[[], ReplyHooks]
+) -> Callable[[str | None], float | None]:
+    """``base``, but at most :data:`COMMAND_PAUSE` for a transcript the hooks read as a
+    whole command (asked of the hooks in place at the time: commands attach later). The
+    answer for the last transcript is kept: the capture asks at every block of a pause."""
+    last: list[tuple[str | None, float | None]] = []
+
+    def pause(text: str | None) -> float | None:
+        if last and last[0][0] == text:
+            return last[0][1]
+        wait = base(text)
+        is_command = hooks().is_command
+        if text and is_command is not None and is_command(text):
+            wait = COMMAND_PAUSE if wait is None else min(wait, COMMAND_PAUSE)
+        last[:] = [(text, wait)]
+        return wait
+
+    return pause
+
+
 def _check_mode(mode: str) -> None:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -184,7 +210,7 @@ class Conversation:
             in_pause=in_pause,
             wake=wake,
             chime=chime,
-            end_pause=_end_pause(turn_model, config),
+            end_pause=_command_pause(_end_pause(turn_model, config), lambda: self._worker.hooks),
         )
 
     @classmethod
