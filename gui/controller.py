@@ -298,19 +298,21 @@ class Controller(QObject):
         """Wake mode is on in the config (``[wake] enabled``)."""
         return self.config.wake.enabled
 
-    def set_wake(self, on: bool) -> None:
-        """Wake mode on or off: saved in the config (``[wake] enabled``) and applied
-        (the conversation restarts with or without the wake gate; the engines stay).
-        Wake mode listens hands-free, so switching it on switches hands-free on."""
+    def set_wake(self, on: bool, words: list[str] | None = None) -> None:
+        """Wake mode on or off (and, given ``words``, the words to wake on): saved in the
+        config (``[wake]``) and applied (the conversation restarts with or without the
+        wake gate; the engines stay). Wake mode listens hands-free, so switching it on
+        switches hands-free on."""
         if on:
             self.set_hands_free(True)
-        if on == self.config.wake.enabled:
-            return
         wake = dataclasses.replace(self.config.wake, enabled=on)
-        config = dataclasses.replace(self.config, wake=wake)
-        if on and not config.wake.words:
-            config.wake.words = ["hey_jarvis"]
-        self.apply_config(config)
+        if words is not None:
+            wake.words = list(words)
+        elif on and not wake.words:
+            wake.words = ["hey_jarvis"]
+        if wake == self.config.wake:
+            return
+        self.apply_config(dataclasses.replace(self.config, wake=wake))
         self.wake_changed.emit(on)
 
     def hold_microphone(self, held: bool) -> None:

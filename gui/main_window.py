@@ -329,6 +329,11 @@ class MainWindow(QMainWindow):
             self.wake.blockSignals(True)
             self.wake.setChecked(on)
             self.wake.blockSignals(False)
+        if on and not self.hands_free.isChecked():  # switched on elsewhere (the voice lab)
+            self.hands_free.blockSignals(True)
+            self.hands_free.setChecked(True)
+            self.hands_free.blockSignals(False)
+            self.talk.setEnabled(False)
 
     def _on_hands_free(self, on: bool) -> None:
         if not on and self.wake.isChecked():
