@@ -106,21 +106,21 @@ _CONTEXTS = (
     "Please put the {w} back.", "Oh, {w}, I forgot about that.", "The new {w} arrives today.",
     "Say it again: {w}.",
 )  # fmt: skip
-_OPENERS = ("hey there", "hey you", "hey, how are you", "hey, wait", "hey, come here",
-            "okay", "a", "the", "say")  # fmt: skip
+_OPENERS = ("hey there", "hey you", "hey, how are you", "hey, wait", "hey, come here")
 
 
 def context_phrases(phrase: str) -> list[str]:
     """Sentences that say the phrase's words, but not the phrase: each word inside
     ordinary sentences ("I think the computer is on the table."), and the first word
-    followed by other words ("hey there") — what everyday speech does most often."""
+    followed by other words ("hey there"): what everyday speech does most often."""
     words = phrase.split()
     out: list[str] = []
     inner = [w for w in words if len(w) >= 4] if len(words) > 1 else [words[0][:3]]
     for word in inner:
         out += [c.format(w=word, W=word.capitalize()) for c in _CONTEXTS]
     if len(words) > 1:
-        rest = " ".join(words[1:])
-        out += [f"{o} {rest}" if o in ("a", "the", "okay", "say") else f"{o}." for o in _OPENERS]
+        # Not "a computer" or "okay computer": so close to the phrase that the model
+        # learnt to miss the phrase said by a new voice (bench: 40% of a Piper voice's).
+        out += [f"{o}." for o in _OPENERS]
         out += [f"{words[0]} {w}" for w in ("there", "you", "everyone", "come on", "buddy")]
     return [t for t in dict.fromkeys(out) if phrase not in t.lower()]
