@@ -106,7 +106,8 @@ def test_a_phrase_is_trained_registered_and_used_as_the_wake_word(qtbot, app, tm
     assert lab.trained == "hey_computer"
     assert any(0 < v < 100 for v in shown) and lab.progress.value() == 100
     assert "3 own takes" in lab.output  # the takes went into the training
-    model = ModelStore.from_config(Config().models).get("hey_computer")
+    config_path = app.controller.services.config_path
+    model = ModelStore.from_config(load_config(config_path).models).get("hey_computer")
     assert model.kind == "wake"
 
     qtbot.mouseClick(lab.use_button, Qt.MouseButton.LeftButton)
@@ -114,5 +115,5 @@ def test_a_phrase_is_trained_registered_and_used_as_the_wake_word(qtbot, app, tm
     qtbot.waitUntil(lambda: window.state == State.ASLEEP, timeout=60_000)
     assert window.wake.isChecked() and window.hands_free.isChecked()
     assert "hey computer" in window.state_label.text()
-    saved = load_config(app.controller.services.config_path).wake
+    saved = load_config(config_path).wake
     assert saved.enabled and saved.words == ["hey_computer"]
