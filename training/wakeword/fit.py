@@ -72,9 +72,10 @@ THRESHOLD_RANGE = (0.5, 0.8)
 RECALL_SLACK = 0.02
 """Calibration raises the threshold while the held-out recall stays within this of its
 value at 0.5."""
-FRAMES = 2
-"""Consecutive scores over the threshold the word needs (80 ms apart): a phrase's end
-gives several, a lone spike in other speech one."""
+FRAMES = 3
+"""Consecutive scores over the threshold the word needs (80 ms apart): a phrase's end gives
+about four (its positive windows end 0-240 ms after it), a spike in other speech one or two
+(every false accept left in the bench's hour with two frames was two long)."""
 
 
 @dataclass
