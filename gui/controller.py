@@ -83,6 +83,10 @@ class _Loaded:
     conversation_id: int | None
     history: list
     knowledge: Any = None
+    wake: Any = None
+    """The wake gate (``[wake] enabled``), or ``None``."""
+    wake_error: ErrorEvent | None = None
+    """Why the wake words could not be loaded (the conversation then runs without)."""
 
 
 class Controller(QObject):
@@ -101,6 +105,8 @@ class Controller(QObject):
     conversation_opened = Signal(object)
     """``list[Turn]`` of the conversation now continued (empty for a new one)."""
     muted_changed = Signal(bool)
+    wake_changed = Signal(bool)
+    """Wake mode was switched on or off (the new ``[wake] enabled``)."""
     output_changed = Signal(str)
     """The audio output went away (why, as a line) or came back (an empty string)."""
 
@@ -131,6 +137,8 @@ class Controller(QObject):
         self.is_loading = False
         self.closed = False
         self._source: AudioSource | None = None
+        self.wake_gate: Any = None
+        """The running conversation's wake gate (wake mode on and its words loaded)."""
         self.bridge.finished.connect(lambda _: self.history_changed.emit())
 
     # ------------------------------------------------------------------ loading
@@ -168,7 +176,9 @@ class Controller(QObject):
             history_store = memory or _open_history(self.services.history_path)
             conversation_id, history = _pick(history_store, config, conversation)
             index = knowledge or _open_knowledge(store, self.services.knowledge_path)
-            return _Loaded(store, loaded, speaker, history_store, conversation_id, history, index)
+            gate, wake_error = _wake_gate(config, store)
+            return _Loaded(store, loaded, speaker, history_store, conversation_id, history, index,
+                           gate, wake_error)  # fmt: skip
 
         run_in_background(
             lambda: work(), on_done=self._on_loaded, on_error=self._on_load_failed, what="loading"
@@ -213,6 +223,12 @@ class Controller(QObject):
             from assistant.reply import ReplyHooks
 
             hooks = ReplyHooks(context_for=context_hook(loaded.knowledge))
+        self.wake_gate = loaded.wake
+        chime = None
+        if loaded.wake is not None and self.config.wake.chime:
+            from assistant.wake.chime import chime_player
+
+            chime = chime_player(loaded.player, engines.voice.sample_rate)
         self.conversation = Conversation.from_engines(
             engines,
             config=self.config,
@@ -223,6 +239,9 @@ class Controller(QObject):
             conversation_id=loaded.conversation_id,
             mode=self.mode,
             hooks=hooks,
+            echo=_echo_canceller(self.config),
+            wake=loaded.wake,
+            chime=chime,
         )
         self.conversation.subscribe(self.bridge)
         if self.commands is None:
@@ -239,6 +258,8 @@ class Controller(QObject):
         if missing is not None:
             self.output_changed.emit(missing.message)
         self.history_changed.emit()
+        if loaded.wake_error is not None:
+            self.failed.emit(loaded.wake_error)
 
     def _on_load_failed(self, error: ErrorEvent) -> None:
         self.is_loading = False
@@ -271,6 +292,28 @@ class Controller(QObject):
         self.mode = "hands-free" if on else "push-to-talk"
         if self.conversation is not None:
             self.conversation.set_mode(self.mode)
+
+    @property
+    def wake_enabled(self) -> bool:
+        """Wake mode is on in the config (``[wake] enabled``)."""
+        return self.config.wake.enabled
+
+    def set_wake(self, on: bool, words: list[str] | None = None) -> None:
+        """Wake mode on or off (and, given ``words``, the words to wake on): saved in the
+        config (``[wake]``) and applied (the conversation restarts with or without the
+        wake gate; the engines stay). Wake mode listens hands-free, so switching it on
+        switches hands-free on."""
+        if on:
+            self.set_hands_free(True)
+        wake = dataclasses.replace(self.config.wake, enabled=on)
+        if words is not None:
+            wake.words = list(words)
+        elif on and not wake.words:
+            wake.words = ["hey_jarvis"]
+        if wake == self.config.wake:
+            return
+        self.apply_config(dataclasses.replace(self.config, wake=wake))
+        self.wake_changed.emit(on)
 
     def hold_microphone(self, held: bool) -> None:
         """Give the microphone to another owner (True) or back (False): while held, the
@@ -362,6 +405,31 @@ def _shutdown(old: tuple[Any, Any] | None, *, close_player: bool) -> None:
     conversation.stop()
     if close_player and player is not None:
         player.close()
+
+
+def _echo_canceller(config: Config) -> Any:
+    """The canceller ``audio.echo_cancellation`` asks for (``None`` when off): it removes
+    the replies from the microphone, so neither barge-in nor the wake word hears them."""
+    mode = config.audio.echo_cancellation
+    if mode == "off":
+        return None
+    from assistant.audio.echo import make_echo_canceller
+
+    return make_echo_canceller(mode, delay_ms=config.audio.echo_delay_ms)
+
+
+def _wake_gate(config: Config, store: ModelStore) -> tuple[Any, ErrorEvent | None]:
+    """The wake gate when ``[wake] enabled`` (loaded here, in the background); a word
+    that cannot be loaded is reported and the conversation runs without wake mode."""
+    if not config.wake.enabled:
+        return None, None
+    from assistant.wake import WakeGate, load_detector
+
+    try:
+        detector = load_detector(config.wake.words, store, config.wake.sensitivity)
+    except Exception as exc:
+        return None, as_error(exc, "wake")
+    return WakeGate(detector, follow_up_s=config.wake.follow_up_s), None
 
 
 def _open_history(path: Path | None) -> ConversationStore | None:

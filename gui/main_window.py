@@ -48,6 +48,9 @@ _STATE_STYLE = {
     State.SPEAKING: ("Speaking", "#9b6bd6"),
 }
 
+_WAKE_TIP = ("Sleep until you say the wake word (Settings: [wake] words), then listen for "
+             "one request; a follow-up needs no wake word")  # fmt: skip
+
 
 class MainWindow(QMainWindow):
     """A view of the :class:`Controller`; every slot runs in the GUI thread."""
@@ -114,12 +117,19 @@ class MainWindow(QMainWindow):
         self.talk.setMinimumHeight(40)
         self.hands_free = QCheckBox("Hands-free")
         self.hands_free.setToolTip("Listen all the time; a pause ends what you say")
+        self.wake = QCheckBox("Wake word")
+        self.wake.setToolTip(_WAKE_TIP)
+        self.wake.setChecked(self.controller.wake_enabled)
+        if self.wake.isChecked():  # wake mode listens hands-free
+            self.hands_free.setChecked(True)
+            self.controller.set_hands_free(True)
         self.stop = QPushButton("Stop")
         self.stop.setToolTip("Interrupt the reply (Esc)")
         self.stop.setShortcut(Qt.Key.Key_Escape)
         controls = QHBoxLayout()
         controls.addWidget(self.talk, 1)
         controls.addWidget(self.hands_free)
+        controls.addWidget(self.wake)
         controls.addWidget(self.stop)
 
         self.text = QLineEdit()
@@ -181,6 +191,8 @@ class MainWindow(QMainWindow):
         self.talk.pressed.connect(lambda: self._talk(True))
         self.talk.released.connect(lambda: self._talk(False))
         self.hands_free.toggled.connect(self._on_hands_free)
+        self.wake.toggled.connect(self._on_wake)
+        c.wake_changed.connect(self._show_wake)
         self.stop.clicked.connect(c.interrupt)
         self.send.clicked.connect(self._send)
         self.text.returnPressed.connect(self._send)
@@ -197,7 +209,7 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ slots
 
     def set_controls_enabled(self, on: bool) -> None:
-        for widget in (self.talk, self.hands_free, self.stop, self.text, self.send):
+        for widget in (self.talk, self.hands_free, self.wake, self.stop, self.text, self.send):
             widget.setEnabled(on)
         if on and self.mic_problem:
             self._mic_controls(False)
@@ -207,6 +219,7 @@ class MainWindow(QMainWindow):
         why = "" if on else f"No microphone: {self.mic_problem}. Typing works."
         self.talk.setEnabled(on and not self.hands_free.isChecked())
         self.hands_free.setEnabled(on)
+        self.wake.setEnabled(on)
         self.talk.setToolTip(why or "Hold to talk (F2 / Space)")
         self.hands_free.setToolTip(why or "Listen all the time; a pause ends what you say")
         self.level.setToolTip(why or "Microphone level")
@@ -248,6 +261,9 @@ class MainWindow(QMainWindow):
         self.set_controls_enabled(True)
         self.talk.setEnabled(not self.hands_free.isChecked())
         self.banner.hide()
+        # The wake words may have failed to load (the banner says why): then the
+        # conversation runs without them and the toggle says so.
+        self._show_wake(self.controller.wake_gate is not None)
         config = self.controller.config
         fallbacks = cpu_fallbacks(
             {"asr": config.asr.device, "llm": config.llm.device, "tts": config.tts.device}
@@ -266,6 +282,10 @@ class MainWindow(QMainWindow):
 
     def _show_state(self, state: State) -> None:
         text, colour = _STATE_STYLE[state]
+        gate = self.controller.wake_gate
+        if state == State.ASLEEP and gate is not None:
+            phrases = [getattr(e, "phrase", e.name) for e in gate.detector.engines]
+            text = "Asleep: say " + " or ".join(f"“{p}”" for p in phrases)
         if state == State.LISTENING and not self.hands_free.isChecked():
             # Push-to-talk: the microphone is only heard while the key is held.
             text, colour = "Ready: hold to talk or type", "#5a5a5a"
@@ -298,7 +318,26 @@ class MainWindow(QMainWindow):
             return
         self.controller.push_to_talk(pressed)
 
+    def _on_wake(self, on: bool) -> None:
+        if on and not self.hands_free.isChecked():
+            self.hands_free.setChecked(True)  # wake mode listens hands-free
+        self.controller.set_wake(on)
+
+    def _show_wake(self, on: bool) -> None:
+        """The toggle shows whether wake mode runs, without switching it again."""
+        if self.wake.isChecked() != on:
+            self.wake.blockSignals(True)
+            self.wake.setChecked(on)
+            self.wake.blockSignals(False)
+        if on and not self.hands_free.isChecked():  # switched on elsewhere (the voice lab)
+            self.hands_free.blockSignals(True)
+            self.hands_free.setChecked(True)
+            self.hands_free.blockSignals(False)
+            self.talk.setEnabled(False)
+
     def _on_hands_free(self, on: bool) -> None:
+        if not on and self.wake.isChecked():
+            self.wake.setChecked(False)  # wake mode is a kind of hands-free
         self.controller.set_hands_free(on)
         self.talk.setEnabled(not on and self.controller.conversation is not None)
         if getattr(self, "state", None) == State.LISTENING:

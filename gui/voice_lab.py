@@ -241,6 +241,11 @@ class VoiceLab(QDialog):
         actions = QHBoxLayout()
         actions.addWidget(self.listen_button)
         actions.addWidget(self.export_button)
+        self.wake_button = QPushButton("Wake word…")
+        self.wake_button.setToolTip("Train a wake phrase of your own (its own page)")
+        actions.addWidget(self.wake_button)
+        self.wake_lab: Any = None
+        """The wake-word page once opened (gui.voice_lab_wake)."""
         self.status = QLabel()
         self.status.setWordWrap(True)
 
@@ -266,6 +271,7 @@ class VoiceLab(QDialog):
         self.stop_button.clicked.connect(self.stop_training)
         self.listen_button.clicked.connect(self.listen)
         self.export_button.clicked.connect(self.export_and_use)
+        self.wake_button.clicked.connect(self.open_wake_lab)
         if not self.prompts:
             self.status.setText(
                 "Training is not part of this installation: install the assistant with the "
@@ -615,8 +621,20 @@ class VoiceLab(QDialog):
             answered,
         )
 
+    def open_wake_lab(self) -> Any:  # -> WakeLab
+        """Show the wake-word page (one per lab: a training there goes on while hidden)."""
+        from .voice_lab_wake import WakeLab
+
+        if self.wake_lab is None:
+            self.wake_lab = WakeLab(self.controller, self, folder=self.folder.parent / "wake-lab")
+        self.wake_lab.show()
+        self.wake_lab.raise_()
+        return self.wake_lab
+
     def shutdown(self) -> None:
         """The app quits: stop a training that was kept in the background."""
+        if self.wake_lab is not None:
+            self.wake_lab.shutdown()
         if self.state == "training":
             self.stop_training()
         self._close_player()

@@ -176,3 +176,21 @@ def test_the_model_manager_recognises_a_wake_model(tmp_path: Path) -> None:
 
     assert _guess_kind(tiny_wake(tmp_path / "w")) == "wake"
     assert _guess_kind(tiny_voice(tmp_path)) == "voice"
+
+
+def test_a_custom_word_can_ask_for_several_frames_in_a_row(tmp_path: Path) -> None:
+    from assistant.wake.custom import CustomEngine
+
+    model = tiny_wake(tmp_path / "w", name="steady")
+    meta = Path(f"{model}.json")
+    config = json.loads(meta.read_text())
+    meta.write_text(json.dumps({**config, "frames": 2}))
+    engine = CustomEngine(model, "steady")
+    raw = iter([0.1, 0.9, 0.2, 0.8, 0.95, 0.99, 0.3])
+    engine.score = lambda window: next(raw)  # type: ignore[method-assign]
+    scores = [s for _, s in engine.process(np.zeros(7 * 1280, np.int16))]
+    # A lone high score is not enough: each reported score is the lower of two in a row.
+    assert scores == [0.1, 0.1, 0.2, 0.2, 0.8, 0.95, 0.3]
+    meta.write_text(json.dumps({**config, "frames": 9}))
+    with pytest.raises(ModelError, match="frames must be a whole number from 1 to 5"):
+        CustomEngine(model, "steady")

@@ -1,6 +1,6 @@
 """Wake mode in the live pipeline, on the real engines and the real wake-word detector,
-fed by speech played in real time (a scripted source; the PulseAudio test is still to
-come)."""
+fed by speech played in real time (a scripted source; open speakers on PulseAudio are in
+test_wake_pulse.py)."""
 
 from __future__ import annotations
 

@@ -94,3 +94,20 @@ def test_a_custom_word_trained_here_wakes_and_its_near_phrase_does_not(
     assert code == 1 and "already installed" in err
     assert _store().resolve("wake", "hey_computer").path == model.path
     assert np.isfinite(result["val_recall"])
+
+
+def test_the_threshold_clears_held_out_real_speech_while_recall_holds() -> None:
+    from training.wakeword.fit import THRESHOLD_RANGE, calibrate
+
+    lo, hi = THRESHOLD_RANGE
+    pos = np.array([0.3, 0.72, 0.9, 0.97, 0.99] * 20)
+    # Real speech scoring low: the threshold stays at 0.5 (new voices score lower than
+    # the held-out takes of the training voices; no need to raise it).
+    assert calibrate(pos, np.array([0.1, 0.3])) == lo
+    # A real-speech window at 0.65: just above it, the phrase clips still all heard.
+    assert calibrate(pos, np.array([0.1, 0.65])) == pytest.approx(0.66)
+    # At 0.75 that would lose a fifth of the phrase clips: it stops where recall holds.
+    assert calibrate(pos, np.array([0.75])) == pytest.approx(0.72)
+    # Never above the range, nor for want of phrase clips.
+    assert calibrate(np.ones(5), np.array([0.99])) == hi
+    assert calibrate(np.zeros(0), np.array([0.9])) == lo

@@ -171,19 +171,9 @@ def _listen(args: argparse.Namespace, ctx: CliContext) -> int:
 
 
 def _chime(player: Any, rate: int) -> Callable[[], None]:
-    from ..pipeline.turns import Turn
-    from ..wake.chime import chime
+    from ..wake.chime import chime_player
 
-    sound = chime(rate)
-
-    def play() -> None:
-        # Played like a reply's sentence (so the echo canceller hears it too), under a
-        # cancelled turn: it counts as no turn's speech.
-        turn = Turn(0, time.monotonic())
-        turn.cancel()
-        player.play(sound, tag=(turn, None))
-
-    return play
+    return chime_player(player, rate)
 
 
 def _devices(args: argparse.Namespace, ctx: CliContext) -> int:

@@ -5,7 +5,11 @@ The model is ``NAME.onnx`` (input ``embeddings``: (batch, 16, 96); output ``scor
 (batch, 1), a probability) with ``NAME.onnx.json`` beside it::
 
     {"format": "assistant-wake", "phrase": "hey computer", "threshold": 0.5,
-     "window": 16, "features": "openwakeword-embedding"}
+     "window": 16, "features": "openwakeword-embedding", "frames": 1}
+
+``frames`` (optional, default 1): the word counts as heard only when that many
+consecutive scores (80 ms apart) are over the threshold; the engine reports the lowest
+of the last ``frames`` scores.
 """
 
 from __future__ import annotations
@@ -53,6 +57,9 @@ def read_wake_config(model: Path) -> dict[str, Any]:
         raise ModelError(f"{path}: the config has no phrase", hint=_HINT)
     if not isinstance(threshold, (int, float)) or not 0.0 < float(threshold) < 1.0:
         raise ModelError(f"{path}: threshold must be a number between 0 and 1", hint=_HINT)
+    frames = data.get("frames", 1)
+    if not isinstance(frames, int) or isinstance(frames, bool) or not 1 <= frames <= 5:
+        raise ModelError(f"{path}: frames must be a whole number from 1 to 5", hint=_HINT)
     if data.get("window") != WINDOW or data.get("features") != FEATURES:
         raise ModelError(
             f"{path}: made for other features (window {data.get('window')}, "
@@ -78,6 +85,8 @@ class CustomEngine:
         self.name = name
         self.phrase = str(meta["phrase"])
         self.base_threshold = float(meta["threshold"])
+        self.frames = int(meta.get("frames", 1))
+        self._recent: deque[float] = deque(maxlen=self.frames)
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         try:
@@ -106,10 +115,12 @@ class CustomEngine:
         for offset, emb in self._stream.feed(samples):
             self._window.append(emb)
             if len(self._window) == WINDOW:
-                out.append((offset, self.score(np.stack(self._window))))
+                self._recent.append(self.score(np.stack(self._window)))
+                out.append((offset, min(self._recent)))
         return out
 
     def reset(self) -> None:
         self._stream.reset()
         self._window.clear()
+        self._recent.clear()
         self._prime()

@@ -61,6 +61,8 @@ class WakeBenchOptions:
     custom_phrase: str | None = "hey computer"
     custom_preset: str = "standard"
     seed: int = 0
+    keep: Path | None = None
+    """Where to copy the custom word's model (to try it with ``wake detect``)."""
 
 
 def speech_corpus(cache: Path, out: Callable[[str], None]) -> list[Path]:
@@ -161,10 +163,14 @@ def _false_accepts(detector: WakeDetector, corpus: list[np.ndarray],
     rng = np.random.default_rng(5)
     detector.reset()
     counts = dict.fromkeys(detector.words, 0)
+    events: list[dict[str, Any]] = []  # where each false accept was (to listen to them)
     seconds = 0.0
-    for audio in corpus:
+    for part, audio in enumerate(corpus):
+        start = detector.time  # the stream goes on from part to part
         for d in detector.scan(audio):
             counts[d.word] += 1
+            events.append({"word": d.word, "part": part, "time_s": round(d.time - start, 2),
+                           "score": round(d.score, 3)})  # fmt: skip
         seconds += len(audio) / RATE
     speech_s = seconds
     for kind in (0.0, 1.0, 2.0):
@@ -180,6 +186,7 @@ def _false_accepts(detector: WakeDetector, corpus: list[np.ndarray],
         "hours": hours,
         "false_accepts": counts,
         "per_hour": {w: c / hours for w, c in counts.items()},
+        "speech_events": events[:200],
     }
 
 
@@ -273,13 +280,16 @@ def run_wake_bench(opts: WakeBenchOptions, store: Any, out: Callable[[str], None
             from assistant.wake.custom import CustomEngine
 
             engine = CustomEngine(result.model, custom_id)
+            if opts.keep is not None:
+                shutil.copytree(result.model.parent, opts.keep, dirs_exist_ok=True)
             report["custom_training"] = {"phrase": opts.custom_phrase,
                                          "real_negative_minutes": sum(len(a) for a in unused)
                                          / RATE / 60,
                                          "preset": opts.custom_preset,
                                          "seconds": result.seconds,
                                          "windows": result.windows,
-                                         "val_recall": result.val_recall}  # fmt: skip
+                                         "val_recall": result.val_recall,
+                                         "threshold": result.threshold}  # fmt: skip
             custom_detector = _Detector([engine])
             words[custom_id] = _false_rejects(custom_detector, custom_id, opts.custom_phrase,
                                               test_speakers, opts, babble)  # fmt: skip

@@ -40,6 +40,7 @@ def register_bench(group: Any) -> None:
                       help='custom phrase trained in the bench ("" for none)')  # fmt: skip
     wake.add_argument("--preset", choices=("standard", "tiny"), default="standard",
                       help="custom training preset (default standard)")  # fmt: skip
+    wake.add_argument("--keep", metavar="DIR", help="copy the custom word's model there")
     wake.add_argument("--words", help="pretrained words, comma-separated (default all four)")
     wake.add_argument("--json", metavar="PATH", default="wake-bench.json",
                       help="JSON report (default wake-bench.json)")  # fmt: skip
@@ -56,6 +57,7 @@ def _wake(args: argparse.Namespace, ctx: CliContext) -> int:
         cpu_seconds=args.cpu_seconds,
         custom_phrase=args.custom or None,
         custom_preset=args.preset,
+        keep=Path(args.keep) if args.keep else None,
     )
     if args.words:
         opts.words = [w.strip() for w in args.words.split(",") if w.strip()]

@@ -69,11 +69,13 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
             "model": str(result.model), "id": result.registered, "seconds": result.seconds,
             "windows": result.windows, "positive_windows": result.positives,
             "val_recall": result.val_recall, "val_false_window_rate": result.val_false_rate,
+            "threshold": result.threshold,
             "clips": result.counts,
         }, indent=2))  # fmt: skip
         return 0
     print(f"trained {phrase!r} in {result.seconds:.0f} s: validation recall "
-          f"{result.val_recall:.2f}, false windows {result.val_false_rate:.4f}")  # fmt: skip
+          f"{result.val_recall:.2f}, false windows {result.val_false_rate:.4f} at the "
+          f"calibrated threshold {result.threshold:.2f}")  # fmt: skip
     print(f"registered {result.registered} -> {result.model}")
     print(f'to use it: set wake.words = ["{result.registered}"] in the config, or pass '
           f"--wake {result.registered}; try it: assistant wake detect FILE --wake "

@@ -71,6 +71,8 @@ class Dataset:
     y: np.ndarray
     clip: np.ndarray
     counts: dict[str, int]
+    kind: np.ndarray = field(default_factory=lambda: np.zeros(0, "<U8"))
+    """Each window's clip kind (``positive``, ``audio``...)."""
 
 
 def load_audio_files(paths: list[Path], limit_s: float | None = None) -> list[np.ndarray]:
@@ -179,7 +181,10 @@ def build_dataset(
     xs = [c.windows for c in clips if len(c.windows)]
     ys = [c.labels for c in clips if len(c.windows)]
     ids = [np.full(len(c.windows), i) for i, c in enumerate(clips) if len(c.windows)]
+    kinds = [np.full(len(c.windows), c.kind, "<U8") for c in clips if len(c.windows)]
     counts: dict[str, int] = {}
     for c in clips:
         counts[c.kind] = counts.get(c.kind, 0) + 1
-    return Dataset(np.concatenate(xs), np.concatenate(ys), np.concatenate(ids), counts), clips
+    data = Dataset(np.concatenate(xs), np.concatenate(ys), np.concatenate(ids), counts,
+                   np.concatenate(kinds))  # fmt: skip
+    return data, clips

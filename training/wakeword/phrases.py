@@ -9,7 +9,7 @@ import unicodedata
 
 from assistant.errors import AssistantError
 
-__all__ = ["PhraseError", "check_phrase", "near_phrases", "phonemes"]
+__all__ = ["PhraseError", "check_phrase", "context_phrases", "near_phrases", "phonemes"]
 
 _MIN_PHONEMES = 4
 _MAX_WORDS = 5
@@ -97,3 +97,30 @@ def near_phrases(phrase: str, count: int = 14) -> list[str]:
         if candidate and candidate != phrase and candidate not in seen:
             seen.append(candidate)
     return seen[:count]
+
+
+_CONTEXTS = (
+    "I think the {w} is on the table.", "Did you say {w}?", "My {w} was here a minute ago.",
+    "That {w} again, every single day.", "We talked about the {w} for an hour.",
+    "{W}, and then we went home.", "She wrote {w} on the board.", "Is this a {w} or not?",
+    "Please put the {w} back.", "Oh, {w}, I forgot about that.", "The new {w} arrives today.",
+    "Say it again: {w}.",
+)  # fmt: skip
+_OPENERS = ("hey there", "hey you", "hey, how are you", "hey, wait", "hey, come here")
+
+
+def context_phrases(phrase: str) -> list[str]:
+    """Sentences that say the phrase's words, but not the phrase: each word inside
+    ordinary sentences ("I think the computer is on the table."), and the first word
+    followed by other words ("hey there"): what everyday speech does most often."""
+    words = phrase.split()
+    out: list[str] = []
+    inner = [w for w in words if len(w) >= 4] if len(words) > 1 else [words[0][:3]]
+    for word in inner:
+        out += [c.format(w=word, W=word.capitalize()) for c in _CONTEXTS]
+    if len(words) > 1:
+        # Not "a computer" or "okay computer": so close to the phrase that the model
+        # learnt to miss the phrase said by a new voice (bench: 40% of a Piper voice's).
+        out += [f"{o}." for o in _OPENERS]
+        out += [f"{words[0]} {w}" for w in ("there", "you", "everyone", "come on", "buddy")]
+    return [t for t in dict.fromkeys(out) if phrase not in t.lower()]
