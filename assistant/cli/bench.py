@@ -105,6 +105,13 @@ def register(sub: Any) -> None:
         help="also run the live pipeline answering from an index of this folder, for the "
         "latency retrieval adds (e.g. assistant/bench/data/latency_notes)",
     )
+    latency.add_argument(
+        "--output-device",
+        metavar="SINK",
+        help="play the barge-in replies on this PulseAudio sink and record its monitor, so "
+        "that silence at the output includes the device's buffers (e.g. spk from "
+        "scripts/virtual-audio.sh; default: a simulated player)",
+    )
     latency.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(latency, "asr", "llm", "voice")
     latency.set_defaults(func=_latency)

@@ -123,6 +123,10 @@ class CaptureStage:
         self._was_busy = False
         self.barge_in_stops: list[float] = []
         """Seconds from each barge-in's speech onset to the reply going silent."""
+        self.on_pause: Callable[[Turn, float], None] | None = None
+        """Called on every block of a pause that has a speculative turn, with the turn
+        and the pause so far in seconds (``bench turns`` replays the end-of-turn rules
+        on what the stage saw)."""
 
     # ------------------------------------------------------------------ control (any thread)
 
@@ -299,6 +303,8 @@ class CaptureStage:
         quiet_from = self._quiet_since if self._quiet_since is not None else position
         paused = (position - quiet_from) / ASR_RATE
         spec = self._registry.speculative
+        if spec is not None and self.on_pause is not None:
+            self.on_pause(spec, paused)
         end_after = self._end_pause(spec.text) if spec is not None and spec.text else None
         if spec is not None and end_after is not None and paused >= end_after:
             self._registry.set_speculative(None)
