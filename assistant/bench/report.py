@@ -281,6 +281,9 @@ class LatencyOptions:
     documents: Path | None = None
     """A folder of documents: each round also runs the live pipeline answering from an
     index of it (pipeline ``documents``), for the latency retrieval adds."""
+    output_device: str | None = None
+    """A sound-server sink the barge-in replies play on, its monitor recorded for the
+    time to silence at the output (``None``: a simulated player)."""
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
@@ -480,6 +483,7 @@ class LatencyReport:
             "repeats": self.options.repeats,
             "barge_ins": self.options.barge_ins,
             "barge_in_after_s": self.options.barge_in_after,
+            "output_device": self.options.output_device,
             "questions": list(self.questions),
             "models": dict(self.models),
         }

@@ -149,6 +149,10 @@ def register(sub: Any) -> None:
 
     bench_soak.register(group, positive=positive, non_negative=non_negative, questions=QUESTIONS)
 
+    from . import bench_turns
+
+    bench_turns.register(group, positive=positive)
+
     from ..plugins import registrars
 
     for _name, register_bench in registrars("assistant.bench"):
@@ -355,6 +359,7 @@ def _latency(args: argparse.Namespace, ctx: CliContext) -> int:
         max_tokens=args.max_tokens,
         barge_ins=args.barge_ins,
         documents=Path(args.documents) if args.documents else None,
+        output_device=args.output_device,
     )
     report = run_latency_bench(
         config,
