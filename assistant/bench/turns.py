@@ -54,6 +54,7 @@ __all__ = [
     "TurnsReport",
     "UtteranceResult",
     "judge",
+    "replay_turns_bench",
     "run_turns_bench",
     "speak_utterances",
 ]
@@ -326,7 +327,6 @@ def run_turns_bench(
     from ..audio.playback import Player
     from ..engines import load_transcriber, load_turn_model, load_vad, load_voice
     from ..pipeline import Conversation
-    from ..turnmodel import MODES, TurnPolicy
     from .fakes import FakeChat, FakeVoice
     from .live import LiveSource, TurnEvents
 
@@ -399,6 +399,18 @@ def run_turns_bench(
         conversation.stop()
         player.close()
 
+    return _report(config, scorer, results, silence_wait, time.monotonic() - started)
+
+
+def _report(
+    config: Config,
+    scorer: Any,
+    results: list[UtteranceResult],
+    silence_wait: float,
+    wall: float,
+) -> TurnsReport:
+    from ..turnmodel import MODES, TurnPolicy
+
     language = None if config.asr.language == "auto" else config.asr.language
     rules: dict[str, Rule] = {}
     for mode in MODES:
@@ -416,5 +428,55 @@ def run_turns_bench(
             "voice": config.tts.voice,
             "turn": config.turn.model,
         },
-        wall=time.monotonic() - started,
+        wall=wall,
     )
+
+
+def replay_turns_bench(config: Config, store: ModelStore, report: Path) -> TurnsReport:
+    """Judge the configured turn model (and modes) on the pauses a previous run saw
+    (its ``--json`` report): a new model or new thresholds, without speaking again.
+    The transcript's arrival is taken as the first block of the pause it was ready on.
+
+    Raises:
+        ModelError: the turn model is missing or damaged.
+        EngineError: ``report`` is not a ``bench turns`` report.
+    """
+    import json
+
+    from ..engines import load_turn_model
+    from ..pipeline.sources import BLOCK_SECONDS
+
+    scorer = load_turn_model(config, store)
+    if scorer is None:
+        raise ModelError(f"the end-of-turn model {config.turn.model!r} is missing or damaged")
+    try:
+        data = json.loads(report.read_text(encoding="utf-8"))
+        results = []
+        for r in data["results"]:
+            seen = []
+            for s in r["seen"]:
+                ready: list[float] = []
+                if s["ready_s"] is not None:
+                    at = float(s["ready_s"])
+                    while at <= s["longest_s"] + 1e-9:
+                        ready.append(round(at, 3))
+                        at += BLOCK_SECONDS
+                seen.append(PauseSeen(s["text"], ready, s["longest_s"], s.get("late_text")))
+            results.append(
+                UtteranceResult(
+                    text=r["text"],
+                    voice=r["voice"],
+                    pauses=tuple(r["pauses_s"]),
+                    seen=seen,
+                    silence_turns=r["silence_turns"],
+                    heard=r["heard"],
+                    lag=0.0,
+                )
+            )
+        silence_wait = float(data["silence_wait_s"])
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise EngineError(
+            f"{report}: not a `bench turns --json` report ({exc})",
+            hint="write one with `assistant bench turns --json PATH`",
+        ) from None
+    return _report(config, scorer, results, silence_wait, 0.0)

@@ -35,17 +35,23 @@ def register(group: Any, *, positive: Any) -> None:
     )
     turns.add_argument("--limit", type=positive, metavar="N",
                        help="only the first N sentences (2N utterances; quick runs)")  # fmt: skip
+    turns.add_argument("--replay", metavar="REPORT",
+                       help="judge the configured turn model and modes on the pauses of an "
+                       "earlier run's --json report instead of speaking again")  # fmt: skip
     turns.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(turns, "asr", "voice")
     turns.set_defaults(func=_turns)
 
 
 def _turns(args: argparse.Namespace, ctx: CliContext) -> int:
-    from ..bench.turns import run_turns_bench
+    from ..bench.turns import replay_turns_bench, run_turns_bench
 
     config = apply_model_options(ctx.config, args)
-    report = run_turns_bench(config, ctx.store, limit=args.limit,
-                             progress=lambda line: print(line, file=sys.stderr))  # fmt: skip
+    if args.replay:
+        report = replay_turns_bench(config, ctx.store, Path(args.replay))
+    else:
+        report = run_turns_bench(config, ctx.store, limit=args.limit,
+                                 progress=lambda line: print(line, file=sys.stderr))  # fmt: skip
     print(format_turns(report))
     if args.json:
         atomic_write_text(Path(args.json), json.dumps(report.to_dict(), indent=2) + "\n")
