@@ -221,7 +221,7 @@ class _StreamingRound:
         )  # fmt: skip
         steps = {}
         if metrics is not None:
-            for step in ("transcript", "first_token", "first_sentence"):
+            for step in ("end_of_turn", "transcript", "first_token", "first_sentence"):
                 value = getattr(metrics, step)
                 if value is not None:
                     steps[step] = value

@@ -403,6 +403,10 @@ def format_latency(report: LatencyReport) -> str:
             f"{pipeline + ' (s)':<22} {opt(report.latency(pipeline, 50)):>9} "
             f"{opt(report.latency(pipeline, 90)):>9} {f'{answered}/{per_side}':>7}"
         )
+    lines.append(
+        f"{'  end-of-turn wait (s)':<22} {opt(report.end_of_turn(50)):>9} "
+        f"{opt(report.end_of_turn(90)):>9}"
+    )
     lag = max((t.capture_lag for t in report.turns), default=0.0)
     if lag > _LAG_NOTE:
         lines.append(
