@@ -73,7 +73,8 @@ class OutputMonitor:
         loud = np.flatnonzero(np.abs(indata[:, 0]) >= self._level)
         if len(loud):
             with self._lock:
-                self._loud.append((start + loud[0] / _RATE, start + (loud[-1] + 1) / _RATE))
+                first, last = int(loud[0]), int(loud[-1]) + 1
+                self._loud.append((start + first / _RATE, start + last / _RATE))
 
     def last_loud(self, start: float, end: float) -> float | None:
         """The ``time.monotonic()`` of the last loud sample played between ``start`` and
