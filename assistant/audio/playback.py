@@ -230,9 +230,8 @@ class Player:
         try:
             self._stream.abort()
             self._stream.start()
-        except Exception as exc:  # reopened on the next write
+        except Exception as exc:  # a broken stream fails its next write: reopened then
             log.debug("flushing the output failed: %s", exc)
-            self._drop_stream()
 
     def _raise_error(self) -> None:
         if self._error is not None:
