@@ -78,13 +78,13 @@ def test_pause_silences_the_speaker_at_once_and_resume_goes_on(speaker):
     from assistant.bench.monitor import OutputMonitor
 
     rate = 22050
-    t = np.arange(rate * 4) / rate
+    t = np.arange(rate * 12) / rate
     tone = Audio((0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), rate)
     monitor = OutputMonitor(speaker)
     player = Player(rate, device=speaker)
     try:
         player.play(tone)
-        deadline = time.monotonic() + 3
+        deadline = time.monotonic() + 8  # a suspended sink takes seconds to wake
         while monitor.last_loud(time.monotonic() - 0.05, time.monotonic()) is None:
             assert time.monotonic() < deadline, "the tone never reached the speaker"
             time.sleep(0.01)
