@@ -101,10 +101,11 @@ def test_barge_in_is_measured(latency_run: Run) -> None:
     barge_in = latency_run[1]["barge_in"]
     assert barge_in["tried"] == 1
     assert barge_in["measured"] == len(barge_in["stops_s"]) == 1
-    assert all(_positive(s) for s in barge_in["stops_s"])
+    # 0: the reply was paused before the VAD was sure (the fast onset detector).
+    assert all(0 <= s < 2 for s in barge_in["stops_s"])
     assert barge_in["p90_s"] == pytest.approx(percentile(barge_in["stops_s"], 90))
     at_output = barge_in["at_output"]
-    assert at_output["measured"] == 1 and _positive(at_output["p90_s"])
+    assert at_output["measured"] == 1 and 0 <= at_output["p90_s"] < 2
 
 
 def test_json_has_memory_settings_and_machine(latency_run: Run) -> None:

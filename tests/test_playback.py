@@ -69,3 +69,35 @@ def test_talk_without_output_plays_the_reply_it_printed(tmp_path, speaker, speak
     reply = json.loads(result.stdout)["reply"]
     heard = _heard(whisper_dir, read_audio(tmp_path / "speakers.wav"))
     assert word_error_rate(reply, heard) <= 0.3, (reply, heard)
+
+
+def test_pause_silences_the_speaker_at_once_and_resume_goes_on(speaker):
+    """Pausing drops what the device still holds: the sink's monitor hears silence
+    within a block or two, then the reply again after resume (the barge-in path)."""
+    from assistant.audio.playback import Player
+    from assistant.bench.monitor import OutputMonitor
+
+    rate = 22050
+    t = np.arange(rate * 12) / rate
+    tone = Audio((0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32), rate)
+    monitor = OutputMonitor(speaker)
+    player = Player(rate, device=speaker)
+    try:
+        player.play(tone)
+        deadline = time.monotonic() + 8  # a suspended sink takes seconds to wake
+        while monitor.last_loud(time.monotonic() - 0.05, time.monotonic()) is None:
+            assert time.monotonic() < deadline, "the tone never reached the speaker"
+            time.sleep(0.01)
+        time.sleep(0.3)
+        paused = time.monotonic()
+        player.pause()
+        time.sleep(0.4)
+        last = monitor.last_loud(paused, paused + 0.4)
+        assert last is None or last - paused < 0.1, last - paused
+        player.resume()
+        time.sleep(0.3)
+        assert monitor.last_loud(paused + 0.45, time.monotonic()) is not None
+    finally:
+        player.stop()
+        player.close()
+        monitor.close()

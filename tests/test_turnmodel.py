@@ -83,6 +83,13 @@ def test_modes_order_the_waits(scorer: TurnScorer) -> None:
         config.validate()
 
 
+def test_a_transcript_left_hanging_never_ends_the_turn_early(scorer: TurnScorer) -> None:
+    # The recogniser closes half a question as one; the last word still hangs.
+    for text in ("How long does it take to?", "Which planet is?", "Tell me about the.", "So, um."):
+        for mode in MODES:
+            assert TurnPolicy(scorer, mode).pause(text) is None, (mode, text)
+
+
 def test_missing_or_corrupt_model_falls_back_with_one_warning(
     scorer: TurnScorer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -220,6 +220,19 @@ class Player:
             except Exception:  # a vanished device may fail to close too
                 log.debug("closing the output stream failed", exc_info=True)
 
+    def _flush(self) -> None:
+        """Silence the output now: drop the audio written but not yet played (the
+        device's and the sound server's buffers, tens of milliseconds) by aborting the
+        stream, and start it again for what comes next. Called on the player's thread
+        only, between writes."""
+        if self._stream is None:
+            return
+        try:
+            self._stream.abort()
+            self._stream.start()
+        except Exception as exc:  # a broken stream fails its next write: reopened then
+            log.debug("flushing the output failed: %s", exc)
+
     def _raise_error(self) -> None:
         if self._error is not None:
             error, self._error = self._error, None
@@ -325,12 +338,18 @@ class Player:
     ) -> bool:
         start = 0
         started = False
+        flushed = False
         while start < len(samples):
             if generation != self._generation or self._closed:
+                self._flush()
                 return False
             if self._paused.is_set():
+                if not flushed:  # what the device still holds would play on: drop it
+                    self._flush()
+                    flushed = True
                 self._write(silence)
                 continue
+            flushed = False
             if not started and self.on_started is not None:
                 self.on_started(tag)
             started = True

@@ -53,6 +53,7 @@ from ..text import speakable
 from ..tts import synthesize_all
 from ..vad import Endpointer, SpeechEnded
 from .live import LiveSource, TurnEvents, state_is
+from .monitor import OutputMonitor
 from .report import LatencyOptions, LatencyReport, LatencyTurn, MemoryUse, machine_info
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ log = logging.getLogger(__name__)
 _SILENCE_AFTER = 10.0  # seconds of silence the baseline waits for an end of speech
 _SETTLE = 0.3  # seconds of quiet between turns, so no turn starts in another's tail
 _LOUD = 1e-3  # an output block with a sample this loud is not silence
+_AUDIBLE = 0.1  # the reply played sound this shortly before the user began: audible
 
 
 def find_questions(folder: Path) -> tuple[list[Path], Path]:
@@ -100,6 +102,7 @@ class _StreamingRound:
         timeout: float,
         hooks: ReplyHooks | None = None,
         pipeline: str = "streaming",
+        output_device: str | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.retrievals: list[float] = []
@@ -111,7 +114,12 @@ class _StreamingRound:
                 context_for=self._timed(hooks.context_for),
             )
         self.source = LiveSource()
-        self.player = Player(engines.voice.sample_rate, simulated=True, keep=False)
+        # On a real output device, what the speaker plays is recorded from its monitor.
+        self.monitor = OutputMonitor(output_device) if output_device else None
+        if output_device:
+            self.player = Player(engines.voice.sample_rate, device=output_device)
+        else:
+            self.player = Player(engines.voice.sample_rate, simulated=True, keep=False)
         self.events = TurnEvents()
         self.timeout = timeout
         self.conversation = Conversation.from_engines(
@@ -150,6 +158,8 @@ class _StreamingRound:
     def __exit__(self, *_exc: object) -> None:
         self.conversation.stop()
         self.player.close()
+        if self.monitor is not None:
+            self.monitor.close()
 
     def speak(self, samples: np.ndarray) -> tuple[bool, int | None, float]:
         """Say ``samples`` and wait until the pipeline answers: (whether a reply started
@@ -211,7 +221,7 @@ class _StreamingRound:
         )  # fmt: skip
         steps = {}
         if metrics is not None:
-            for step in ("transcript", "first_token", "first_sentence"):
+            for step in ("end_of_turn", "transcript", "first_token", "first_sentence"):
                 value = getattr(metrics, step)
                 if value is not None:
                     steps[step] = value
@@ -228,16 +238,26 @@ class _StreamingRound:
             capture_lag=lag,
         )
 
+    def _audible(self, when: float) -> bool:
+        """Whether the output played sound in the :data:`_AUDIBLE` seconds before ``when``."""
+        if self.monitor is not None:
+            return self.monitor.last_loud(when - _AUDIBLE, when) is not None
+        return any(when - _AUDIBLE <= t < when for t in self.loud_blocks[-20:])
+
     def barge_in(
         self, question: np.ndarray, stop: np.ndarray, after: float
     ) -> tuple[list[float], float | None]:
         """A question, then ``stop`` said ``after`` seconds into the reply: the stop times
         the pipeline measured (none when the reply ended first), and the time from the
-        first loud sample of ``stop`` to the end of the last loud block played after it
-        (``None`` when the pipeline measured none).
+        first loud sample of ``stop`` to the last loud sample the output played after it
+        (``None`` when the pipeline measured none, or when the output was quiet already
+        when the user began: a pause between sentences, nothing to silence).
 
         The two differ by where speech starts: the pipeline counts from the VAD's onset,
-        which comes after the first quiet consonant ("S" of "Stop") is already heard.
+        which comes after the first quiet consonant ("S" of "Stop") is already heard. On
+        a simulated player the output is the end of each block the player wrote; on a
+        real device (``output_device``) it is the device's monitor, every buffer on the
+        way included.
         """
         conversation = self.conversation
         before = len(conversation.barge_in_stops)
@@ -247,15 +267,28 @@ class _StreamingRound:
             self.finish(number, since)
             return [], None
         time.sleep(after)
+        # Barge in while the reply is heard: on a loaded machine the voice can fall
+        # behind the player, which then waits in silence; there is nothing to stop then.
+        deadline = time.monotonic() + self.timeout
+        while not self._audible(time.monotonic()) and time.monotonic() < deadline:
+            time.sleep(0.005)
         # The stop phrase is a turn of its own (it may get a reply, stopped at once).
         _, stop_number, handed_over = self.speak(stop)
         onset = self.source.onsets[-1]
         # Its own reply cannot start before it was handed over to the turn worker.
-        cut = [t for t in self.loud_blocks if onset <= t < handed_over]
+        playing_at_onset = self._audible(onset)
+        if self.monitor is not None:
+            last = self.monitor.last_loud(onset, handed_over)
+        else:
+            # A block is stamped when it finished playing: one that ends after the onset
+            # began up to a block before it.
+            last = max((t for t in self.loud_blocks if onset <= t < handed_over), default=None)
         self.finish(number, since)
         self.finish(stop_number, since)
         measured = conversation.barge_in_stops[before:]
-        at_output = max(cut, default=onset) - onset if measured else None
+        at_output = None
+        if measured and playing_at_onset:
+            at_output = 0.0 if last is None else last - onset
         return measured, at_output
 
 
@@ -421,7 +454,9 @@ def run_latency_bench(
     length = {t.question: len(t.reply) for t in turns if t.pipeline == "baseline"}
     chatty = sorted(clips, key=lambda clip: -length.get(clip[0], 0))
     if options.barge_ins:
-        with _StreamingRound(engines, config, timeout) as live:
+        with _StreamingRound(
+            engines, config, timeout, output_device=options.output_device
+        ) as live:
             for i in range(options.barge_ins):
                 name, samples = chatty[i % len(chatty)]
                 measured, heard = live.barge_in(samples, stop, options.barge_in_after)
@@ -431,6 +466,8 @@ def run_latency_bench(
                 figures = ", ".join(f"{1000 * s:.0f} ms" for s in measured) or "reply ended first"
                 if heard is not None:
                     figures += f" (at the output {1000 * heard:.0f} ms)"
+                elif measured:
+                    figures += " (the output was quiet when the user began)"
                 say(f"barge-in {i + 1}/{options.barge_ins} ({name}): {figures}")
 
     memory = MemoryUse(

@@ -100,7 +100,9 @@ class LiveSource:
                 self.onsets.append(time.monotonic() - (block - onset) / ASR_RATE)
             yield out
             if said:
-                self._idle.set()
+                with self._lock:  # a clip said meanwhile is not said yet
+                    if not self._clips:
+                        self._idle.set()
 
     def close(self) -> None:
         self._closed.set()

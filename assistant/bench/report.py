@@ -281,6 +281,9 @@ class LatencyOptions:
     documents: Path | None = None
     """A folder of documents: each round also runs the live pipeline answering from an
     index of it (pipeline ``documents``), for the latency retrieval adds."""
+    output_device: str | None = None
+    """A sound-server sink the barge-in replies play on, its monitor recorded for the
+    time to silence at the output (``None``: a simulated player)."""
 
     def __post_init__(self) -> None:
         if self.repeats < 1:
@@ -384,6 +387,16 @@ class LatencyReport:
             return None
         return documents - streaming
 
+    def end_of_turn(self, q: float = 50) -> float | None:
+        """The ``q``-th percentile of the streaming pipeline's end-of-turn wait (end of
+        speech to the turn taken as finished), or ``None`` without one."""
+        values = [
+            t.steps["end_of_turn"]
+            for t in self.turns
+            if t.pipeline == "streaming" and "end_of_turn" in t.steps
+        ]
+        return percentile(values, q) if values else None
+
     def retrieval_seconds(self, q: float = 50) -> float | None:
         """The ``q``-th percentile of the search itself on the turn thread."""
         values = [t.steps["retrieval"] for t in self.turns if "retrieval" in t.steps]
@@ -439,6 +452,7 @@ class LatencyReport:
                 ],
             }
         out["ratio"] = {"p50": self.ratio(50), "p90": self.ratio(90)}
+        out["end_of_turn"] = {"p50_s": self.end_of_turn(50), "p90_s": self.end_of_turn(90)}
         if self.options.documents is not None:
             out["documents_added"] = {
                 "folder": str(self.options.documents),
@@ -480,6 +494,7 @@ class LatencyReport:
             "repeats": self.options.repeats,
             "barge_ins": self.options.barge_ins,
             "barge_in_after_s": self.options.barge_in_after,
+            "output_device": self.options.output_device,
             "questions": list(self.questions),
             "models": dict(self.models),
         }

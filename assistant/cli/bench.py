@@ -105,6 +105,13 @@ def register(sub: Any) -> None:
         help="also run the live pipeline answering from an index of this folder, for the "
         "latency retrieval adds (e.g. assistant/bench/data/latency_notes)",
     )
+    latency.add_argument(
+        "--output-device",
+        metavar="SINK",
+        help="play the barge-in replies on this PulseAudio sink and record its monitor, so "
+        "that silence at the output includes the device's buffers (e.g. spk from "
+        "scripts/virtual-audio.sh; default: a simulated player)",
+    )
     latency.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(latency, "asr", "llm", "voice")
     latency.set_defaults(func=_latency)
@@ -141,6 +148,10 @@ def register(sub: Any) -> None:
     from . import bench_soak
 
     bench_soak.register(group, positive=positive, non_negative=non_negative, questions=QUESTIONS)
+
+    from . import bench_turns
+
+    bench_turns.register(group, positive=positive)
 
     from ..plugins import registrars
 
@@ -348,6 +359,7 @@ def _latency(args: argparse.Namespace, ctx: CliContext) -> int:
         max_tokens=args.max_tokens,
         barge_ins=args.barge_ins,
         documents=Path(args.documents) if args.documents else None,
+        output_device=args.output_device,
     )
     report = run_latency_bench(
         config,
@@ -391,6 +403,10 @@ def format_latency(report: LatencyReport) -> str:
             f"{pipeline + ' (s)':<22} {opt(report.latency(pipeline, 50)):>9} "
             f"{opt(report.latency(pipeline, 90)):>9} {f'{answered}/{per_side}':>7}"
         )
+    lines.append(
+        f"{'  end-of-turn wait (s)':<22} {opt(report.end_of_turn(50)):>9} "
+        f"{opt(report.end_of_turn(90)):>9}"
+    )
     lag = max((t.capture_lag for t in report.turns), default=0.0)
     if lag > _LAG_NOTE:
         lines.append(

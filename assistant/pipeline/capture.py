@@ -36,6 +36,7 @@ from ..vad import Endpointer, SpeechEnded, SpeechStarted
 from ..wake.gate import WakeGate, WakeState
 from .emitter import Emitter
 from .events import AudioLevel, State
+from .onset import OnsetDetector
 from .partials import PartialsStage
 from .sources import AudioSource
 from .stage import StageThread
@@ -116,6 +117,7 @@ class CaptureStage:
         self._last_partial = 0.0
         self._last_level = 0.0
         self._loud_frames = 0
+        self._onset = OnsetDetector()
         self._paused_at: float | None = None
         self._quiet_since: int | None = None  # endpointer position where a pause began
         self._in_pause = in_pause
@@ -124,6 +126,10 @@ class CaptureStage:
         self._was_busy = False
         self.barge_in_stops: list[float] = []
         """Seconds from each barge-in's speech onset to the reply going silent."""
+        self.on_pause: Callable[[Turn, float], None] | None = None
+        """Called on every block of a pause that has a speculative turn, with the turn
+        and the pause so far in seconds (``bench turns`` replays the end-of-turn rules
+        on what the stage saw)."""
 
     # ------------------------------------------------------------------ control (any thread)
 
@@ -211,7 +217,7 @@ class CaptureStage:
         events = self._endpointer.push(block)
         probability = self._endpointer.last_probability
         self._report_level(block, probability)
-        self._fast_pause(probability)
+        self._fast_pause(probability, block)
         now = time.monotonic()
         for event in events:
             if isinstance(event, SpeechStarted):
@@ -288,6 +294,8 @@ class CaptureStage:
         quiet_from = self._quiet_since if self._quiet_since is not None else position
         paused = (position - quiet_from) / ASR_RATE
         spec = self._registry.speculative
+        if spec is not None and self.on_pause is not None:
+            self.on_pause(spec, paused)
         end_after = self._end_pause(spec.text) if spec is not None and spec.text else None
         if spec is not None and end_after is not None and paused >= end_after:
             self._registry.set_speculative(None)
@@ -319,13 +327,22 @@ class CaptureStage:
         level = 20 * np.log10(rms) if rms > 1e-5 else -100.0
         self._emitter.emit(AudioLevel(float(level), probability))
 
-    def _fast_pause(self, probability: float) -> None:
+    def _fast_pause(self, probability: float, block: np.ndarray) -> None:
         # The endpointer confirms speech only after min_speech_ms; holding the reply at
-        # the first loud frames makes an interruption feel instant, and a false alarm
-        # costs only a short gap.
+        # the first loud frames (or, sooner, at a sound rising out of the background)
+        # makes an interruption feel instant, and a false alarm costs only a short gap.
         if self._emitter.state != State.SPEAKING:
             self._loud_frames = 0
+            self._onset.reset()
             return
+        # With speakers, what the echo canceller left of the reply can rise too: the
+        # VAD must at least lean towards speech.
+        onset = self._onset.push(block) and (
+            self._echo is None or probability >= self._options.neg_threshold
+        )
+        if onset and self._paused_at is None:
+            self._player.pause()
+            self._paused_at = time.monotonic()
         if probability >= self._options.threshold:
             self._loud_frames += 1
             if self._loud_frames >= PAUSE_FRAMES and self._paused_at is None:

@@ -252,6 +252,12 @@ class Conversation:
         """Seconds from each barge-in's speech onset to the reply going silent."""
         return self._capture.barge_in_stops
 
+    def observe_pauses(self, listener: Callable[[Turn, float], None] | None) -> None:
+        """Call ``listener`` (on the capture thread: keep it quick) on every block of a
+        pause inside an utterance that has a speculative turn, with the turn and the
+        pause so far in seconds."""
+        self._capture.on_pause = listener
+
     @property
     def hooks(self) -> ReplyHooks:
         """Where local commands and document passages plug into the reply."""

@@ -126,6 +126,8 @@ class TurnMetrics(Event):
     """First complete sentence."""
     first_audio: float | None = None
     """First reply sample reaching the output: the voice-to-voice latency."""
+    end_of_turn: float | None = None
+    """The turn was taken as finished: the end-of-turn wait (spoken turns)."""
     end: float | None = None
     """Reply finished playing (or was cut)."""
     matched: float | None = None

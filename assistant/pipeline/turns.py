@@ -71,6 +71,7 @@ class Turn:
         self.times.setdefault(name, time.monotonic())
 
     def confirm(self) -> None:
+        self.mark("confirmed")
         self.confirmed.set()
         self._resolved.set()
 

@@ -343,6 +343,7 @@ class TurnWorker:
                 first_token=metrics.get("first_token"),
                 first_sentence=metrics.get("first_sentence"),
                 first_audio=metrics.get("first_audio"),
+                end_of_turn=metrics.get("confirmed"),
                 end=metrics.get("end"),
                 matched=metrics.get("matched"),
             )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import zlib
 
-__all__ = ["FEATURE_VERSION", "MAX_FEATURES", "PAD", "featurize", "words"]
+__all__ = ["FEATURE_VERSION", "HANGING", "MAX_FEATURES", "PAD", "featurize", "hangs", "words"]
 
 FEATURE_VERSION = 1
 """Bumped whenever :func:`featurize` changes; a model states the version it was trained on."""
@@ -23,10 +23,23 @@ PAD = 0
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
+HANGING = frozenset(
+    "a an the of to in on at for with and or but if is are was my your his her its our"  # noqa: SIM905
+    " their this that these those from by about than as um uh erm because".split()
+)
+"""Words a finished turn does not end on ("How long does it take to?", "Tell me about
+the.", "..., um"), whatever punctuation the recogniser put after them."""
+
 
 def words(text: str) -> list[str]:
     """The lowercase words of ``text`` (apostrophes kept inside words: ``don't``)."""
     return _WORD.findall(text.lower().replace("\u2019", "'"))
+
+
+def hangs(text: str) -> bool:
+    """Whether ``text`` ends on one of :data:`HANGING`."""
+    ws = words(text)
+    return bool(ws) and ws[-1] in HANGING
 
 
 def _ending(text: str) -> str:

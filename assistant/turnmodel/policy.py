@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ModelError
+from .features import hangs
 from .scorer import TurnScorer
 
 __all__ = ["MODES", "TurnPolicy", "TurnWaits", "load_scorer"]
@@ -87,7 +88,7 @@ class TurnPolicy:
     def pause(self, text: str | None, language: str | None = None) -> float | None:
         """Seconds of silence after which ``text`` ends the turn; ``None``: the full
         silence of the endpointer."""
-        if self.scorer is None or not text:
+        if self.scorer is None or not text or hangs(text):
             return None
         p = self.scorer.score(text, language)
         if p is None:
