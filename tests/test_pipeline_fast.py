@@ -240,6 +240,17 @@ def test_typed_text_starts_a_turn_without_the_recogniser(rig):
     assert states == [State.LISTENING, State.THINKING, State.SPEAKING, State.LISTENING]
 
 
+def test_the_voice_gives_back_memory_once_a_reply_has_played(rig):
+    r = rig()
+    r.conversation.send_text("hi")
+    r.events.wait_for(TurnFinished)
+    deadline = time.monotonic() + 2.0
+    while r.voice.releases == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert r.voice.releases == 1
+    assert r.voice.calls.items  # the reply was synthesized first
+
+
 def test_a_command_turn_searches_no_documents_and_shows_no_sources(rig):
     searched: list[str] = []
 

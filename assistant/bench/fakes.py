@@ -203,6 +203,11 @@ class FakeVoice:
     fail: Exception | None = None
     calls: _Calls = field(default_factory=_Calls)
     started: threading.Event = field(default_factory=threading.Event)
+    releases: int = 0
+    """Calls of :meth:`release_memory` (the speaker stage's, between replies)."""
+
+    def release_memory(self) -> None:
+        self.releases += 1
 
     def synthesize(self, text: str) -> Iterator[SpeechChunk]:
         self.started.set()

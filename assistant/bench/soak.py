@@ -281,8 +281,12 @@ def run_soak(
             if i == warm_turns:
                 samples.append(_sample(i))
                 warm_sample = len(samples) - 1
-            if i and i % NEW_CONVERSATION_EVERY == 0:
-                rig.conversation.new_conversation()  # the history grows by design
+            # The history grows by design, so conversations are closed now and then; the
+            # first close falls inside the warm-up, with the first barge-in, so that every
+            # kind of event has happened once before memory is expected to stay flat
+            # (closing a long conversation first touches buffers llama.cpp reserved).
+            if i and (i % NEW_CONVERSATION_EVERY == 0 or i == warm_turns // 2):
+                rig.conversation.new_conversation()
             cut = options.barge_in_every > 0 and (i + 1) % options.barge_in_every == 0
             if cut:
                 barge_ins += 1

@@ -21,7 +21,7 @@ from ..audio.echo import EchoCanceller
 from ..audio.playback import Player
 from ..errors import AssistantError, AudioDeviceError
 from ..reply import speakable_piece
-from ..tts import Voice
+from ..tts import ReleasesMemory, Voice
 from .emitter import Emitter
 from .events import SentenceSpoken, State
 from .messages import EndOfReply, Sentence, SpeakerMessage, Stop
@@ -145,7 +145,18 @@ class Speaker:
                 except AudioDeviceError as exc:
                     self._emitter.error(exc, "output")
         finally:
+            if self._queue.empty():  # idle until the next reply: a good moment
+                self._release_voice_memory()
             turn.playback_done.set()
+
+    def _release_voice_memory(self) -> None:
+        """Between replies: let the voice give back what its longest sentence took."""
+        if not isinstance(self._voice, ReleasesMemory):
+            return
+        try:
+            self._voice.release_memory()
+        except Exception as exc:  # an optimisation: never worth failing a turn for
+            log.warning("the voice could not release memory: %s", exc)
 
     def _speak(self, turn: Turn, sentence: str) -> None:
         if turn.is_cancelled:

@@ -16,7 +16,7 @@ from ..compute import resolve_device
 from ..config import TtsConfig
 from ..errors import ModelLoadError
 from ..text import split_sentences
-from .base import SpeechChunk, check_speaking_rate, voice_files
+from .base import SpeechChunk, check_speaking_rate, shrink_onnx_arena, voice_files
 from .vits import VitsVoice, is_vits_config
 
 __all__ = ["PiperVoice", "load_voice"]
@@ -90,6 +90,22 @@ class PiperVoice:
         self._syn_config = SynthesisConfig(
             speaker_id=self._speaker, length_scale=self._base_length_scale / rate
         )
+
+    def release_memory(self) -> None:
+        """Give back the memory the longest sentence so far left in onnxruntime's arena
+        (see :func:`.base.shrink_onnx_arena`)."""
+        config = self._voice.config
+        ids = np.asarray([self._voice.phonemes_to_ids(["a"])], dtype=np.int64)
+        feed = {
+            "input": ids,
+            "input_lengths": np.asarray([ids.shape[1]], dtype=np.int64),
+            "scales": np.asarray(
+                [config.noise_scale, config.length_scale, config.noise_w_scale], np.float32
+            ),
+        }
+        if config.num_speakers > 1:
+            feed["sid"] = np.asarray([self._speaker or 0], dtype=np.int64)
+        shrink_onnx_arena(self._voice.session, feed)
 
     def synthesize(self, text: str) -> Iterator[SpeechChunk]:
         """Yield one chunk per sentence (piper may cut a long sentence further)."""

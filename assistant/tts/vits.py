@@ -25,7 +25,7 @@ from ..compute import resolve_device
 from ..config import TtsConfig
 from ..errors import ModelLoadError
 from ..text import split_sentences
-from .base import SpeechChunk, check_speaking_rate, voice_files
+from .base import SpeechChunk, check_speaking_rate, shrink_onnx_arena, voice_files
 
 __all__ = [
     "CONFIG_FORMAT",
@@ -208,18 +208,24 @@ class VitsVoice:
         """The model's input for ``text``: phonemes, then ids."""
         return self.tokenizer.encode(phonemize(text, self._espeak_voice))
 
-    def synthesize_ids(self, ids: Sequence[int]) -> np.ndarray:
-        """Audio (float32, ``(n,)``) for token ids."""
+    def _feed(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
         tokens = np.asarray([ids], dtype=np.int64)  # (1, T)
         lengths = np.asarray([tokens.shape[1]], dtype=np.int64)  # (1,)
         scales = np.asarray(
             [self._noise_scale, self._base_length_scale / self._rate, self._noise_scale_w],
             dtype=np.float32,
         )
-        out = self._session.run(
-            None, {"input": tokens, "input_lengths": lengths, "scales": scales}
-        )[0]  # (1, 1, samples)
+        return {"input": tokens, "input_lengths": lengths, "scales": scales}
+
+    def synthesize_ids(self, ids: Sequence[int]) -> np.ndarray:
+        """Audio (float32, ``(n,)``) for token ids."""
+        out = self._session.run(None, self._feed(ids))[0]  # (1, 1, samples)
         return np.clip(np.asarray(out, dtype=np.float32).reshape(-1), -1.0, 1.0)
+
+    def release_memory(self) -> None:
+        """Give back the memory the longest sentence so far left in onnxruntime's arena
+        (see :func:`.base.shrink_onnx_arena`)."""
+        shrink_onnx_arena(self._session, self._feed(self.token_ids("a")))
 
     def synthesize(self, text: str) -> Iterator[SpeechChunk]:
         """Yield one chunk per sentence."""
