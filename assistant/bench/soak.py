@@ -28,6 +28,7 @@ import numpy as np
 from ..audio import ASR_RATE, read_audio
 from ..audio.playback import Player
 from ..config import Config
+from ..llm import Message
 from ..pipeline import (
     Conversation,
     ErrorEvent,
@@ -249,7 +250,32 @@ def _real_rig(config: Config, engines: Any, questions: list[Path]) -> _Rig:
     conversation = Conversation.from_engines(engines, config=config, source=lambda: source,
                                              player=player)  # fmt: skip
     utterances = [read_audio(q).at_rate(ASR_RATE).samples for q in questions]
-    return _Rig(conversation, source, player, utterances)
+    return _Rig(conversation, source, player, utterances, engines.chat)
+
+
+FILL_MARGIN = 200
+"""Tokens left free by the warm-up's context-filling message (system prompt, template)."""
+
+
+def _context_filler(chat: Any, reply_tokens: int) -> str | None:
+    """A message that nearly fills the real model's context window (None when it cannot
+    count tokens).
+
+    A conversation takes turns to reach the end of the context window; until it does,
+    llama.cpp touches KV-cache pages it has never used (SmolLM2-135M at 2,048 tokens:
+    ~50 MB, a one-time step about 40 turns in). The warm-up sends one long message, so
+    that step falls inside it and what follows measures the pipeline, not the cache."""
+    count = getattr(chat, "count_tokens", None)
+    size = getattr(chat, "context_size", None)
+    if count is None or not isinstance(size, int):
+        return None
+    budget = size - reply_tokens - FILL_MARGIN
+    line = "Here is one more line of the long note I am reading to you. "
+    per_line = max(1, count([Message("user", line * 8)]) // 8)
+    lines = max(1, budget // per_line)
+    while lines > 1 and count([Message("user", line * lines)]) > budget:
+        lines -= 1
+    return line * lines + "Say only: noted."
 
 
 def run_soak(
@@ -272,6 +298,8 @@ def run_soak(
     samples: list[SoakSample] = []
     warm_sample = 0
     barge_ins = 0
+    fills = 0
+    filler = _context_filler(rig.chat, config.llm.max_tokens) if real else None
     started = time.perf_counter()
     rig.conversation.start()
     try:
@@ -284,9 +312,16 @@ def run_soak(
             # The history grows by design, so conversations are closed now and then; the
             # first close falls inside the warm-up, with the first barge-in, so that every
             # kind of event has happened once before memory is expected to stay flat
-            # (closing a long conversation first touches buffers llama.cpp reserved).
+            # (then one message fills the context window: see _context_filler).
             if i and (i % NEW_CONVERSATION_EVERY == 0 or i == warm_turns // 2):
                 rig.conversation.new_conversation()
+            if i == warm_turns // 2 and filler is not None:
+                rig.conversation.send_text(filler)
+                expected += 1
+                fills += 1
+                # A whole window to read: let it finish before the next turn barges in.
+                checker.wait(expected, options.turn_timeout * 3)
+                rig.conversation.wait_idle(options.turn_timeout * 3)
             cut = options.barge_in_every > 0 and (i + 1) % options.barge_in_every == 0
             if cut:
                 barge_ins += 1
@@ -316,7 +351,7 @@ def run_soak(
         samples.append(_sample(checker.finished))
     return SoakReport(
         engines="real" if real else "fake",
-        turns_asked=options.turns + barge_ins,
+        turns_asked=options.turns + barge_ins + fills,
         turns_completed=checker.finished,
         barge_ins=checker.interrupted,
         seconds=time.perf_counter() - started,

@@ -96,7 +96,7 @@ class PiperVoice:
         (see :func:`.base.shrink_onnx_arena`)."""
         config = self._voice.config
         ids = np.asarray([self._voice.phonemes_to_ids(["a"])], dtype=np.int64)
-        feed = {
+        feed: dict[str, np.ndarray] = {
             "input": ids,
             "input_lengths": np.asarray([ids.shape[1]], dtype=np.int64),
             "scales": np.asarray(
