@@ -5,12 +5,22 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
 from importlib.metadata import distribution
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A suite started in the background (`make test &`, a script's `cmd &`) inherits
+    # SIGINT ignored, and so would every assistant the tests start: the tests that press
+    # Ctrl+C in `assistant chat` or `listen` would wait for nothing. Take Ctrl+C back.
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 REPO = Path(__file__).resolve().parents[1]
 
