@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -72,6 +73,7 @@ def rig() -> Iterator[Callable[..., Rig]]:
         mode: str = "hands-free",
         realtime: bool = False,
         hooks: ReplyHooks | None = None,
+        turn_model: object = "punctuation",
     ) -> Rig:
         phrases = Phrasebook()
         source = FeedSource()
@@ -89,6 +91,7 @@ def rig() -> Iterator[Callable[..., Rig]]:
             player=player,
             mode=mode,
             hooks=hooks,
+            turn_model=turn_model,  # type: ignore[arg-type]
         )
         events = Recorder()
         conversation.subscribe(events)
@@ -163,6 +166,34 @@ def test_an_unfinished_sentence_waits_for_the_full_silence(rig):
     r.source.feed(silence(0.3))
     r.source.settle()
     r.events.wait_for(TurnFinished)
+
+
+def test_the_turn_model_holds_an_unfinished_sentence_past_the_silence(rig, tmp_path: Path):
+    from assistant.store import Catalog, ModelStore
+    from assistant.turnmodel import MODES, TurnScorer
+
+    hold = MODES[Config().turn.mode].hold_wait
+    model = ModelStore(tmp_path, Catalog.load()).resolve("turn", "turn-en")
+    r = rig(turn_model=TurnScorer(model.path))
+    r.source.feed(r.say("I would like to"), silence(0.15))
+    r.source.settle()
+    r.chat.calls.wait(1)
+    r.source.feed(silence(0.75))  # 0.9 s in all: past vad.min_silence_ms (0.7 s)
+    r.source.settle()
+    time.sleep(0.1)
+    assert not r.events.of(TurnFinished)
+    r.source.feed(r.say("book a table"), silence(0.15))
+    r.source.settle()
+    r.chat.calls.wait(2)
+    r.source.feed(silence(hold))
+    r.source.settle()
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].user_text == "I would like to book a table"
+    r.wait_state(State.LISTENING)
+    # A question the model is sure of ends well before the silence.
+    r.source.feed(r.say("How far away is the moon?"), silence(0.45))
+    r.source.settle()
+    assert r.events.wait_for(TurnFinished, count=2)[1].user_text == "How far away is the moon?"
 
 
 def _speaking_rig(rig) -> Rig:

@@ -74,7 +74,8 @@ def test_modes_order_the_waits(scorer: TurnScorer) -> None:
     waits = [TurnPolicy(scorer, mode).pause(text) for mode in ("eager", "balanced", "patient")]
     assert waits[0] is not None and waits[0] <= 0.2
     assert all(w is None or w >= waits[0] for w in waits)
-    assert TurnPolicy(scorer).pause("I'd like to") is None
+    hold = MODES["patient"].hold_wait
+    assert TurnPolicy(scorer).pause("I'd like to") == hold > Config().vad.min_silence_ms / 1000
     with pytest.raises(ValueError, match=r"turn mode"):
         TurnPolicy(scorer, "hasty")
     config = Config()
@@ -83,11 +84,14 @@ def test_modes_order_the_waits(scorer: TurnScorer) -> None:
         config.validate()
 
 
-def test_a_transcript_left_hanging_never_ends_the_turn_early(scorer: TurnScorer) -> None:
+def test_a_transcript_left_hanging_waits_longer_than_the_silence(scorer: TurnScorer) -> None:
     # The recogniser closes half a question as one; the last word still hangs.
+    silence = Config().vad.min_silence_ms / 1000
     for text in ("How long does it take to?", "Which planet is?", "Tell me about the.", "So, um."):
         for mode in MODES:
-            assert TurnPolicy(scorer, mode).pause(text) is None, (mode, text)
+            wait = TurnPolicy(scorer, mode).pause(text)
+            assert wait == MODES[mode].hold_wait > silence, (mode, text)
+            assert TurnPolicy(scorer, mode).longest >= wait
 
 
 def test_missing_or_corrupt_model_falls_back_with_one_warning(
@@ -145,15 +149,19 @@ def test_the_pipeline_waits_as_the_model_says(scorer: TurnScorer) -> None:
     from assistant.pipeline.turns import early_end_pause
 
     config = Config()
-    wait = _end_pause(scorer, config)
+    wait, longest = _end_pause(scorer, config)
     assert wait("What is the capital of Italy?") == MODES["patient"].sure_wait
-    assert wait("I'd like to") is None and wait(None) is None
-    assert _end_pause(None, config)("What is the capital of Italy?") is None  # no model
-    assert _end_pause("punctuation", config) is early_end_pause  # a bare conversation
+    assert wait("I'd like to") == MODES["patient"].hold_wait == longest
+    assert wait(None) is None
+    assert _end_pause(None, config)[0]("What is the capital of Italy?") is None  # no model
+    assert _end_pause(None, config)[1] == 0.0  # the silence rule holds nothing longer
+    assert _end_pause("punctuation", config) == (early_end_pause, 0.0)  # a bare conversation
     config.turn.mode = "patient"
-    assert _end_pause(scorer, config)("Why is the sky blue?") == MODES["patient"].sure_wait
+    assert (
+        _end_pause(scorer, config)[0]("How tall is the Eiffel tower?") == MODES["patient"].sure_wait
+    )
     config.asr.language = "fr"
-    assert _end_pause(scorer, config)("Why is the sky blue?") is None
+    assert _end_pause(scorer, config)[0]("How tall is the Eiffel tower?") is None
 
 
 def test_engines_load_the_turn_model_or_fall_back(

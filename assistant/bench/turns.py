@@ -22,6 +22,7 @@ gives the figures for an instant transcript, a bound that does not depend on the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import shutil
 import subprocess
@@ -69,6 +70,9 @@ ESPEAK_VOICES = ("en-us", "en+f3", "en-gb")
 """The second voice of each sentence, in turn: espeak-ng's American, female, British."""
 PAUSES = (0.3, 0.7)
 """The range of the inner pauses, in seconds (uniform, seeded)."""
+STAGE_SILENCE = 1.3
+"""The endpointer's silence while the stage runs (at least): room to judge a rule that
+holds a pause past ``vad.min_silence_ms`` with ``--replay``."""
 _SETTLE = 0.3  # quiet after each utterance's turn, before the next
 _LEAD = 0.25  # silence before each utterance
 
@@ -184,29 +188,37 @@ def speak_utterances(
 Rule = Callable[[str], "float | None"]
 
 
-def _fires(seen: PauseSeen, rule: Rule, instant: bool) -> float | None:
-    """Where in the pause ``rule`` ends the turn (``None``: it does not)."""
+def _fires(seen: PauseSeen, rule: Rule, silence_wait: float, instant: bool) -> float | None:
+    """Where in the pause ``rule`` ends the turn (``None``: it does not). A rule's
+    ``None`` is the silence rule's wait, as it is before the transcript is known."""
     text = seen.text or (seen.late_text if instant else None)
-    if not text:
-        return None
-    wait = rule(text)
+    wait = rule(text) if text else None
     if wait is None:
-        return None
+        wait = silence_wait
     if instant:
         return wait if seen.longest >= wait else None
+    first = seen.ready[0] if seen.ready else None
+    if (first is None or first > silence_wait) and seen.longest >= silence_wait:
+        return silence_wait  # the silence ran out before the transcript came
     return next((p for p in seen.ready if p >= wait), None)
 
 
 def judge(
-    result: UtteranceResult, rule: Rule, silence_wait: float, *, instant: bool = False
+    result: UtteranceResult,
+    rule: Rule,
+    silence_wait: float,
+    *,
+    instant: bool = False,
+    longest: float | None = None,
 ) -> tuple[bool, float]:
-    """(whether ``rule`` cut in on the utterance, its wait after the last word)."""
+    """(whether ``rule`` cut in on the utterance, its wait after the last word);
+    ``longest``: the stage's endpointer silence (the wait when no rule fired)."""
     inner, last = result.seen[:-1], result.seen[-1:] or [PauseSeen()]
     cut_in = result.silence_turns > 1 or any(
-        _fires(seen, rule, instant) is not None for seen in inner
+        _fires(seen, rule, silence_wait, instant) is not None for seen in inner
     )
-    at = _fires(last[0], rule, instant)
-    return cut_in, silence_wait if at is None else min(at, silence_wait)
+    at = _fires(last[0], rule, silence_wait, instant)
+    return cut_in, (longest or silence_wait) if at is None else at
 
 
 @dataclass
@@ -214,6 +226,8 @@ class TurnsReport:
     results: list[UtteranceResult]
     silence_wait: float
     rules: dict[str, Rule]
+    stage_silence: float
+    """The endpointer's silence in the run (the longest any rule may hold a pause)."""
     mode: str
     """The configured ``turn.mode`` (the default the goal is judged on)."""
     models: dict[str, str]
@@ -221,7 +235,10 @@ class TurnsReport:
 
     def figures(self, name: str, *, instant: bool = False) -> dict[str, float | int]:
         judged = [
-            judge(r, self.rules[name], self.silence_wait, instant=instant) for r in self.results
+            judge(
+                r, self.rules[name], self.silence_wait, instant=instant, longest=self.stage_silence
+            )
+            for r in self.results
         ]
         cut = sum(1 for c, _ in judged if c)
         waits = [w for _, w in judged]
@@ -243,6 +260,7 @@ class TurnsReport:
             "utterances": len(self.results),
             "inner_pauses": sum(len(r.pauses) for r in self.results),
             "silence_wait_s": self.silence_wait,
+            "stage_silence_s": self.stage_silence,
             "mode": self.mode,
             "rules": {
                 name: {"as_run": self.figures(name), "instant": self.figures(name, instant=True)}
@@ -327,6 +345,7 @@ def run_turns_bench(
     from ..audio.playback import Player
     from ..engines import load_transcriber, load_turn_model, load_vad, load_voice
     from ..pipeline import Conversation
+    from ..turnmodel import MODES, TurnPolicy
     from .fakes import FakeChat, FakeVoice
     from .live import LiveSource, TurnEvents
 
@@ -345,12 +364,19 @@ def run_turns_bench(
     vad, transcriber = load_vad(config, store), load_transcriber(config, store)
     source = LiveSource()
     player = Player(16000, simulated=True, keep=False)
+    # The stage runs on the silence rule with the endpointer's silence as long as the
+    # longest wait of any mode, so that every pause lasts as long as the user makes it.
+    silence_wait = config.vad.min_silence_ms / 1000
+    stage_silence = max(STAGE_SILENCE, *(TurnPolicy(scorer, m).longest for m in MODES))
+    stage_config = dataclasses.replace(
+        config, vad=dataclasses.replace(config.vad, min_silence_ms=round(stage_silence * 1000))
+    )
     conversation = Conversation(
         vad=vad,
         transcriber=transcriber,
         chat=FakeChat(reply=("OK.",)),
         voice=FakeVoice(seconds_per_char=0.002),
-        config=config,
+        config=stage_config,
         source=lambda: source,
         player=player,
         turn_model=None,  # the silence rule: every pause lasts as long as the user makes it
@@ -359,7 +385,6 @@ def run_turns_bench(
     conversation.observe_pauses(watcher)
     events = TurnEvents()
     conversation.subscribe(events)
-    silence_wait = config.vad.min_silence_ms / 1000
     timeout = 60.0
     results: list[UtteranceResult] = []
     conversation.start()
@@ -370,7 +395,7 @@ def run_turns_bench(
             source.say(utterance.samples)
             if not source.wait_said(timeout + len(utterance.samples) / ASR_RATE):
                 raise EngineError("the capture stage stopped taking audio")
-            time.sleep(silence_wait + 0.2)
+            time.sleep(stage_silence + 0.2)
             with contextlib.suppress(EngineError):  # none: no words were heard
                 events.wait(since, lambda e: isinstance(e, FinalTranscript), timeout)
             if not conversation.wait_idle(timeout):
@@ -399,7 +424,7 @@ def run_turns_bench(
         conversation.stop()
         player.close()
 
-    return _report(config, scorer, results, silence_wait, time.monotonic() - started)
+    return _report(config, scorer, results, silence_wait, stage_silence, time.monotonic() - started)
 
 
 def _report(
@@ -407,6 +432,7 @@ def _report(
     scorer: Any,
     results: list[UtteranceResult],
     silence_wait: float,
+    stage_silence: float,
     wall: float,
 ) -> TurnsReport:
     from ..turnmodel import MODES, TurnPolicy
@@ -421,6 +447,7 @@ def _report(
         results=results,
         silence_wait=silence_wait,
         rules=rules,
+        stage_silence=stage_silence,
         mode=config.turn.mode,
         models={
             "vad": config.vad.model,
@@ -474,9 +501,10 @@ def replay_turns_bench(config: Config, store: ModelStore, report: Path) -> Turns
                 )
             )
         silence_wait = float(data["silence_wait_s"])
+        stage_silence = float(data.get("stage_silence_s", silence_wait))
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise EngineError(
             f"{report}: not a `bench turns --json` report ({exc})",
             hint="write one with `assistant bench turns --json PATH`",
         ) from None
-    return _report(config, scorer, results, silence_wait, 0.0)
+    return _report(config, scorer, results, silence_wait, stage_silence, 0.0)

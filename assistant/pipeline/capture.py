@@ -12,7 +12,9 @@ speaks, and hands turns to the turn worker:
   pause it answers never broke, or else a new turn with the whole utterance;
 - when the speculative transcript reads as finished, the turn ends after a shorter pause
   (``end_pause``: the end-of-turn model's wait, :class:`~assistant.turnmodel.TurnPolicy`;
-  :func:`~assistant.pipeline.turns.early_end_pause`, the punctuation rule, without one).
+  :func:`~assistant.pipeline.turns.early_end_pause`, the punctuation rule, without one),
+  and after a longer one when it is clearly unfinished: the endpointer then waits that
+  long, and every other pause ends here at ``base_silence`` (``vad.min_silence_ms``).
 
 Every speculative turn is resolved here (confirmed or cancelled), so nothing downstream
 waits on it for ever. All the state below belongs to the capture thread, except the
@@ -74,7 +76,9 @@ class CaptureStage:
         in_pause: set here while the user pauses inside an utterance (the partials stage
             then leaves the recogniser to the speculative turn).
         end_pause: seconds of pause after which a speculative transcript ends the turn
-            (``None``: the endpointer's full silence).
+            (``None``: the silence rule: ``base_silence``, or the endpointer's silence).
+        base_silence: the silence rule's wait when the endpointer is set to wait longer
+            (so that ``end_pause`` can hold an unfinished sentence past it).
     """
 
     def __init__(
@@ -94,8 +98,10 @@ class CaptureStage:
         wake: WakeGate | None = None,
         chime: Callable[[], object] | None = None,
         end_pause: Callable[[str | None], float | None] = early_end_pause,
+        base_silence: float | None = None,
     ) -> None:
         self._end_pause = end_pause
+        self._base_silence = base_silence
         self._source_factory = source_factory
         self._endpointer = endpointer
         self._options = endpointer.options
@@ -297,6 +303,8 @@ class CaptureStage:
         if spec is not None and self.on_pause is not None:
             self.on_pause(spec, paused)
         end_after = self._end_pause(spec.text) if spec is not None and spec.text else None
+        if end_after is None and spec is not None:
+            end_after = self._base_silence  # the endpointer waits longer than the silence rule
         if spec is not None and end_after is not None and paused >= end_after:
             self._registry.set_speculative(None)
             if self._emitter.confirm(spec):

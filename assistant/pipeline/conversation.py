@@ -22,13 +22,16 @@ they go on talking the speculation is dropped unseen; if the pause becomes the e
 the utterance, the reply (already written, often already synthesized) plays at once.
 When the speculative transcript reads as finished (closed by its punctuation, not ending
 on "the", "of", "and"...), the turn ends after a shorter pause than ``vad.min_silence_ms``:
-0.4 s after a question, 0.55 s after a statement or request.
+0.4 s after a question, 0.55 s after a statement or request. With the end-of-turn model
+the wait follows its confidence, and a clearly unfinished transcript waits longer than
+``vad.min_silence_ms`` (:class:`~assistant.turnmodel.TurnPolicy`).
 
 Each turn has its own cancellation. The history keeps only what was actually played.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -80,15 +83,16 @@ MIN_VOLUME, MAX_VOLUME = 0.1, 2.0
 
 def _end_pause(
     turn_model: TurnScorer | Literal["punctuation"] | None, config: Config
-) -> Callable[[str | None], float | None]:
-    """How long a pause after a speculative transcript ends the turn."""
+) -> tuple[Callable[[str | None], float | None], float]:
+    """How long a pause after a speculative transcript ends the turn, and the longest
+    such wait (the endpointer must let a pause run that long)."""
     if turn_model == "punctuation":
-        return early_end_pause
+        return early_end_pause, 0.0
     from ..turnmodel import TurnPolicy
 
     policy = TurnPolicy(turn_model if not isinstance(turn_model, str) else None, config.turn.mode)
     language = None if config.asr.language == "auto" else config.asr.language
-    return lambda text: policy.pause(text, language)
+    return (lambda text: policy.pause(text, language)), policy.longest
 
 
 COMMAND_PAUSE = 0.25
@@ -196,9 +200,14 @@ class Conversation:
             hooks=hooks,
         )
         self._worker.on_command = self.carry_out
+        end_pause, longest = _end_pause(turn_model, config)
+        silence = config.vad.min_silence_ms / 1000
+        vad_options = config.vad
+        if longest > silence:  # the model may hold an unfinished sentence past the silence
+            vad_options = dataclasses.replace(vad_options, min_silence_ms=round(longest * 1000))
         self._capture = CaptureStage(
             source_factory=source,
-            endpointer=Endpointer(vad, config.vad),
+            endpointer=Endpointer(vad, vad_options),
             echo=echo,
             mode=mode,
             emitter=emitter,
@@ -210,7 +219,8 @@ class Conversation:
             in_pause=in_pause,
             wake=wake,
             chime=chime,
-            end_pause=_command_pause(_end_pause(turn_model, config), lambda: self._worker.hooks),
+            end_pause=_command_pause(end_pause, lambda: self._worker.hooks),
+            base_silence=silence if longest > silence else None,
         )
 
     @classmethod

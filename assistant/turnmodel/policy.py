@@ -2,9 +2,14 @@
 
 The trade-off between answering fast and cutting the user off is one setting,
 ``turn.mode``: ``eager``, ``balanced`` or ``patient`` (the default). Each mode is two
-thresholds on P(finished) and the wait that goes with each; below the lower one, and
-whenever there is no usable model or the transcript is in another language, the wait is
-the endpointer's full silence (``None``): the silence rule.
+thresholds on P(finished) and the wait that goes with each; between those and a third,
+lower one the wait is the endpointer's silence (``None``: ``vad.min_silence_ms``), and
+whenever there is no usable model or the transcript is in another language, too: the
+silence rule. A transcript that is clearly unfinished (P(finished) below the lowest
+threshold, or ending on a word left hanging: "to", "the", "and", "um") waits *longer*
+than the endpointer's silence (``hold_wait``): people pause longest inside a sentence,
+and that costs nothing on a finished one. The capture stage lets a pause run that long
+(:attr:`TurnPolicy.longest`).
 """
 
 from __future__ import annotations
@@ -26,24 +31,46 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class TurnWaits:
     """One mode: P(finished) >= ``sure`` ends the turn after ``sure_wait`` seconds of
-    silence, >= ``likely`` after ``likely_wait``; less waits for the full silence."""
+    silence, >= ``likely`` after ``likely_wait``; below ``hold`` (or on a hanging word)
+    after ``hold_wait``, longer than the endpointer's silence; else the full silence."""
 
     sure: float
     sure_wait: float
     likely: float
     likely_wait: float
+    hold: float = 0.0
+    hold_wait: float = 0.0
+    unsure_wait: float | None = None
+    """Between ``hold`` and ``likely`` (``None``: the endpointer's silence)."""
+
+    def wait(self, p: float, hanging: bool = False) -> float | None:
+        """The wait for P(finished) ``p`` (``hanging``: the transcript ends on a word
+        left hanging); ``None``: the endpointer's silence."""
+        hold = self.hold_wait or None
+        if hanging:
+            return hold
+        if p >= self.sure:
+            return self.sure_wait
+        if p >= self.likely:
+            return self.likely_wait
+        if p < self.hold:
+            return hold
+        return self.unsure_wait
 
 
 MODES: dict[str, TurnWaits] = {
-    "eager": TurnWaits(sure=0.80, sure_wait=0.15, likely=0.50, likely_wait=0.40),
-    "balanced": TurnWaits(sure=0.90, sure_wait=0.15, likely=0.65, likely_wait=0.55),
-    "patient": TurnWaits(sure=0.95, sure_wait=0.25, likely=0.80, likely_wait=0.60),
+    "eager": TurnWaits(0.80, 0.15, 0.50, 0.40, hold=0.05, hold_wait=0.9),
+    "balanced": TurnWaits(0.90, 0.15, 0.65, 0.55, hold=0.05, hold_wait=1.0),
+    "patient": TurnWaits(0.95, 0.25, 0.80, 0.60, hold=0.05, hold_wait=1.1),
 }
 """The settings the user chooses from (config ``turn.mode``, app settings). Below
 "sure", the balanced and patient waits are no shorter than the punctuation rule's after
 a statement (0.55 s): a sentence the model finds only likely to be the last is often
 followed by another ("My name is Ada. Please remember it.", a breath between); only
-eager takes that risk."""
+eager takes that risk. The hold (P(finished) < 0.05, or a word left hanging) is past
+the default ``vad.min_silence_ms`` (0.7 s) in every mode: the pauses people make inside
+a sentence run to 0.7 s and more, and on a finished turn the model is rarely that sure
+it is not."""
 
 
 _warned: set[str] = set()
@@ -85,16 +112,20 @@ class TurnPolicy:
         self.mode = mode
         self.waits = MODES[mode]
 
+    @property
+    def longest(self) -> float:
+        """The longest wait :meth:`pause` returns (0 without a model): the capture stage
+        lets a pause run at least this long before the endpointer ends the utterance."""
+        if self.scorer is None:
+            return 0.0
+        return max(self.waits.hold_wait, self.waits.unsure_wait or 0.0)
+
     def pause(self, text: str | None, language: str | None = None) -> float | None:
         """Seconds of silence after which ``text`` ends the turn; ``None``: the full
-        silence of the endpointer."""
-        if self.scorer is None or not text or hangs(text):
+        silence of the endpointer (``vad.min_silence_ms``)."""
+        if self.scorer is None or not text:
             return None
         p = self.scorer.score(text, language)
-        if p is None:
+        if p is None:  # another language: nothing is known about its words
             return None
-        if p >= self.waits.sure:
-            return self.waits.sure_wait
-        if p >= self.waits.likely:
-            return self.waits.likely_wait
-        return None
+        return self.waits.wait(p, hangs(text))

@@ -10,8 +10,13 @@ Sources (English):
 
 From each finished turn come the positives (as written, without its closing punctuation,
 with a full stop instead) and the negatives: the same turn cut after a random word (with
-no punctuation, a full stop, a comma or an ellipsis, as a recogniser writes a pause), cut
-at its clause boundaries, and ended by a filler or a conjunction ("..., um", "... and").
+no punctuation, a full stop, a comma, an ellipsis or the turn's own closing mark, as a
+recogniser writes a pause: "Can you tell me?"), cut at its clause boundaries and before
+the words people pause in front of (a preposition, a conjunction, a question word: "Set
+a timer. | for ten minutes", "Do you know? | where it is"), and ended by a filler or a
+conjunction ("..., um", "... and"). A cut that reads as a whole sentence ("Turn off the
+lights." from "Turn off the lights in the hall.") is a negative beside the same words
+as a positive elsewhere: the model learns how often such words are the end.
 Any turn that matches one of the project's bench questions (``tests/bench_questions``)
 is left out, so the bench never scores text the model was trained on.
 """
@@ -34,7 +39,12 @@ log = logging.getLogger(__name__)
 
 _FILLERS = ("um", "uh", "erm", "hmm", "like", "you know", "I mean", "well", "so")
 _CONJUNCTIONS = ("and", "but", "or", "so", "because", "then", "and then", "which", "if")
-_CUT_ENDINGS = ("", "", "", ".", ".", ",", "...")
+_CUT_ENDINGS = ("", "", ".", ".", ",", "...")
+_PAUSE_BEFORE = frozenset(
+    "to for with about at in on by from of into where what when how who whether if that"  # noqa: SIM905
+    " because so and but or which while before after until".split()
+)
+"""Words people pause in front of inside a sentence ("Set a timer | for ten minutes")."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,12 @@ def corpus_turns(exclude: Iterable[str] = ()) -> list[str]:
 
 _TEMPLATES = (
     "{ask} {topic}?",
+    "Can you tell me {wh}?",
+    "Do you know {wh}?",
+    "Could you find out {wh}?",
+    "I'd like to know {wh}.",
+    "{task_cap} {extra}.",
+    "Could you {task} {extra}?",
     "{want} {act}.",
     "{want} {act}, {tail}.",
     "Could you {task}, please?",
@@ -174,6 +190,27 @@ _SLOTS = {
         "pay the rent",
         "pick up the kids",
     ),
+    "wh": (
+        "what time it is in Tokyo",
+        "where the nearest station is",
+        "how far it is to the airport",
+        "when the library opens",
+        "who wrote this song",
+        "whether it will snow this week",
+        "if the museum is open on Sundays",
+        "how many grams are in a pound",
+        "why cats purr",
+    ),
+    "extra": (
+        "in the living room",
+        "for the next hour",
+        "with a bit more detail",
+        "about the match last night",
+        "at a lower volume",
+        "from the beginning",
+        "before I leave",
+        "and then the weather",
+    ),
     "when": ("tomorrow", "tonight", "this afternoon", "on Monday", "next week", "in an hour"),
     "clock": ("six thirty", "seven", "half past eight", "noon"),
     "n": ("five", "ten", "twenty", "three"),
@@ -218,8 +255,14 @@ def _examples_of(turn: str, rng: random.Random) -> Iterator[Example]:
         )
     if n >= 2:
         cuts = rng.sample(range(1, n), min(6, n - 1))
+        endings = (*_CUT_ENDINGS, closing or ".", closing or ".")
         for k in cuts:
-            yield Example(_cut(turn, k) + rng.choice(_CUT_ENDINGS), False, turn)
+            yield Example(_cut(turn, k) + rng.choice(endings), False, turn)
+        # Before the words people pause in front of, as the recogniser closes it.
+        ws = turn.split()
+        for k in range(1, n - 1):
+            if _norm(ws[k]) in _PAUSE_BEFORE and rng.random() < 0.7:
+                yield Example(_cut(turn, k) + rng.choice((closing or ".", ".", "")), False, turn)
     # Clause boundaries: where a speaker pauses naturally and a timer is fooled.
     for match in re.finditer(r"[,;:]\s", turn):
         head = _strip_end(turn[: match.start()])

@@ -103,12 +103,11 @@ FULL_SILENCE = 0.7
 """The endpointer's default full silence (``vad.min_silence_ms``), in seconds."""
 
 
-def _wait(p: float, waits: Any) -> float:
-    if p >= waits.sure:
-        return float(waits.sure_wait)
-    if p >= waits.likely:
-        return float(waits.likely_wait)
-    return FULL_SILENCE
+def _wait(p: float, waits: Any, text: str) -> float:
+    from assistant.turnmodel.features import hangs
+
+    wait = waits.wait(p, hangs(text))
+    return FULL_SILENCE if wait is None else float(wait)
 
 
 def _simulate(waits: list[float], examples: list[Example], seed: int) -> dict[str, Any]:
@@ -145,7 +144,9 @@ def evaluate(scores: list[float], examples: list[Example]) -> dict[str, Any]:
     rule_waits = [early_end_pause(ex.text) or FULL_SILENCE for ex in examples]
     rule = [1.0 if w < FULL_SILENCE else 0.0 for w in rule_waits]
     simulation = {
-        mode: _simulate([_wait(s, w) for s in scores], examples, seed=1)
+        mode: _simulate(
+            [_wait(s, w, ex.text) for s, ex in zip(scores, examples, strict=True)], examples, seed=1
+        )
         for mode, w in MODES.items()
     }
     simulation["punctuation_rule"] = _simulate(rule_waits, examples, seed=1)
