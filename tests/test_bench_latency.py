@@ -128,7 +128,7 @@ def test_table_shows_each_figure_and_the_goals(latency_run: Run) -> None:
     for row in ("streaming (s)", "baseline (s)", "ratio stream/base", "barge-in stop (ms)"):
         assert any(line.startswith(row) for line in table.splitlines()), row
     assert "waits the endpointer's 700 ms of silence" in table
-    assert "or less when the end-of-turn model finds its speculative transcript" in table
+    assert "less when the end-of-turn model finds its speculative transcript" in table
     assert "memory: peak" in table
     assert any(line.startswith("ratio ≤ 0.40") for line in table.splitlines())
     assert any(line.startswith("barge-in p90 ≤ 100 ms") for line in table.splitlines())
@@ -147,3 +147,21 @@ def test_percentile_interpolates_between_ranks() -> None:
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 90) == pytest.approx(3.7)
     assert percentile([5.0], 90) == 5.0
+
+
+def test_the_second_question_set_is_other_questions_in_espeak_voices() -> None:
+    from assistant.audio import read_audio
+    from assistant.bench.latency import find_questions
+
+    here = Path(__file__).parent
+    questions, stop = find_questions(here / "bench_questions_espeak")
+    first = find_questions(here / "bench_questions")[0]
+    assert len(questions) == 8 and stop.is_file()
+    lines = (here / "bench_questions_espeak" / "questions.txt").read_text().splitlines()
+    assert not set(lines) & set(
+        (here / "bench_questions" / "questions.txt").read_text().splitlines()
+    )
+    for path in (*questions, stop):
+        audio = read_audio(path)
+        assert audio.sample_rate == 16000 and 1.0 <= audio.duration <= 4.0, path
+    assert [q.name for q in questions] == [q.name for q in first]

@@ -390,8 +390,9 @@ def format_latency(report: LatencyReport) -> str:
         f"{len(report.questions)} questions x {report.options.repeats} round(s) per pipeline",
         "voice-to-voice = end of the user's speech -> first reply sample at the output; "
         f"the baseline waits the endpointer's {report.min_silence_ms} ms of silence "
-        "(vad.min_silence_ms); streaming waits the same, or less when the end-of-turn "
-        "model finds its speculative transcript finished (turn.mode)",
+        "(vad.min_silence_ms); streaming waits the same, less when the end-of-turn "
+        "model finds its speculative transcript finished, more when it is clearly "
+        "unfinished (turn.mode)",
         "",
     ]
     header = f"{'':<22} {'p50':>9} {'p90':>9} {'count':>7}"
