@@ -185,7 +185,7 @@ def test_the_turn_model_holds_an_unfinished_sentence_past_the_silence(rig, tmp_p
     r.source.feed(r.say("book a table"), silence(0.15))
     r.source.settle()
     r.chat.calls.wait(2)
-    r.source.feed(silence(hold))
+    r.source.feed(silence(hold + 0.15))
     r.source.settle()
     finished = r.events.wait_for(TurnFinished)
     assert finished[0].user_text == "I would like to book a table"
