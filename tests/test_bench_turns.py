@@ -90,7 +90,7 @@ def test_a_rule_may_hold_a_pause_past_the_silence() -> None:
 
     # An 0.8 s pause inside the sentence: the silence rule (0.7 s) cuts in, the hold does not.
     long_pause = _result(_seen("I'd like to", 0.3, 0.8), _seen("Book it.", 0.3, 1.3))
-    assert judge(long_pause, lambda _t: None, 0.7, longest=1.3) == (True, 0.7)
+    assert judge(long_pause, lambda _t: None, 0.7, longest=1.3) == (True, 0.72)
     assert judge(long_pause, hold, 0.7, longest=1.3) == (False, 0.3)
     # A transcript that came after the silence ran out: the silence rule ended the turn.
     late = _result(_seen("I'd like to", 0.75, 0.8), _seen("Book it", 0.9, 1.3))

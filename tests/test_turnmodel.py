@@ -65,7 +65,7 @@ def test_other_languages_get_the_silence_rule(scorer: TurnScorer) -> None:
     assert scorer.score("What is the capital of France?", language="de") is None
     assert policy.pause("Quelle est la capitale de la France ?") is None
     waits = MODES["patient"]  # the default mode
-    assert policy.pause("What is the capital of France?") in (waits.sure_wait, waits.likely_wait)
+    assert policy.pause("How tall is the Eiffel tower?") in (waits.sure_wait, waits.likely_wait)
 
 
 def test_modes_order_the_waits(scorer: TurnScorer) -> None:
