@@ -156,6 +156,13 @@ def test_the_pipeline_waits_as_the_model_says(scorer: TurnScorer) -> None:
     assert _end_pause(None, config)[0]("What is the capital of Italy?") is None  # no model
     assert _end_pause(None, config)[1] == 0.0  # the silence rule holds nothing longer
     assert _end_pause("punctuation", config) == (early_end_pause, 0.0)  # a bare conversation
+    config.vad.min_silence_ms = 1500  # longer than the hold: unfinished waits for all of it
+    assert _end_pause(scorer, config)[0]("I'd like to") is None
+    assert (
+        _end_pause(scorer, config)[0]("How tall is the Eiffel tower?") == MODES["patient"].sure_wait
+    )
+    assert _end_pause(scorer, config)[1] == 0.0
+    config.vad.min_silence_ms = 700
     config.turn.mode = "patient"
     assert (
         _end_pause(scorer, config)[0]("How tall is the Eiffel tower?") == MODES["patient"].sure_wait

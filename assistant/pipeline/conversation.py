@@ -92,7 +92,15 @@ def _end_pause(
 
     policy = TurnPolicy(turn_model if not isinstance(turn_model, str) else None, config.turn.mode)
     language = None if config.asr.language == "auto" else config.asr.language
-    return (lambda text: policy.pause(text, language)), policy.longest
+    hold = policy.longest
+    if hold <= config.vad.min_silence_ms / 1000:  # a silence set longer than the hold
+        return (lambda text: _shorter(policy.pause(text, language), hold)), 0.0
+    return (lambda text: policy.pause(text, language)), hold
+
+
+def _shorter(wait: float | None, hold: float) -> float | None:
+    """``wait``, unless it is the hold: then the endpointer's (longer) silence."""
+    return None if wait is not None and wait >= hold else wait
 
 
 COMMAND_PAUSE = 0.25
