@@ -3,6 +3,7 @@ time, cancel; "stop" while one rings acknowledges it."""
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import Any
 
 from ..context import Answer, CommandContext
@@ -63,7 +64,11 @@ def _pick(
             "You have no timers running." if "running" in states else "You have no paused timers."
         )
     if "name" in slots:
-        named = [t for t in timers if t.name.lower() == str(slots["name"]).lower()]
+        name = str(slots["name"]).lower()
+        named = [t for t in timers if t.name.lower() == name]
+        if not named:  # a misheard name ("pasta" as "past a"): the closest one that runs
+            close = get_close_matches(name, [t.name.lower() for t in timers if t.name], 1, 0.6)
+            named = [t for t in timers if close and t.name.lower() == close[0]]
         if not named:
             return Answer(f"You have no {slots['name']} timer.", declined=True)
         timers = named
