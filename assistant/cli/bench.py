@@ -530,12 +530,14 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
                 f"  p{p}: commands {opt(f[f'command_p{p}_s'])} s, model "
                 f"{opt(f[f'llm_p{p}_s'])} s, ratio {opt(f[f'ratio_p{p}'], digits=2)}"
             )
+        lines.append("  where the time goes, p50 s from the end of speech (transcript, turn taken "
+                     "as ended, answer or first token, first sentence, first sound):")  # fmt: skip
         for kind, name in (("command", "commands"), ("llm", "model")):
-            lines.append(
-                f"  {name}: transcript p50 {opt(live.step_p50(kind, 'transcript'))} s, "
-                f"first text p50 {opt(live.step_p50(kind, 'first_token'))} s "
-                "(from the end of speech)"
-            )
+            steps = ("transcript", "end_of_turn", "first_token", "first_sentence")
+            parts = ", ".join(f"{opt(live.step_p50(kind, step))}" for step in steps)
+            lines.append(f"    {name}: {parts}, {opt(live.value_p50(kind))}")
+        handled = opt(live.handle_ms_p50(), digits=1)
+        lines.append(f"    commands' matching and handler: {handled} ms")
         verdict = "yes" if live.goal_met() else "no"
         lines.append(f"  commands ≤ {GOAL_RATIO} × model turns (p50 and p90): {verdict}")
         figures["live"] = live.to_dict()
