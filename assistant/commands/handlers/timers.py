@@ -102,9 +102,11 @@ def _status(slots: dict[str, Any], ctx: CommandContext) -> Answer:
         if t.state == "ringing":
             parts.append(f"{describe(t)} is ringing")
         elif t.state == "paused":
-            parts.append(f"{describe(t)} is paused with {say_duration(t.left(now))} left")
+            parts.append(f"{describe(t)} is paused, {say_duration(t.left(now))} left")
         else:
-            parts.append(f"{describe(t)} has {say_duration(t.left(now))} left")
+            # "Your timer: 9 minutes and 58 seconds left." The voice starts on the short
+            # first clause while it makes the rest (a reply's first piece ends at ':').
+            parts.append(f"{describe(t)}: {say_duration(t.left(now))} left")
     text = "; ".join(parts)
     return Answer(text[0].upper() + text[1:] + ".", data={"timers": [t.id for t in timers]})
 
