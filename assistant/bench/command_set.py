@@ -63,7 +63,7 @@ COMMANDS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("What time is it in Tokyo?", "TimeInCity", {"city": "tokyo"}),
     ("What's the time in New York?", "TimeInCity", {"city": "new york"}),
     ("What is the time in London?", "TimeInCity", {"city": "london"}),
-    ("What time is it in Sydney right now?", "TimeInCity", {"city": "sydney right now"}),
+    ("What time is it in Sydney right now?", "TimeInCity", {"city": "sydney"}),
     ("Remind me to call Anna at four.", "SetReminder", {"task": "call anna"}),
     (
         "Remind me to take out the trash tomorrow at 8.",
