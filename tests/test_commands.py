@@ -230,7 +230,7 @@ def test_tools_run_the_same_handlers(router: CommandRouter) -> None:
         call_tool("set_timer", '{"seconds": 120, "name": "tea"}', ctx)
         == "Tea timer set for 2 minutes."
     )
-    assert "tea timer has 2 minutes left" in call_tool("list_timers", "{}", ctx)
+    assert "tea timer: 2 minutes left" in call_tool("list_timers", "{}", ctx)
     assert call_tool("calculate", {"expression": "15 percent of 80"}, ctx).endswith("is 12.")
     assert call_tool("calculate", {"expression": "__import__('os')"}, ctx).startswith("I can only")
     assert call_tool("set_reminder", {"task": "call Anna", "when": "at 4 pm"}, ctx) == (
