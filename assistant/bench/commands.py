@@ -200,8 +200,8 @@ def _spoken(
 
     voice = load_voice(config, store)
     transcriber = load_transcriber(config, store)
-    if hotwords:
-        transcriber.hotwords = hotwords  # type: ignore[attr-defined]
+    if hotwords and hasattr(transcriber, "hotwords"):  # the local whisper only
+        transcriber.hotwords = hotwords
     rng = np.random.default_rng(16)
     variants = ("plain", "fast", "noise", *(f"espeak:{v}" for v in _ESPEAK_VOICES))
     spoken_set = [*commands, *HELD_OUT]
