@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -57,24 +58,25 @@ def rig(tmp_path) -> Iterator[Callable[..., Rig]]:
         repeat_s: float = 20.0,
         voice: FakeVoice | None = None,
         realtime: bool = False,
+        tool_model: Any = None,
     ) -> Rig:
         phrases = Phrasebook()
         source = FeedSource()
         chat = chat or FakeChat()
         voice = voice or FakeVoice()
         player = Player(voice.sample_rate, simulated=True, realtime=realtime)
+        scheduler = Scheduler(tmp_path / "schedule.json", repeat_s=repeat_s)
+        notes = NotesStore(tmp_path / "notes.db")
+        host = CommandHost(CommandRouter(CommandContext(scheduler=scheduler, notes=notes)))
         conversation = Conversation(
             vad=FakeVad(),
             transcriber=FakeTranscriber(phrases),
-            chat=chat,
+            chat=chat if tool_model is None else host.tool_chat(tool_model),
             voice=voice,
             config=Config(),
             source=lambda: source,
             player=player,
         )
-        scheduler = Scheduler(tmp_path / "schedule.json", repeat_s=repeat_s)
-        notes = NotesStore(tmp_path / "notes.db")
-        host = CommandHost(CommandRouter(CommandContext(scheduler=scheduler, notes=notes)))
         host.attach(conversation, voice.sample_rate)
         events = Recorder()
         conversation.subscribe(events)
@@ -136,6 +138,51 @@ def test_a_spoken_command_runs_once_not_for_a_speculation(rig):
     items = r.scheduler.items("timer")
     assert [round(i.duration_s) for i in items] == [300]
     assert not r.chat.calls.items
+
+
+class _TimerToolModel:
+    """A tool-calling model that asks for a 5-minute tea timer whenever the user spoke
+    last, and reads the result back after the call."""
+
+    context_size = 2048
+    offers_tools = True
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+
+    def count_tokens(self, messages: Sequence[Any]) -> int:
+        return 0
+
+    def stream(self, messages: Any, options: Any = None, cancel: Any = None) -> Iterator[str]:
+        raise AssertionError("a tool model is streamed with its tools")
+
+    def stream_with_tools(
+        self, messages: Sequence[dict[str, Any]], tools: Any, options: Any = None,
+        cancel: Any = None,
+    ) -> Iterator[str]:  # fmt: skip
+        if messages[-1]["role"] == "user":
+            self.asked.set()
+            yield '<tool_call>{"name": "set_timer", "arguments": {"seconds": 300, '
+            yield '"name": "tea"}}</tool_call>'
+        else:
+            yield f"Done. {messages[-1]['content']}"
+
+
+def test_a_tool_call_acts_once_not_for_a_dropped_speculation(rig):
+    model = _TimerToolModel()
+    r = rig(tool_model=model)
+    # No template knows these words: the model's tool call sets the timer. The pause
+    # after "tea" starts a speculation, whose reply calls the tool; the user goes on.
+    r.source.feed(r.phrases.audio("could you time my tea"), silence(0.2))
+    r.source.settle()
+    assert model.asked.wait(2.0)  # the speculation's reply asked for the call
+    time.sleep(0.1)
+    r.source.feed(r.phrases.audio("for five minutes"), silence(0.8))
+    r.source.settle()
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].user_text == "could you time my tea for five minutes"
+    assert finished[0].spoken_text.startswith("Done.")
+    assert [(i.name, round(i.duration_s)) for i in r.scheduler.items("timer")] == [("tea", 300)]
 
 
 def test_a_question_keeps_the_routers_state_between_spoken_turns(rig):

@@ -29,6 +29,8 @@ class WhisperTranscriber:
         language: language code, or ``auto`` to detect it.
         beam_size: beam width (1 = greedy).
         threads: CPU threads, 0 = one per core.
+        hotwords: words to favour (faster-whisper's ``hotwords``; ignored on a call
+            given a ``prompt``).
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class WhisperTranscriber:
         language: str = "en",
         beam_size: int = 1,
         threads: int = 0,
+        hotwords: str = "",
     ) -> None:
         model_dir = Path(model_dir)
         # faster-whisper treats a path that is not a folder as a hub repo id and would
@@ -55,6 +58,7 @@ class WhisperTranscriber:
         self.compute_type = compute_type
         self.language = None if language in ("", "auto") else language
         self.beam_size = beam_size
+        self.hotwords = hotwords
         self.model_dir = model_dir
 
         from faster_whisper import WhisperModel
@@ -102,6 +106,7 @@ class WhisperTranscriber:
             samples,
             language=language or self.language,
             initial_prompt=prompt or None,
+            hotwords=None if prompt else (self.hotwords or None),
             beam_size=self.beam_size,
             # The caller has already cut the audio to speech with our own VAD.
             vad_filter=False,

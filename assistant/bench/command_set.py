@@ -63,7 +63,7 @@ COMMANDS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("What time is it in Tokyo?", "TimeInCity", {"city": "tokyo"}),
     ("What's the time in New York?", "TimeInCity", {"city": "new york"}),
     ("What is the time in London?", "TimeInCity", {"city": "london"}),
-    ("What time is it in Sydney right now?", "TimeInCity", {"city": "sydney right now"}),
+    ("What time is it in Sydney right now?", "TimeInCity", {"city": "sydney"}),
     ("Remind me to call Anna at four.", "SetReminder", {"task": "call anna"}),
     (
         "Remind me to take out the trash tomorrow at 8.",
@@ -143,10 +143,7 @@ COMMANDS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("Open the documents folder.", "Open", {"folder": "documents"}),
     ("Open wikipedia.org.", "Open", {"url": "wikipedia.org"}),
     ("Open example dot com.", "Open", {"url": "example.com"}),
-)
-"""(text, intent, slots that must be there with these values)."""
-
-HELD_OUT: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    # The first held-out set (tuned on since the second was written):
     ("Please set a timer for fifteen minutes.", _T, {"duration": 900.0}),
     ("Start a 45 second timer.", _T, {"duration": 45.0}),
     ("How much time is left?", "HassTimerStatus", {}),
@@ -182,8 +179,47 @@ HELD_OUT: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("Never mind that.", "HassNevermind", {}),
     ("Set a timer for 1 hour.", _T, {"duration": 3600.0}),
 )
-"""Commands held out: written after the ASR repairs and normalisation were tuned on the
-spoken misses of :data:`COMMANDS`, and never used to tune anything (reported apart)."""
+"""(text, intent, slots that must be there with these values)."""
+
+HELD_OUT: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("Set a timer for eight minutes.", _T, {"duration": 480.0}),
+    ("Start a three minute timer for the eggs.", _T, {"duration": 180.0}),
+    ("Timer for 25 minutes.", _T, {"duration": 1500.0}),
+    ("How long is left on my timer?", "HassTimerStatus", {}),
+    ("Cancel the eggs timer.", "HassCancelTimer", {"name": "eggs"}),
+    ("Resume my timer.", "HassUnpauseTimer", {}),
+    ("Add ten minutes to my timer.", "HassIncreaseTimer", {"duration": 600.0}),
+    ("What time is it please?", "HassGetCurrentTime", {}),
+    ("What's today's date?", "HassGetCurrentDate", {}),
+    ("Which day is it today?", "GetWeekday", {}),
+    ("What time is it in Berlin?", "TimeInCity", {"city": "berlin"}),
+    ("Remind me to feed the cat at 7 pm.", "SetReminder", {"task": "feed the cat"}),
+    (
+        "Remind me in 20 minutes to take the bread out.",
+        "SetReminder",
+        {"task": "take the bread out"},
+    ),
+    ("Wake me up at 6 tomorrow.", "SetAlarm", {"time": "06:00"}),
+    ("Set an alarm for 5:15.", "SetAlarm", {"time": "05:15"}),
+    ("What reminders do I have?", "ListReminders", {}),
+    ("Cancel all my alarms.", "CancelReminder", {"kind": "alarm", "all": "all"}),
+    ("What is 7 plus 8?", "Calculate", {"expression": "7+8"}),
+    ("What's 64 divided by 8?", "Calculate", {"expression": "64/8"}),
+    ("What is 20 percent of 150?", "Calculate", {"expression": "20*0.01*150"}),
+    ("Convert 2 liters to cups.", "Convert", {"from": "liter", "to": "cup"}),
+    ("How many feet are in a mile?", "Convert", {"from": "mile", "to": "foot"}),
+    ("Remember that the dentist is on Tuesday.", "AddNote", {}),
+    ("What did I say about the dentist?", "FindNotes", {"topic": "dentist"}),
+    ("Read me my notes.", "ReadNotes", {}),
+    ("Stop it.", "AssistantStop", {}),
+    ("Turn the volume down.", "AssistantQuieter", {}),
+    ("Talk faster.", "AssistantFaster", {}),
+    ("Open the pictures folder.", "Open", {"folder": "pictures"}),
+    ("Forget about it.", "HassNevermind", {}),
+)
+"""Commands held out: the second set, written before the spoken misses of
+:data:`COMMANDS` (which now include the first held-out set) were tuned on in the
+third round of repairs, and never used to tune anything (reported apart)."""
 
 QUESTIONS: tuple[str, ...] = (
     "What is the capital of France?",

@@ -52,6 +52,9 @@ class CommandsReport:
     spoken_questions: int = 0
     spoken_questions_passed: int = 0
     """Questions spoken by the configured voice and transcribed: none may be captured."""
+    asr_ms: dict[str, list[float]] = field(default_factory=dict)
+    """Whisper's time per clip, for the commands and for the questions (the cost of a
+    setting such as the beam size on every turn, the model's too)."""
     machine: dict[str, Any] = field(default_factory=dict)
 
     def accuracy(self) -> float:
@@ -72,6 +75,7 @@ class CommandsReport:
             match_ms_p50=percentile(self.match_ms, 50) if self.match_ms else None,
             match_ms_p90=percentile(self.match_ms, 90) if self.match_ms else None,
             match_ms_max=max(self.match_ms) if self.match_ms else None,
+            asr_ms_p50={k: percentile(v, 50) for k, v in self.asr_ms.items() if v},
         )
         return out
 
@@ -111,9 +115,11 @@ def run_commands_bench(
     config: Any = None,
     store: Any = None,
     limit: int | None = None,
+    hotwords: str = "",
     progress: Callable[[str], None] = lambda _line: None,
 ) -> CommandsReport:
-    """Runs the command set (the first ``limit`` commands when given) and the questions."""
+    """Runs the command set (the first ``limit`` commands when given) and the questions;
+    ``hotwords``: words the recogniser is told to favour (a trial of the setting)."""
     report = CommandsReport(machine=asdict(machine_info()))
     commands = COMMANDS[:limit] if limit else COMMANDS
     with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
@@ -145,7 +151,7 @@ def run_commands_bench(
                 report.misses.append({"text": question, "want": None, "got": result.intent})
         _held_out(report, router)
         if spoken:
-            _spoken(report, router, commands, config, store, progress)
+            _spoken(report, router, commands, config, store, hotwords, progress)
         router.context.notes.close()
     return report
 
@@ -169,20 +175,33 @@ def _espeak(text: str, voice: str, folder: Path) -> Any:
     return read_audio(path)
 
 
+def _heard(transcriber: Any, samples: Any, report: CommandsReport, kind: str) -> str:
+    """The transcript of ``samples`` (16 kHz), its time noted under ``kind``."""
+    from ..audio import ASR_RATE, Audio
+
+    started = time.perf_counter()
+    text = transcriber.transcribe(Audio(samples.astype(np.float32), ASR_RATE)).text
+    report.asr_ms.setdefault(kind, []).append((time.perf_counter() - started) * 1000.0)
+    return str(text)
+
+
 def _spoken(
     report: CommandsReport,
     router: Any,
     commands: Any,
     config: Any,
     store: Any,
+    hotwords: str,
     progress: Callable[[str], None],
 ) -> None:
-    from ..audio import ASR_RATE, Audio, resample
+    from ..audio import ASR_RATE, resample
     from ..engines import load_transcriber, load_voice
     from ..tts.base import synthesize_all
 
     voice = load_voice(config, store)
     transcriber = load_transcriber(config, store)
+    if hotwords and hasattr(transcriber, "hotwords"):  # the local whisper only
+        transcriber.hotwords = hotwords
     rng = np.random.default_rng(16)
     variants = ("plain", "fast", "noise", *(f"espeak:{v}" for v in _ESPEAK_VOICES))
     spoken_set = [*commands, *HELD_OUT]
@@ -204,7 +223,7 @@ def _spoken(
                 power = float(np.mean(samples**2)) or 1e-6
                 noise = rng.normal(0, np.sqrt(power / 100), samples.shape)
                 samples = samples + noise.astype(np.float32)
-            heard = transcriber.transcribe(Audio(samples.astype(np.float32), ASR_RATE)).text
+            heard = _heard(transcriber, samples, report, "commands")
             router.forget_question()
             result = router.handle(heard)
             right = _right(result, intent, slots)
@@ -231,7 +250,7 @@ def _spoken(
         for question in QUESTIONS:  # in the configured voice; none may be captured
             audio = synthesize_all(voice, question)
             samples = resample(audio.samples, audio.sample_rate, ASR_RATE)
-            heard = transcriber.transcribe(Audio(samples.astype(np.float32), ASR_RATE)).text
+            heard = _heard(transcriber, samples, report, "questions")
             router.forget_question()
             result = router.handle(heard)
             report.spoken_questions += 1

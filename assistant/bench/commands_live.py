@@ -72,6 +72,16 @@ class LiveCommandsReport:
         ]
         return percentile(values, 50) if values else None
 
+    def value_p50(self, kind: str) -> float | None:
+        """The median voice-to-voice latency of ``kind``'s turns."""
+        values = self.command_s if kind == "command" else self.question_s
+        return percentile(values, 50) if values else None
+
+    def handle_ms_p50(self) -> float | None:
+        """The median time of matching and running a command's handler."""
+        values = [t["match_handle_ms"] for t in self.turns if t.get("match_handle_ms") is not None]
+        return percentile(values, 50) if values else None
+
     def goal_met(self) -> bool:
         f = self.figures()
         return all((f[f"ratio_p{p}"] or 1.0) <= GOAL_RATIO for p in (50, 90))
@@ -127,9 +137,14 @@ def run_live_commands(
             with _StreamingRound(engines, config, 60.0) as live:
                 host.attach(live.conversation, rate)
                 answered: list[int] = []
-                live.conversation.subscribe(
-                    lambda e: answered.append(e.turn) if isinstance(e, CommandHandled) else None
-                )
+                handled_ms: list[float] = []
+
+                def on_event(e: Any) -> None:
+                    if isinstance(e, CommandHandled):
+                        answered.append(e.turn)
+                        handled_ms.append(e.match_ms + e.handle_ms)
+
+                live.conversation.subscribe(on_event)
                 for i in range(count):
                     for kind, texts in (("command", LIVE_COMMANDS), ("llm", LIVE_QUESTIONS)):
                         text = texts[i % len(texts)]
@@ -140,7 +155,8 @@ def run_live_commands(
                         report.turns.append(
                             {"kind": kind, "text": text, "heard": turn.heard,
                              "handled": handled, "voice_to_voice_s": value,
-                             "steps_s": dict(turn.steps)}
+                             "steps_s": dict(turn.steps),
+                             "match_handle_ms": handled_ms[-1] if handled else None}
                         )  # fmt: skip
                         if value is not None:
                             (report.command_s if kind == "command" else report.question_s).append(

@@ -141,6 +141,12 @@ def register(sub: Any) -> None:
         "live pipeline (simulated microphone and speaker): voice-to-voice p50/p90 of each "
         "and their ratio (goal ≤ 0.5; N ≥ 20 for the figure)",
     )
+    commands.add_argument(
+        "--beam-size", type=positive, metavar="N", help="whisper's beam width for this run"
+    )
+    commands.add_argument(
+        "--hotwords", default="", metavar="TEXT", help="words whisper is told to favour (a trial)"
+    )
     commands.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(commands, "asr", "voice")
     commands.set_defaults(func=_commands)
@@ -466,11 +472,14 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..bench.report import percentile
 
     config = apply_model_options(ctx.config, args)
+    if args.beam_size:
+        config.asr.beam_size = args.beam_size
     report = run_commands_bench(
         spoken=args.spoken,
         config=config,
         store=ctx.store,
         limit=args.limit,
+        hotwords=args.hotwords,
         progress=lambda line: print(line, file=sys.stderr),
     )
     times = report.match_ms
@@ -499,6 +508,10 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
                      f"{report.spoken_held_out} right")  # fmt: skip
         lines.append(f"spoken questions left to the model: {report.spoken_questions_passed}/"
                      f"{report.spoken_questions} (goal ≥ 98 %)")  # fmt: skip
+        asr = ", ".join(
+            f"{kind} {percentile(ms, 50):.0f} ms" for kind, ms in report.asr_ms.items() if ms
+        )
+        lines.append(f"  whisper per clip, p50 (beam {config.asr.beam_size}): {asr}")
     for miss in report.misses + report.spoken_misses:
         lines.append(f"  miss: {miss}")
     figures = report.to_dict()
@@ -518,12 +531,14 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
                 f"  p{p}: commands {opt(f[f'command_p{p}_s'])} s, model "
                 f"{opt(f[f'llm_p{p}_s'])} s, ratio {opt(f[f'ratio_p{p}'], digits=2)}"
             )
+        lines.append("  where the time goes, p50 s from the end of speech (transcript, turn taken "
+                     "as ended, answer or first token, first sentence, first sound):")  # fmt: skip
         for kind, name in (("command", "commands"), ("llm", "model")):
-            lines.append(
-                f"  {name}: transcript p50 {opt(live.step_p50(kind, 'transcript'))} s, "
-                f"first text p50 {opt(live.step_p50(kind, 'first_token'))} s "
-                "(from the end of speech)"
-            )
+            steps = ("transcript", "end_of_turn", "first_token", "first_sentence")
+            parts = ", ".join(f"{opt(live.step_p50(kind, step))}" for step in steps)
+            lines.append(f"    {name}: {parts}, {opt(live.value_p50(kind))}")
+        handled = opt(live.handle_ms_p50(), digits=1)
+        lines.append(f"    commands' matching and handler: {handled} ms")
         verdict = "yes" if live.goal_met() else "no"
         lines.append(f"  commands ≤ {GOAL_RATIO} × model turns (p50 and p90): {verdict}")
         figures["live"] = live.to_dict()

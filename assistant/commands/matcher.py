@@ -22,12 +22,14 @@ _TIME_SLOTS = {"hours": 3600, "minutes": 60, "seconds": 1}
 # Whisper's usual mishearings of command words (the tiny model at speed, in noise or on
 # a synthetic voice): "set a" heard as "at a" or "set it", "timer" as "time or" or "time",
 # "what's" as "watch", "an alarm" as "another arm", "wake me" as "wait me", "list" as
-# "let's", "unmute" as "I'm mute", "cancel" as "council" or "cancelled". Tried only when
-# the words as heard match nothing.
+# "let's", "unmute" as "I'm mute", "cancel" as "council" or "cancelled", "set a" as
+# "set of" or "set in", "open" glued to a web address. Tried only when the words as
+# heard match nothing.
 _DURATION_TAIL = rf"{NUMBER} (?:and a half )?(?:hours?|minutes?|seconds?)(?: and .+)?$"
 _REPAIRS = (
     (re.compile(r"^at (an?) "), r"set \1 "),
-    (re.compile(r"^(set|start) (?:at|it|in|in the) (?=\d|timer|alarm|time or)"), r"\1 a "),
+    (re.compile(r"^(set|start) (?:at|it|in|in the|of|on) (?=alarm)"), r"\1 an "),
+    (re.compile(rf"^(set|start) (?:at|it|in|in the|of|on) (?={NUMBER} |timer|time or)"), r"\1 a "),
     (re.compile(r"^set it "), "set a "),
     (re.compile(r"^at (?=\S+ (?:minutes?|seconds?|hours?) (?:to|on) )"), "add "),
     (re.compile(r"\btime or\b"), "timer"),
@@ -37,8 +39,8 @@ _REPAIRS = (
     (re.compile(r"^(?:wait|weight|wake) me(?: up)?,? (?:that's|that|add) "), "wake me at "),
     (re.compile(r"^let's (?=my |all |the )"), "list "),
     (re.compile(r"^i'm mute$"), "unmute"),
+    (re.compile(r"^open(?=[a-z0-9-]+\.[a-z]{2,}$)"), "open "),
     (re.compile(r"^(?:cancelled|council|console|counsel) "), "cancel "),
-    (re.compile(r"^set of (?=timer|alarm)"), "set a "),
 )
 
 
@@ -113,7 +115,8 @@ class CommandMatcher:
         for extra in ("Extra",):  # the project's additions to an intent of Home Assistant's
             name = name.removesuffix(extra)
         name = {"GetTime": "HassGetCurrentTime", "GetDate": "HassGetCurrentDate",
-                "Nevermind": "HassNevermind"}.get(name, name)  # fmt: skip
+                "Nevermind": "HassNevermind", "TimerStatus": "HassTimerStatus",
+                }.get(name, name)  # fmt: skip
         return name, slots, "hassil"
 
     def _patterns(self, words: str) -> tuple[str, dict[str, Any], str] | None:

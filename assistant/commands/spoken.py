@@ -40,7 +40,7 @@ NUMBER = rf"(?:-?\d+(?:[.,]\d+)?|(?:(?:{_WORD})(?:[ -](?:and[ -])?)?)+)"
 
 def normalize(text: str) -> str:
     """Lower-case ``text``, drop the punctuation a transcript adds around the words and
-    the politeness around a request ("please", "could you")."""
+    the politeness and fillers around a request ("please", "could you", "... now")."""
     text = text.lower().replace("’", "'").replace("%", " percent ")
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,000 -> 1000
     text = re.sub(r"[!?;\"“”]|[.,:](?=\s|$)", " ", text)
@@ -51,7 +51,8 @@ def normalize(text: str) -> str:
         "",
         text,
     )
-    return re.sub(r"(?: please| thanks| thank you)$", "", text).strip()
+    # Politeness and fillers after the request: "be quiet now", "stop talking please".
+    return re.sub(r"(?: please| thanks| thank you| now| right now| then)+$", "", text).strip()
 
 
 def parse_number(text: str) -> float | None:
@@ -189,6 +190,7 @@ def parse_when(text: str, now: datetime, *, prefer_morning: bool = False) -> Whe
         r"(?:a\.?m\.?|p\.?m\.?|in the \w+|at night)$", words
     ):
         tail = text.rsplit(" ", 1)[-1]
+        words = re.sub(rf"\s*\b{tail}$", "", words)  # "8 tomorrow morning": said once
         words = f"{words} {'in the ' if tail != 'night' else 'at '}{tail}".strip()
     if not words and day_offset:
         words = "9 am"  # "on friday": in the morning

@@ -130,7 +130,11 @@ OWN_INTENTS: dict[str, Any] = {
         "(delete|remove|forget) [my|the] last note",
         "forget (that|what i just said)",
     ),
-    "NevermindExtra": _intent("(forget it|cancel|no thanks|nothing)"),
+    "NevermindExtra": _intent(
+        "(forget it|cancel|no thanks|nothing)",
+        "never mind [that|it]",
+    ),
+    "TimerStatusExtra": _intent("how (much time|long) is (left|remaining)"),
 }
 """The project's own templates, for what Home Assistant's lack (English)."""
 

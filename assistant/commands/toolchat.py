@@ -6,6 +6,8 @@ stream its replies as any other. Each reply is generated with :data:`~.tools.TOO
 the prompt; a tool call in the streamed text (:class:`~assistant.llm.toolcalls.ToolCallStream`)
 runs its handler, the result goes back to the model as a ``tool`` message, and the
 model's answer streams on: the spoken reply starts as soon as the result is in.
+A call that changes something (:data:`~.tools.ACTING_TOOLS`) runs only once the turn is
+committed (:func:`~assistant.llm.toolcalls.may_act`): never for a dropped speculation.
 
 :func:`with_tools` gives the wrapper only to a model that supports tools; the small
 default model (TinyLlama) keeps the sentence templates alone.
@@ -19,9 +21,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from ..llm import ChatModel, GenerationOptions, Message
-from ..llm.toolcalls import ToolCallStream
+from ..llm.toolcalls import ToolCallStream, may_act
 from .context import CommandContext
-from .tools import TOOLS, call_tool
+from .tools import ACTING_TOOLS, TOOLS, call_tool
 
 __all__ = ["MAX_TOOL_ROUNDS", "ToolChat", "ToolModel", "with_tools"]
 
@@ -91,6 +93,11 @@ class ToolChat:
             if rest:
                 yield rest
             if not reader.calls or (cancel is not None and cancel.is_set()):
+                return
+            # A call that changes something waits until the turn is committed: a
+            # speculation the user talked on past is dropped without acting.
+            if any(c.name in ACTING_TOOLS for c in reader.calls) and not may_act():
+                log.info("a dropped turn's tool calls were not run: %s", reader.calls)
                 return
             dicts.append(
                 {

@@ -18,7 +18,7 @@ from .handlers import HANDLERS
 from .patterns import math_expression
 from .units import unit_name
 
-__all__ = ["TOOLS", "ToolError", "call_tool"]
+__all__ = ["ACTING_TOOLS", "TOOLS", "ToolError", "call_tool"]
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,12 @@ TOOLS: tuple[dict[str, Any], ...] = (
     ),
 )
 """The tool specifications (OpenAI's function-calling format)."""
+
+ACTING_TOOLS = frozenset(
+    {"set_timer", "cancel_timer", "set_reminder", "set_alarm", "add_note", "open"}
+)
+"""The tools that change something (the others only read): they run only for a committed
+turn (:func:`~assistant.llm.toolcalls.may_act`)."""
 
 
 class ToolError(ValueError):

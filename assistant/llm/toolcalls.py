@@ -9,6 +9,10 @@ model's calls only when a call is forced; so the reply is read here, as it strea
 
 Text that is not a call passes straight through as it comes (a spoken reply starts at
 once); only what may be the start of a call is held back until it is known.
+
+:func:`actions_gated` and :func:`may_act` keep a call that changes something (a timer
+started) from running for a reply that may still be dropped: the live pipeline answers a
+speculative turn before the user has surely finished, and only the committed turn may act.
 """
 
 from __future__ import annotations
@@ -16,15 +20,41 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ToolCall", "ToolCallStream", "template_offers_tools"]
+__all__ = ["ToolCall", "ToolCallStream", "actions_gated", "may_act", "template_offers_tools"]
 
 log = logging.getLogger(__name__)
 
 _OPEN, _CLOSE = "<tool_call>", "</tool_call>"
 _PYTHON_TAG = "<|python_tag|>"
+
+
+_GATE: ContextVar[Callable[[], bool] | None] = ContextVar("tool_action_gate", default=None)
+
+
+@contextmanager
+def actions_gated(gate: Callable[[], bool]) -> Iterator[None]:
+    """Within the block (on this thread), :func:`may_act` asks ``gate``: it returns True
+    once the reply being generated is committed, False if it was dropped (it may block
+    until it knows). The pipeline's turn worker wraps each turn's reply in it."""
+    token = _GATE.set(gate)
+    try:
+        yield
+    finally:
+        _GATE.reset(token)
+
+
+def may_act() -> bool:
+    """Whether a tool call that changes something may run now: True outside
+    :func:`actions_gated` (typed chat, a server request: always committed), else the
+    gate's answer (it waits for a speculative turn to be confirmed or dropped)."""
+    gate = _GATE.get()
+    return True if gate is None else gate()
 
 
 def template_offers_tools(template: str | None) -> bool:

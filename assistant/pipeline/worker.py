@@ -22,6 +22,7 @@ from ..audio import ASR_RATE, Audio
 from ..config import Config
 from ..errors import AssistantError, EngineError
 from ..llm import ChatModel, Message
+from ..llm.toolcalls import actions_gated
 from ..memtrim import release_free_memory
 from ..reply import (
     Delta,
@@ -236,23 +237,26 @@ class TurnWorker:
             self._config.llm.system_prompt, self.history, turn.text, context=context
         )
         local: list[LocalReply] = []
+        # A tool call that changes something waits, like a command, for a committed turn.
+        committed = lambda: turn.is_confirmed or bool(turn.wait_confirmed())  # noqa: E731
         try:
-            for part in stream_reply(
-                self._chat,
-                messages,
-                generation_options(self._config),
-                cancel=turn.cancelled,
-                mark=turn.mark,
-                hooks=hooks,
-                next_delta=self._next_delta,
-                on_local=local.append,
-                context=context,
-            ):
-                if isinstance(part, Delta):
-                    turn.written.append(part.text)
-                    self._emitter.turn_event(turn, ReplyToken(part.text, turn.number))
-                else:
-                    self._speaker.say(turn, part.text)
+            with actions_gated(committed):
+                for part in stream_reply(
+                    self._chat,
+                    messages,
+                    generation_options(self._config),
+                    cancel=turn.cancelled,
+                    mark=turn.mark,
+                    hooks=hooks,
+                    next_delta=self._next_delta,
+                    on_local=local.append,
+                    context=context,
+                ):
+                    if isinstance(part, Delta):
+                        turn.written.append(part.text)
+                        self._emitter.turn_event(turn, ReplyToken(part.text, turn.number))
+                    else:
+                        self._speaker.say(turn, part.text)
         except EngineError as exc:
             self._emitter.error(exc, "llm")
         self._speaker.end(turn)

@@ -91,9 +91,10 @@ def _convert(slots: dict[str, Any], ctx: CommandContext) -> Answer:
             declined=True,
         )
     source = f"{say_number(quantity)} {_unit_words(slots['from'], quantity)}"
-    return Answer(
-        f"{source} is {say_number(value)} {_unit_words(slots['to'], value)}.", data={"value": value}
-    )
+    # "5 miles, in kilometers, is 8.05.": a short first clause, spoken while the rest is
+    # made (a reply's first piece ends at a comma).
+    target = _unit_words(slots["to"], 2)
+    return Answer(f"{source}, in {target}, is {say_number(value)}.", data={"value": value})
 
 
 INTENTS = {"Calculate": _calculate, "Convert": _convert}

@@ -3,6 +3,7 @@ time, cancel; "stop" while one rings acknowledges it."""
 
 from __future__ import annotations
 
+from difflib import get_close_matches
 from typing import Any
 
 from ..context import Answer, CommandContext
@@ -63,7 +64,11 @@ def _pick(
             "You have no timers running." if "running" in states else "You have no paused timers."
         )
     if "name" in slots:
-        named = [t for t in timers if t.name.lower() == str(slots["name"]).lower()]
+        name = str(slots["name"]).lower()
+        named = [t for t in timers if t.name.lower() == name]
+        if not named:  # a misheard name ("pasta" as "past a"): the closest one that runs
+            close = get_close_matches(name, [t.name.lower() for t in timers if t.name], 1, 0.6)
+            named = [t for t in timers if close and t.name.lower() == close[0]]
         if not named:
             return Answer(f"You have no {slots['name']} timer.", declined=True)
         timers = named
@@ -97,9 +102,11 @@ def _status(slots: dict[str, Any], ctx: CommandContext) -> Answer:
         if t.state == "ringing":
             parts.append(f"{describe(t)} is ringing")
         elif t.state == "paused":
-            parts.append(f"{describe(t)} is paused with {say_duration(t.left(now))} left")
+            parts.append(f"{describe(t)} is paused, {say_duration(t.left(now))} left")
         else:
-            parts.append(f"{describe(t)} has {say_duration(t.left(now))} left")
+            # "Your timer: 9 minutes and 58 seconds left." The voice starts on the short
+            # first clause while it makes the rest (a reply's first piece ends at ':').
+            parts.append(f"{describe(t)}: {say_duration(t.left(now))} left")
     text = "; ".join(parts)
     return Answer(text[0].upper() + text[1:] + ".", data={"timers": [t.id for t in timers]})
 
