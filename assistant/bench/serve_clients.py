@@ -56,17 +56,18 @@ class Client:
             conn.close()
         self._local.conn = None
 
-    def chat(self) -> tuple[float, float, str]:
+    def chat(self, seed: int | None = None) -> tuple[float, float, str]:
         """(time to first token, time to the end, text) of one streamed reply."""
-        body = json.dumps(
-            {
-                "model": self.chat_id,
-                "stream": True,
-                "max_tokens": self.max_tokens,
-                "temperature": 0.7,
-                "messages": [{"role": "user", "content": PROMPT}],
-            }
-        ).encode()
+        request: dict[str, Any] = {
+            "model": self.chat_id,
+            "stream": True,
+            "max_tokens": self.max_tokens,
+            "temperature": 0.7,
+            "messages": [{"role": "user", "content": PROMPT}],
+        }
+        if seed is not None:
+            request["seed"] = seed
+        body = json.dumps(request).encode()
         start = time.perf_counter()
         try:
             response = self._send("/v1/chat/completions", body, "application/json")
@@ -147,8 +148,10 @@ class ProcessClient:
         except ValueError:
             raise RuntimeError(f"the client process failed: {answer or 'no answer'}") from None
 
-    def chat(self) -> float:
-        return self._ask("chat")
+    def chat(self, seed: int) -> float:
+        """First token of a reply sampled with ``seed`` (the in-process side uses the same
+        seed, so both sides sample the same tokens)."""
+        return self._ask(f"chat {seed}")
 
     def transcribe(self) -> float:
         return self._ask("asr")
@@ -161,7 +164,7 @@ class ProcessClient:
 
 
 def _client_process(argv: list[str]) -> None:
-    """The other end of :class:`ProcessClient`: ``chat`` or ``asr`` per line, each
+    """The other end of :class:`ProcessClient`: ``chat SEED`` or ``asr`` per line, each
     answered with the seconds it took (first token, for chat)."""
     import sys
 
@@ -170,8 +173,12 @@ def _client_process(argv: list[str]) -> None:
     with open(wav_path, "rb") as handle:
         wav = handle.read()
     for line in sys.stdin:
+        command, *seed = line.split()
         try:
-            value = client.chat()[0] if line.strip() == "chat" else client.transcribe(wav)[0]
+            if command == "chat":
+                value = client.chat(int(seed[0]) if seed else None)[0]
+            else:
+                value = client.transcribe(wav)[0]
             print(f"{value:.6f}", flush=True)
         except Exception as exc:  # reported to the parent, which stops
             print(f"error {type(exc).__name__}: {exc}", flush=True)

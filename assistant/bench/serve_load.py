@@ -118,10 +118,16 @@ def _overhead(engines: Any, client: ProcessClient, wav: bytes, repeats: int) -> 
     samples, rate = sf.read(io.BytesIO(wav), dtype="float32")
     audio = Audio(samples, rate)
     messages = [Message("user", PROMPT)]
-    options = GenerationOptions(max_tokens=client.max_tokens, temperature=0.7)
     rounds: list[list[float]] = [[], [], [], []]
 
-    def first_token() -> float:
+    def first_token(seed: int) -> float:
+        # The API's sampling: the same prompt, temperature, top_p and seed.
+        options = GenerationOptions(
+            max_tokens=client.max_tokens,
+            temperature=0.7,
+            top_p=engines.config.llm.top_p,
+            seed=seed,
+        )
         start = time.perf_counter()
         stream = engines.chat.stream(messages, options)
         next(stream)
@@ -135,21 +141,30 @@ def _overhead(engines: Any, client: ProcessClient, wav: bytes, repeats: int) -> 
         engines.transcriber.transcribe(audio)
         return time.perf_counter() - start
 
+    # Transcription rounds first, then first-token rounds, so no first token is timed
+    # right after a transcription (whose threads may still hold the other core: the API
+    # side needs it for the event loop and the client, the in-process side does not).
     for i in range(repeats + 1):  # the first round warms up and is dropped
         # The two sides alternate which goes first, so neither always meets a warmer cache.
         if i % 2:
             asr_api = client.transcribe()
             asr_in = asr_local()
-            ttft_api = client.chat()
-            ttft_local = first_token()
         else:
             asr_in = asr_local()
             asr_api = client.transcribe()
-            ttft_local = first_token()
-            ttft_api = client.chat()
         if i:
-            for bucket, value in zip(rounds, (asr_in, asr_api, ttft_local, ttft_api), strict=True):
-                bucket.append(value)
+            rounds[0].append(asr_in)
+            rounds[1].append(asr_api)
+    for i in range(repeats + 1):
+        if i % 2:
+            ttft_api = client.chat(i)
+            ttft_local = first_token(i)
+        else:
+            ttft_local = first_token(i)
+            ttft_api = client.chat(i)
+        if i:
+            rounds[2].append(ttft_local)
+            rounds[3].append(ttft_api)
     return tuple(statistics.median(r) for r in rounds)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -132,12 +133,15 @@ class LlamaCppChatModel:
         tools: Sequence[dict[str, Any]] | None,
         options: GenerationOptions | None = None,
         cancel: threading.Event | None = None,
+        json_schema: dict[str, Any] | None = None,
     ) -> Iterator[str]:
         """Like :meth:`stream`, with ``tools`` (OpenAI function specifications) rendered
         into the prompt by the model's own template, and ``messages`` as dictionaries (an
         assistant message may carry ``tool_calls``; ``tool`` messages carry results). The
         raw text is yielded, tool calls included: :class:`~.toolcalls.ToolCallStream`
-        reads them (llama-cpp-python 0.3 parses calls only when one is forced)."""
+        reads them (llama-cpp-python 0.3 parses calls only when one is forced).
+        ``json_schema``: the reply is forced (by a llama.cpp grammar) to be JSON that
+        matches it, e.g. a call of a named function."""
         if self._formatter is None:
             raise EngineError(f"{self.model_path.name} has no chat template for tools")
         options = options or GenerationOptions()
@@ -145,9 +149,15 @@ class LlamaCppChatModel:
         stop = [*(rendered.stop if isinstance(rendered.stop, list) else [rendered.stop]),
                 *options.stop]  # fmt: skip
         seed = options.seed if options.seed is not None else self._seed
+        grammar = None
+        if json_schema is not None:
+            from llama_cpp import LlamaGrammar
+
+            grammar = LlamaGrammar.from_json_schema(json.dumps(json_schema), verbose=False)
         try:
             chunks = self._llm.create_completion(
                 str(rendered.prompt),
+                grammar=grammar,
                 stream=True,
                 max_tokens=options.max_tokens,
                 temperature=options.temperature,

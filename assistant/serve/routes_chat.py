@@ -16,14 +16,21 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ..errors import AssistantError
 from ..llm import GenerationOptions, Message, fit_to_context
+from .chat_tools import (
+    ToolReply,
+    ToolRequest,
+    call_dicts,
+    parse_tools,
+    plain_history,
+    stream_tool_reply,
+    tool_messages,
+)
 from .engines import ServeEngines
 from .errors import ApiError
 from .parsing import json_body, opt_int, opt_number, require_str
 from .queueing import ClientGone, iterate_in_thread, unless_disconnected
 
 __all__ = ["chat_completions", "parse_chat_request"]
-
-_ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 
 
 @dataclass(frozen=True)
@@ -33,6 +40,10 @@ class ChatRequest:
     options: GenerationOptions
     stream: bool
     include_usage: bool
+    tools: ToolRequest | None = None
+    """Set: the reply may be (or, forced, is) tool calls."""
+    tool_dicts: list[dict[str, Any]] | None = None
+    """The messages as the chat template takes them (tool turns kept)."""
 
 
 def _content(value: Any, where: str) -> str:
@@ -63,25 +74,16 @@ def _content(value: Any, where: str) -> str:
     )
 
 
-def _messages(value: Any) -> list[Message]:
+def _messages(value: Any, with_tools: bool) -> tuple[list[Message], list[dict[str, Any]]]:
+    """The conversation as messages (tool turns written as text) and as the chat
+    template's dictionaries (tool turns kept, for a generation with tools)."""
     if not isinstance(value, list) or not value:
         raise ApiError(400, "'messages' must be a non-empty list", "invalid_type", "messages")
-    messages = []
-    for i, item in enumerate(value):
-        where = f"messages[{i}]"
-        if not isinstance(item, dict):
-            raise ApiError(400, f"{where} must be an object", "invalid_type", "messages")
-        role = item.get("role")
-        if role not in _ROLES:
-            raise ApiError(
-                400,
-                f"{where}.role {role!r} is not supported; use system, developer, user or "
-                "assistant (this model has no tools)",
-                "invalid_value",
-                "messages",
-            )
-        messages.append(Message(_ROLES[role], _content(item.get("content"), where)))
-    return messages
+    dicts = tool_messages(value, _content)
+    if with_tools:
+        return [], dicts
+    plain = plain_history(dicts)
+    return [Message(m["role"], m["content"]) for m in plain], dicts
 
 
 def _stop(value: Any) -> tuple[str, ...]:
@@ -106,11 +108,8 @@ def parse_chat_request(data: dict[str, Any], engines: ServeEngines) -> ChatReque
             "model_not_found",
             "model",
         )
-    messages = _messages(data.get("messages"))
-    if data.get("tools") and data.get("tool_choice") != "none":
-        raise ApiError(
-            400, f"the model {model!r} does not support tools", "tools_unsupported", "tools"
-        )
+    tools = parse_tools(data, engines.chat, model)
+    messages, dicts = _messages(data.get("messages"), tools is not None)
     if opt_int(data, "n", 1, 1, 1) != 1:  # pragma: no cover - opt_int already refuses
         raise ApiError(400, "'n' must be 1", "invalid_value", "n")
     fmt = data.get("response_format")
@@ -140,7 +139,8 @@ def parse_chat_request(data: dict[str, Any], engines: ServeEngines) -> ChatReque
     stream_options = data.get("stream_options") or {}
     if not isinstance(stream_options, dict):
         raise ApiError(400, "'stream_options' must be an object", "invalid_type", "stream_options")
-    return ChatRequest(model, messages, options, stream, bool(stream_options.get("include_usage")))
+    usage = bool(stream_options.get("include_usage"))
+    return ChatRequest(model, messages, options, stream, usage, tools, dicts)
 
 
 @dataclass
@@ -156,35 +156,71 @@ class _Usage:
         }
 
 
-def _generate(engines: ServeEngines, chat: ChatRequest, usage: _Usage):  # type: ignore[no-untyped-def]
+def _fitted(model: Any, messages: list[Message], reply_tokens: int) -> list[Message]:
+    """``messages`` trimmed to fit the context (:func:`fit_to_context`). A prompt whose
+    rendered text has fewer bytes than the tokens left surely fits (a token is at least
+    one byte; a few spare for a BOS and a leading space), so the usual short request
+    skips the tokenizer before its first token."""
+    render = getattr(model, "render_prompt", None)
+    if render is not None:
+        spare = model.context_size - reply_tokens - 8
+        if len(render(messages).encode("utf-8")) <= spare:
+            return messages
+    return fit_to_context(model, messages, reply_tokens)
+
+
+def _generate(  # type: ignore[no-untyped-def]
+    engines: ServeEngines, chat: ChatRequest, usage: _Usage, tools: ToolReply
+):
     def make(cancel: threading.Event) -> Iterator[str]:
+        model = engines.chat
+        plain = chat.messages or [Message(m["role"], m["content"]) for m in
+                                  plain_history(chat.tool_dicts or [])]  # fmt: skip
         try:
-            messages = fit_to_context(engines.chat, chat.messages, chat.options.max_tokens)
-            usage.prompt = engines.chat.count_tokens(messages)
+            messages = _fitted(model, plain, chat.options.max_tokens)
         except AssistantError as exc:
             raise ApiError(400, exc.message, "context_length_exceeded", "messages") from exc
-        for delta in engines.chat.stream(messages, chat.options, cancel):
+        # Ready: the slot is held and the prompt fits. A stream's headers go out now,
+        # while the model reads the prompt, not after its first token.
+        yield ""
+        if chat.tools is None:
+            deltas = model.stream(messages, chat.options, cancel)
+        else:  # the tool specifications are not counted in the usage
+            deltas = stream_tool_reply(
+                model, chat.tool_dicts or [], chat.tools, chat.options, cancel, tools
+            )
+        for delta in deltas:
             usage.completion += 1
             yield delta
+        # Counted after the reply, off the path to its first token.
+        usage.prompt = model.count_tokens(messages)
 
     return make
+
+
+def _finish(chat: ChatRequest, usage: _Usage, reply: ToolReply) -> str:
+    if reply.calls:
+        return "tool_calls"
+    return "length" if usage.completion >= chat.options.max_tokens else "stop"
 
 
 async def chat_completions(request: Request) -> Response:
     engines: ServeEngines = request.app.state.engines
     chat = parse_chat_request(await json_body(request), engines)
     usage = _Usage()
+    reply = ToolReply()
     cancel = threading.Event()
     deltas = iterate_in_thread(
         engines.chat_slots,
-        _generate(engines, chat, usage),
+        _generate(engines, chat, usage, reply),
         cancel,
         engines.config.serve.request_timeout_s,
     )
     ident = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
-    # The first delta (or the error) comes before any header is sent, so a full queue,
-    # an over-long prompt or a failing engine gets its own status code.
+    # The generation's "ready" (or the error) comes before any header is sent, so a full
+    # queue or an over-long prompt gets its own status code; a failing engine is an error
+    # event in the stream, or a 500 when the reply is whole.
     try:
         first: str | None = await unless_disconnected(request.receive, deltas.__anext__())
     except StopAsyncIteration:
@@ -211,7 +247,10 @@ async def chat_completions(request: Request) -> Response:
             raise ApiError(
                 500, f"the language model failed: {exc.message}", "engine_error"
             ) from exc
-        finish = "length" if usage.completion >= chat.options.max_tokens else "stop"
+        message: dict[str, Any] = {"role": "assistant", "content": "".join(parts)}
+        if reply.calls:
+            message["content"] = message["content"] or None
+            message["tool_calls"] = call_dicts(reply)
         return JSONResponse(
             {
                 "id": ident,
@@ -221,8 +260,8 @@ async def chat_completions(request: Request) -> Response:
                 "choices": [
                     {
                         "index": 0,
-                        "message": {"role": "assistant", "content": "".join(parts)},
-                        "finish_reason": finish,
+                        "message": message,
+                        "finish_reason": _finish(chat, usage, reply),
                         "logprobs": None,
                     }
                 ],
@@ -244,11 +283,11 @@ async def chat_completions(request: Request) -> Response:
         try:
             yield chunk({"role": "assistant", "content": ""}, None)
             if first is not None:
-                yield chunk({"content": first}, None)
                 async for delta in deltas:
                     yield chunk({"content": delta}, None)
-            finish = "length" if usage.completion >= chat.options.max_tokens else "stop"
-            yield chunk({}, finish)
+            if reply.calls:
+                yield chunk({"tool_calls": call_dicts(reply, indexed=True)}, None)
+            yield chunk({}, _finish(chat, usage, reply))
             if chat.include_usage:
                 body = {
                     "id": ident,
