@@ -9,7 +9,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import zipfile
+from collections.abc import Sequence
 from importlib.metadata import distribution
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ import numpy as np
 import pytest
 
 from assistant.knowledge import (
+    Embedder,
     KnowledgeBase,
     KnowledgeError,
     MiniLMEmbedder,
@@ -29,6 +32,7 @@ from assistant.knowledge import (
 from assistant.knowledge import readers as readers_module
 from assistant.knowledge import search as search_module
 from assistant.knowledge.db import open_knowledge_db
+from assistant.knowledge.splitter import split_sections
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -325,6 +329,57 @@ def test_a_definition_list_term_heads_its_definition(tmp_path: Path) -> None:
         ("time > Functions > time.time() / time.time_ns()", ["The current time."]),
         ("time > Functions", ["After the list."]),
     ]
+
+
+def test_the_embedder_reads_a_passage_by_its_name_and_first_sentence() -> None:
+    sections = [
+        readers_module.Section(
+            "time > Functions > time.sleep(secs)",
+            ["Suspend execution for secs seconds. The argument may be a float.", "More."],
+        ),
+        readers_module.Section("", ["No heading here. Second sentence."]),
+    ]
+    first, second = split_sections(sections)
+    assert first.embed_text == "time.sleep(secs)\nSuspend execution for secs seconds."
+    assert second.embed_text == "No heading here."
+    # What is shown and keyword-indexed is the whole passage under its heading path.
+    assert first.heading == "time > Functions > time.sleep(secs)" and "More." in first.text
+    # An edit past the first sentence keeps the passage's vector (same content hash).
+    edited = split_sections([readers_module.Section(sections[0].heading, ["Suspend execution "
+                            "for secs seconds. It may be a float.", "More."])])  # fmt: skip
+    assert edited[0].digest == first.digest
+
+
+class _BrokenEmbedder(Embedder):
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        raise RuntimeError("embedder failed")
+
+
+def test_a_hybrid_search_runs_its_keyword_query_beside_the_vectors(
+    folder: Path, tmp_path: Path, embedder: MiniLMEmbedder
+) -> None:
+    with KnowledgeBase(embedder, tmp_path / "k.sqlite3") as kb:
+        kb.add_folder(folder)
+        kb.sync()
+        threads: list[str] = []
+        keyword_hits = search_module._keyword_hits
+
+        def spy(conn: Any, query: str, k: int) -> list[tuple[int, float]]:
+            threads.append(threading.current_thread().name)
+            return keyword_hits(conn, query, k)
+
+        search_module._keyword_hits = spy  # type: ignore[assignment]
+        try:
+            found = kb.search("how often must the boiler be serviced", limit=2)
+            assert found[0].source == "boiler-manual.md" and threads == ["docs-keyword"]
+            # The embedder's failure reaches the caller once the keyword query is done;
+            # the connection is free again after it.
+            with pytest.raises(RuntimeError, match="embedder failed"):
+                search_module.search(kb.conn, _BrokenEmbedder(), "boiler", vectors=kb._vectors)
+            assert threads == ["docs-keyword", "docs-keyword"]
+            assert kb.search("pancake batter", limit=1)[0].source == "pancakes.txt"
+        finally:
+            search_module._keyword_hits = keyword_hits  # type: ignore[assignment]
 
 
 def test_the_vector_matrix_ranks_as_sqlite_vec_and_follows_every_change(tmp_path: Path) -> None:

@@ -1,9 +1,14 @@
 """Finding passages: by meaning (sqlite-vec), by words (FTS5 BM25), or both fused by
-reciprocal rank fusion (each list gives ``1 / (RRF_K + rank)``, summed)."""
+reciprocal rank fusion (the vector list gives ``1 / (RRF_K + rank)``, the keyword list
+``KEYWORD_WEIGHT / (RRF_K + rank)``, summed). In a hybrid search the keyword query runs on
+a helper thread while the question is embedded and the vectors scanned (SQLite and numpy
+both let go of the GIL), so a query costs about the longer of the two, not their sum."""
 
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -14,6 +19,7 @@ from .embedder import Embedder
 
 __all__ = [
     "CANDIDATES",
+    "KEYWORD_WEIGHT",
     "RRF_K",
     "Passage",
     "SearchMode",
@@ -24,8 +30,13 @@ __all__ = [
 
 SearchMode = Literal["hybrid", "vector", "keyword"]
 
-RRF_K = 60
-"""The usual reciprocal-rank-fusion constant."""
+RRF_K = 5
+"""The reciprocal-rank-fusion constant: small, so the first few ranks of each list weigh
+most (60, the usual one, let a passage ranked middling by both lists beat one ranked
+first by one; bench docs: hybrid recall@5 0.77 -> 0.83 tuning set, 0.73 -> 0.77 held-out)."""
+KEYWORD_WEIGHT = 0.7
+"""The keyword list's weight in the fusion (the vector list's is 1): questions put in
+one's own words share few words with the answer, and BM25 over-rewards common ones."""
 CANDIDATES = 40
 """How many hits each of vector and keyword search hands to the fusion."""
 
@@ -169,6 +180,31 @@ class VectorMatrix:
         return out
 
 
+class _Background:
+    """A call run on a short-lived helper thread; :meth:`result` waits for it (and
+    raises what it raised)."""
+
+    def __init__(self, call: Callable[[], list[tuple[int, float]]]) -> None:
+        self._call = call
+        self._value: list[tuple[int, float]] = []
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="docs-keyword", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._call()
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> list[tuple[int, float]]:
+        """The call's value, once it has returned (its exception, if it raised)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
 def _vector_hits(
     conn: Any, query_vector: np.ndarray, k: int, vectors: VectorMatrix | None = None
 ) -> list[tuple[int, float]]:
@@ -180,6 +216,13 @@ def _vector_hits(
         ).fetchall()
         return [(int(r[0]), 1.0 - float(r[1])) for r in rows]
     vectors.refresh(conn)
+    return _matrix_hits(vectors, query_vector, k)
+
+
+def _matrix_hits(
+    vectors: VectorMatrix, query_vector: np.ndarray, k: int
+) -> list[tuple[int, float]]:
+    """The ``k`` rows of the (up-to-date) matrix most similar to the query, best first."""
     similarity = vectors.similarities(query_vector)
     k = min(k, len(similarity))
     if k <= 0:
@@ -213,20 +256,37 @@ def search(
     scan instead of asking sqlite-vec)."""
     if not query.strip():
         return []
-    query_vector = embedder.embed([query])[0]
     depth = max(limit, CANDIDATES)
     scores: dict[int, float] = {}
-    if mode == "vector":
-        scores = dict(_vector_hits(conn, query_vector, limit, vectors))
-    elif mode == "keyword":
-        scores = dict(_keyword_hits(conn, query, limit))
+    lists: tuple[tuple[float, list[tuple[int, float]]], ...]
+    if mode == "hybrid" and vectors is not None:
+        # The keyword query has the connection to itself meanwhile: the matrix is
+        # brought up to date first, and the vector side then touches only numpy.
+        vectors.refresh(conn)
+        keyword = _Background(lambda: _keyword_hits(conn, query, depth))
+        try:
+            query_vector = embedder.embed([query])[0]
+            vector_hits = _matrix_hits(vectors, query_vector, depth)
+        finally:
+            keyword_hits = keyword.result()
+        lists = ((1.0, vector_hits), (KEYWORD_WEIGHT, keyword_hits))
     else:
-        for hits in (
-            _vector_hits(conn, query_vector, depth, vectors),
-            _keyword_hits(conn, query, depth),
-        ):
+        query_vector = embedder.embed([query])[0]
+        if mode == "vector":
+            lists = ((1.0, _vector_hits(conn, query_vector, limit, vectors)),)
+        elif mode == "keyword":
+            lists = ((1.0, _keyword_hits(conn, query, limit)),)
+        else:
+            lists = (
+                (1.0, _vector_hits(conn, query_vector, depth, vectors)),
+                (KEYWORD_WEIGHT, _keyword_hits(conn, query, depth)),
+            )
+    if mode == "hybrid":
+        for weight, hits in lists:
             for rank, (rowid, _) in enumerate(hits, start=1):
-                scores[rowid] = scores.get(rowid, 0.0) + 1.0 / (RRF_K + rank)
+                scores[rowid] = scores.get(rowid, 0.0) + weight / (RRF_K + rank)
+    else:
+        scores = dict(lists[0][1])
     best = sorted(scores, key=lambda r: -scores[r])[:limit]
     if not best:
         return []

