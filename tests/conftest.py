@@ -227,6 +227,17 @@ def private_audio(virtual_audio, monkeypatch: pytest.MonkeyPatch):
         subprocess.run(["pactl", "unload-module", module], check=False)
 
 
+@pytest.fixture
+def gui_apps(qtbot, tmp_path: Path):
+    """The desktop app's tests build their apps here (tests/gui_setup.py's ``GuiApps``);
+    every one is closed when the test ends."""
+    from gui_setup import GuiApps
+
+    apps = GuiApps(qtbot, tmp_path)
+    yield apps
+    apps.close()
+
+
 # ------------------------------------------------------------------ assistant serve
 # One server on the real embedded engines for every tests/test_serve_*.py module
 # (loading them is the slow part).

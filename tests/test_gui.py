@@ -10,29 +10,26 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 import pytest
+from gui_setup import GuiApps, load_engines, steady_config
 from PySide6.QtCore import Qt
 
 from assistant.audio import read_audio
 from assistant.audio.playback import Player
-from assistant.config import Config, save_config
+from assistant.config import Config
 from assistant.engines import Engines
 from assistant.pipeline import ScriptedSource, State
 from assistant.store import ModelStore
-from gui.app import App, Services, build_app
+from gui.app import App
 from gui.main_window import PTT_KEY
 
 
 def _test_config() -> Config:
-    config = Config()
-    config.llm.temperature = 0.0
-    config.llm.max_tokens = 60
-    return config
+    return steady_config(max_tokens=60)
 
 
 @pytest.fixture(scope="module")
 def engines() -> Engines:
-    config = _test_config()
-    return Engines.load(config, ModelStore.from_config(config.models))
+    return load_engines(_test_config())
 
 
 @pytest.fixture
@@ -41,33 +38,24 @@ def source() -> ScriptedSource:
 
 
 @pytest.fixture
-def make_app(qtbot, tmp_path: Path, engines: Engines, source: ScriptedSource):
+def make_app(gui_apps: GuiApps, tmp_path: Path, engines: Engines, source: ScriptedSource):
     """``make_app(config=None, real_loader=False) -> App`` with a config file of its own,
     the scripted source and a simulated player; closed at the end of the test."""
-    apps: list[App] = []
 
     def _make(
         config: Config | None = None, *, real_loader: bool = False, knowledge: Path | None = None
     ) -> App:
-        path = tmp_path / "config.toml"
-        if config is not None or not path.exists():
-            save_config(config or _test_config(), path)
-        services = Services(
-            config_path=path,
+        if config is None and not gui_apps.config_path.exists():
+            config = _test_config()
+        return gui_apps.build(
+            config,
             source=lambda config: source,
             player=lambda rate, config: Player(rate, simulated=True),
             load_engines=None if real_loader else (lambda config, store: engines),
-            first_run=False,
             knowledge_path=knowledge or tmp_path / "no-knowledge.sqlite3",
         )
-        app = build_app(services)
-        qtbot.addWidget(app.window)
-        apps.append(app)
-        return app
 
-    yield _make
-    for app in apps:
-        app.close()
+    return _make
 
 
 class _Heartbeat:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from gui_setup import GuiApps, load_engines, steady_config
+from gui_setup import replies as _replies
 from PySide6.QtCore import Qt
 from test_playback import speakers_recorded
 
@@ -26,51 +28,35 @@ from assistant.audio.playback import RETRY_SECONDS
 from assistant.config import Config, save_config
 from assistant.engines import Engines
 from assistant.pipeline import ScriptedSource, State
-from assistant.store import ModelStore
-from gui.app import App, Services, build_app
+from gui.app import App, Services
 from gui.waterfall import TYPED_FIRST_STEP
 
 pytestmark = pytest.mark.timeout(600)
 
 
 def _config() -> Config:
-    config = Config()
-    config.llm.temperature = 0.0
-    config.llm.max_tokens = 24
-    return config
+    return steady_config(max_tokens=24)
 
 
 @pytest.fixture(scope="module")
 def engines() -> Engines:
-    config = _config()
-    return Engines.load(config, ModelStore.from_config(config.models))
+    return load_engines(_config())
 
 
 @pytest.fixture
-def make_app(qtbot, tmp_path: Path, engines: Engines):
+def make_app(gui_apps: GuiApps, tmp_path: Path, engines: Engines):
     """``make_app(config, source=None) -> App`` with the real player and, unless a
     source is given, the real microphone."""
-    apps: list[App] = []
 
     def _make(config: Config | None = None, source=None) -> App:
-        path = tmp_path / "config.toml"
-        save_config(config or _config(), path)
-        app = build_app(
-            Services(
-                config_path=path,
-                source=source,
-                load_engines=lambda config, store: engines,
-                history_path=tmp_path / "history.sqlite3",
-                first_run=False,
-            )
+        return gui_apps.build(
+            config or _config(),
+            source=source,
+            load_engines=lambda config, store: engines,
+            history_path=tmp_path / "history.sqlite3",
         )
-        qtbot.addWidget(app.window)
-        apps.append(app)
-        return app
 
-    yield _make
-    for app in apps:
-        app.close()
+    return _make
 
 
 def _load(*args: str) -> str:
@@ -83,10 +69,6 @@ def _type(qtbot, window, text: str) -> None:
     window.text.setFocus()
     qtbot.keyClicks(window.text, text)
     qtbot.keyClick(window.text, Qt.Key.Key_Return)
-
-
-def _replies(window) -> list:
-    return [t for t in window.view.turns.values() if t.waterfall is not None]
 
 
 def test_without_speakers_typing_works_and_speakers_plugged_in_later_are_used(

@@ -12,14 +12,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 import pytest
+from gui_setup import GuiApps
 from PySide6.QtCore import QProcess, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from assistant.audio import read_audio
-from assistant.config import Config, save_config
+from assistant.config import Config
 from assistant.errors import AssistantError
 from assistant.pipeline import ScriptedSource
-from gui.app import App, Services, build_app
+from gui.app import App
 from gui.voice_lab import load_prompts
 
 pytestmark = pytest.mark.timeout(900)
@@ -30,21 +31,13 @@ def _no_engines(config, store):
 
 
 @pytest.fixture
-def app(qtbot, tmp_path: Path):
-    path = tmp_path / "config.toml"
-    save_config(Config(), path)
-    app = build_app(
-        Services(
-            config_path=path,
-            source=lambda config: ScriptedSource([]),
-            load_engines=_no_engines,
-            history_path=tmp_path / "history.sqlite3",
-            first_run=False,
-        )
+def app(gui_apps: GuiApps, tmp_path: Path) -> App:
+    return gui_apps.build(
+        Config(),
+        source=lambda config: ScriptedSource([]),
+        load_engines=_no_engines,
+        history_path=tmp_path / "history.sqlite3",
     )
-    qtbot.addWidget(app.window)
-    yield app
-    app.close()
 
 
 def _lab(app: App, qtbot, folder: Path):

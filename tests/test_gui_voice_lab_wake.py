@@ -11,15 +11,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 import pytest
+from gui_setup import GuiApps, load_engines
 from PySide6.QtCore import Qt
 
 from assistant.audio import read_audio
 from assistant.audio.playback import Player
-from assistant.config import Config, load_config, save_config
+from assistant.config import Config, load_config
 from assistant.engines import Engines
 from assistant.pipeline import ScriptedSource, State
 from assistant.store import ModelStore
-from gui.app import App, Services, build_app
+from gui.app import App
 from gui.voice_lab_wake import WakeLab, parse_progress, word_id
 
 pytestmark = pytest.mark.timeout(900)
@@ -27,28 +28,19 @@ pytestmark = pytest.mark.timeout(900)
 
 @pytest.fixture(scope="module")
 def engines() -> Engines:
-    config = Config()
-    return Engines.load(config, ModelStore.from_config(config.models))
+    return load_engines(Config())
 
 
 @pytest.fixture
-def app(qtbot, tmp_path: Path, engines: Engines):
-    path = tmp_path / "config.toml"
-    save_config(Config(), path)
-    app = build_app(
-        Services(
-            config_path=path,
-            source=lambda config: ScriptedSource([]),
-            player=lambda rate, config: Player(rate, simulated=True),
-            load_engines=lambda config, store: engines,
-            history_path=tmp_path / "history.sqlite3",
-            knowledge_path=tmp_path / "no-knowledge.sqlite3",
-            first_run=False,
-        )
+def app(gui_apps: GuiApps, tmp_path: Path, engines: Engines) -> App:
+    return gui_apps.build(
+        Config(),
+        source=lambda config: ScriptedSource([]),
+        player=lambda rate, config: Player(rate, simulated=True),
+        load_engines=lambda config, store: engines,
+        history_path=tmp_path / "history.sqlite3",
+        knowledge_path=tmp_path / "no-knowledge.sqlite3",
     )
-    qtbot.addWidget(app.window)
-    yield app
-    app.close()
 
 
 def _lab(qtbot, app: App, tmp_path: Path) -> WakeLab:

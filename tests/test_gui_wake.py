@@ -11,68 +11,52 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path
 
 import pytest
+from gui_setup import GuiApps, load_engines, steady_config
+from gui_setup import replies as _replies
 from PySide6.QtCore import Qt
 
 from assistant.audio import read_audio
 from assistant.audio.playback import Player
-from assistant.config import Config, load_config, save_config
+from assistant.config import Config, load_config
 from assistant.engines import Engines
 from assistant.pipeline import ScriptedSource, State
-from assistant.store import ModelStore
-from gui.app import App, Services, build_app
+from gui.app import App
 
 
 def _config() -> Config:
-    config = Config()
-    config.llm.temperature = 0.0
-    config.llm.max_tokens = 24
+    config = steady_config(max_tokens=24)
     config.wake.follow_up_s = 1.0
     return config
 
 
 @pytest.fixture(scope="module")
 def engines() -> Engines:
-    config = _config()
-    return Engines.load(config, ModelStore.from_config(config.models))
+    return load_engines(_config())
 
 
 @pytest.fixture
-def make_app(qtbot, tmp_path: Path, engines: Engines):
+def make_app(gui_apps: GuiApps, tmp_path: Path, engines: Engines):
     """``make_app(config) -> (App, sources)``: each (re)start of the conversation gets a
     new scripted source, the last of ``sources`` is the one playing."""
-    apps: list[App] = []
 
     def _make(config: Config) -> tuple[App, list[ScriptedSource]]:
-        path = tmp_path / "config.toml"
-        save_config(config, path)
         sources: list[ScriptedSource] = []
 
         def source(config: Config) -> ScriptedSource:
             sources.append(ScriptedSource([]))
             return sources[-1]
 
-        app = build_app(
-            Services(
-                config_path=path,
-                source=source,
-                player=lambda rate, config: Player(rate, simulated=True),
-                load_engines=lambda config, store: engines,
-                history_path=tmp_path / "history.sqlite3",
-                knowledge_path=tmp_path / "no-knowledge.sqlite3",
-                first_run=False,
-            )
+        app = gui_apps.build(
+            config,
+            source=source,
+            player=lambda rate, config: Player(rate, simulated=True),
+            load_engines=lambda config, store: engines,
+            history_path=tmp_path / "history.sqlite3",
+            knowledge_path=tmp_path / "no-knowledge.sqlite3",
         )
-        qtbot.addWidget(app.window)
-        apps.append(app)
         return app, sources
 
-    yield _make
-    for app in apps:
-        app.close()
-
-
-def _replies(window) -> list:
-    return [t for t in window.view.turns.values() if t.waterfall is not None]
+    return _make
 
 
 def test_the_wake_toggle_sleeps_until_the_word_and_the_indicator_follows(

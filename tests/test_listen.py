@@ -6,6 +6,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from test_playback import speakers_recorded
@@ -28,37 +31,61 @@ def _wait_for(proc: subprocess.Popen, lines: list[str], needle: str, timeout: fl
     raise AssertionError(f"{needle!r} never printed; got {lines!r}")
 
 
+@contextmanager
+def _listening(config: Path, *args: str) -> Iterator[tuple[subprocess.Popen, list[str]]]:
+    """``assistant listen --new --echo off ARGS`` on ``config``: the process and the list
+    that ``_wait_for`` fills with its lines; killed when the block ends."""
+    proc = subprocess.Popen(
+        [sys.executable, "-u", "-m", "assistant", "--config", str(config), "listen", "--new",
+         "--echo", "off", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        yield proc, []
+    finally:
+        proc.kill()
+
+
+def _say(feed: str, wav: Path) -> None:
+    """Play ``wav`` into the microphone (its feed sink)."""
+    subprocess.run(["paplay", f"--device={feed}", str(wav)], check=True)
+
+
+def _ctrl_c(proc: subprocess.Popen) -> None:
+    """Ctrl+C: the assistant leaves cleanly."""
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=15) == 0, proc.stderr.read()
+
+
+def _ask_aloud(config: Path, private_audio, question: Path, speakers: Path) -> str:
+    """Ask ``question`` into the microphone of ``assistant listen``, recording its
+    speakers into ``speakers`` until the answer is done, then Ctrl+C: what it printed."""
+    speaker, microphone_feed = private_audio
+    with _listening(config) as (proc, lines):
+        _wait_for(proc, lines, "Listening", timeout=60)
+        time.sleep(1.0)
+        with speakers_recorded(speaker, speakers):
+            _say(microphone_feed, question)
+            _wait_for(proc, lines, "after you stopped", timeout=60)
+        _ctrl_c(proc)
+    return "".join(lines)
+
+
+def _heard(whisper_dir: Path, wav: Path) -> str:
+    """What the real transcriber hears in ``wav``."""
+    return WhisperTranscriber(whisper_dir, device="cpu").transcribe(read_audio(wav)).text
+
+
 def test_listen_hears_the_microphone_answers_on_the_speakers_and_leaves_on_ctrl_c(
     tmp_path, private_audio, speak, whisper_dir
 ):
-    speaker, microphone_feed = private_audio
     config = tmp_path / "config.toml"
     config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 40\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "assistant", "--config", str(config), "listen", "--new",
-         "--echo", "off"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    try:
-        _wait_for(proc, lines, "Listening", timeout=60)
-        time.sleep(1.0)
-        with speakers_recorded(speaker, tmp_path / "speakers.wav"):
-            question = speak("What is the tallest mountain in the world?")
-            subprocess.run(["paplay", f"--device={microphone_feed}", str(question)], check=True)
-            _wait_for(proc, lines, "after you stopped", timeout=60)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0, proc.stderr.read()
-    finally:
-        proc.kill()
-    text = "".join(lines)
+    question = speak("What is the tallest mountain in the world?")
+    text = _ask_aloud(config, private_audio, question, tmp_path / "speakers.wav")
     assert "you: What is the tallest mountain in the world?" in text, text
     reply = text.split("assistant: ", 1)[1].split("\n", 1)[0].strip()
-    heard = (
-        WhisperTranscriber(whisper_dir, device="cpu")
-        .transcribe(read_audio(tmp_path / "speakers.wav"))
-        .text
-    )
+    heard = _heard(whisper_dir, tmp_path / "speakers.wav")
     assert word_error_rate(reply, heard) <= 0.3, (reply, heard)
     history = subprocess.run(
         [sys.executable, "-m", "assistant", "history", "show", "1"],
@@ -73,25 +100,14 @@ def test_listen_with_a_wake_word_ignores_speech_until_the_word(tmp_path, private
     _, microphone_feed = private_audio
     config = tmp_path / "config.toml"
     config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 20\n[wake]\nfollow_up_s = 2.0\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "assistant", "--config", str(config), "listen", "--new",
-         "--echo", "off", "--wake", "hey_jarvis"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    try:
+    with _listening(config, "--wake", "hey_jarvis") as (proc, lines):
         _wait_for(proc, lines, "Asleep; say hey_jarvis", timeout=60)
         time.sleep(1.0)
-        plain = speak("I think the cat is hungry.")
-        subprocess.run(["paplay", f"--device={microphone_feed}", str(plain)], check=True)
-        request = speak("Hey Jarvis, what is the capital of France?", lead_silence=0.5)
-        subprocess.run(["paplay", f"--device={microphone_feed}", str(request)], check=True)
+        _say(microphone_feed, speak("I think the cat is hungry."))
+        _say(microphone_feed, speak("Hey Jarvis, what is the capital of France?", lead_silence=0.5))
         _wait_for(proc, lines, "after you stopped", timeout=60)
         _wait_for(proc, lines, "(asleep)", timeout=30)  # the follow-up window passed
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0, proc.stderr.read()
-    finally:
-        proc.kill()
+        _ctrl_c(proc)
     text = "".join(lines)
     assert "(listening)" in text, text
     heard = [line for line in lines if line.startswith("you: ")]
@@ -106,7 +122,6 @@ def test_listen_answers_a_spoken_question_from_an_indexed_folder_naming_its_sour
 ):
     from test_knowledge import make_folder
 
-    speaker, microphone_feed = private_audio
     config = tmp_path / "config.toml"
     config.write_text("[llm]\ntemperature = 0.0\nmax_tokens = 40\n")
     folder = make_folder(tmp_path)
@@ -115,30 +130,10 @@ def test_listen_answers_a_spoken_question_from_an_indexed_folder_naming_its_sour
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert added.returncode == 0, added.stderr
-    proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "assistant", "--config", str(config), "listen", "--new",
-         "--echo", "off"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    lines: list[str] = []
-    try:
-        _wait_for(proc, lines, "Listening", timeout=60)
-        time.sleep(1.0)
-        with speakers_recorded(speaker, tmp_path / "speakers.wav"):
-            question = speak("What pressure should the boiler be at?")
-            subprocess.run(["paplay", f"--device={microphone_feed}", str(question)], check=True)
-            _wait_for(proc, lines, "after you stopped", timeout=60)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=15) == 0, proc.stderr.read()
-    finally:
-        proc.kill()
-    text = "".join(lines)
+    question = speak("What pressure should the boiler be at?")
+    text = _ask_aloud(config, private_audio, question, tmp_path / "speakers.wav")
     assert "(from your documents: boiler-manual.md" in text, text
     reply = text.rsplit("assistant: ", 1)[1].split("\n", 1)[0].strip()
     assert reply.endswith("From boiler-manual.md."), reply
-    heard = (
-        WhisperTranscriber(whisper_dir, device="cpu")
-        .transcribe(read_audio(tmp_path / "speakers.wav"))
-        .text
-    )
+    heard = _heard(whisper_dir, tmp_path / "speakers.wav")
     assert "boiler" in heard.lower() and "manual" in heard.lower(), heard  # the source, spoken

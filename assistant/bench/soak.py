@@ -28,7 +28,7 @@ import numpy as np
 from ..audio import ASR_RATE, read_audio
 from ..audio.playback import Player
 from ..config import Config
-from ..llm import Message
+from ..llm import ChatModel, Message
 from ..pipeline import (
     Conversation,
     ErrorEvent,
@@ -257,23 +257,18 @@ FILL_MARGIN = 200
 """Tokens left free by the warm-up's context-filling message (system prompt, template)."""
 
 
-def _context_filler(chat: Any, reply_tokens: int) -> str | None:
-    """A message that nearly fills the real model's context window (None when it cannot
-    count tokens).
+def _context_filler(chat: ChatModel, reply_tokens: int) -> str:
+    """A message that nearly fills the real model's context window.
 
     A conversation takes turns to reach the end of the context window; until it does,
     llama.cpp touches KV-cache pages it has never used (SmolLM2-135M at 2,048 tokens:
     ~50 MB, a one-time step about 40 turns in). The warm-up sends one long message, so
     that step falls inside it and what follows measures the pipeline, not the cache."""
-    count = getattr(chat, "count_tokens", None)
-    size = getattr(chat, "context_size", None)
-    if count is None or not isinstance(size, int):
-        return None
-    budget = size - reply_tokens - FILL_MARGIN
+    budget = chat.context_size - reply_tokens - FILL_MARGIN
     line = "Here is one more line of the long note I am reading to you. "
-    per_line = max(1, count([Message("user", line * 8)]) // 8)
+    per_line = max(1, chat.count_tokens([Message("user", line * 8)]) // 8)
     lines = max(1, budget // per_line)
-    while lines > 1 and count([Message("user", line * lines)]) > budget:
+    while lines > 1 and chat.count_tokens([Message("user", line * lines)]) > budget:
         lines -= 1
     return line * lines + "Say only: noted."
 
@@ -360,4 +355,3 @@ def run_soak(
         problems=checker.problems,
         machine=machine_info(),
     )
-
