@@ -96,18 +96,23 @@ def test_a_custom_word_trained_here_wakes_and_its_near_phrase_does_not(
     assert np.isfinite(result["val_recall"])
 
 
-def test_the_threshold_clears_held_out_real_speech_while_recall_holds() -> None:
-    from training.wakeword.fit import THRESHOLD_RANGE, calibrate
+def test_the_rule_is_chosen_on_held_out_clips_fewest_frames_while_recall_holds() -> None:
+    from training.wakeword.fit import THRESHOLD_RANGE, Rule, choose_rule, run_level
 
     lo, hi = THRESHOLD_RANGE
-    pos = np.array([0.3, 0.72, 0.9, 0.97, 0.99] * 20)
-    # Real speech scoring low: the threshold stays at 0.5 (new voices score lower than
-    # the held-out takes of the training voices; no need to raise it).
-    assert calibrate(pos, np.array([0.1, 0.3])) == lo
-    # A real-speech window at 0.65: just above it, the phrase clips still all heard.
-    assert calibrate(pos, np.array([0.1, 0.65])) == pytest.approx(0.66)
-    # At 0.75 that would lose a fifth of the phrase clips: it stops where recall holds.
-    assert calibrate(pos, np.array([0.75])) == pytest.approx(0.72)
-    # Never above the range, nor for want of phrase clips.
-    assert calibrate(np.ones(5), np.array([0.99])) == hi
-    assert calibrate(np.zeros(0), np.array([0.9])) == lo
+    assert run_level(np.array([0.9, 0.2, 0.8, 0.7]), 2) == pytest.approx(0.7)
+    assert run_level(np.array([0.9]), 2) == 0.0
+    phrase = [np.array([0.55, 0.95, 0.97])] * 18 + [np.array([0.3, 0.4, 0.2])] * 2
+    # Held-out speech well under: two frames at the lowest threshold (the fastest rule).
+    rule = choose_rule(phrase, [np.array([0.1, 0.3, 0.2])])
+    assert (rule.frames, rule.threshold, rule.recall) == (2, lo, pytest.approx(0.9))
+    # Two frames at 0.97 and 0.96 in held-out speech: two frames would need 0.97 and lose
+    # every phrase clip; three clear it at 0.5 and keep them.
+    rule = choose_rule(phrase, [np.array([0.1, 0.97, 0.96, 0.1])])
+    assert (rule.frames, rule.threshold, rule.recall) == (3, lo, pytest.approx(0.9))
+    # Three frames in a row at 0.7: three need 0.71 (the phrase clips' third frame, 0.55,
+    # falls under it) and two need 0.71 too: two frames win, recall kept.
+    rule = choose_rule(phrase, [np.array([0.1, 0.7, 0.7, 0.7, 0.1])])
+    assert (rule.frames, rule.threshold) == (2, pytest.approx(0.71))
+    # Nothing clears a negative that scores 1 throughout: the strictest rule.
+    assert choose_rule(phrase, [np.ones(5)]) == Rule(3, hi, 0.0)

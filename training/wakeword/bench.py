@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from assistant.errors import AssistantError
-from assistant.wake import RATE, WakeDetector, load_detector
+from assistant.wake import RATE, Detection, WakeDetector, load_detector
 from assistant.wake.micro import PRETRAINED
 
 __all__ = ["WakeBenchOptions", "run_wake_bench", "speech_corpus"]
@@ -103,17 +103,13 @@ def speech_corpus(cache: Path, out: Callable[[str], None]) -> list[Path]:
     return wavs
 
 
-def _detections_near(found: list[Any], word: str, start: float, end: float) -> list[Any]:
-    return [d for d in found if d.word == word and start <= d.time <= end]
-
-
 def _false_rejects(detector: WakeDetector, word: str, phrase: str, speakers: list[Any],
                    opts: WakeBenchOptions, babble: list[np.ndarray]) -> dict[str, Any]:  # fmt: skip
     from training.wakeword.synth import Synthesizer, _colored_noise, mix_at_snr, trim
 
     synth = Synthesizer(seed=opts.seed + 7)
     rng = np.random.default_rng(opts.seed + 11)
-    missed, delays = 0, []
+    missed, delays, handoffs = 0, [], []
     by_engine: dict[str, list[int]] = {}
     for i in range(opts.takes):
         piper = [s for s in speakers if s.engine == "piper"]
@@ -131,14 +127,13 @@ def _false_rejects(detector: WakeDetector, word: str, phrase: str, speakers: lis
             noise = _colored_noise(len(clip), rng, float(kind))
         clip = mix_at_snr(clip, noise, opts.snr_db)
         clip = clip / (np.abs(clip).max() + 1e-9) * 0.5
-        detector.reset()
-        found = detector.scan(clip)
         word_end = (RATE + len(speech)) / RATE
-        hits = _detections_near(found, word, 1.0, word_end + 1.0)
+        woke = _wake_to_listening(detector, clip, word_end + 1.0)
         counts = by_engine.setdefault(speaker.engine, [0, 0])
         counts[0] += 1
-        if hits:
-            delays.append(hits[0].time - word_end)
+        if woke is not None and woke[0].word == word and woke[0].time >= 1.0:
+            delays.append(woke[0].time - word_end)
+            handoffs.append(woke[1] - word_end)
         else:
             missed += 1
             counts[1] += 1
@@ -151,9 +146,48 @@ def _false_rejects(detector: WakeDetector, word: str, phrase: str, speakers: lis
         "false_reject_rate_piper": rates.get("piper"),
         "false_reject_rate_espeak": rates.get("espeak"),
         "voices": sorted({s.label for s in speakers}),
-        "delay_p50_ms": float(np.percentile(delays, 50) * 1000) if delays else None,
-        "delay_p90_ms": float(np.percentile(delays, 90) * 1000) if delays else None,
+        "delay_p50_ms": _ms(delays, 50),
+        "delay_p90_ms": _ms(delays, 90),
+        "listening_p50_ms": _ms(handoffs, 50),
+        "listening_p90_ms": _ms(handoffs, 90),
     }
+
+
+def _ms(values: list[float], q: float) -> float | None:
+    return float(np.percentile(values, q) * 1000) if values else None
+
+
+def _wake_to_listening(detector: WakeDetector, clip: np.ndarray,
+                       until_s: float) -> tuple[Detection, float] | None:  # fmt: skip
+    """Play ``clip`` into the wake gate as the microphone delivers it (30 ms blocks, each
+    handed over when its last sample is in), with the capture stage's hand-off on the
+    word: the gate wakes, the pipeline's state becomes "listening". Returns the detection
+    and the moment of that state change on the clip's clock: the end of the block that
+    woke it plus the wall time its processing took (the detector, the gate, the state
+    change and its event). ``None`` when it did not wake by ``until_s``."""
+    from assistant.pipeline.emitter import Emitter
+    from assistant.pipeline.events import State, StateChanged
+    from assistant.pipeline.sources import BLOCK_SECONDS
+    from assistant.wake.gate import WakeGate
+
+    detector.reset()
+    gate = WakeGate(detector)
+    emitter = Emitter()
+    emitter.set_state(State.ASLEEP)
+    changed: list[float] = []
+    emitter.subscribe(lambda e: changed.append(time.perf_counter())
+                      if isinstance(e, StateChanged) and e.state == State.LISTENING
+                      else None)  # fmt: skip
+    block = int(RATE * BLOCK_SECONDS)
+    pcm = np.concatenate([clip, np.zeros(RATE, np.float32)]).astype(np.float32)
+    for pos in range(0, min(len(pcm), int(until_s * RATE)), block):
+        piece = pcm[pos : pos + block]
+        began = time.perf_counter()
+        woken, _ = gate.feed(piece)
+        if woken is not None:
+            emitter.set_state(State.LISTENING)  # as the capture stage does on the word
+            return woken.detection, (pos + len(piece)) / RATE + changed[0] - began
+    return None
 
 
 def _false_accepts(detector: WakeDetector, corpus: list[np.ndarray],
@@ -194,8 +228,10 @@ def _rates(fr: dict[str, Any]) -> str:
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{v:.1%}"
 
+    ms = fr["listening_p90_ms"]
     return (f"{pct(fr['false_reject_rate'])} (Piper voices {pct(fr['false_reject_rate_piper'])}, "
-            f"espeak-ng voices {pct(fr['false_reject_rate_espeak'])})")  # fmt: skip
+            f"espeak-ng voices {pct(fr['false_reject_rate_espeak'])}); word end -> listening "
+            f"p90 {'-' if ms is None else f'{ms:.0f} ms'}")  # fmt: skip
 
 
 def _cpu_asleep(detector: WakeDetector, audio: np.ndarray, seconds: float) -> float:
@@ -289,7 +325,8 @@ def run_wake_bench(opts: WakeBenchOptions, store: Any, out: Callable[[str], None
                                          "seconds": result.seconds,
                                          "windows": result.windows,
                                          "val_recall": result.val_recall,
-                                         "threshold": result.threshold}  # fmt: skip
+                                         "threshold": result.threshold,
+                                         "frames": result.frames}  # fmt: skip
             custom_detector = _Detector([engine])
             words[custom_id] = _false_rejects(custom_detector, custom_id, opts.custom_phrase,
                                               test_speakers, opts, babble)  # fmt: skip

@@ -66,15 +66,15 @@ def _wake(args: argparse.Namespace, ctx: CliContext) -> int:
     print(f"\nfalse accepts on {fa['hours']:.2f} h ({fa['speech_minutes']:.0f} min speech, "
           f"{fa['noise_minutes']:.0f} min noise):")  # fmt: skip
     print(f"{'word':<22}{'FR all':>8}{'FR Piper':>10}{'FR espeak':>11}{'FA/hour':>9}"
-          f"{'delay p90':>11}")  # fmt: skip
+          f"{'end->listening p90':>20}")  # fmt: skip
     for word, fr in report["words"].items():
-        delay = fr["delay_p90_ms"]
+        delay = fr["listening_p90_ms"]
         cells = [fr["false_reject_rate"], fr["false_reject_rate_piper"],
                  fr["false_reject_rate_espeak"]]  # fmt: skip
         text = "".join(f"{'-' if v is None else f'{v:.1%}':>{w}}"
                        for v, w in zip(cells, (8, 10, 11), strict=True))  # fmt: skip
         print(f"{word:<22}{text}{fa['per_hour'].get(word, 0):>9.2f}"
-              f"{'' if delay is None else f'{delay:>8.0f} ms'}")  # fmt: skip
+              f"{'' if delay is None else f'{delay:>17.0f} ms'}")  # fmt: skip
     print(f"CPU asleep: {report['cpu_percent_pretrained']:.1f}% of one core "
           f"({opts.words[0]})", end="")  # fmt: skip
     if "cpu_percent_custom" in report:
@@ -82,7 +82,8 @@ def _wake(args: argparse.Namespace, ctx: CliContext) -> int:
     print()
     if "custom_training" in report:
         t = report["custom_training"]
-        print(f"custom training ({t['preset']}): {t['seconds'] / 60:.1f} min")
+        print(f"custom training ({t['preset']}): {t['seconds'] / 60:.1f} min, threshold "
+              f"{t['threshold']:.2f}, {t['frames']} frame(s) in a row")  # fmt: skip
     atomic_write_text(Path(args.json), json.dumps(report, indent=2))
     print(f"report: {args.json}")
     return 0

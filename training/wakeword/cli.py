@@ -68,14 +68,15 @@ def _run(args: argparse.Namespace, ctx: Any) -> int:
         print(json.dumps({
             "model": str(result.model), "id": result.registered, "seconds": result.seconds,
             "windows": result.windows, "positive_windows": result.positives,
-            "val_recall": result.val_recall, "val_false_window_rate": result.val_false_rate,
-            "threshold": result.threshold,
+            "val_recall": result.val_recall, "val_false_clip_rate": result.val_false_rate,
+            "threshold": result.threshold, "frames": result.frames,
             "clips": result.counts,
         }, indent=2))  # fmt: skip
         return 0
-    print(f"trained {phrase!r} in {result.seconds:.0f} s: validation recall "
-          f"{result.val_recall:.2f}, false windows {result.val_false_rate:.4f} at the "
-          f"calibrated threshold {result.threshold:.2f}")  # fmt: skip
+    print(f"trained {phrase!r} in {result.seconds:.0f} s: threshold {result.threshold:.2f}, "
+          f"{result.frames} frame(s) in a row; held-out phrase clips heard "
+          f"{result.val_recall:.0%}, held-out other clips woken on "
+          f"{result.val_false_rate:.1%}")  # fmt: skip
     print(f"registered {result.registered} -> {result.model}")
     print(f'to use it: set wake.words = ["{result.registered}"] in the config, or pass '
           f"--wake {result.registered}; try it: assistant wake detect FILE --wake "

@@ -3,8 +3,9 @@
 Each clip (the phrase, a near-sounding phrase, a sentence, real speech, noise) is put on
 a ~2.4 s canvas after some background, augmented, and run through the same front end as
 the detector (:func:`assistant.wake.features.embed_clip`). From a clip of the phrase the
-windows ending 0-240 ms after the phrase are positives and those ending well before it
-(a partial phrase) negatives; every window of the other clips is a negative.
+windows ending from 80 ms before to 160 ms after the phrase's end are positives and those
+ending well before it (a partial phrase) negatives; every window of the other clips is a
+negative.
 
 Clips are made in worker processes (one per core), each with its own front end and
 voices.
@@ -24,7 +25,7 @@ import numpy as np
 from assistant.audio.io import read_audio
 from assistant.wake.features import STEP, WINDOW, FrontEnd, embed_clip
 
-from .synth import RATE, Speaker, Synthesizer, augment, trim
+from .synth import RATE, Speaker, Synthesizer, augment, shift_pitch, trim
 
 __all__ = ["Clip", "Dataset", "Job", "build_dataset", "load_audio_files", "sentences"]
 
@@ -129,6 +130,9 @@ def _make(job: Job) -> Clip:
     else:
         assert job.speaker is not None
         speech = trim(synth.say(job.speaker, job.text))
+    # The speed/pitch shift before the canvas: shifting the canvas would move the
+    # phrase's end away from the sample that labels the windows (by up to 0.2 s).
+    speech = shift_pitch(speech, rng)
     # Background before the clip: quiet, or someone talking (words before the wake word).
     lead_len = max(_CANVAS - len(speech) - int(rng.uniform(0.05, 0.35) * RATE), RATE // 4)
     lead = np.zeros(lead_len, np.float32)
@@ -142,13 +146,13 @@ def _make(job: Job) -> Clip:
     tail = np.zeros(int(0.4 * RATE), np.float32)
     canvas = np.concatenate([lead, speech, tail])
     end = lead_len + len(speech)
-    canvas = augment(canvas, rng, babble)
+    canvas = augment(canvas, rng, babble, shift=False)
     emb = embed_clip(front, (np.clip(canvas, -1, 1) * 32767).astype(np.int16))
     w = _windows(emb)
     ends = (np.arange(WINDOW - 1, len(emb)) + _FIRST_ROW_END) * STEP
     if job.kind in ("positive", "take"):
         labels = np.full(len(w), -1.0, np.float32)  # -1: not used
-        labels[(ends >= end) & (ends <= end + 3 * STEP)] = 1.0
+        labels[(ends >= end - STEP) & (ends <= end + 2 * STEP)] = 1.0
         labels[ends < end - int(0.45 * RATE)] = 0.0
     else:
         labels = np.zeros(len(w), np.float32)
