@@ -18,7 +18,7 @@ from assistant.commands import (
     NotesStore,
     Scheduler,
 )
-from assistant.commands.handlers.calc import CalcError, evaluate
+from assistant.commands.handlers.calc import CalcError, evaluate, say_measure
 
 NOW = datetime(2026, 11, 30, 10, 0)
 
@@ -85,9 +85,19 @@ def test_calculation_never_executes_code(router: CommandRouter, tmp_path: Path) 
     assert answer is not None and answer.data["value"] == pytest.approx(40.0)
 
 
+def test_a_measure_is_said_to_three_figures() -> None:
+    assert [say_measure(v) for v in (8.04672, 1234.7, 0.012345, 5.0, -40.0, 0.0)] == [
+        "8.05", "1,235", "0.0123", "5", "-40", "0",
+    ]
+
+
 def test_unit_conversion(router: CommandRouter) -> None:
     result = router.handle("What is 100 degrees Fahrenheit in Celsius?")
     assert result is not None and result.data["value"] == pytest.approx(37.7778, abs=1e-3)
+    # Spoken to three significant figures; the value itself stays exact.
+    assert result.text == "100 degrees Fahrenheit, in degrees Celsius, is 37.8."
+    miles = router.handle("How many kilometers is 5 miles?")
+    assert miles is not None and miles.text.endswith(" is 8.05."), miles
     assert router.handle("How much is 3 miles in kilograms?").declined  # type: ignore[union-attr]
 
 

@@ -12,7 +12,7 @@ from ..context import Answer, CommandContext
 from ..spoken import parse_number
 from ..units import UnitError, convert
 
-__all__ = ["INTENTS", "evaluate", "say_number"]
+__all__ = ["INTENTS", "evaluate", "say_measure", "say_number"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,15 @@ def say_number(value: float) -> str:
     if rounded == int(rounded) and abs(rounded) < 1e15:
         return f"{int(rounded):,}"
     return f"{rounded:,.6g}" if abs(rounded) >= 1e6 else f"{rounded:,.4f}".rstrip("0").rstrip(".")
+
+
+def say_measure(value: float, figures: int = 3) -> str:
+    """A converted quantity to `figures` significant figures: 8.0467 -> "8.05"; 1234.7 ->
+    "1,235". A conversion is an estimate to the ear; four decimals only slow the voice."""
+    if value == 0 or math.isinf(value) or math.isnan(value):
+        return say_number(value)
+    decimals = max(0, figures - 1 - math.floor(math.log10(abs(value))))
+    return say_number(round(value, decimals))
 
 
 def _calculate(slots: dict[str, Any], ctx: CommandContext) -> Answer:
@@ -94,7 +103,7 @@ def _convert(slots: dict[str, Any], ctx: CommandContext) -> Answer:
     # "5 miles, in kilometers, is 8.05.": a short first clause, spoken while the rest is
     # made (a reply's first piece ends at a comma).
     target = _unit_words(slots["to"], 2)
-    return Answer(f"{source}, in {target}, is {say_number(value)}.", data={"value": value})
+    return Answer(f"{source}, in {target}, is {say_measure(value)}.", data={"value": value})
 
 
 INTENTS = {"Calculate": _calculate, "Convert": _convert}
