@@ -14,7 +14,7 @@ PYINSTALLER_SPEC="pyinstaller>=6.10,<7"
 ONNX_SPEC="onnx>=1.16"
 # The Qt modules the GUI uses (QtCore, QtGui, QtWidgets) are all in Essentials; the full
 # PySide6 package adds ~600 MB of Addons (WebEngine, 3D, ...) the app never loads.
-QT_SPEC="PySide6-Essentials>=6.7"
+QT_SPEC="PySide6-Essentials>=6.7,<6.12"  # the cap in pyproject.toml: 6.12 crashes the interpreter
 
 say() { printf '[bundle-venv] %s\n' "$*"; }
 # pip, quiet, minus the notes about this machine's absent local indexes; its exit status
