@@ -228,6 +228,29 @@ def private_audio(virtual_audio, monkeypatch: pytest.MonkeyPatch):
 
 
 @pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """``cli(*argv) -> (exit code, stdout, stderr)``, running the real entry point in this
+    process."""
+    from assistant.cli import main
+
+    def run(*argv: str) -> tuple[int, str, str]:
+        code = main(list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def store():
+    """The model store the default config describes (its root is the test's own temp dir)."""
+    from assistant.config import ModelsConfig
+    from assistant.store import ModelStore
+
+    return ModelStore.from_config(ModelsConfig(dir=os.environ["ASSISTANT_MODELS_DIR"]))
+
+
+@pytest.fixture
 def gui_apps(qtbot, tmp_path: Path):
     """The desktop app's tests build their apps here (tests/gui_setup.py's ``GuiApps``);
     every one is closed when the test ends."""

@@ -3,14 +3,12 @@ the ``assistant models`` command on top of them. Real files throughout."""
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
 import pytest
 from model_files import tiny_gguf, tiny_voice
 
-from assistant.cli import main
 from assistant.config import ModelsConfig
 from assistant.errors import ModelError, ModelNotFoundError
 from assistant.store import (
@@ -39,24 +37,6 @@ def verified_root(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]
     store = ModelStore(root, Catalog.load())
     results = {model_id: store.verify(model_id) for model_id in EMBEDDED.values()}
     return root, results
-
-
-@pytest.fixture
-def store() -> ModelStore:
-    """The store the default config describes (its root is the test's own temp dir)."""
-    return ModelStore.from_config(ModelsConfig(dir=os.environ["ASSISTANT_MODELS_DIR"]))
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    """``cli(*argv) -> (exit code, stdout, stderr)``, running the real entry point."""
-
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def fake_gguf(folder: Path, name: str = "Tiny-Model.Q4_K_M.gguf") -> Path:

@@ -26,27 +26,10 @@ from model_files import (
 )
 from test_store import store_entries
 
-from assistant.cli import main
-from assistant.config import ModelsConfig
 from assistant.errors import ModelError
 from assistant.store import KINDS, Catalog, ModelStore
 from assistant.store.check import CHECKS, check_model
 from assistant.store.manifest import Manifest
-
-
-@pytest.fixture
-def store() -> ModelStore:
-    return ModelStore.from_config(ModelsConfig(dir=os.environ["ASSISTANT_MODELS_DIR"]))
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _whisper_copy(whisper_dir: Path, target: Path, model_bin: Callable[[Path], None]) -> Path:

@@ -13,21 +13,10 @@ import pytest
 from model_files import tiny_wake
 
 from assistant.audio.io import Audio, read_audio
-from assistant.cli import main
 from assistant.config import Config
 from assistant.errors import ConfigError, ModelError
 from assistant.wake import PRETRAINED, WakeDetector, load_detector, threshold_for
 from assistant.wake.features import EmbeddingStream, FrontEnd, embed_clip
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def test_a_pretrained_word_is_heard_once_at_its_end_and_plain_speech_wakes_nothing(speak, cli):

@@ -13,20 +13,9 @@ import numpy as np
 import pytest
 
 from assistant.audio.io import read_audio
-from assistant.cli import main
 from assistant.config import ModelsConfig
 from assistant.store import ModelStore
 from assistant.wake import load_detector
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return run
 
 
 def _store() -> ModelStore:

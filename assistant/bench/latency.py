@@ -21,7 +21,6 @@ Rounds alternate which pipeline goes first; everything is warmed up once before.
 from __future__ import annotations
 
 import logging
-import os
 import resource
 import shutil
 import sys
@@ -55,6 +54,7 @@ from ..vad import Endpointer, SpeechEnded
 from .live import LiveSource, TurnEvents, state_is
 from .monitor import OutputMonitor
 from .report import LatencyOptions, LatencyReport, LatencyTurn, MemoryUse, machine_info
+from .soak import rss_mb
 
 if TYPE_CHECKING:
     from ..engines import Engines
@@ -367,15 +367,6 @@ def _warm_up(engines: Engines, config: Config, samples: np.ndarray) -> None:
     synthesize_all(engines.voice, speakable(reply or "Hello.", engines.voice.language))
 
 
-def _rss_mb() -> float | None:
-    try:
-        with open("/proc/self/statm", encoding="ascii") as handle:
-            pages = int(handle.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def _peak_mb() -> float:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # Linux reports KiB, macOS bytes.
@@ -413,10 +404,10 @@ def run_latency_bench(
         config.llm.max_tokens = options.max_tokens
     config.validate()
 
-    rss_start = _rss_mb()
+    rss_start = rss_mb()
     say("loading the engines")
     engines = Engines.load(config, store)
-    rss_loaded = _rss_mb()
+    rss_loaded = rss_mb()
     say("warming up")
     _warm_up(engines, config, clips[0][1])
 
@@ -471,7 +462,7 @@ def run_latency_bench(
                 say(f"barge-in {i + 1}/{options.barge_ins} ({name}): {figures}")
 
     memory = MemoryUse(
-        rss_start_mb=rss_start, rss_loaded_mb=rss_loaded, rss_end_mb=_rss_mb(), peak_mb=_peak_mb()
+        rss_start_mb=rss_start, rss_loaded_mb=rss_loaded, rss_end_mb=rss_mb(), peak_mb=_peak_mb()
     )
     return LatencyReport(
         turns=tuple(turns),

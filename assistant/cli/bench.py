@@ -116,40 +116,9 @@ def register(sub: Any) -> None:
     add_model_options(latency, "asr", "llm", "voice")
     latency.set_defaults(func=_latency)
 
-    commands = group.add_parser(
-        "commands",
-        help="local commands: intent accuracy, questions left to the model, matching time",
-        description="Runs the fixed command set (timers, reminders, time, sums, units, "
-        "notes, the assistant's controls, the desktop; with paraphrases) through the "
-        "command router and checks each reaches the right intent with the right slots, "
-        "and that ordinary questions are left to the language model. Goals: accuracy "
-        "≥ 95 %, questions passed ≥ 98 %, matching < 10 ms. --spoken also speaks each "
-        "command with the configured voice (plain, faster, with noise) or an espeak-ng voice "
-        "(American, female, British) and transcribes "
-        "it with the configured whisper first. Nothing is launched or stored for real. "
-        "The exit code is 0 whatever the figures.",
-    )
-    commands.add_argument("--spoken", action="store_true", help="also through voice and whisper")
-    commands.add_argument(
-        "--limit", type=positive, metavar="N", help="only the first N commands (quick runs)"
-    )
-    commands.add_argument(
-        "--live",
-        type=positive,
-        metavar="N",
-        help="also N spoken commands and N questions for the language model through the "
-        "live pipeline (simulated microphone and speaker): voice-to-voice p50/p90 of each "
-        "and their ratio (goal ≤ 0.5; N ≥ 20 for the figure)",
-    )
-    commands.add_argument(
-        "--beam-size", type=positive, metavar="N", help="whisper's beam width for this run"
-    )
-    commands.add_argument(
-        "--hotwords", default="", metavar="TEXT", help="words whisper is told to favour (a trial)"
-    )
-    commands.add_argument("--json", metavar="PATH", help="also write every figure to this file")
-    add_model_options(commands, "asr", "voice")
-    commands.set_defaults(func=_commands)
+    from . import bench_commands
+
+    bench_commands.register(group, positive=positive)
 
     from . import bench_soak
 
@@ -273,8 +242,6 @@ def _serve(args: argparse.Namespace, ctx: CliContext) -> int:
         atomic_write_text(Path(args.json), json.dumps(report.to_dict(), indent=2) + "\n")
         print(f"figures written to {args.json}", file=sys.stderr)
     return 0
-
-
 
 
 def positive(text: str) -> int:
@@ -465,85 +432,3 @@ def format_latency(report: LatencyReport) -> str:
 
 def opt(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
     return "-" if value is None else f"{value * scale:.{digits}f}"
-
-
-def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
-    from ..bench.commands import run_commands_bench
-    from ..bench.report import percentile
-
-    config = apply_model_options(ctx.config, args)
-    if args.beam_size:
-        config.asr.beam_size = args.beam_size
-    report = run_commands_bench(
-        spoken=args.spoken,
-        config=config,
-        store=ctx.store,
-        limit=args.limit,
-        hotwords=args.hotwords,
-        progress=lambda line: print(line, file=sys.stderr),
-    )
-    times = report.match_ms
-    lines = [
-        f"commands: {report.commands_right}/{report.commands} right "
-        f"({report.accuracy():.1%}; goal ≥ 95 %)",
-        f"questions left to the model: {report.questions_passed}/{report.questions} "
-        f"({report.pass_rate():.1%}; goal ≥ 98 %)",
-        f"held-out commands (never tuned on): {report.held_out_right}/{report.held_out} right",
-    ]
-    if times:
-        lines.append(
-            f"matching: p50 {percentile(times, 50):.2f} ms, p90 {percentile(times, 90):.2f} ms, "
-            f"max {max(times):.2f} ms (goal < 10 ms)"
-        )
-    spoken = report.spoken_accuracy()
-    if spoken is not None:
-        lines.append(f"spoken commands (voice -> whisper -> router): {report.spoken_right}/"
-                     f"{report.spoken} right ({spoken:.1%}; goal ≥ 95 %)")  # fmt: skip
-        by_voice = ", ".join(
-            f"{v} {report.spoken_variants_right.get(v, 0)}/{n}"
-            for v, n in report.spoken_variants.items()
-        )
-        lines.append(f"  by voice: {by_voice}")
-        lines.append(f"  held-out commands spoken: {report.spoken_held_out_right}/"
-                     f"{report.spoken_held_out} right")  # fmt: skip
-        lines.append(f"spoken questions left to the model: {report.spoken_questions_passed}/"
-                     f"{report.spoken_questions} (goal ≥ 98 %)")  # fmt: skip
-        asr = ", ".join(
-            f"{kind} {percentile(ms, 50):.0f} ms" for kind, ms in report.asr_ms.items() if ms
-        )
-        lines.append(f"  whisper per clip, p50 (beam {config.asr.beam_size}): {asr}")
-    for miss in report.misses + report.spoken_misses:
-        lines.append(f"  miss: {miss}")
-    figures = report.to_dict()
-    if args.live:
-        from ..bench.commands_live import GOAL_RATIO, run_live_commands
-
-        live = run_live_commands(
-            config, ctx.store, args.live, lambda line: print(line, file=sys.stderr)
-        )
-        f = live.figures()
-        lines.append(
-            f"live pipeline, voice to voice ({len(live.command_s)} commands, {live.handled} "
-            f"answered by a command; {len(live.question_s)} model turns):"
-        )
-        for p in (50, 90):
-            lines.append(
-                f"  p{p}: commands {opt(f[f'command_p{p}_s'])} s, model "
-                f"{opt(f[f'llm_p{p}_s'])} s, ratio {opt(f[f'ratio_p{p}'], digits=2)}"
-            )
-        lines.append("  where the time goes, p50 s from the end of speech (transcript, turn taken "
-                     "as ended, answer or first token, first sentence, first sound):")  # fmt: skip
-        for kind, name in (("command", "commands"), ("llm", "model")):
-            steps = ("transcript", "end_of_turn", "first_token", "first_sentence")
-            parts = ", ".join(f"{opt(live.step_p50(kind, step))}" for step in steps)
-            lines.append(f"    {name}: {parts}, {opt(live.value_p50(kind))}")
-        handled = opt(live.handle_ms_p50(), digits=1)
-        lines.append(f"    commands' matching and handler: {handled} ms")
-        verdict = "yes" if live.goal_met() else "no"
-        lines.append(f"  commands ≤ {GOAL_RATIO} × model turns (p50 and p90): {verdict}")
-        figures["live"] = live.to_dict()
-    print("\n".join(lines))
-    if args.json:
-        atomic_write_text(Path(args.json), json.dumps(figures, indent=2) + "\n")
-        print(f"figures written to {args.json}", file=sys.stderr)
-    return 0
