@@ -319,3 +319,14 @@ def test_a_misheard_timer_name_finds_the_closest_running_timer(router: CommandRo
     paused = router.handle("pause the past a timer")  # whisper's "pasta"
     assert paused is not None and "pasta" in paused.text.lower(), paused
     assert router.handle("pause the bread timer").text == "You have no bread timer."
+
+
+def test_bench_commands_prints_and_writes_its_figures(cli, tmp_path: Path) -> None:
+    report = tmp_path / "commands.json"
+    code, out, _ = cli("bench", "commands", "--limit", "3", "--json", str(report))
+    assert code == 0
+    assert "commands: " in out and "questions left to the model: " in out
+    figures = json.loads(report.read_text())
+    assert figures["commands"] == 3 and figures["questions"] >= 100
+    assert figures["questions_passed"] <= figures["questions"]
+    assert 0.0 <= figures["accuracy"] <= 1.0 and figures["match_ms_max"] < 1000
