@@ -129,3 +129,11 @@ def test_a_spoken_question_is_timed_without_and_with_the_index(
     assert any(line.startswith("spoken questions through the live pipeline: 1") for line in lines)
     for row in ("voice-to-voice (s)", "search (ms)", "model start (s)", "prompt tokens"):
         assert any(line.startswith(row) for line in lines), row
+
+
+def test_the_spoken_questions_are_spread_over_the_set() -> None:
+    from assistant.bench.docs_spoken import pick_questions
+
+    texts = [f"q{i}" for i in range(60)]
+    assert pick_questions(texts, 4) == ["q0", "q15", "q30", "q45"]
+    assert pick_questions(texts[:3], 4) == texts[:3]
