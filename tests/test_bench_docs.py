@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from importlib.metadata import distribution
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -69,3 +70,70 @@ def test_the_bench_reports_every_figure(tmp_path: Path) -> None:
     again = run_docs_bench(MiniLMEmbedder(model / "model.zip"), options, out=lambda _: None)
     assert again.indexing["passages_embedded"] == 0
     assert again.quality == report.quality
+
+
+def test_a_spoken_question_is_timed_without_and_with_the_index(
+    tmp_path: Path, cli: Any
+) -> None:
+    """One question of the bench, spoken by the configured voice into the live pipeline
+    without and with an index of its page (a few tokens of reply): every figure is there,
+    sane, and the summary is computed from the turns."""
+    data = json.loads(QUESTIONS.read_text(encoding="utf-8"))
+    data["questions"] = [q for q in data["questions"] if q["file"] == "library/base64.html"]
+    assert len(data["questions"]) == 1
+    subset = tmp_path / "questions.json"
+    subset.write_text(json.dumps(data))
+    out = tmp_path / "figures.json"
+    code, printed, _err = cli(
+        "bench", "docs", "--questions", str(subset), "--scales", "", "--queries", "1",
+        "--spoken", "1", "--max-tokens", "8", "--json", str(out),
+    )  # fmt: skip
+    assert code == 0
+    figures = json.loads(out.read_text(encoding="utf-8"))
+    assert figures["heldout_questions"] == 0  # another question set: no held-out set
+    spoken = figures["spoken"]
+    question = data["questions"][0]["question"]
+    assert spoken["questions"] == [question] and spoken["max_tokens"] == 8
+    turns = {t["side"]: t for t in spoken["turns"]}
+    assert len(spoken["turns"]) == 2 and set(turns) == {"plain", "documents"}
+    for side, turn in turns.items():
+        assert "base64" in turn["heard"].lower().replace(" ", ""), turn
+        assert 0 < turn["voice_to_voice_s"] < 60, turn
+        steps = turn["steps_s"]
+        assert 0 < steps["transcript"] < steps["first_token"], turn
+        assert spoken[side]["answered"] == 1
+        assert spoken[side]["voice_to_voice_p50_s"] == turn["voice_to_voice_s"]
+        assert spoken[side]["prompt_tokens_p50"] == turn["prompt_tokens"]
+    plain, documents = turns["plain"], turns["documents"]
+    # Only the documents side searched, found the page and gave the model its passages.
+    assert "retrieval" not in plain["steps_s"] and plain["passages"] == 0
+    search = documents["steps_s"]["retrieval"]
+    assert 0 < search < documents["steps_s"]["first_token"] - documents["steps_s"]["transcript"]
+    assert documents["passages"] >= 1 and spoken["with_passages"] == 1
+    assert documents["prompt_tokens"] > plain["prompt_tokens"] + 50
+    added = spoken["added"]
+    assert added["retrieval_p50_s"] == search
+    assert added["voice_to_voice_p50_s"] == pytest.approx(
+        documents["voice_to_voice_s"] - plain["voice_to_voice_s"]
+    )
+    assert added["prompt_tokens_p50"] == documents["prompt_tokens"] - plain["prompt_tokens"]
+    model_start = {
+        side: t["steps_s"]["first_token"] - t["steps_s"]["transcript"]
+        - t["steps_s"].get("retrieval", 0.0)
+        for side, t in turns.items()
+    }  # fmt: skip
+    assert added["longer_prompt_p50_s"] == pytest.approx(
+        model_start["documents"] - model_start["plain"]
+    )
+    lines = printed.splitlines()
+    assert any(line.startswith("spoken questions through the live pipeline: 1") for line in lines)
+    for row in ("voice-to-voice (s)", "search (ms)", "model start (s)", "prompt tokens"):
+        assert any(line.startswith(row) for line in lines), row
+
+
+def test_the_spoken_questions_are_spread_over_the_set() -> None:
+    from assistant.bench.docs_spoken import pick_questions
+
+    texts = [f"q{i}" for i in range(60)]
+    assert pick_questions(texts, 4) == ["q0", "q15", "q30", "q45"]
+    assert pick_questions(texts[:3], 4) == texts[:3]

@@ -10,7 +10,8 @@ stays fair when passage boundaries change. Speed: passages indexed per second (r
 splitting, embedding, writing), the query latency (embedding the question included) on
 the real index and on indexes grown to 10,000 and 100,000 passages with synthetic
 passages (random unit vectors, text drawn from the corpus's words), and the database
-size per 1,000 passages.
+size per 1,000 passages. Spoken (``spoken`` questions, :mod:`.docs_spoken`): what answering
+from the index adds to a spoken question's voice-to-voice latency in the live pipeline.
 """
 
 from __future__ import annotations
@@ -25,13 +26,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..knowledge import Embedder, KnowledgeBase
 from ..knowledge.search import SearchMode
 from .report import machine_info, percentile
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..store import ModelStore
 
 __all__ = [
     "CORPUS",
@@ -90,6 +95,10 @@ class DocsBenchOptions:
     questions: Path = QUESTIONS
     heldout: Path | None = HELDOUT
     """Questions never tuned on, reported apart (their pages are indexed too)."""
+    spoken: int = 0
+    """Questions spoken into the live pipeline without and with the index (0: none)."""
+    max_tokens: int | None = None
+    """The spoken questions' longest reply (default: the config's)."""
 
 
 @dataclass
@@ -109,6 +118,8 @@ class DocsReport:
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per index size: p50_ms, p99_ms of hybrid queries (question embedding included)."""
     size: dict[str, float] = field(default_factory=dict)
+    spoken: dict[str, Any] = field(default_factory=dict)
+    """:meth:`SpokenDocsReport.to_dict`: the live pipeline without and with the index."""
     machine: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -220,8 +231,13 @@ def run_docs_bench(
     embedder: Embedder,
     options: DocsBenchOptions,
     out: Callable[[str], None] = print,
+    config: Config | None = None,
+    store: ModelStore | None = None,
 ) -> DocsReport:
-    """Run the whole benchmark; ``out`` gets progress lines."""
+    """Run the whole benchmark; ``out`` gets progress lines. The spoken questions
+    (``options.spoken``) load the engines ``config`` and ``store`` name."""
+    if options.spoken and (config is None or store is None):
+        raise ValueError("spoken questions need the config and the model store")
     questions = load_questions(options.questions)
     heldout = load_questions(options.heldout) if options.heldout is not None else []
     files = _corpus_files(options, [*questions, *heldout])
@@ -235,7 +251,7 @@ def run_docs_bench(
         )
     workdir = Path(tempfile.mkdtemp(prefix="assistant-bench-docs-"))
     try:
-        return _run(embedder, options, questions, heldout, files, workdir, out)
+        return _run(embedder, options, questions, heldout, files, workdir, out, config, store)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -248,6 +264,8 @@ def _run(
     files: list[Path],
     workdir: Path,
     out: Callable[[str], None],
+    config: Config | None = None,
+    store: ModelStore | None = None,
 ) -> DocsReport:
     # The real index: a folder of links to the corpus pages (the corpus as the user has
     # it); beside a kept database it stays, so a rerun finds the same paths unchanged.
@@ -306,6 +324,14 @@ def _run(
         queries = [texts[i % len(texts)] for i in range(options.queries)]
         report.latency[f"real_{passages}"] = _latencies(kb, queries)
         out(f"  query latency on the real index: {report.latency[f'real_{passages}']}")
+        if options.spoken:
+            from .docs_spoken import pick_questions, run_spoken_docs
+
+            assert config is not None and store is not None
+            asked = pick_questions(texts, options.spoken)
+            out(f"speaking {len(asked)} questions into the live pipeline, without, with the index")
+            spoken = run_spoken_docs(config, store, kb, asked, options.max_tokens, out)
+            report.spoken = spoken.to_dict()
     # Scale: a copy of the real index grown with synthetic passages.
     scaled = workdir / "scaled.sqlite3"
     shutil.copy(db, scaled)
@@ -357,6 +383,10 @@ def format_docs_report(report: DocsReport) -> str:
     lines.append("")
     for name, value in report.size.items():
         lines.append(f"database size per 1,000 passages ({name}): {value / 1e6:.2f} MB")
+    if report.spoken:
+        from .docs_spoken import format_spoken
+
+        lines += ["", *format_spoken(report.spoken)]
     if report.misses:
         lines += ["", "hybrid misses (answer not in the top 5):"]
         lines += [f"  {q}" for q in report.misses]
