@@ -137,3 +137,18 @@ def test_the_spoken_questions_are_spread_over_the_set() -> None:
     texts = [f"q{i}" for i in range(60)]
     assert pick_questions(texts, 4) == ["q0", "q15", "q30", "q45"]
     assert pick_questions(texts[:3], 4) == texts[:3]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [('{"questions": []}', "has no questions"), ("{not json", "is not a question set"),
+     ('{"questions": [{"question": "Why?"}]}', "is not a question set")],
+)  # fmt: skip
+def test_a_bad_question_set_is_one_clear_error(cli, tmp_path: Path, content: str, says: str):
+    questions = tmp_path / "questions.json"
+    questions.write_text(content)
+    code, _, err = cli("bench", "docs", "--questions", str(questions), "--spoken", "0",
+                       "--scales", "")  # fmt: skip
+    assert code == 1
+    assert str(questions) in err and says in err
+    assert "Traceback" not in err

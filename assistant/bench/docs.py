@@ -73,12 +73,24 @@ class Question:
 
 
 def load_questions(path: Path = QUESTIONS) -> list[Question]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    out = []
-    for item in data["questions"]:
-        answer = item["answer"]
-        answers = (answer,) if isinstance(answer, str) else tuple(answer)
-        out.append(Question(item["question"], item["file"], answers))
+    """A question set: ``{"questions": [{"question", "file", "answer"}, ...]}``, where
+    ``answer`` is a phrase (or a list of them) of the passage that answers."""
+    from ..knowledge import KnowledgeError
+
+    hint = 'write {"questions": [{"question": ..., "file": ..., "answer": ...}, ...]}'
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        out = []
+        for item in data["questions"]:
+            answer = item["answer"]
+            answers = (answer,) if isinstance(answer, str) else tuple(answer)
+            out.append(Question(str(item["question"]), str(item["file"]), answers))
+    except OSError as exc:
+        raise KnowledgeError(f"cannot read the question set {path}: {exc}") from exc
+    except (ValueError, KeyError, TypeError) as exc:
+        raise KnowledgeError(f"{path} is not a question set ({exc!r})", hint=hint) from exc
+    if not out:
+        raise KnowledgeError(f"{path} has no questions", hint=hint)
     return out
 
 
