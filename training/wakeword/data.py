@@ -8,7 +8,9 @@ ending well before it (a partial phrase) negatives; every window of the other cl
 negative.
 
 Clips are made in worker processes (one per core), each with its own front end and
-voices.
+voices, :data:`SEGMENT` jobs at a time from a fresh start: a clip depends on its job and
+the jobs before it in its segment only, so the same seed makes the same clips whatever
+the number of workers and however the pool hands them out.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ log = logging.getLogger(__name__)
 _FIRST_ROW_END = 11  # embed_clip's row r ends at sample (r + 11) * STEP
 _CANVAS = int(2.4 * RATE)
 _PROMPTS = Path(__file__).resolve().parent.parent / "voice" / "prompts_en.txt"
+
+SEGMENT = 8
+"""Jobs a worker makes in a row after restarting its synthesizer (Piper's sessions made
+again, their noise generators seeded from the segment's first job): the pool hands out
+whole segments. A restart costs a Piper session per voice used (~0.1 s, a short
+sentence's synthesis); per job, it would add ~10 % to the clips."""
 
 
 def sentences() -> list[str]:
@@ -112,10 +120,14 @@ def _windows(emb: np.ndarray) -> np.ndarray:
     return np.stack([emb[i - WINDOW + 1 : i + 1] for i in idx]).astype(np.float32)
 
 
-def _make(job: Job) -> Clip:
+def _make(task: tuple[int, Job]) -> Clip:
+    segment, job = task  # the segment's seed, and the job
     front: FrontEnd = _state["front"]  # type: ignore[assignment]
     synth: Synthesizer = _state["synth"]  # type: ignore[assignment]
     babble: list[np.ndarray] = _state["babble"]  # type: ignore[assignment]
+    if _state.get("segment") != segment:  # the pool's next segment: start afresh
+        synth.restart(segment)
+        _state["segment"] = segment
     rng = np.random.default_rng(job.seed)
     synth.rng = random.Random(job.seed)
     label = job.speaker.label if job.speaker else job.kind
@@ -168,15 +180,18 @@ def build_dataset(
 ) -> tuple[Dataset, list[Clip]]:
     """Run every job in ``workers`` processes; returns the windows and the clips."""
     clips: list[Clip] = []
+    # Each segment is seeded by its first job (the plan's seed goes into every job's).
+    tasks = [(jobs[i - i % SEGMENT].seed, job) for i, job in enumerate(jobs)]
 
     def results() -> Iterator[Clip]:
         if workers <= 1:
             _init_worker(babble)
-            yield from map(_make, jobs)
+            _state.pop("segment", None)
+            yield from map(_make, tasks)
             return
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(workers, initializer=_init_worker, initargs=(babble,)) as pool:
-            yield from pool.imap(_make, jobs, chunksize=2)
+            yield from pool.imap(_make, tasks, chunksize=SEGMENT)
 
     for i, clip in enumerate(results()):
         clips.append(clip)
