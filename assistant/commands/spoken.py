@@ -154,6 +154,10 @@ _CLOCK = re.compile(
     r"(?: ?(?P<ampm>a\.?m\.?|p\.?m\.?|in the morning|in the afternoon|in the evening|"
     r"at night|tonight))?$"
 )
+_PART_DEFAULT = {
+    "morning": "9 am", "afternoon": "3 pm", "evening": "6 pm", "night": "9 pm", "tonight": "9 pm",
+}  # fmt: skip
+"""The moment meant by a part of the day said without a clock time ("friday evening")."""
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -176,28 +180,33 @@ def parse_when(text: str, now: datetime, *, prefer_morning: bool = False) -> Whe
     words = text
     if m := re.search(r"\b(?:the day after tomorrow)\b", words):
         day_offset, words = 2, words.replace(m.group(0), " ")
-    elif m := re.search(r"\btomorrow(?: morning| evening| night)?\b", words):
-        day_offset, words = 1, words.replace("tomorrow", " ")
-    elif m := re.search(r"\btoday\b|\bthis (?=morning|afternoon|evening)", words):
-        day_offset, words = 0, words.replace(m.group(0), " ")
+    elif m := re.search(r"\btomorrow\b", words):
+        day_offset, words = 1, words.replace(m.group(0), " ")
+    elif m := re.search(r"\btoday\b|\bthis (?=morning|afternoon|evening)|\b(?=tonight\b)", words):
+        day_offset, words = 0, words.replace(m.group(0), " ") if m.group(0) else words
     elif m := re.search(rf"\b(?:on |next )?({'|'.join(_DAYS)})\b", words):
         ahead = (_DAYS.index(m.group(1)) - now.weekday()) % 7
         day_offset, words = ahead or 7, words.replace(m.group(0), " ")
+    # The part of the day may come anywhere ("tomorrow evening at 6", "at 6 tomorrow
+    # evening", "friday morning", "at 8 tonight"): said once, it is the clock's AM/PM.
+    part: str | None = None
+    if m := re.search(r"\b(?:in the |at )?(morning|afternoon|evening|night|tonight)\b", words):
+        part, words = m.group(1), (words[: m.start()] + " " + words[m.end() :])
     words = re.sub(r"\s+", " ", words).strip()
-    words = re.sub(r"^(?:at|for|by) ", "", words)
-    words = re.sub(r"^(?:morning|evening|afternoon|night) ?(?:at )?", "", words).strip()
-    if text.endswith(("morning", "evening", "afternoon", "night")) and not re.search(
-        r"(?:a\.?m\.?|p\.?m\.?|in the \w+|at night)$", words
-    ):
-        tail = text.rsplit(" ", 1)[-1]
-        words = re.sub(rf"\s*\b{tail}$", "", words)  # "8 tomorrow morning": said once
-        words = f"{words} {'in the ' if tail != 'night' else 'at '}{tail}".strip()
+    words = re.sub(r"^(?:at|for|by|on) ", "", words)
+    if part is not None and not re.search(r"(?:a\.?m\.?|p\.?m\.?)$", words):
+        if not words:
+            words = _PART_DEFAULT[part]
+        else:
+            words = f"{words} {'at night' if part in ('night', 'tonight') else 'in the ' + part}"
     if not words and day_offset:
         words = "9 am"  # "on friday": in the morning
     clock = _clock(words)
     if clock is None:
         return WhenSpec(None)
     hour, minute, ampm = clock
+    if part in ("night", "tonight") and day_offset is not None and hour < 5:
+        day_offset += 1  # "at 2 tonight", "at 12 at night": the small hours after it
     base = now.replace(second=0, microsecond=0)
     if day_offset is not None:
         day = base + timedelta(days=day_offset)
@@ -263,8 +272,11 @@ def _clock(words: str) -> tuple[int, int, bool] | None:
     half = (m.group("ampm") or "").replace(".", "")
     if hour > 23 or minute > 59:
         return None
-    if half in ("pm", "in the afternoon", "in the evening", "tonight", "at night") and hour < 12:
+    night = half in ("tonight", "at night")
+    if night and 1 <= hour <= 4:
+        pass  # "at 2 at night" is the small hours
+    elif (night or half in ("pm", "in the afternoon", "in the evening")) and hour < 12:
         hour += 12
-    elif half in ("am", "in the morning") and hour == 12:
+    elif (night or half in ("am", "in the morning")) and hour == 12:
         hour = 0
     return hour, minute, bool(half)
