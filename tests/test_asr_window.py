@@ -49,8 +49,8 @@ def test_the_short_window_hears_the_same_words_from_a_fraction_of_the_window(
 
     monkeypatch.setattr(whisper_module, "trim_window", recording)
     audio = read_audio(speak(SENTENCE))
-    short = WhisperTranscriber(whisper_dir, device="cpu")
-    full = WhisperTranscriber(whisper_dir, device="cpu", window=None)
+    short = WhisperTranscriber(whisper_dir, device="cpu", window=ShortWindow())
+    full = WhisperTranscriber(whisper_dir, device="cpu")
     heard = short.transcribe(audio).text
     assert word_error_rate(SENTENCE, heard) <= 0.1
     assert heard == full.transcribe(audio).text

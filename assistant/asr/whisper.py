@@ -20,8 +20,8 @@ log = logging.getLogger(__name__)
 
 _REQUIRED_FILES = ("model.bin", "config.json")
 
-DEFAULT_WINDOW: ShortWindow | None = ShortWindow()
-"""The input window the recogniser encodes by default (see :mod:`assistant.asr.window`)."""
+SHORT_WINDOW = ShortWindow()
+"""The window ``asr.short_window`` encodes (see :mod:`assistant.asr.window`)."""
 
 
 def _model_class(window: ShortWindow | None) -> type[Any]:
@@ -64,7 +64,7 @@ class WhisperTranscriber:
         beam_size: int = 1,
         threads: int = 0,
         hotwords: str = "",
-        window: ShortWindow | None = DEFAULT_WINDOW,
+        window: ShortWindow | None = None,
     ) -> None:
         model_dir = Path(model_dir)
         # faster-whisper treats a path that is not a folder as a hub repo id and would
@@ -108,7 +108,7 @@ class WhisperTranscriber:
             language=config.language,
             beam_size=config.beam_size,
             threads=config.threads,
-            window=DEFAULT_WINDOW if config.short_window else None,
+            window=SHORT_WINDOW if config.short_window else None,
         )
 
     @property

@@ -13,6 +13,15 @@ on the 16 latency-bench questions 15 the same (one espeak-ng question repeated t
 on the same sentences cut at their first pause ("I'd like to"), 87 of 104 the same (the
 differences mostly "..." for "." or repetition loops, which both windows make on these
 short pieces).
+
+It is off by default (``asr.short_window``): in ``bench latency`` (live pipeline, the
+questions spoken in real time with -70 dB noise, whisper-tiny.en), the short window made
+whisper repeat itself on some utterances ("What should I cook for dinner tonight? What
+should I cook for dinner tonight?", and a loop of "What is the capital of France?" that
+took 11-13 s to decode), so the streaming turns it did not loop on answered faster
+(0.46-0.72 s, against 0.86 s p50 before) but the transcripts are not safe. A guard that
+caps the decoded tokens by the audio's length, or falls back to the full window when the
+transcript repeats itself, is untried.
 """
 
 from __future__ import annotations
