@@ -30,10 +30,11 @@ def _model_class(window: ShortWindow | None) -> type[Any]:
 
     if window is None:
         return WhisperModel
+    kept = window
 
     class ShortWindowWhisper(WhisperModel):  # type: ignore[misc]
         def encode(self, features: Any) -> Any:
-            return super().encode(trim_window(features, window))
+            return super().encode(trim_window(features, kept))
 
     return ShortWindowWhisper
 
