@@ -73,6 +73,10 @@ class AsrConfig:
     """Beam width; 1 is greedy and fastest."""
     threads: int = 0
     """CPU threads; 0 uses one per core."""
+    short_window: bool = False
+    """Encode only the audio's part of whisper's 30 s input window (several times faster
+    on short utterances, but whisper-tiny then sometimes repeats itself on live audio:
+    see ``assistant.asr.window``); ``false``: the whole window, as whisper was trained."""
     backend: str = "local"
     """``local`` (the model from the store) or ``openai``: an OpenAI-compatible
     transcription endpoint at ``base_url``, with ``model`` naming the model there."""

@@ -5,18 +5,38 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from ..audio import ASR_RATE, Audio
 from ..compute import resolve_device
 from ..config import AsrConfig
 from ..errors import ModelLoadError
 from .base import Segment, Transcript
+from .window import ShortWindow, trim_window
 
 __all__ = ["WhisperTranscriber"]
 
 log = logging.getLogger(__name__)
 
 _REQUIRED_FILES = ("model.bin", "config.json")
+
+SHORT_WINDOW = ShortWindow()
+"""The window ``asr.short_window`` encodes (see :mod:`assistant.asr.window`)."""
+
+
+def _model_class(window: ShortWindow | None) -> type[Any]:
+    """faster-whisper's model, or one whose encoder sees only ``window`` of the input."""
+    from faster_whisper import WhisperModel
+
+    if window is None:
+        return WhisperModel
+    kept = window
+
+    class ShortWindowWhisper(WhisperModel):  # type: ignore[misc]
+        def encode(self, features: Any) -> Any:
+            return super().encode(trim_window(features, kept))
+
+    return ShortWindowWhisper
 
 
 class WhisperTranscriber:
@@ -31,6 +51,8 @@ class WhisperTranscriber:
         threads: CPU threads, 0 = one per core.
         hotwords: words to favour (faster-whisper's ``hotwords``; ignored on a call
             given a ``prompt``).
+        window: encode only the audio's part of the 30 s input window (see
+            :mod:`assistant.asr.window`); ``None``: the whole window, as whisper was trained.
     """
 
     def __init__(
@@ -43,6 +65,7 @@ class WhisperTranscriber:
         beam_size: int = 1,
         threads: int = 0,
         hotwords: str = "",
+        window: ShortWindow | None = None,
     ) -> None:
         model_dir = Path(model_dir)
         # faster-whisper treats a path that is not a folder as a hub repo id and would
@@ -60,11 +83,10 @@ class WhisperTranscriber:
         self.beam_size = beam_size
         self.hotwords = hotwords
         self.model_dir = model_dir
-
-        from faster_whisper import WhisperModel
+        self.window = window
 
         try:
-            self._model = WhisperModel(
+            self._model = _model_class(window)(
                 str(model_dir),
                 device=self.device,
                 compute_type=compute_type,
@@ -87,6 +109,7 @@ class WhisperTranscriber:
             language=config.language,
             beam_size=config.beam_size,
             threads=config.threads,
+            window=SHORT_WINDOW if config.short_window else None,
         )
 
     @property
