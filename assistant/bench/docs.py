@@ -5,13 +5,15 @@ Quality: the hand-written questions of ``data/docs_questions.json``, each with t
 and a phrase of the passage that answers it; recall@5 and MRR (over the first 10) for
 vector, keyword and hybrid search. The retrieval settings were tuned on those 60; the 22
 of ``data/docs_questions_heldout.json``, written before any tuning and never tuned on,
-are reported apart. A hit is judged by file and phrase, not passage id, so the judging
-stays fair when passage boundaries change. Speed: passages indexed per second (reading,
-splitting, embedding, writing), the query latency (embedding the question included) on
-the real index and on indexes grown to 10,000 and 100,000 passages with synthetic
-passages (random unit vectors, text drawn from the corpus's words), and the database
-size per 1,000 passages. Spoken (``spoken`` questions, :mod:`.docs_spoken`): what answering
-from the index adds to a spoken question's voice-to-voice latency in the live pipeline.
+are reported apart, and so are the 16 of ``data/docs_questions_prose.json``, about prose
+pages (the tutorial and a HOWTO, not API entries), also never tuned on. A hit is judged by
+file and phrase, not passage id, so the judging stays fair when passage boundaries change.
+Speed: passages indexed per second (reading, splitting, embedding, writing), the query
+latency (embedding the question included) on the real index and on indexes grown to
+10,000 and 100,000 passages with synthetic passages (random unit vectors, text drawn from
+the corpus's words), and the database size per 1,000 passages. Spoken (``spoken``
+questions, :mod:`.docs_spoken`): what answering from the index adds to a spoken question's
+voice-to-voice latency in the live pipeline.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CORPUS",
     "HELDOUT",
+    "PROSE",
     "QUESTIONS",
     "DocsBenchOptions",
     "DocsReport",
@@ -56,6 +59,7 @@ CORPUS = Path("/usr/share/doc/python3-doc/html")
 """Debian's python3-doc (scripts/setup.sh installs it)."""
 QUESTIONS = Path(__file__).with_name("data") / "docs_questions.json"
 HELDOUT = Path(__file__).with_name("data") / "docs_questions_heldout.json"
+PROSE = Path(__file__).with_name("data") / "docs_questions_prose.json"
 MODES: tuple[SearchMode, ...] = ("vector", "keyword", "hybrid")
 RECALL_GOAL = 0.9
 """Hybrid recall@5: the least wanted."""
@@ -107,6 +111,8 @@ class DocsBenchOptions:
     questions: Path = QUESTIONS
     heldout: Path | None = HELDOUT
     """Questions never tuned on, reported apart (their pages are indexed too)."""
+    prose: Path | None = PROSE
+    """Questions about prose pages, never tuned on, reported apart (pages indexed too)."""
     spoken: int = 0
     """Questions spoken into the live pipeline without and with the index (0: none)."""
     max_tokens: int | None = None
@@ -126,6 +132,9 @@ class DocsReport:
     heldout_questions: int = 0
     heldout_quality: dict[str, dict[str, float]] = field(default_factory=dict)
     heldout_misses: list[str] = field(default_factory=list)
+    prose_questions: int = 0
+    prose_quality: dict[str, dict[str, float]] = field(default_factory=dict)
+    prose_misses: list[str] = field(default_factory=list)
     indexing: dict[str, float] = field(default_factory=dict)
     latency: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per index size: p50_ms, p99_ms of hybrid queries (question embedding included)."""
@@ -252,7 +261,8 @@ def run_docs_bench(
         raise ValueError("spoken questions need the config and the model store")
     questions = load_questions(options.questions)
     heldout = load_questions(options.heldout) if options.heldout is not None else []
-    files = _corpus_files(options, [*questions, *heldout])
+    prose = load_questions(options.prose) if options.prose is not None else []
+    files = _corpus_files(options, [*questions, *heldout, *prose])
     missing = [p for p in files if not p.is_file()]
     if missing:
         from ..knowledge import KnowledgeError
@@ -263,7 +273,8 @@ def run_docs_bench(
         )
     workdir = Path(tempfile.mkdtemp(prefix="assistant-bench-docs-"))
     try:
-        return _run(embedder, options, questions, heldout, files, workdir, out, config, store)
+        sets = (questions, heldout, prose)
+        return _run(embedder, options, sets, files, workdir, out, config, store)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -271,14 +282,14 @@ def run_docs_bench(
 def _run(
     embedder: Embedder,
     options: DocsBenchOptions,
-    questions: list[Question],
-    heldout: list[Question],
+    sets: tuple[list[Question], list[Question], list[Question]],
     files: list[Path],
     workdir: Path,
     out: Callable[[str], None],
     config: Config | None = None,
     store: ModelStore | None = None,
 ) -> DocsReport:
+    questions, heldout, prose = sets
     # The real index: a folder of links to the corpus pages (the corpus as the user has
     # it); beside a kept database it stays, so a rerun finds the same paths unchanged.
     folder = workdir / "corpus"
@@ -328,6 +339,9 @@ def _run(
         if heldout:
             report.heldout_questions = len(heldout)
             report.heldout_quality, report.heldout_misses = _quality(kb, heldout, folder)
+        if prose:
+            report.prose_questions = len(prose)
+            report.prose_quality, report.prose_misses = _quality(kb, prose, folder)
         rows = kb.conn.execute("SELECT text FROM passages LIMIT 3000").fetchall()
         vocabulary = sorted({w for (text,) in rows for w in text.lower().split()})
         kb.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -377,6 +391,11 @@ def format_docs_report(report: DocsReport) -> str:
         lines += ["", f"held-out questions (never tuned on): {report.heldout_questions}"]
         for mode, figures in report.heldout_quality.items():
             lines.append(f"{mode:8}  {figures['recall_at_5']:8.3f}  {figures['mrr']:5.3f}")
+    if report.prose_quality:
+        lines += ["", f"prose questions (tutorial and HOWTO pages, never tuned on): "
+                  f"{report.prose_questions}"]  # fmt: skip
+        for mode, figures in report.prose_quality.items():
+            lines.append(f"{mode:8}  {figures['recall_at_5']:8.3f}  {figures['mrr']:5.3f}")
     idx = report.indexing
     lines += [
         "",
@@ -405,4 +424,7 @@ def format_docs_report(report: DocsReport) -> str:
     if report.heldout_misses:
         lines += ["", "held-out hybrid misses:"]
         lines += [f"  {q}" for q in report.heldout_misses]
+    if report.prose_misses:
+        lines += ["", "prose hybrid misses:"]
+        lines += [f"  {q}" for q in report.prose_misses]
     return "\n".join(lines)

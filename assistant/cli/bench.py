@@ -193,6 +193,7 @@ def _docs(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.questions:
         options.questions = Path(args.questions)
         options.heldout = None  # held out from the bench's own set, not from this one
+        options.prose = None
     report = run_docs_bench(
         default_embedder(ctx.store),
         options,
