@@ -313,6 +313,50 @@ def test_the_repairs_leave_ordinary_sentences_to_the_model(
     assert matcher.match(text) is None
 
 
+@pytest.mark.parametrize(
+    ("heard", "intent", "slots"),
+    [
+        ("Value up.", "AssistantLouder", {}),
+        ("Be quite.", "AssistantStop", {}),
+        ("Convert 2 leaders to cops.", "Convert", {"from": "liter", "to": "cup"}),
+        ("Pose the timer.", "HassPauseTimer", {}),
+    ],
+)
+def test_misheard_command_words_are_matched_by_their_sound(
+    matcher: CommandMatcher, heard: str, intent: str, slots: dict
+) -> None:
+    """A word whisper wrote for a command word that sounds like it ("value" for
+    "volume") is swapped for it when the transcript then reads as a whole command..."""
+    match = matcher.match(heard)
+    assert match is not None and (match.intent, match.source) == (intent, "sounds"), match
+    assert {k: match.slots.get(k) for k in slots} == slots
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Wider, please.", "What's 15% tomato?", "Pause the pizza timer.", "Remember the alamo.",
+     "Is a tomato a fruit?", "How do I cook rice?", "Open the door.", "Bose in the past timer."],
+)  # fmt: skip
+def test_sound_repairs_never_guess_free_words_or_far_sounds(
+    matcher: CommandMatcher, text: str
+) -> None:
+    """...but never into a command with a free-text slot (a timer's name, a note),
+    never across a different first sound ("wider" is not "louder"), and never for a
+    sentence with more than two words that are no command words."""
+    match = matcher.match(text)
+    assert match is None or match.source != "sounds", match
+
+
+def test_sound_keys() -> None:
+    from assistant.commands.sounds import sound_distance, sound_key
+
+    assert sound_key("quiet") == sound_key("quite") == "kwat"
+    assert sound_key("cups") == sound_key("cops")
+    assert sound_distance("leaders", "liters") == 0.5  # d/t: near sounds
+    assert sound_distance("value", "volume") == 1.0
+    assert sound_distance("wider", "louder") >= 2.0  # another first sound counts twice
+
+
 def test_a_misheard_timer_name_finds_the_closest_running_timer(router: CommandRouter) -> None:
     router.handle("set a 10 minute timer called pasta")
     router.handle("set a 5 minute timer called laundry")
