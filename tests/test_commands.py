@@ -374,3 +374,37 @@ def test_bench_commands_prints_and_writes_its_figures(cli, tmp_path: Path) -> No
     assert figures["commands"] == 3 and figures["questions"] >= 100
     assert figures["questions_passed"] <= figures["questions"]
     assert 0.0 <= figures["accuracy"] <= 1.0 and figures["match_ms_max"] < 1000
+
+
+def test_a_near_command_is_heard_again_and_kept_only_if_it_reads_as_one(
+    matcher: CommandMatcher,
+) -> None:
+    """A short transcript with a command word that matches nothing is transcribed again
+    with the command prompt; the second one is used only if it is a command and sounds
+    like the first. Questions and commands heard right are transcribed once."""
+    from assistant.commands.hearing import COMMAND_PROMPT, CommandHearing, sounds_alike
+
+    hearing = CommandHearing(matcher)
+    prompts: list[str] = []
+
+    def again(text: str):
+        def transcribe(prompt: str) -> str:
+            prompts.append(prompt)
+            return text
+
+        return transcribe
+
+    assert hearing.rehear("Console nutheimer.", again("Cancel the timer.")) == "Cancel the timer."
+    assert prompts == [COMMAND_PROMPT]
+    # A second transcript that is no command, or sounds nothing like the first: the first.
+    assert hearing.rehear("Console nutheimer.", again("Consul new timer.")) == "Console nutheimer."
+    assert hearing.rehear("Bose in the past your timer.", again("Set an alarm for 7 a.m.")) == (
+        "Bose in the past your timer."
+    )
+    prompts.clear()
+    for once in ("Set a timer for 5 minutes.", "What is the capital of France?",
+                 "Tell me a long story about a time machine and a dragon please."):  # fmt: skip
+        assert hearing.rehear(once, again("Stop.")) == once
+    assert prompts == [] and hearing.second_listenings == 3
+    assert sounds_alike("Console nutheimer", "Cancel the timer")
+    assert not sounds_alike("Thank you", "Mute")

@@ -133,7 +133,7 @@ class FakeTranscriber:
         self.fail = fail
         self.calls = _Calls()
 
-    def transcribe(self, audio: Audio) -> Transcript:
+    def transcribe(self, audio: Audio, *, prompt: str | None = None) -> Transcript:
         if self.fail is not None:
             raise self.fail
         text = self.phrases.read(audio.at_rate(ASR_RATE).samples)
