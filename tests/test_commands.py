@@ -313,6 +313,50 @@ def test_the_repairs_leave_ordinary_sentences_to_the_model(
     assert matcher.match(text) is None
 
 
+@pytest.mark.parametrize(
+    ("heard", "intent", "slots"),
+    [
+        ("Value up.", "AssistantLouder", {}),
+        ("Be quite.", "AssistantStop", {}),
+        ("Convert 2 leaders to cops.", "Convert", {"from": "liter", "to": "cup"}),
+        ("Pose the timer.", "HassPauseTimer", {}),
+    ],
+)
+def test_misheard_command_words_are_matched_by_their_sound(
+    matcher: CommandMatcher, heard: str, intent: str, slots: dict
+) -> None:
+    """A word whisper wrote for a command word that sounds like it ("value" for
+    "volume") is swapped for it when the transcript then reads as a whole command..."""
+    match = matcher.match(heard)
+    assert match is not None and (match.intent, match.source) == (intent, "sounds"), match
+    assert {k: match.slots.get(k) for k in slots} == slots
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Wider, please.", "What's 15% tomato?", "Pause the pizza timer.", "Remember the alamo.",
+     "Is a tomato a fruit?", "How do I cook rice?", "Open the door.", "Bose in the past timer."],
+)  # fmt: skip
+def test_sound_repairs_never_guess_free_words_or_far_sounds(
+    matcher: CommandMatcher, text: str
+) -> None:
+    """...but never into a command with a free-text slot (a timer's name, a note),
+    never across a different first sound ("wider" is not "louder"), and never for a
+    sentence with more than two words that are no command words."""
+    match = matcher.match(text)
+    assert match is None or match.source != "sounds", match
+
+
+def test_sound_keys() -> None:
+    from assistant.commands.sounds import sound_distance, sound_key
+
+    assert sound_key("quiet") == sound_key("quite") == "kwat"
+    assert sound_key("cups") == sound_key("cops")
+    assert sound_distance("leaders", "liters") == 0.5  # d/t: near sounds
+    assert sound_distance("value", "volume") == 1.0
+    assert sound_distance("wider", "louder") >= 2.0  # another first sound counts twice
+
+
 def test_a_misheard_timer_name_finds_the_closest_running_timer(router: CommandRouter) -> None:
     router.handle("set a 10 minute timer called pasta")
     router.handle("set a 5 minute timer called laundry")
@@ -330,3 +374,37 @@ def test_bench_commands_prints_and_writes_its_figures(cli, tmp_path: Path) -> No
     assert figures["commands"] == 3 and figures["questions"] >= 100
     assert figures["questions_passed"] <= figures["questions"]
     assert 0.0 <= figures["accuracy"] <= 1.0 and figures["match_ms_max"] < 1000
+
+
+def test_a_near_command_is_heard_again_and_kept_only_if_it_reads_as_one(
+    matcher: CommandMatcher,
+) -> None:
+    """A short transcript with a command word that matches nothing is transcribed again
+    with the command prompt; the second one is used only if it is a command and sounds
+    like the first. Questions and commands heard right are transcribed once."""
+    from assistant.commands.hearing import COMMAND_PROMPT, CommandHearing, sounds_alike
+
+    hearing = CommandHearing(matcher)
+    prompts: list[str] = []
+
+    def again(text: str):
+        def transcribe(prompt: str) -> str:
+            prompts.append(prompt)
+            return text
+
+        return transcribe
+
+    assert hearing.rehear("Console nutheimer.", again("Cancel the timer.")) == "Cancel the timer."
+    assert prompts == [COMMAND_PROMPT]
+    # A second transcript that is no command, or sounds nothing like the first: the first.
+    assert hearing.rehear("Console nutheimer.", again("Consul new timer.")) == "Console nutheimer."
+    assert hearing.rehear("Bose in the past your timer.", again("Set an alarm for 7 a.m.")) == (
+        "Bose in the past your timer."
+    )
+    prompts.clear()
+    for once in ("Set a timer for 5 minutes.", "What is the capital of France?",
+                 "Tell me a long story about a time machine and a dragon please."):  # fmt: skip
+        assert hearing.rehear(once, again("Stop.")) == once
+    assert prompts == [] and hearing.second_listenings == 3
+    assert sounds_alike("Console nutheimer", "Cancel the timer")
+    assert not sounds_alike("Thank you", "Mute")

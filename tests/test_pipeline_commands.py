@@ -46,6 +46,7 @@ class Rig:
     host: CommandHost
     scheduler: Scheduler
     events: Recorder
+    transcriber: FakeTranscriber
 
 
 @pytest.fixture
@@ -68,9 +69,10 @@ def rig(tmp_path) -> Iterator[Callable[..., Rig]]:
         scheduler = Scheduler(tmp_path / "schedule.json", repeat_s=repeat_s)
         notes = NotesStore(tmp_path / "notes.db")
         host = CommandHost(CommandRouter(CommandContext(scheduler=scheduler, notes=notes)))
+        transcriber = FakeTranscriber(phrases)
         conversation = Conversation(
             vad=FakeVad(),
-            transcriber=FakeTranscriber(phrases),
+            transcriber=transcriber,
             chat=chat if tool_model is None else host.tool_chat(tool_model),
             voice=voice,
             config=Config(),
@@ -81,7 +83,7 @@ def rig(tmp_path) -> Iterator[Callable[..., Rig]]:
         events = Recorder()
         conversation.subscribe(events)
         conversation.start()
-        r = Rig(phrases, source, chat, conversation, host, scheduler, events)
+        r = Rig(phrases, source, chat, conversation, host, scheduler, events, transcriber)
         made.append((r, player))
         return r
 
@@ -138,6 +140,19 @@ def test_a_spoken_command_runs_once_not_for_a_speculation(rig):
     items = r.scheduler.items("timer")
     assert [round(i.duration_s) for i in items] == [300]
     assert not r.chat.calls.items
+
+
+def test_a_misheard_command_is_heard_again_with_the_command_prompt(rig):
+    r = rig()
+    r.transcriber.primed["console nutheimer"] = "cancel the timer"
+    r.conversation.send_text("Set a timer for 5 minutes.")
+    r.events.wait_for(TurnFinished)
+    r.source.feed(r.phrases.audio("console nutheimer"), silence(0.8))
+    r.source.settle()
+    finished = r.events.wait_for(TurnFinished, 2)
+    assert finished[1].user_text == "cancel the timer"  # the turn is what was heard again
+    assert r.scheduler.items("timer") == [] and not r.chat.calls.items
+    assert r.host.hearing.second_listenings >= 1
 
 
 class _TimerToolModel:

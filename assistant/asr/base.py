@@ -43,6 +43,7 @@ class Transcript:
 class Transcriber(Protocol):
     """Turns speech into text."""
 
-    def transcribe(self, audio: Audio) -> Transcript:
-        """Transcribe mono audio (any rate; engines resample as they need)."""
+    def transcribe(self, audio: Audio, *, prompt: str | None = None) -> Transcript:
+        """Transcribe mono audio (any rate; engines resample as they need); ``prompt``:
+        text that came before, to steer the recognition (engines may ignore it)."""
         ...

@@ -132,11 +132,15 @@ class FakeTranscriber:
         self.phrases = phrases
         self.fail = fail
         self.calls = _Calls()
+        self.primed: dict[str, str] = {}
+        """What a phrase is heard as when transcribed with a prompt (else as itself)."""
 
-    def transcribe(self, audio: Audio) -> Transcript:
+    def transcribe(self, audio: Audio, *, prompt: str | None = None) -> Transcript:
         if self.fail is not None:
             raise self.fail
         text = self.phrases.read(audio.at_rate(ASR_RATE).samples)
+        if prompt:
+            text = self.primed.get(text, text)
         self.calls.add(text)
         segments = (Segment(0.0, audio.duration, text),) if text else ()
         return Transcript(text, segments, "en", audio.duration)

@@ -50,6 +50,11 @@ def register(group: Any, *, positive: Any) -> None:
     commands.add_argument(
         "--hotwords", default="", metavar="TEXT", help="words whisper is told to favour (a trial)"
     )
+    commands.add_argument(
+        "--listen-once",
+        action="store_true",
+        help="no second listening to near-commands (as before it existed: to compare)",
+    )
     commands.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(commands, "asr", "voice")
     commands.set_defaults(func=_commands)
@@ -68,6 +73,7 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
         store=ctx.store,
         limit=args.limit,
         hotwords=args.hotwords,
+        listen_once=args.listen_once,
         progress=lambda line: print(line, file=sys.stderr),
     )
     times = report.match_ms
@@ -100,6 +106,12 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
             f"{kind} {percentile(ms, 50):.0f} ms" for kind, ms in report.asr_ms.items() if ms
         )
         lines.append(f"  whisper per clip, p50 (beam {config.asr.beam_size}): {asr}")
+        again = report.second_listenings
+        lines.append(
+            f"  listened to twice (near-commands): {again.get('commands', 0)} commands, "
+            f"{again.get('questions', 0)} questions"
+            + (" (off: --listen-once)" if args.listen_once else "")
+        )
     for miss in report.misses + report.spoken_misses:
         lines.append(f"  miss: {miss}")
     figures = report.to_dict()

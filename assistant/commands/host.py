@@ -19,6 +19,7 @@ from ..pipeline.events import Event
 from ..reply import LocalReply, ReplyHooks
 from .chime import chime
 from .context import CommandContext
+from .hearing import CommandHearing
 from .notes import NotesStore
 from .router import CommandRouter
 from .scheduler import Announcement, Scheduler
@@ -66,6 +67,8 @@ class CommandHost:
 
     def __init__(self, router: CommandRouter) -> None:
         self.router = router
+        self.hearing = CommandHearing(router.matcher)
+        """Listens again to a transcript that nearly reads as a command."""
         self._conversation: Conversation | None = None
         self._sample_rate = 0
 
@@ -86,6 +89,7 @@ class CommandHost:
         hooks.answer_locally = lambda text: local_reply(self.router, text)
         hooks.acts_on = self.router.acts_on
         hooks.is_command = self.router.is_command
+        hooks.rehear = self.hearing.rehear
         return hooks
 
     def tool_chat(self, chat: ChatModel) -> ChatModel:

@@ -8,9 +8,10 @@ import re
 import time
 from typing import Any
 
+from .fuzzy import PATTERN_WORDS, SoundRepair, acceptable, template_words
 from .patterns import PATTERNS
 from .result import IntentMatch
-from .spoken import NUMBER, normalize
+from .spoken import NUMBER, NUMBER_WORDS, normalize
 from .templates import intents_dict
 
 __all__ = ["CommandMatcher", "repair"]
@@ -68,7 +69,15 @@ class CommandMatcher:
         from hassil import Intents
 
         self.language = language
-        self._intents = Intents.from_dict(intents_dict(language))
+        data = intents_dict(language)
+        self._intents = Intents.from_dict(data)
+        self._sounds: SoundRepair | None = None
+        if language == "en":
+            from .units import unit_words
+
+            self._sounds = SoundRepair(
+                template_words(data) | set(PATTERN_WORDS.split()) | unit_words() | NUMBER_WORDS
+            )
         self.match("set a timer for 1 minute")  # the first recognition builds caches
 
     def match(self, text: str) -> IntentMatch | None:
@@ -81,11 +90,24 @@ class CommandMatcher:
         if found is None and self.language == "en" and repair(words) != words:
             words = repair(words)
             found = self._find(words)
+        if found is None and self._sounds is not None:
+            found = self._sounded(words)
         if found is None:
             return None
         intent, slots, source = found
         elapsed = (time.perf_counter() - started) * 1000.0
         return IntentMatch(intent, slots, words, source, match_ms=elapsed)
+
+    def _sounded(self, words: str) -> tuple[str, dict[str, Any], str] | None:
+        """The first version of ``words`` with misheard words swapped for command words
+        that sounds like them and reads as a command with fixed words only."""
+        assert self._sounds is not None
+        for version in self._sounds.versions(words):
+            found = self._find(version)
+            if found is not None and acceptable(found[0], found[1]):
+                log.debug("heard %r as %r", words, version)
+                return found[0], found[1], "sounds"
+        return None
 
     def _find(self, words: str) -> tuple[str, dict[str, Any], str] | None:
         found = self._templates(words)

@@ -19,7 +19,9 @@ class IntentMatch:
     text: str
     """The transcript as matched (normalised)."""
     source: str
-    """``hassil`` (a sentence template) or ``pattern`` (one of the project's patterns)."""
+    """``hassil`` (a sentence template), ``pattern`` (one of the project's patterns) or
+    ``sounds`` (either, after misheard words were swapped for the command words they
+    sound like)."""
     match_ms: float = 0.0
     """How long matching took, in milliseconds."""
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 __all__ = [
     "NUMBER",
+    "NUMBER_WORDS",
     "WhenSpec",
     "normalize",
     "parse_duration",
@@ -33,6 +34,9 @@ _TENS = {
     "eighty": 80, "ninety": 90,
 }  # fmt: skip
 _WORD = "|".join(sorted([*_UNITS.keys() - {"a", "an"}, *_TENS, "hundred"], key=len, reverse=True))
+
+NUMBER_WORDS = frozenset([*_UNITS, *_TENS, "hundred", "half", "quarter"])
+"""The words of spoken numbers."""
 
 NUMBER = rf"(?:-?\d+(?:[.,]\d+)?|(?:(?:{_WORD})(?:[ -](?:and[ -])?)?)+)"
 """A regular expression for one spoken or written number (digits or English words)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-__all__ = ["UnitError", "convert", "preload", "unit_name"]
+__all__ = ["UnitError", "convert", "preload", "unit_name", "unit_words"]
 
 # Spoken name (singular) -> pint's name. Plurals are found by dropping an "s"/"es".
 _NAMES = {
@@ -51,6 +51,12 @@ def unit_name(spoken: str) -> str | None:
         if candidate in _NAMES:
             return _NAMES[candidate]
     return None
+
+
+def unit_words() -> set[str]:
+    """The words of the unit names, singular and plural ("miles", "per", "hour")."""
+    words = {w for name in _NAMES for w in name.split() if w.isalpha()}
+    return words | {f"{w}es" if w.endswith(("ch", "s")) else f"{w}s" for w in words}
 
 
 _lock = threading.Lock()

@@ -195,14 +195,15 @@ class TurnWorker:
                     )
                 release_free_memory()
 
-    def _transcribe(self, turn: Turn) -> str | None:
+    def _transcribe(self, turn: Turn, prompt: str | None = None) -> str | None:
         assert turn.audio is not None
+        audio = Audio(turn.audio, ASR_RATE)
         try:
             with (
                 self._watchdog.waiting("turn", "the speech recogniser", "asr"),
                 self._asr_lock,
             ):
-                return self._transcriber.transcribe(Audio(turn.audio, ASR_RATE)).text
+                return self._transcriber.transcribe(audio, prompt=prompt).text
         except AssistantError as exc:
             self._emitter.error(exc, "asr")
             return None
@@ -219,6 +220,8 @@ class TurnWorker:
             if not turn.text.strip():
                 log.info("utterance had no words")
                 return
+            if self.hooks.rehear is not None:
+                turn.text = self.hooks.rehear(turn.text, lambda p: self._transcribe(turn, p))
         if turn.is_cancelled:
             return
         turn.mark("transcript")

@@ -1,0 +1,111 @@
+"""Listening twice to what nearly reads as a command.
+
+The small recogniser mishears short commands on unfamiliar voices ("Console nutheimer"
+for "Cancel the timer"). :class:`CommandHearing` decides: when a transcript matches no
+command but is short and carries a command word, the same audio is transcribed again
+with whisper's prompt primed with command sentences, and that second
+transcript is kept only if it reads as a command and sounds like the first (a prompt can
+make whisper write its own words instead of what was said). Transcripts for the language
+model (questions, chat) pay nothing: they are long or carry no command word.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+from .matcher import CommandMatcher
+from .sounds import sound_key
+
+__all__ = ["COMMAND_PROMPT", "CommandHearing", "sounds_alike"]
+
+log = logging.getLogger(__name__)
+
+COMMAND_PROMPT = (
+    "Set a timer for 12 minutes. Pause, resume or cancel the timer. Set an alarm. "
+    "Remind me at 6 pm. What's the date? What day is it? Mute, unmute, louder, quieter. "
+    "Never mind. Convert 3 pounds into grams. Open the music folder. Search my notes."
+)
+"""Command sentences whisper is primed with on the second listening."""
+
+MAX_WORDS = 9
+"""A transcript longer than this is no near-command (a question, a request for the model)."""
+
+ANCHORS = frozenset({
+    "timer", "timers", "alarm", "alarms", "remind", "reminder", "reminders", "cancel",
+    "pause", "resume", "continue", "mute", "unmute", "volume", "louder", "quieter", "date",
+    "day", "today", "time", "notes", "note", "convert", "open", "folder", "never", "mind",
+    "stop", "quiet", "minute", "minutes", "second", "seconds", "hour", "hours", "percent",
+    "times", "plus", "minus", "wake", "speak", "slower", "faster",
+})  # fmt: skip
+"""Words one of which a near-command carries: as heard, as the start of a longer word
+("reminded"), or sounding the same (a word of three sounds or more: "console"). A
+number counts too (durations, sums: "what is 9.6" for "what is 9 times 6")."""
+
+_ANCHOR_KEYS = frozenset(k for k in map(sound_key, ANCHORS) if len(k) >= 3)
+
+
+def _anchored(word: str) -> bool:
+    if word in ANCHORS or word.isdigit() or sound_key(word) in _ANCHOR_KEYS:
+        return True
+    return len(word) > 5 and any(word.startswith(a) for a in ANCHORS if len(a) >= 5)
+
+
+def _keys(text: str) -> str:
+    words = re.findall(r"[a-z']+|\d+", text.lower())
+    return " ".join(w if w.isdigit() else sound_key(w) for w in words)
+
+
+def sounds_alike(first: str, second: str, most: float = 0.4) -> bool:
+    """Whether two transcripts of one utterance sound alike: their sound keys differ in at
+    most ``most`` of the longer one's sounds."""
+    a, b = _keys(first), _keys(second)
+    if not a or not b:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        current = [i]
+        for j, y in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
+        previous = current
+    return previous[-1] <= most * max(len(a), len(b))
+
+
+class CommandHearing:
+    """Listens again, primed with command sentences, to a transcript that nearly reads
+    as a command.
+
+    Args:
+        matcher: the command matcher.
+        prompt: the priming text of the second listening.
+    """
+
+    def __init__(self, matcher: CommandMatcher, prompt: str = COMMAND_PROMPT) -> None:
+        self.matcher = matcher
+        self.prompt = prompt
+        self.second_listenings = 0
+        """How many transcripts were listened to twice (the cost: one more recognition)."""
+
+    def near_command(self, text: str) -> bool:
+        """Whether ``text`` matches no command yet is short and carries a command word
+        (as written or as it sounds)."""
+        words = re.findall(r"[a-z']+|\d+", text.lower())
+        if not words or len(words) > MAX_WORDS:
+            return False
+        if not any(_anchored(w) for w in words):
+            return False
+        return self.matcher.match(text) is None
+
+    def rehear(self, text: str, transcribe: Callable[[str], str | None]) -> str:
+        """The transcript to use: ``text`` as first heard, or the same audio heard again
+        (``transcribe(prompt)``) primed with command sentences, when ``text`` nearly
+        reads as a command and the second transcript reads as one and sounds like it."""
+        if not self.near_command(text):
+            return text
+        self.second_listenings += 1
+        second = transcribe(self.prompt)
+        if not second or self.matcher.match(second) is None or not sounds_alike(text, second):
+            return text
+        log.info("heard %r again as %r", text, second)
+        return second
