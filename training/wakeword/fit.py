@@ -44,6 +44,12 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+REQUESTS = ("what time is it", "what is the weather like", "turn off the lights",
+            "set a timer for ten minutes", "play some music", "what's on my calendar",
+            "tell me a joke", "remind me to call Anna", "how far is the moon", "stop",
+            "open the document", "read me the news", "what does this word mean")  # fmt: skip
+"""What people say right after a wake word: what follows some positives."""
+
 MIN_TAKES = 3
 """Own recordings, when given, must number at least this many."""
 
@@ -61,20 +67,26 @@ class Budget:
     steps: int
     take_copies: int = 20
     mine_every: int = 500
+    """Steps between hard-negative mining rounds (the first after a quarter of the run)."""
     context: int = 0
     """Clips of the phrase's words in other sentences (:func:`context_phrases`)."""
-    """Steps between hard-negative mining rounds (the first after a quarter of the run)."""
+    follow: float = 0.0
+    """Share of the spoken positives followed at once by a request or a sentence."""
 
 
 PRESETS = {
     "tiny": Budget(positives=40, near=30, sentences=16, noise=6, real_s=60, steps=400,
                    take_copies=4, mine_every=100, context=10),
-    "standard": Budget(positives=900, near=480, sentences=600, noise=60, real_s=2700,
-                       steps=4000, context=480),
+    "standard": Budget(positives=900, near=480, sentences=600, noise=60, real_s=4500,
+                       steps=4000, context=480, follow=0.5),
 }  # fmt: skip
 """``tiny`` is for tests (a minute); ``standard`` is the real thing (~6-9 minutes on 2
 cores)."""
 
+HIDDEN = 128
+"""Units of the classifier's first layer."""
+NEGATIVE_WEIGHT = 2.0
+"""A negative window's loss weight against a positive's 1: false accepts cost more."""
 HARD_SHARE = 0.02
 """Each mining round keeps this share of the training negatives, those the model scores
 highest, and half of every later batch's negatives come from them."""
@@ -220,9 +232,12 @@ def _plan(opts: WakeTrainOptions, budget: Budget, speakers: list[Speaker], phras
     seed = opts.seed * 1_000_003
     for _ in range(budget.positives):
         seed += 1
-        jobs.append(
-            Job("positive", seed, speaker(), rng.choice([phrase, phrase + "!", phrase + "?"]))
-        )
+        text = rng.choice([phrase, phrase + "!", phrase + "?"])
+        follow = ""
+        if budget.follow and rng.random() < budget.follow:
+            text = phrase + rng.choice(["", ","])
+            follow = rng.choice(REQUESTS) if rng.random() < 0.5 else rng.choice(texts)
+        jobs.append(Job("positive", seed, speaker(), text, follow=follow))
     for take in takes:
         for _ in range(budget.take_copies):
             seed += 1
@@ -306,11 +321,11 @@ def _fit(data: Dataset, steps: int, seed: int, progress: Callable[[int, int], No
         raise AssistantError("no training windows were made", hint="check the voices and takes")
     model = nn.Sequential(
         nn.Flatten(),
-        nn.Linear(WINDOW * DIM, 128),
-        nn.LayerNorm(128),
+        nn.Linear(WINDOW * DIM, HIDDEN),
+        nn.LayerNorm(HIDDEN),
         nn.ReLU(),
         nn.Dropout(0.2),
-        nn.Linear(128, 64),
+        nn.Linear(HIDDEN, 64),
         nn.ReLU(),
         nn.Linear(64, 1),
     )
@@ -337,7 +352,7 @@ def _fit(data: Dataset, steps: int, seed: int, progress: Callable[[int, int], No
         logits = model(x[idx]).squeeze(1)
         target = y[idx]
         # False accepts cost more than false rejects.
-        weight = torch.where(target > 0.5, 1.0, 2.0)
+        weight = torch.where(target > 0.5, 1.0, NEGATIVE_WEIGHT)
         loss = (loss_fn(logits, target) * weight).mean()
         opt.zero_grad()
         loss.backward()
