@@ -115,7 +115,8 @@ def test_a_positive_can_be_followed_at_once_by_more_speech() -> None:
     import dataclasses
 
     from training.wakeword.data import Job, build_dataset
-    from training.wakeword.fit import PRESETS, REQUESTS, WakeTrainOptions, _plan
+    from training.wakeword.fit import PRESETS, WakeTrainOptions, _plan
+    from training.wakeword.phrases import REQUESTS
     from training.wakeword.synth import Speaker
 
     speaker = Speaker("espeak", "en-us+m3")

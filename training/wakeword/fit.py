@@ -26,7 +26,7 @@ from assistant.wake.custom import FEATURES, FORMAT, INPUT, OUTPUT
 from assistant.wake.features import DIM, WINDOW
 
 from .data import Dataset, Job, build_dataset, load_audio_files, sentences
-from .phrases import check_phrase, context_phrases, near_phrases
+from .phrases import REQUESTS, check_phrase, context_phrases, near_phrases
 from .synth import Speaker, espeak_speakers, piper_speakers
 
 __all__ = [
@@ -43,12 +43,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-REQUESTS = ("what time is it", "what is the weather like", "turn off the lights",
-            "set a timer for ten minutes", "play some music", "what's on my calendar",
-            "tell me a joke", "remind me to call Anna", "how far is the moon", "stop",
-            "open the document", "read me the news", "what does this word mean")  # fmt: skip
-"""What people say right after a wake word: what follows some positives."""
 
 MIN_TAKES = 3
 """Own recordings, when given, must number at least this many."""
@@ -232,12 +226,13 @@ def _plan(opts: WakeTrainOptions, budget: Budget, speakers: list[Speaker], phras
     seed = opts.seed * 1_000_003
     for _ in range(budget.positives):
         seed += 1
+        who = speaker()  # drawn before the text, as before follows existed (same plans)
         text = rng.choice([phrase, phrase + "!", phrase + "?"])
         follow = ""
         if budget.follow and rng.random() < budget.follow:
             text = phrase + rng.choice(["", ","])
             follow = rng.choice(REQUESTS) if rng.random() < 0.5 else rng.choice(texts)
-        jobs.append(Job("positive", seed, speaker(), text, follow=follow))
+        jobs.append(Job("positive", seed, who, text, follow=follow))
     for take in takes:
         for _ in range(budget.take_copies):
             seed += 1
