@@ -126,7 +126,8 @@ def test_a_positive_can_be_followed_at_once_by_more_speech() -> None:
     jobs = _plan(opts, budget, [speaker], "hey computer", [], [])
     assert len(jobs) == budget.positives and all(j.follow for j in jobs)
     assert any(j.follow in REQUESTS for j in jobs)
-    # Labelled as a phrase alone is: its end windows positive, the partial phrase not.
+    # Labelled as a phrase alone is: the windows ending 80 ms before to 160 ms after the
+    # phrase's end are positives (the words after it are in the last ones).
     _, (clip,) = build_dataset([Job("positive", 7, speaker, "hey computer",
                                     follow="what time is it")], [], workers=1)  # fmt: skip
-    assert 2 <= (clip.labels == 1).sum() <= 4 and (clip.labels == 0).sum() >= 5
+    assert 3 <= (clip.labels == 1).sum() <= 4 and set(clip.labels.tolist()) <= {0.0, 1.0}
