@@ -107,3 +107,27 @@ def test_the_rule_is_chosen_on_held_out_clips_fewest_frames_while_recall_holds()
     assert (rule.frames, rule.threshold) == (2, pytest.approx(0.71))
     # Nothing clears a negative that scores 1 throughout: the strictest rule.
     assert choose_rule(phrase, [np.ones(5)]) == Rule(3, hi, 0.0)
+
+
+def test_a_positive_can_be_followed_at_once_by_more_speech() -> None:
+    # "hey computer what time is it": the phrase's end windows then hear the next word,
+    # and only the windows around the phrase's end are positives.
+    import dataclasses
+
+    from training.wakeword.data import Job, build_dataset
+    from training.wakeword.fit import PRESETS, WakeTrainOptions, _plan
+    from training.wakeword.phrases import REQUESTS
+    from training.wakeword.synth import Speaker
+
+    speaker = Speaker("espeak", "en-us+m3")
+    budget = dataclasses.replace(PRESETS["tiny"], follow=1.0, near=0, sentences=0, context=0,
+                                 noise=0)  # fmt: skip
+    opts = WakeTrainOptions(phrase="hey computer", name="x", output=Path("unused"))
+    jobs = _plan(opts, budget, [speaker], "hey computer", [], [])
+    assert len(jobs) == budget.positives and all(j.follow for j in jobs)
+    assert any(j.follow in REQUESTS for j in jobs)
+    # Labelled as a phrase alone is: the windows ending 80 ms before to 160 ms after the
+    # phrase's end are positives (the words after it are in the last ones).
+    _, (clip,) = build_dataset([Job("positive", 7, speaker, "hey computer",
+                                    follow="what time is it")], [], workers=1)  # fmt: skip
+    assert 3 <= (clip.labels == 1).sum() <= 4 and set(clip.labels.tolist()) <= {0.0, 1.0}

@@ -60,6 +60,9 @@ class Job:
     speaker: Speaker | None = None
     text: str = ""
     audio: np.ndarray | None = field(default=None, repr=False, compare=False)
+    follow: str = ""
+    """For a positive: what the same voice says right after the phrase, with no pause
+    ("hey computer what time is it"); empty for silence after it."""
 
 
 @dataclass
@@ -144,7 +147,19 @@ def _make(task: tuple[int, Job]) -> Clip:
         speech = trim(synth.say(job.speaker, job.text))
     # The speed/pitch shift before the canvas: shifting the canvas would move the
     # phrase's end away from the sample that labels the windows (by up to 0.2 s).
-    speech = shift_pitch(speech, rng)
+    if job.follow and job.speaker is not None:
+        # Words right after the phrase (a gap of 0-120 ms): the windows that end on the
+        # phrase's end then hear the next word's start, as in "hey computer what time".
+        # The phrase and what follows are shifted together.
+        gap = np.zeros(int(rng.uniform(0.0, 0.12) * RATE), np.float32)
+        after = np.concatenate([gap, trim(synth.say(job.speaker, job.follow))[: int(0.8 * RATE)]])
+        joined = np.concatenate([speech, after])
+        shifted = shift_pitch(joined, rng)
+        cut = round(len(speech) * len(shifted) / max(len(joined), 1))
+        speech, after = shifted[:cut], shifted[cut:]
+    else:
+        speech = shift_pitch(speech, rng)
+        after = np.zeros(int(0.4 * RATE), np.float32)
     # Background before the clip: quiet, or someone talking (words before the wake word).
     lead_len = max(_CANVAS - len(speech) - int(rng.uniform(0.05, 0.35) * RATE), RATE // 4)
     lead = np.zeros(lead_len, np.float32)
@@ -155,8 +170,7 @@ def _make(task: tuple[int, Job]) -> Clip:
         lead = piece * (10 ** (rng.uniform(-12, 0) / 20)) * (np.abs(speech).max() + 1e-6) / (
             np.abs(piece).max() + 1e-6)  # fmt: skip
         lead[-int(0.25 * RATE) :] *= 0.0  # a short pause before the phrase
-    tail = np.zeros(int(0.4 * RATE), np.float32)
-    canvas = np.concatenate([lead, speech, tail])
+    canvas = np.concatenate([lead, speech, after])
     end = lead_len + len(speech)
     canvas = augment(canvas, rng, babble, shift=False)
     emb = embed_clip(front, (np.clip(canvas, -1, 1) * 32767).astype(np.int16))

@@ -26,7 +26,7 @@ from assistant.wake.custom import FEATURES, FORMAT, INPUT, OUTPUT
 from assistant.wake.features import DIM, WINDOW
 
 from .data import Dataset, Job, build_dataset, load_audio_files, sentences
-from .phrases import check_phrase, context_phrases, near_phrases
+from .phrases import REQUESTS, check_phrase, context_phrases, near_phrases
 from .synth import Speaker, espeak_speakers, piper_speakers
 
 __all__ = [
@@ -61,20 +61,26 @@ class Budget:
     steps: int
     take_copies: int = 20
     mine_every: int = 500
+    """Steps between hard-negative mining rounds (the first after a quarter of the run)."""
     context: int = 0
     """Clips of the phrase's words in other sentences (:func:`context_phrases`)."""
-    """Steps between hard-negative mining rounds (the first after a quarter of the run)."""
+    follow: float = 0.0
+    """Share of the spoken positives followed at once by a request or a sentence."""
 
 
 PRESETS = {
     "tiny": Budget(positives=40, near=30, sentences=16, noise=6, real_s=60, steps=400,
                    take_copies=4, mine_every=100, context=10),
-    "standard": Budget(positives=900, near=480, sentences=600, noise=60, real_s=2700,
-                       steps=4000, context=480),
+    "standard": Budget(positives=900, near=480, sentences=600, noise=60, real_s=4500,
+                       steps=4000, context=480, follow=0.5),
 }  # fmt: skip
 """``tiny`` is for tests (a minute); ``standard`` is the real thing (~6-9 minutes on 2
 cores)."""
 
+HIDDEN = 128
+"""Units of the classifier's first layer."""
+NEGATIVE_WEIGHT = 2.0
+"""A negative window's loss weight against a positive's 1: false accepts cost more."""
 HARD_SHARE = 0.02
 """Each mining round keeps this share of the training negatives, those the model scores
 highest, and half of every later batch's negatives come from them."""
@@ -220,9 +226,13 @@ def _plan(opts: WakeTrainOptions, budget: Budget, speakers: list[Speaker], phras
     seed = opts.seed * 1_000_003
     for _ in range(budget.positives):
         seed += 1
-        jobs.append(
-            Job("positive", seed, speaker(), rng.choice([phrase, phrase + "!", phrase + "?"]))
-        )
+        who = speaker()  # drawn before the text, as before follows existed (same plans)
+        text = rng.choice([phrase, phrase + "!", phrase + "?"])
+        follow = ""
+        if budget.follow and rng.random() < budget.follow:
+            text = phrase + rng.choice(["", ","])
+            follow = rng.choice(REQUESTS) if rng.random() < 0.5 else rng.choice(texts)
+        jobs.append(Job("positive", seed, who, text, follow=follow))
     for take in takes:
         for _ in range(budget.take_copies):
             seed += 1
@@ -306,11 +316,11 @@ def _fit(data: Dataset, steps: int, seed: int, progress: Callable[[int, int], No
         raise AssistantError("no training windows were made", hint="check the voices and takes")
     model = nn.Sequential(
         nn.Flatten(),
-        nn.Linear(WINDOW * DIM, 128),
-        nn.LayerNorm(128),
+        nn.Linear(WINDOW * DIM, HIDDEN),
+        nn.LayerNorm(HIDDEN),
         nn.ReLU(),
         nn.Dropout(0.2),
-        nn.Linear(128, 64),
+        nn.Linear(HIDDEN, 64),
         nn.ReLU(),
         nn.Linear(64, 1),
     )
@@ -337,7 +347,7 @@ def _fit(data: Dataset, steps: int, seed: int, progress: Callable[[int, int], No
         logits = model(x[idx]).squeeze(1)
         target = y[idx]
         # False accepts cost more than false rejects.
-        weight = torch.where(target > 0.5, 1.0, 2.0)
+        weight = torch.where(target > 0.5, 1.0, NEGATIVE_WEIGHT)
         loss = (loss_fn(logits, target) * weight).mean()
         opt.zero_grad()
         loss.backward()

@@ -9,7 +9,14 @@ import unicodedata
 
 from assistant.errors import AssistantError
 
-__all__ = ["PhraseError", "check_phrase", "context_phrases", "near_phrases", "phonemes"]
+__all__ = ["REQUESTS", "PhraseError", "check_phrase", "context_phrases", "near_phrases",
+           "phonemes"]
+
+REQUESTS = ("what time is it", "what is the weather like", "turn off the lights",
+            "set a timer for ten minutes", "play some music", "what's on my calendar",
+            "tell me a joke", "remind me to call Anna", "how far is the moon", "stop",
+            "open the document", "read me the news", "what does this word mean")  # fmt: skip
+"""What people say right after a wake word: what follows some positives."""
 
 _MIN_PHONEMES = 4
 _MAX_WORDS = 5
