@@ -95,14 +95,14 @@ def preset_from_dict(data: dict[str, Any]) -> Preset:
 
 RECIPES: dict[str, dict[str, Any]] = {
     # What a CPU does in an evening: small batches against the narrow discriminator; of
-    # the voice's parts only the decoder (the timbre) moves after the bring-up, at a
-    # higher rate, and long recordings are left out (see :mod:`.fit` for why).
+    # the voice's parts only the decoder (the timbre) moves after the bring-up, and long
+    # recordings are left out (see :mod:`.fit` for why).
     "cpu": {
         "batch_size": 4,
         "steps": 2000,
         "checkpoint_every": 250,
         "small": True,
-        "lr": 2e-4,
+        "lr": 1e-4,
         "bring_up": 50,
         "frozen": ("text_encoder.", "duration_predictor.", "flow."),
         "max_clip_s": 8.0,
