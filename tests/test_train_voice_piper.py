@@ -141,6 +141,43 @@ def test_fit_from_installed_voice_then_export_a_piper_voice(dataset_16k, piper_o
     assert ids[0] == base.phoneme_id_map["^"][0]
 
 
+def test_cpu_recipe_moves_the_decoder_not_what_is_said(dataset_16k, piper_onnx, tmp_path):
+    """After the bring-up the CPU recipe trains the decoder (the speaker's timbre); the
+    text encoder, duration predictor and flow stay the base's; a recording over the
+    recipe's length limit is left out of training."""
+    import torch
+
+    from training.voice.fit import VoiceFitOptions, fit
+
+    data = tmp_path / "data"
+    shutil.copytree(dataset_16k, data)
+    long = np.concatenate([sf.read(data / "wavs" / "c00.wav", dtype="float32")[0]] * 4)
+    long = np.concatenate([long, np.zeros(9 * 16000, dtype=np.float32)])  # > 8 s
+    sf.write(data / "wavs" / "long.wav", long, 16000, subtype="PCM_16")
+    with open(data / "metadata.csv", "a", encoding="utf-8") as meta:
+        meta.write(f"long|{PARITY_SENTENCES[0]}|{PARITY_SENTENCES[0]}\n")
+    run = tmp_path / "run"
+    fit(
+        VoiceFitOptions(
+            data, run, base=piper_onnx, steps=2, checkpoint_every=1, device="cpu",
+            batch_size=2, bring_up_steps=1, recipe="cpu",
+        )
+    )  # fmt: skip
+    record = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert "long" not in record["train"] and len(record["train"]) == 5
+    frozen = ["text_encoder.", "duration_predictor.", "flow."]
+    assert record["preset"]["frozen_after_bring_up"] == frozen
+    one = torch.load(run / "checkpoints" / "step-0000001.pt", weights_only=False)["model"]
+    state = torch.load(run / "checkpoints" / "step-0000002.pt", weights_only=False)
+    two = state["model"]
+    base = read_piper_voice(piper_onnx)
+    emb = base.weights["enc_p.emb.weight"]
+    assert np.array_equal(two["text_encoder.emb.weight"].numpy(), emb)
+    kept = [k for k in state["imported"] if k.startswith(tuple(frozen))]
+    assert kept and all(torch.equal(one[k], two[k]) for k in kept)
+    assert any(not torch.equal(one[k], two[k]) for k in two if k.startswith("waveform_decoder."))
+
+
 def test_not_a_vits_voice_is_refused_naming_the_file(vad_onnx, piper_onnx, tmp_path):
     fake = tmp_path / "vad.onnx"
     shutil.copy(vad_onnx, fake)

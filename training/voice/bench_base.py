@@ -42,14 +42,16 @@ class BaseBenchOptions:
     """Training time of the fine-tune."""
     checkpoint_every: int = 50
     """Steps between the checkpoints scored."""
-    bring_up_steps: int = 20
-    """Steps with the base's weights frozen."""
+    bring_up_steps: int | None = None
+    """Steps with the base's weights frozen (None: the CPU recipe's)."""
     batch_size: int = 4
     """Utterances per step."""
     sentences: int = 8
     """Held-out sentences scored per checkpoint."""
     device: str = "cpu"
     """Training device."""
+    threads: int | None = None
+    """CPU threads (None: torch's default)."""
 
 
 def run_base_bench(options: BaseBenchOptions, transcriber: Any) -> dict[str, Any]:
@@ -84,6 +86,12 @@ def run_base_bench(options: BaseBenchOptions, transcriber: Any) -> dict[str, Any
     return report
 
 
+def torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
 def _finetune(options: BaseBenchOptions, transcriber: Any) -> dict[str, Any]:
     import json
 
@@ -107,6 +115,7 @@ def _finetune(options: BaseBenchOptions, transcriber: Any) -> dict[str, Any]:
             bring_up_steps=options.bring_up_steps,
             heldout_every=10,
             time_budget_s=options.budget_s,
+            threads=options.threads,
         )
     )
     trained_s = time.monotonic() - began
@@ -115,9 +124,12 @@ def _finetune(options: BaseBenchOptions, transcriber: Any) -> dict[str, Any]:
     sentences = [h["text"] for h in held]
     wavs = [Path(h["wav"]) for h in held]
     checkpoints = [path for _, path in list_checkpoints(run)]
+    began = time.monotonic()
     scored = evaluate(
         checkpoints, sentences, transcriber, run / "eval", references=wavs, base=options.base
     )
+    eval_s = time.monotonic() - began
+    preset = record.get("preset", {})
     base = scored.scores[0]
     points = [
         {"step": s.step, "wer": round(s.wer, 4), "similarity": round(s.similarity or 0.0, 4)}
@@ -131,8 +143,18 @@ def _finetune(options: BaseBenchOptions, transcriber: Any) -> dict[str, Any]:
         "trained_s": round(trained_s, 1),
         "steps": result.step,
         "steps_per_s": round(result.steps_per_second, 4),
-        "batch_size": options.batch_size,
-        "bring_up_steps": options.bring_up_steps,
+        "eval_s": round(eval_s, 1),
+        "recipe": {
+            "batch_size": options.batch_size,
+            "lr": preset.get("lr"),
+            "bring_up_steps": options.bring_up_steps
+            if options.bring_up_steps is not None
+            else preset.get("bring_up_steps"),
+            "frozen_after_bring_up": list(preset.get("frozen_after_bring_up", [])),
+            "max_clip_s": preset.get("max_clip_s"),
+            "discriminator": "small" if preset.get("small_discriminator") else "full",
+            "torch_threads": torch_threads(),
+        },
         "base": {"wer": round(base.wer, 4), "similarity": round(base.similarity or 0.0, 4)},
         "checkpoints": points,
         "wer_ok_at_every_checkpoint": all(p["wer"] <= MAX_WER for p in points),

@@ -142,8 +142,11 @@ def register(targets: Any) -> None:
     b.add_argument(
         "--checkpoint-every", type=int, default=50, help="steps between scored checkpoints"
     )
-    b.add_argument("--bring-up", type=int, default=20, help="steps with the base frozen")
+    b.add_argument(
+        "--bring-up", type=int, help="steps with the base frozen (default: the recipe's)"
+    )
     b.add_argument("--batch-size", type=int, default=4, help="utterances per step (default 4)")
+    _threads_option(b)
     b.add_argument("--report", metavar="FILE", help="also write the figures to this JSON file")
     b.set_defaults(func=bench)
 
@@ -161,6 +164,16 @@ def _prepare_options(p: argparse.ArgumentParser) -> None:
         type=float,
         default=0.5,
         help="reject a transcript whose WER against ASR is above this",
+    )
+
+
+def _threads_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--threads",
+        type=int,
+        metavar="N",
+        help="CPU threads for training (default: one per core; on a machine busy with other "
+        "work use fewer, e.g. 1: waiting threads slow every step many times over)",
     )
 
 
@@ -186,8 +199,9 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         "--recipe",
         default="auto",
         choices=("auto", "cpu", "gpu"),
-        help="schedule of a fine-tune from a voice: cpu (an evening: batch 4, 2000 steps), "
-        "gpu (batch 16, 20000 steps); auto picks by device",
+        help="schedule of a fine-tune from a voice: cpu (an evening: batch 4, 2000 steps, "
+        "recordings up to 8 s, text encoder kept), gpu (batch 16, 20000 steps, all parts); "
+        "auto picks by device",
     )
     p.add_argument("--batch-size", type=int, help="utterances per step")
     p.add_argument(
@@ -197,6 +211,7 @@ def _fit_options(p: argparse.ArgumentParser) -> None:
         help="data loader processes (a GPU may want 2-4; default 0: in the training process)",
     )
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    _threads_option(p)
     p.add_argument("--mixed-precision", default="auto", choices=("auto", "no", "fp16", "bf16"))
     p.add_argument(
         "--yes",
@@ -242,6 +257,7 @@ def _fit_from(args: argparse.Namespace, data: Path, output: Path, ctx: Any) -> A
         device=args.device,
         mixed_precision=args.mixed_precision,
         batch_size=args.batch_size,
+        threads=args.threads,
     )
 
 

@@ -140,6 +140,7 @@ def _base_bench(args: argparse.Namespace, ctx: Any) -> dict[str, Any]:
             bring_up_steps=args.bring_up,
             batch_size=args.batch_size,
             device=device,
+            threads=args.threads,
         ),
         load_transcriber(ctx.config, ctx.store),
     )

@@ -40,6 +40,11 @@ class Preset:
     bring_up_steps: int = 0
     """Steps at the start of a fine-tune from a Piper voice during which the weights that
     came from the base are frozen (see :mod:`.fit`)."""
+    frozen_after_bring_up: tuple[str, ...] = ()
+    """Parameter-name prefixes of imported parts that stay frozen after the bring-up
+    (see :mod:`.fit`)."""
+    max_clip_s: float | None = None
+    """Recordings longer than this are left out of training (``None``: all train)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (for the run's record)."""
@@ -82,14 +87,37 @@ PRESETS: dict[str, Preset] = {
 def preset_from_dict(data: dict[str, Any]) -> Preset:
     """A preset back from :meth:`Preset.to_dict` (as a checkpoint stores it)."""
     known = set(Preset.__dataclass_fields__)
-    return Preset(**{k: v for k, v in data.items() if k in known})
+    fields = {k: v for k, v in data.items() if k in known}
+    if "frozen_after_bring_up" in fields:
+        fields["frozen_after_bring_up"] = tuple(fields["frozen_after_bring_up"])
+    return Preset(**fields)
 
 
 RECIPES: dict[str, dict[str, Any]] = {
-    # What a CPU does in an evening: small batches against the narrow discriminator.
-    "cpu": {"batch_size": 4, "steps": 2000, "checkpoint_every": 250, "small": True},
-    # Piper's own fine-tuning scale on a GPU: batch 16, full discriminator.
-    "gpu": {"batch_size": 16, "steps": 20000, "checkpoint_every": 1000, "small": False},
+    # What a CPU does in an evening: small batches against the narrow discriminator; of
+    # the voice's parts only the decoder (the timbre) moves after the bring-up, and long
+    # recordings are left out (see :mod:`.fit` for why).
+    "cpu": {
+        "batch_size": 4,
+        "steps": 2000,
+        "checkpoint_every": 250,
+        "small": True,
+        "lr": 1e-4,
+        "bring_up": 50,
+        "frozen": ("text_encoder.", "duration_predictor.", "flow."),
+        "max_clip_s": 8.0,
+    },
+    # Piper's own fine-tuning scale on a GPU: batch 16, full discriminator, all parts.
+    "gpu": {
+        "batch_size": 16,
+        "steps": 20000,
+        "checkpoint_every": 1000,
+        "small": False,
+        "lr": 1e-4,
+        "bring_up": 2000,
+        "frozen": (),
+        "max_clip_s": None,
+    },
 }
 """Training recipes of a fine-tune from a voice: the model's sizes come from the voice."""
 
@@ -109,13 +137,15 @@ def preset_for_base(
         name,
         dict(model_args),
         batch_size=r["batch_size"],
-        lr=1e-4,
+        lr=r["lr"],
         steps=r["steps"],
         checkpoint_every=r["checkpoint_every"],
         sample_rate=sample_rate,
         small_discriminator=r["small"],
         sdp_channels=sdp_channels,
-        bring_up_steps=max(1, r["steps"] // 10),
+        bring_up_steps=r["bring_up"],
+        frozen_after_bring_up=tuple(r["frozen"]),
+        max_clip_s=r["max_clip_s"],
     )
 
 
