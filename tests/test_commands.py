@@ -288,6 +288,7 @@ def test_spoken_commands_reach_their_handlers_through_whisper(
         ("Set in alarm for eight tomorrow morning.", "SetAlarm", {"time": "08:00"}),
         ("Openexample.com.", "Open", {"url": "example.com"}),
         ("be quiet now.", "AssistantStop", {}),
+        ("How much time is left by my timer?", "HassTimerStatus", {}),
     ],
 )
 def test_whispers_forms_of_commands_are_understood(

@@ -134,7 +134,11 @@ OWN_INTENTS: dict[str, Any] = {
         "(forget it|cancel|no thanks|nothing)",
         "never mind [that|it]",
     ),
-    "TimerStatusExtra": _intent("how (much time|long) is (left|remaining)"),
+    "TimerStatusExtra": _intent(
+        "how (much time|long) is (left|remaining)",
+        # Home Assistant's say "on"; people and whisper also say "in", "of", "by".
+        "how (much time|long) is (left|remaining) (in|of|by|at|for) (my|the) timer",
+    ),
 }
 """The project's own templates, for what Home Assistant's lack (English)."""
 
