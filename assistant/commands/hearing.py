@@ -15,6 +15,7 @@ import logging
 import re
 from collections.abc import Callable
 
+from ..text import edit_distance
 from .matcher import CommandMatcher
 from .sounds import sound_key
 
@@ -63,13 +64,7 @@ def sounds_alike(first: str, second: str, most: float = 0.4) -> bool:
     a, b = _keys(first), _keys(second)
     if not a or not b:
         return False
-    previous = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        current = [i]
-        for j, y in enumerate(b, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (x != y)))
-        previous = current
-    return previous[-1] <= most * max(len(a), len(b))
+    return edit_distance(a, b) <= most * max(len(a), len(b))
 
 
 class CommandHearing:

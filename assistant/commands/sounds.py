@@ -15,6 +15,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from ..text import edit_distance
+
 __all__ = ["near_onset", "sound_distance", "sound_key"]
 
 _SPELLINGS = (
@@ -84,12 +86,4 @@ def sound_distance(first: str, second: str) -> float:
         return 0.0
     if not a or not b:
         return float(max(len(a), len(b)) + 1)
-    previous = [float(j) for j in range(len(b) + 1)]
-    for i, x in enumerate(a, 1):
-        current = [float(i)]
-        for j, y in enumerate(b, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + _change(x, y))
-            )
-        previous = current
-    return previous[-1] + _change(a[0], b[0])
+    return edit_distance(a, b, _change) + _change(a[0], b[0])

@@ -2,10 +2,11 @@
 
 from .sentences import SentenceChunker, split_sentences
 from .speakable import speakable
-from .wer import normalize_words, word_error_rate
+from .wer import edit_distance, normalize_words, word_error_rate
 
 __all__ = [
     "SentenceChunker",
+    "edit_distance",
     "normalize_words",
     "speakable",
     "split_sentences",

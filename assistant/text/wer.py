@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
-__all__ = ["normalize_words", "word_error_rate"]
+__all__ = ["edit_distance", "normalize_words", "word_error_rate"]
+
+T = TypeVar("T")
 
 _NON_WORD = re.compile(r"[^\w\s']")
 
@@ -25,11 +29,19 @@ def word_error_rate(reference: str, hypothesis: str) -> float:
     ref, hyp = normalize_words(reference), normalize_words(hypothesis)
     if not ref:
         return 0.0 if not hyp else 1.0
-    # Levenshtein distance over words, one row at a time.
-    previous = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        current = [i]
-        for j, h in enumerate(hyp, 1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+    return edit_distance(ref, hyp) / len(ref)
+
+
+def edit_distance(
+    first: Sequence[T], second: Sequence[T], change: Callable[[T, T], float] | None = None
+) -> float:
+    """Levenshtein distance: 1 per inserted or deleted item, ``change(x, y)`` per changed
+    one (default 1 when they differ), computed one row at a time."""
+    previous = [float(j) for j in range(len(second) + 1)]
+    for i, x in enumerate(first, 1):
+        current = [float(i)]
+        for j, y in enumerate(second, 1):
+            cost = (0.0 if x == y else 1.0) if change is None else change(x, y)
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost))
         previous = current
-    return previous[-1] / len(ref)
+    return previous[-1]
