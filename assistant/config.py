@@ -74,9 +74,9 @@ class AsrConfig:
     threads: int = 0
     """CPU threads; 0 uses one per core."""
     short_window: bool = False
-    """Encode only the audio's part of whisper's 30 s input window (several times faster
-    on short utterances, but whisper-tiny then sometimes repeats itself on live audio:
-    see ``assistant.asr.window``); ``false``: the whole window, as whisper was trained."""
+    """Encode only the first 10 s of whisper's 30 s input window for short utterances
+    (several times faster, but the end-of-turn model then cuts in more often: see
+    ``assistant.asr.window``); ``false``: the whole window, as whisper was trained."""
     backend: str = "local"
     """``local`` (the model from the store) or ``openai``: an OpenAI-compatible
     transcription endpoint at ``base_url``, with ``model`` naming the model there."""

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 _REQUIRED_FILES = ("model.bin", "config.json")
 
-SHORT_WINDOW = ShortWindow()
+SHORT_WINDOW = ShortWindow(minimum=1000)
 """The window ``asr.short_window`` encodes (see :mod:`assistant.asr.window`)."""
 
 

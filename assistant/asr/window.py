@@ -14,14 +14,21 @@ on the same sentences cut at their first pause ("I'd like to"), 87 of 104 the sa
 differences mostly "..." for "." or repetition loops, which both windows make on these
 short pieces).
 
-It is off by default (``asr.short_window``): in ``bench latency`` (live pipeline, the
-questions spoken in real time with -70 dB noise, whisper-tiny.en), the short window made
-whisper repeat itself on some utterances ("What should I cook for dinner tonight? What
-should I cook for dinner tonight?", and a loop of "What is the capital of France?" that
-took 11-13 s to decode), so the streaming turns it did not loop on answered faster
-(0.46-0.72 s, against 0.86 s p50 before) but the transcripts are not safe. A guard that
-caps the decoded tokens by the audio's length, or falls back to the full window when the
-transcript repeats itself, is untried.
+It is off by default (``asr.short_window``). With no minimum, in ``bench latency`` (live
+pipeline, the questions spoken in real time with -70 dB noise, whisper-tiny.en) whisper
+repeated itself on some utterances ("What should I cook for dinner tonight? What should
+I cook for dinner tonight?", and a loop of "What is the capital of France?" that took
+11-13 s to decode). So the window the option uses never goes below 10 s (1000 frames,
+still about 8 times cheaper to encode than 30 s). Measured with it, one session, 2 idle
+cores: no repetition in ``bench latency`` on either question set; voice-to-voice p50
+0.721 s on the bench questions (0.813 s with the whole window in the same session) and
+0.721 s on the espeak-ng set; the 104 ``bench turns`` sentences transcribed 2.4 times
+faster, word error rate the same or lower except on the sentences cut at their first
+pause (0.085 -> 0.101). But what keeps it off: on those cut sentences whisper writes
+fewer of the trailing "..." and "?" the end-of-turn model (trained on whole-window
+transcripts) reads as unfinished, and ``bench turns`` gave 5.8 % cut-ins in patient
+mode against 1.0 % with the whole window. Retraining the turn model on short-window
+transcripts is the step before it can be the default.
 """
 
 from __future__ import annotations
