@@ -88,7 +88,7 @@ def test_a_custom_word_trained_here_wakes_and_its_near_phrase_does_not(
 
 
 def test_the_rule_is_chosen_on_held_out_clips_fewest_frames_while_recall_holds() -> None:
-    from training.wakeword.fit import THRESHOLD_RANGE, Rule, choose_rule, run_level
+    from training.wakeword.rule import THRESHOLD_RANGE, Rule, choose_rule, run_level
 
     lo, hi = THRESHOLD_RANGE
     assert run_level(np.array([0.9, 0.2, 0.8, 0.7]), 2) == pytest.approx(0.7)

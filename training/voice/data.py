@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..common import TrainError
 
-__all__ = ["Utterance", "dataset_language", "read_metadata", "split_heldout"]
+__all__ = ["Utterance", "dataset_language", "read_metadata", "short_enough", "split_heldout"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,3 +88,28 @@ def split_heldout(
         held = ordered[step - 1 :: step][:minimum]
     held_ids = {u.id for u in held}
     return [u for u in ordered if u.id not in held_ids], held
+
+
+def short_enough(
+    utterances: list[Utterance], max_s: float | None, data_dir: Path
+) -> list[Utterance]:
+    """The recordings no longer than ``max_s`` seconds (all when ``None``); a one-line
+    error when none is."""
+    if not max_s:
+        return utterances
+    import soundfile as sf
+
+    kept = [u for u in utterances if sf.info(str(u.wav)).duration <= max_s]
+    if not kept:
+        raise TrainError(
+            f"every recording in {data_dir} is longer than {max_s:g} s",
+            hint="split the recordings into sentences (`assistant train voice prepare`)",
+        )
+    if len(kept) < len(utterances):
+        log.info(
+            "%d of %d recordings are longer than %g s and are left out of training",
+            len(utterances) - len(kept),
+            len(utterances),
+            max_s,
+        )
+    return kept

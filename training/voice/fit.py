@@ -63,7 +63,7 @@ from .checkpoints import (
     prune_checkpoints,
     save_checkpoint,
 )
-from .data import Utterance, dataset_language, read_metadata, split_heldout
+from .data import Utterance, dataset_language, read_metadata, short_enough, split_heldout
 from .loader import Clip, ClipDataset, make_loader
 from .presets import get_preset
 from .run_files import average_gradients, tensorboard, write_progress, write_run_record
@@ -300,7 +300,7 @@ def fit(
     bring_up = preset.bring_up_steps if options.bring_up_steps is None else options.bring_up_steps
     prefixes = tuple(preset.frozen_after_bring_up)
     kept_frozen = [n for n in imported if prefixes and n.startswith(prefixes)]
-    train_set = _short_enough(train_set, preset.max_clip_s, data_dir)
+    train_set = short_enough(train_set, preset.max_clip_s, data_dir)
 
     # Token ids: a voice's own phoneme map for fine-tunes from a Piper voice, Coqui's
     # vocabulary otherwise. Audio: decoded once with soundfile (see .loader).
@@ -471,31 +471,6 @@ def _freeze(model: Any, names: list[str], *, frozen: bool) -> None:
     for name, param in model.named_parameters():
         if name in wanted:
             param.requires_grad_(not frozen)
-
-
-def _short_enough(
-    utterances: list[Utterance], max_s: float | None, data_dir: Path
-) -> list[Utterance]:
-    """The recordings no longer than ``max_s`` seconds (all when ``None``); a one-line
-    error when none is."""
-    if not max_s:
-        return utterances
-    import soundfile as sf
-
-    kept = [u for u in utterances if sf.info(str(u.wav)).duration <= max_s]
-    if not kept:
-        raise TrainError(
-            f"every recording in {data_dir} is longer than {max_s:g} s",
-            hint="split the recordings into sentences (`assistant train voice prepare`)",
-        )
-    if len(kept) < len(utterances):
-        log.info(
-            "%d of %d recordings are longer than %g s and are left out of training",
-            len(utterances) - len(kept),
-            len(utterances),
-            max_s,
-        )
-    return kept
 
 
 def _clips(
