@@ -350,6 +350,18 @@ def test_the_embedder_reads_a_passage_by_its_name_and_first_sentence() -> None:
     assert edited[0].digest == first.digest
 
 
+def test_a_question_is_embedded_without_its_spoken_lead_in() -> None:
+    vq = search_module.vector_query
+    assert vq("How do I read JSON from a file?") == "read JSON from a file"
+    assert vq("what is a deque good for?") == "a deque good for"
+    assert vq("Is there a way to stop a thread") == "stop a thread"
+    assert vq("Which clock should I use?") == "clock should I use"
+    # Text without a lead-in stays as it is; nothing is emptied.
+    assert vq("boiler pressure") == "boiler pressure"
+    assert vq("Why is shell=True risky?") == "Why is shell=True risky"
+    assert vq("How to ?") == "How to ?"
+
+
 class _BrokenEmbedder(Embedder):
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         raise RuntimeError("embedder failed")

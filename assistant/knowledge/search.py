@@ -26,6 +26,7 @@ __all__ = [
     "VectorMatrix",
     "keyword_query",
     "search",
+    "vector_query",
 ]
 
 SearchMode = Literal["hybrid", "vector", "keyword"]
@@ -101,6 +102,23 @@ _STOPWORDS = frozenset(
         "your",
     }
 )
+
+
+_LEAD_IN = re.compile(
+    r"^\s*(?:how\s+(?:do|can|could|should|would|might)\s+(?:i|you|we|one)\s+|how\s+to\s+"
+    r"|what\s+(?:is|are|does|do)\s+|what's\s+|is\s+there\s+(?:a\s+way\s+)?(?:to\s+)?"
+    r"|can\s+i\s+|which\s+)",
+    re.IGNORECASE,
+)
+
+
+def vector_query(text: str) -> str:
+    """What the embedder reads of a question: its spoken lead-in ("how do I", "what is",
+    "is there a way to", "can I", "which") and the question mark taken off, so the
+    vector stands for what is asked about, as a passage's lead does ("how do I read JSON
+    from a file?" -> "read JSON from a file"). Text without a lead-in is left as it is."""
+    stripped = _LEAD_IN.sub("", text, count=1).strip().rstrip("?").strip()
+    return stripped or text
 
 
 @dataclass(frozen=True)
@@ -265,13 +283,13 @@ def search(
         vectors.refresh(conn)
         keyword = _Background(lambda: _keyword_hits(conn, query, depth))
         try:
-            query_vector = embedder.embed([query])[0]
+            query_vector = embedder.embed([vector_query(query)])[0]
             vector_hits = _matrix_hits(vectors, query_vector, depth)
         finally:
             keyword_hits = keyword.result()
         lists = ((1.0, vector_hits), (KEYWORD_WEIGHT, keyword_hits))
     else:
-        query_vector = embedder.embed([query])[0]
+        query_vector = embedder.embed([vector_query(query)])[0]
         if mode == "vector":
             lists = ((1.0, _vector_hits(conn, query_vector, limit, vectors)),)
         elif mode == "keyword":
