@@ -19,9 +19,8 @@ __all__ = ["register"]
 
 _DESCRIPTION = (
     "Train the end-of-turn model (P(the user's turn is finished | transcript so far)) on "
-    "English dialogue from chatterbot-corpus and request templates, and on transcripts of "
-    "some of those lines spoken and recognised (training/turn/heard-en.jsonl), offline; "
-    "export it to "
+    "English dialogue from chatterbot-corpus and request templates (with --heard, also on "
+    "transcripts of some of those lines spoken and recognised), offline; export it to "
     "ONNX, print precision/recall on held-out text at each mode's thresholds, and register "
     "it in the model store as kind `turn` (use it with turn.model in the config)."
 )
@@ -57,7 +56,8 @@ def register(targets: Any) -> None:
         metavar="N",
         help="speak N training turns, whole and cut, with espeak-ng and the configured "
         "voice, transcribe them with the configured recogniser and train on those "
-        "transcripts too (writes --heard; about a second a turn on 2 cores)",
+        "transcripts too (writes --heard, default OUTPUT/heard-en.jsonl; about a second a "
+        "turn on 2 cores)",
     )
     p.add_argument(
         "--heard",
@@ -108,13 +108,11 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise AssistantError(f"cannot read --exclude {args.exclude}: {exc}") from None
         extra["exclude"] = tuple(line for line in lines if line.strip())
-    from .heard import HEARD_FILE
-
     heard = args.heard
     if args.hear is not None:
         if args.hear < 1:
             raise AssistantError(f"--hear must be at least 1, not {args.hear}")
-        heard = heard or HEARD_FILE
+        heard = heard or args.output / "heard-en.jsonl"
         _hear(args.hear, heard, ctx, TurnTrainOptions(output=args.output, **extra))
     elif heard is not None and not heard.is_file():
         raise AssistantError(f"--heard {heard}: no such file", hint="make it with --hear N")
