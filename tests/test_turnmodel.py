@@ -5,6 +5,7 @@ trainer writes a model the store accepts."""
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import statistics
@@ -41,7 +42,7 @@ def test_embedded_model_tells_finished_from_cut(scorer: TurnScorer) -> None:
     finished = ["What's the capital of Italy?", "Please turn off the kitchen lights.",
                 "How tall is the Eiffel tower?"]  # fmt: skip
     cut = ["I'd like to", "Can you tell me about the", "What is the weather like and",
-           "So I was thinking, um,"]  # fmt: skip
+           "So I was thinking, um,", "I would like to.", "I was wondering if."]  # fmt: skip
     for text in finished:
         assert (p := scorer.score(text)) is not None and p > 0.5, (text, p)
     for text in cut:
@@ -121,9 +122,12 @@ def test_a_model_without_its_companion_is_refused(scorer: TurnScorer, tmp_path: 
 @pytest.mark.slow  # ~30 s on a loaded 2-core machine: one epoch, torch, ONNX export
 def test_train_turn_writes_a_model_the_store_accepts(tmp_path: Path) -> None:
     from training.turn.fit import TurnTrainOptions, train_turn_model
+    from training.turn.heard import HEARD_FILE
 
-    result = train_turn_model(TurnTrainOptions(output=tmp_path, epochs=1, templates=200))
+    options = TurnTrainOptions(output=tmp_path, epochs=1, templates=200, heard=HEARD_FILE)
+    result = train_turn_model(options)
     check_model("turn", result.onnx)
+    assert "heard-en.jsonl" in json.loads(result.companion.read_text())["data"]
     scorer = TurnScorer(result.onnx)
     assert scorer.score("What is the capital of Spain?") > scorer.score("What is the capital of")
     metrics = result.metrics

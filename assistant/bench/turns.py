@@ -57,6 +57,7 @@ __all__ = [
     "judge",
     "replay_turns_bench",
     "run_turns_bench",
+    "speak_espeak",
     "speak_utterances",
 ]
 
@@ -132,16 +133,20 @@ def _trim(samples: np.ndarray) -> np.ndarray:
     return samples[loud[0] * frame : (loud[-1] + 1) * frame]
 
 
-def _espeak(text: str, voice: str, folder: Path) -> np.ndarray:
+def speak_espeak(text: str, voice: str) -> np.ndarray:
+    """``text`` said by espeak-ng's ``voice``, as 16 kHz samples."""
     binary = shutil.which("espeak-ng")
     if binary is None:
         raise EngineError(
             "espeak-ng is not installed (bench turns speaks half its sentences with it)",
             hint="install it: scripts/setup.sh installs the Debian package espeak-ng",
         )
-    path = folder / "part.wav"
-    subprocess.run([binary, "-v", voice, "-w", str(path), text], check=True, capture_output=True)
-    return read_audio(path).samples
+    with tempfile.TemporaryDirectory(prefix="espeak-") as tmp:
+        path = Path(tmp) / "part.wav"
+        subprocess.run(
+            [binary, "-v", voice, "-w", str(path), text], check=True, capture_output=True
+        )
+        return read_audio(path).samples
 
 
 def speak_utterances(
@@ -156,30 +161,29 @@ def speak_utterances(
 
     rng = np.random.default_rng(seed)
     spoken: list[SpokenUtterance] = []
-    with tempfile.TemporaryDirectory(prefix="bench-turns-") as tmp:
-        for index, sentence in enumerate(sentences):
-            parts = [p.strip() for p in sentence.split("|")]
-            for who in (f"piper:{voice_name}", f"espeak:{ESPEAK_VOICES[index % 3]}"):
-                pieces: list[np.ndarray] = [np.zeros(round(_LEAD * ASR_RATE), np.float32)]
-                pauses: list[float] = []
-                for k, part in enumerate(parts):
-                    if k:
-                        pause = float(rng.uniform(*PAUSES))
-                        pauses.append(round(pause, 3))
-                        pieces.append(np.zeros(round(pause * ASR_RATE), np.float32))
-                    if who.startswith("espeak:"):
-                        samples = _espeak(part, who.split(":", 1)[1], Path(tmp))
-                    else:
-                        audio = synthesize_all(voice, part)
-                        samples = resample(audio.samples, audio.sample_rate, ASR_RATE)
-                    samples = _trim(np.asarray(samples, np.float32))
-                    peak = float(np.abs(samples).max()) or 1.0
-                    pieces.append((0.5 / peak) * samples)  # the same loudness for all
-                spoken.append(
-                    SpokenUtterance(
-                        sentence, who, np.concatenate(pieces).astype(np.float32), tuple(pauses)
-                    )
+    for index, sentence in enumerate(sentences):
+        parts = [p.strip() for p in sentence.split("|")]
+        for who in (f"piper:{voice_name}", f"espeak:{ESPEAK_VOICES[index % 3]}"):
+            pieces: list[np.ndarray] = [np.zeros(round(_LEAD * ASR_RATE), np.float32)]
+            pauses: list[float] = []
+            for k, part in enumerate(parts):
+                if k:
+                    pause = float(rng.uniform(*PAUSES))
+                    pauses.append(round(pause, 3))
+                    pieces.append(np.zeros(round(pause * ASR_RATE), np.float32))
+                if who.startswith("espeak:"):
+                    samples = speak_espeak(part, who.split(":", 1)[1])
+                else:
+                    audio = synthesize_all(voice, part)
+                    samples = resample(audio.samples, audio.sample_rate, ASR_RATE)
+                samples = _trim(np.asarray(samples, np.float32))
+                peak = float(np.abs(samples).max()) or 1.0
+                pieces.append((0.5 / peak) * samples)  # the same loudness for all
+            spoken.append(
+                SpokenUtterance(
+                    sentence, who, np.concatenate(pieces).astype(np.float32), tuple(pauses)
                 )
+            )
     return spoken
 
 

@@ -19,7 +19,8 @@ __all__ = ["register"]
 
 _DESCRIPTION = (
     "Train the end-of-turn model (P(the user's turn is finished | transcript so far)) on "
-    "English dialogue from chatterbot-corpus and request templates, offline; export it to "
+    "English dialogue from chatterbot-corpus and request templates (with --heard, also on "
+    "transcripts of some of those lines spoken and recognised), offline; export it to "
     "ONNX, print precision/recall on held-out text at each mode's thresholds, and register "
     "it in the model store as kind `turn` (use it with turn.model in the config)."
 )
@@ -48,9 +49,45 @@ def register(targets: Any) -> None:
         metavar="FILE",
         help="text file of lines never to train on (the bench questions always are)",
     )
+    p.add_argument(
+        "--hear",
+        type=int,
+        default=None,
+        metavar="N",
+        help="speak N training turns, whole and cut, with espeak-ng and the configured "
+        "voice, transcribe them with the configured recogniser and train on those "
+        "transcripts too (writes --heard, default OUTPUT/heard-en.jsonl; about a second a "
+        "turn on 2 cores)",
+    )
+    p.add_argument(
+        "--heard",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also train on these transcripts of spoken training turns (the shipped ones: "
+        "training/turn/heard-en.jsonl; default: text alone)",
+    )
     p.add_argument("--no-register", action="store_true", help="only write the files")
     p.add_argument("--json", action="store_true", help="print the figures as JSON")
     p.set_defaults(func=_run)
+
+
+def _hear(count: int, path: Path, ctx: CliContext, options: Any) -> None:
+    import sys
+
+    from assistant.turnmodel.features import words
+
+    from .fit import bench_sentences, training_turns
+    from .heard import engine_hearing, hear_clips, plan_clips, write_heard
+
+    banned = {" ".join(words(t)) for t in bench_sentences()}
+    turns = [t for t in training_turns(options) if " ".join(words(t)) not in banned]
+    clips = plan_clips(turns, count, options.seed)
+    print(f"speaking and transcribing {len(clips)} clips of {count} turns", file=sys.stderr)
+    speak, transcribe = engine_hearing(ctx.config, ctx.store)
+    heard = hear_clips(clips, speak, transcribe, lambda line: print(line, file=sys.stderr))
+    write_heard(heard, path)
+    print(f"wrote {path}", file=sys.stderr)
 
 
 def _run(args: argparse.Namespace, ctx: CliContext) -> int:
@@ -71,8 +108,16 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             raise AssistantError(f"cannot read --exclude {args.exclude}: {exc}") from None
         extra["exclude"] = tuple(line for line in lines if line.strip())
+    heard = args.heard
+    if args.hear is not None:
+        if args.hear < 1:
+            raise AssistantError(f"--hear must be at least 1, not {args.hear}")
+        heard = heard or args.output / "heard-en.jsonl"
+        _hear(args.hear, heard, ctx, TurnTrainOptions(output=args.output, **extra))
+    elif heard is not None and not heard.is_file():
+        raise AssistantError(f"--heard {heard}: no such file", hint="make it with --hear N")
     name = args.name
-    options = TurnTrainOptions(output=args.output, name=name, **extra)
+    options = TurnTrainOptions(output=args.output, name=name, heard=heard, **extra)
     result = train_turn_model(options)
     registered = None
     if not args.no_register:

@@ -16,11 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from assistant.fsutil import atomic_write_bytes, atomic_write_text
-from assistant.turnmodel.features import FEATURE_VERSION, featurize
+from assistant.turnmodel.features import FEATURE_VERSION, featurize, words
 
 from .data import Example, build_examples, corpus_turns, split, template_turns
 
-__all__ = ["TurnTrainOptions", "TurnTrainResult", "bench_questions", "train_turn_model"]
+__all__ = [
+    "TurnTrainOptions",
+    "TurnTrainResult",
+    "bench_questions",
+    "bench_sentences",
+    "train_turn_model",
+    "training_turns",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +63,8 @@ class TurnTrainOptions:
     held_out: float = 0.15
     seed: int = 17
     exclude: tuple[str, ...] = ()
+    heard: Path | None = None
+    """Transcripts of spoken training turns (:mod:`.heard`; ``None``: text only)."""
 
 
 @dataclass
@@ -70,20 +79,45 @@ class TurnTrainResult:
 
 
 def bench_questions() -> list[str]:
-    """The project's bench questions (never trained on), when the source tree is here."""
+    """The latency bench's questions (never trained on), when the source tree is here."""
     path = Path(__file__).resolve().parents[2] / "tests" / "bench_questions" / "questions.txt"
     if not path.is_file():
         return []
     return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def _dataset(options: TurnTrainOptions) -> tuple[list[Example], list[Example]]:
+def bench_sentences() -> list[str]:
+    """Every bench's sentences: :func:`bench_questions`, the espeak-ng question set and
+    ``bench turns``' utterances. None of them is ever spoken for :mod:`.heard`. (The
+    text examples leave out only :func:`bench_questions`, so that the embedded model
+    rebuilds bit for bit; the templates make one ``bench turns`` sentence, "Set a timer
+    for ten minutes.")"""
+    from assistant.bench.turn_set import UTTERANCES
+
+    lines = [*bench_questions(), *(" ".join(u.replace("|", " ").split()) for u in UTTERANCES)]
+    path = Path(__file__).resolve().parents[2] / "tests" / "bench_questions_espeak"
+    if (path / "questions.txt").is_file():
+        text = (path / "questions.txt").read_text(encoding="utf-8")
+        lines += [line.strip() for line in text.splitlines() if line.strip()]
+    return lines
+
+
+def training_turns(options: TurnTrainOptions) -> list[str]:
+    """The finished turns the examples are made from (bench questions left out)."""
     exclude = [*options.exclude, *bench_questions()]
     rng = random.Random(options.seed)
-    turns = list(
+    return list(
         dict.fromkeys(corpus_turns(exclude) + template_turns(rng, options.templates, exclude))
     )
-    examples = build_examples(turns, options.seed)
+
+
+def _dataset(options: TurnTrainOptions) -> tuple[list[Example], list[Example]]:
+    from .heard import heard_examples, read_heard
+
+    examples = build_examples(training_turns(options), options.seed)
+    if options.heard is not None:
+        banned = {" ".join(words(t)) for t in (*options.exclude, *bench_sentences())}
+        examples += heard_examples(read_heard(options.heard), banned)
     return split(examples, options.held_out)
 
 
@@ -254,8 +288,11 @@ def train_turn_model(options: TurnTrainOptions) -> TurnTrainResult:
         "feature_version": FEATURE_VERSION,
         "function_words": FUNCTION_WORDS,
         "trained_with": "assistant train turn",
-        "training": {k: v for k, v in asdict(options).items() if k not in ("output", "exclude")},
-        "data": "chatterbot-corpus 1.3.3 (English dialogue, BSD-3-Clause) + request templates",
+        "training": {
+            k: v for k, v in asdict(options).items() if k not in ("output", "exclude", "heard")
+        },
+        "data": "chatterbot-corpus 1.3.3 (English dialogue, BSD-3-Clause) + request templates"
+        + (f" + transcripts of them spoken ({options.heard.name})" if options.heard else ""),
         "metrics": metrics,
     }
     atomic_write_text(companion, json.dumps(info, indent=1) + "\n")
