@@ -14,9 +14,7 @@ detection delay and custom-word training time.
 - **Custom word**: ``assistant train wakeword`` on the bench's phrase, its wall time,
   then the same false-reject and false-accept figures. Its real-speech negatives are
   what the hour leaves of those prompts plus the Russian prompts
-  (``asterisk-core-sounds-ru-g722``) and the Colombian Spanish and French telephone
-  prompts (``asterisk-prompt-es-co``, ``asterisk-prompt-fr-armelle``): three speakers
-  the hour does not have.
+  (``asterisk-core-sounds-ru-g722``, a fifth speaker), which the hour does not have.
 """
 
 from __future__ import annotations
@@ -42,10 +40,9 @@ __all__ = ["WakeBenchOptions", "run_wake_bench", "speech_corpus"]
 log = logging.getLogger(__name__)
 
 _PACKAGES = ("en", "fr", "es", "it")
-TRAINING_SPEECH = ("ru", "es-co", "fr-armelle")
+TRAINING_SPEECH = ("ru",)
 """Asterisk prompts that only custom training hears (real speech without the phrase, by
-three speakers the false-accept hour does not have: Russian, and Colombian Spanish and
-French telephone prompts)."""
+a speaker and in a language the false-accept hour does not have)."""
 HOLD_OUT = ("piper:", "espeak:en-gb-scotland", "espeak:en-029", "espeak:en-us-nyc",
             "espeak:en-gb-x-gbcwmd")  # fmt: skip
 """Voices custom training never sees in the bench: the test voices."""
@@ -73,23 +70,12 @@ class WakeBenchOptions:
     """Where to copy the custom word's model (to try it with ``wake detect``)."""
 
 
-_SOUNDS: dict[str, tuple[str, str]] = {
-    **{lang: (f"asterisk-core-sounds-{lang}-g722", "g722")
-       for lang in ("en", "fr", "es", "it", "ru")},
-    "es-co": ("asterisk-prompt-es-co", "gsm"),
-    "fr-armelle": ("asterisk-prompt-fr-armelle", "gsm"),
-}  # fmt: skip
-"""Each recording's Debian package and the format of its prompt files."""
-
-
 def speech_corpus(cache: Path, out: Callable[[str], None],
                   languages: tuple[str, ...] = _PACKAGES) -> list[Path]:  # fmt: skip
-    """16 kHz WAVs of Asterisk prompts (one per package of :data:`_SOUNDS`), fetched with
-    ``apt-get download`` and decoded once."""
+    """16 kHz WAVs of the Asterisk prompts (one per language), fetched and decoded once."""
     cache.mkdir(parents=True, exist_ok=True)
     wavs = [cache / f"asterisk-{lang}.wav" for lang in languages]
-    missing = [lang for lang, wav in zip(languages, wavs, strict=True) if not wav.is_file()]
-    if not missing:
+    if all(w.is_file() for w in wavs):
         return wavs
     for tool in ("apt-get", "dpkg", "ffmpeg"):
         if shutil.which(tool) is None:
@@ -97,28 +83,27 @@ def speech_corpus(cache: Path, out: Callable[[str], None],
                 f"the false-accept corpus needs {tool}, which is missing",
                 hint="install it, or pass --speech DIR with an hour of speech without wake words",
             )
-    out(f"fetching the Asterisk prompts ({', '.join(_SOUNDS[m][0] for m in missing)}) once...")
+    out("fetching the Asterisk prompts (Debian asterisk-core-sounds-*-g722) once...")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        run = subprocess.run(["apt-get", "download", *(_SOUNDS[m][0] for m in missing)],
-                             cwd=work, capture_output=True, text=True)  # fmt: skip
+        names = [f"asterisk-core-sounds-{lang}-g722" for lang in languages]
+        run = subprocess.run(["apt-get", "download", *names], cwd=work, capture_output=True,
+                             text=True)  # fmt: skip
         if run.returncode != 0:
             raise AssistantError(
                 f"apt-get download failed: {run.stderr.strip().splitlines()[-1:]}",
                 hint="pass --speech DIR with an hour of speech without wake words",
             )
-        for lang in missing:
-            package, fmt = _SOUNDS[lang]
-            deb = next(work.glob(f"{package}_*.deb"))
-            subprocess.run(["dpkg", "-x", str(deb), str(work / lang)], check=True)
-            # Both formats are plain streams of frames: the files join end to end.
-            raw = work / f"{lang}.{fmt}"
+        for deb in work.glob("*.deb"):
+            subprocess.run(["dpkg", "-x", str(deb), str(work / "x")], check=True)
+        for lang, wav in zip(languages, wavs, strict=True):
+            folder = next((work / "x/usr/share/asterisk/sounds").glob(f"{lang}_*"))
+            raw = work / f"{lang}.g722"
             with raw.open("wb") as handle:
-                for f in sorted((work / lang / "usr/share/asterisk/sounds").rglob(f"*.{fmt}")):
+                for f in sorted(folder.rglob("*.g722")):
                     handle.write(f.read_bytes())
-            wav = cache / f"asterisk-{lang}.wav"
             tmp_wav = wav.with_suffix(".part.wav")
-            subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", fmt, "-i", str(raw), "-ar",
+            subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "g722", "-i", str(raw), "-ar",
                             "16000", "-ac", "1", str(tmp_wav)], check=True)  # fmt: skip
             tmp_wav.replace(wav)
     return wavs

@@ -68,7 +68,7 @@ class Budget:
 PRESETS = {
     "tiny": Budget(positives=40, near=30, sentences=16, noise=6, real_s=60, steps=400,
                    take_copies=4, mine_every=100, context=10),
-    "standard": Budget(positives=900, near=480, sentences=600, noise=60, real_s=6000,
+    "standard": Budget(positives=900, near=480, sentences=600, noise=60, real_s=4500,
                        steps=8000, context=480, follow=0.5),
 }  # fmt: skip
 """``tiny`` is for tests (a minute); ``standard`` is the real thing (~6-9 minutes on 2
