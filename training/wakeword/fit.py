@@ -69,12 +69,12 @@ PRESETS = {
     "tiny": Budget(positives=40, near=30, sentences=16, noise=6, real_s=60, steps=400,
                    take_copies=4, mine_every=100, context=10),
     "standard": Budget(positives=900, near=480, sentences=600, noise=60, real_s=4500,
-                       steps=4000, context=480, follow=0.5),
+                       steps=8000, context=480, follow=0.5),
 }  # fmt: skip
 """``tiny`` is for tests (a minute); ``standard`` is the real thing (~6-9 minutes on 2
 cores)."""
 
-HIDDEN = 128
+HIDDEN = 256
 """Units of the classifier's first layer."""
 NEGATIVE_WEIGHT = 2.0
 """A negative window's loss weight against a positive's 1: false accepts cost more."""
