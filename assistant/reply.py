@@ -133,14 +133,9 @@ class ReplyHooks:
     a strong sign that the user has finished, so the turn may end after a short pause."""
     context_for: Callable[[str], ReplyContext | None] | None = None
     """Passages to give the model with this transcript (retrieved documents), or None."""
-    rehear: (
-        Callable[[str, Callable[[str], str | None], Callable[[str, int], list[str]] | None], str]
-        | None
-    ) = None
-    """The transcript to use for a turn, given the first one, a way to transcribe the
-    same audio again with a prompt (a command nearly heard is listened to again), and,
-    when the recogniser has them, a way to get that many alternative transcripts of it
-    with a prompt, the likeliest first (else ``None``)."""
+    rehear: Callable[[str, Callable[[str], str | None]], str] | None = None
+    """The transcript to use for a turn, given the first one and a way to transcribe the
+    same audio again with a prompt (a command nearly heard is listened to again)."""
 
 
 def gather_context(hooks: ReplyHooks | None, user_text: str) -> ReplyContext | None:

@@ -415,32 +415,3 @@ def test_a_near_command_is_heard_again_and_kept_only_if_it_reads_as_one(
     assert sounds_alike("Console nutheimer", "Cancel the timer")
     assert not sounds_alike("Thank you", "Mute")
 
-def test_of_several_second_transcripts_the_likeliest_command_that_sounds_alike_is_taken(
-    matcher: CommandMatcher,
-) -> None:
-    """Given the second listening's alternatives (a beam's hypotheses, likeliest first),
-    the first that reads as a command and sounds like the first transcript is used; none
-    such: the first transcript stays."""
-    from assistant.commands.hearing import COMMAND_PROMPT, CommandHearing
-
-    hearing = CommandHearing(matcher)
-    asked: list[str] = []
-
-    def alternatives(*texts: str):
-        def hypotheses(prompt: str, count: int) -> list[str]:
-            asked.append(prompt)
-            assert count == hearing.alternatives
-            return list(texts)
-
-        return hypotheses
-
-    never = lambda prompt: pytest.fail("the single transcription is not used")  # noqa: E731
-    heard = "Console nutheimer."
-    found = alternatives("Consul new timer.", "Set an alarm.", "Cancel the timer.", "Cancel it.")
-    assert hearing.rehear(heard, never, found) == "Cancel the timer."
-    assert asked == [COMMAND_PROMPT]
-    assert hearing.rehear(heard, never, alternatives("Consul new timer.", "Set an alarm.")) == heard
-    assert hearing.rehear(heard, never, alternatives()) == heard
-    assert hearing.rehear("What is the capital of France?", never, alternatives("Stop.")) == (
-        "What is the capital of France?"
-    )

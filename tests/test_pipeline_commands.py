@@ -155,21 +155,6 @@ def test_a_misheard_command_is_heard_again_with_the_command_prompt(rig):
     assert r.host.hearing.second_listenings >= 1
 
 
-def test_the_second_listening_takes_the_likeliest_alternative_that_is_a_command(rig):
-    """The recogniser's alternatives for the near-command: the first is no command, the
-    second is one and sounds like what was heard first: that one is the turn."""
-    r = rig()
-    r.transcriber.primed["console nutheimer"] = "consul new timer"
-    r.transcriber.alternatives["console nutheimer"] = ["cancel the timer", "cancel a timer"]
-    r.conversation.send_text("Set a timer for 5 minutes.")
-    r.events.wait_for(TurnFinished)
-    r.source.feed(r.phrases.audio("console nutheimer"), silence(0.8))
-    r.source.settle()
-    finished = r.events.wait_for(TurnFinished, 2)
-    assert finished[1].user_text == "cancel the timer"
-    assert r.scheduler.items("timer") == [] and not r.chat.calls.items
-
-
 class _TimerToolModel:
     """A tool-calling model that asks for a 5-minute tea timer whenever the user spoke
     last, and reads the result back after the call."""

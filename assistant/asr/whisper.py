@@ -148,34 +148,3 @@ class WhisperTranscriber:
         return Transcript(
             text=text, segments=segments, language=info.language, duration=audio.duration
         )
-
-    def hypotheses(self, audio: Audio, *, prompt: str | None = None, count: int = 5) -> list[str]:
-        """Up to ``count`` transcripts of a short utterance (under 30 s), the likeliest
-        first: one beam search of width ``count`` kept whole (CTranslate2's
-        ``num_hypotheses``) rather than only its best line. ``prompt`` steers it as in
-        :meth:`transcribe`. For a caller that checks the alternatives against what it
-        expects (a command); the audio is encoded once."""
-        from faster_whisper.audio import pad_or_trim
-        from faster_whisper.tokenizer import Tokenizer
-
-        model = self._model
-        samples = audio.at_rate(ASR_RATE).samples
-        features = model.feature_extractor(samples)[..., :-1]
-        encoded = model.encode(pad_or_trim(features))
-        language = self.language or "en"
-        tokenizer = Tokenizer(
-            model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language
-        )
-        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
-        start = model.get_prompt(tokenizer, previous, without_timestamps=True)
-        count = max(1, count)
-        result = model.model.generate(
-            encoded,
-            [start],
-            beam_size=count,
-            num_hypotheses=count,
-            max_length=model.max_length,
-            suppress_blank=True,
-        )[0]
-        texts = [tokenizer.decode(tokens).strip() for tokens in result.sequences_ids]
-        return [t for i, t in enumerate(texts) if t and t not in texts[:i]]

@@ -120,14 +120,11 @@ def run_commands_bench(
     limit: int | None = None,
     hotwords: str = "",
     listen_once: bool = False,
-    alternatives: int | None = None,
     progress: Callable[[str], None] = lambda _line: None,
 ) -> CommandsReport:
     """Runs the command set (the first ``limit`` commands when given) and the questions;
     ``hotwords``: words the recogniser is told to favour (a trial of the setting);
-    ``listen_once``: no second listening to near-commands (to measure what it gives);
-    ``alternatives``: how many transcripts the second listening asks whisper for (1: one,
-    as before it took several; default: as a live turn)."""
+    ``listen_once``: no second listening to near-commands (to measure what it gives)."""
     report = CommandsReport(machine=asdict(machine_info()))
     commands = COMMANDS[:limit] if limit else COMMANDS
     with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
@@ -159,14 +156,7 @@ def run_commands_bench(
                 report.misses.append({"text": question, "want": None, "got": result.intent})
         _held_out(report, router)
         if spoken:
-            hearing = None
-            if not listen_once:
-                from ..commands.hearing import CommandHearing
-
-                hearing = CommandHearing(router.matcher)
-                if alternatives:
-                    hearing.alternatives = alternatives
-            _spoken(report, router, commands, config, store, hotwords, hearing, progress)
+            _spoken(report, router, commands, config, store, hotwords, listen_once, progress)
         router.context.notes.close()
     return report
 
@@ -201,14 +191,8 @@ def _heard(transcriber: Any, hearing: Any, samples: Any, report: CommandsReport,
     text = str(transcriber.transcribe(audio).text)
     if hearing is not None:
         again = hearing.second_listenings
-        several = None
-        if hearing.alternatives > 1 and hasattr(transcriber, "hypotheses"):  # the local whisper
-
-            def several(prompt: str, count: int) -> list[str]:
-                return list(transcriber.hypotheses(audio, prompt=prompt, count=count))
-
         text = hearing.rehear(
-            text, lambda prompt: transcriber.transcribe(audio, prompt=prompt).text, several
+            text, lambda prompt: transcriber.transcribe(audio, prompt=prompt).text
         )
         if hearing.second_listenings > again:
             report.second_listenings[kind] = report.second_listenings.get(kind, 0) + 1
@@ -223,12 +207,13 @@ def _spoken(
     config: Any,
     store: Any,
     hotwords: str,
-    hearing: Any,
+    listen_once: bool,
     progress: Callable[[str], None],
 ) -> None:
     import onnxruntime
 
     from ..audio import ASR_RATE, resample
+    from ..commands.hearing import CommandHearing
     from ..engines import load_transcriber, load_voice
     from ..tts.base import synthesize_all
 
@@ -239,6 +224,7 @@ def _spoken(
     transcriber = load_transcriber(config, store)
     if hotwords and hasattr(transcriber, "hotwords"):  # the local whisper only
         transcriber.hotwords = hotwords
+    hearing = None if listen_once else CommandHearing(router.matcher)
     rng = np.random.default_rng(16)
     variants = ("plain", "fast", "noise", *(f"espeak:{v}" for v in _ESPEAK_VOICES))
     spoken_set = [*commands, *HELD_OUT]

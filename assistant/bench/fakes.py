@@ -134,8 +134,6 @@ class FakeTranscriber:
         self.calls = _Calls()
         self.primed: dict[str, str] = {}
         """What a phrase is heard as when transcribed with a prompt (else as itself)."""
-        self.alternatives: dict[str, list[str]] = {}
-        """The less likely transcripts of a phrase, after the one it is heard as."""
 
     def transcribe(self, audio: Audio, *, prompt: str | None = None) -> Transcript:
         if self.fail is not None:
@@ -146,12 +144,6 @@ class FakeTranscriber:
         self.calls.add(text)
         segments = (Segment(0.0, audio.duration, text),) if text else ()
         return Transcript(text, segments, "en", audio.duration)
-
-    def hypotheses(self, audio: Audio, *, prompt: str | None = None, count: int = 5) -> list[str]:
-        """The transcript, then the phrase's :attr:`alternatives`: ``count`` at most."""
-        first = self.transcribe(audio, prompt=prompt).text
-        heard = self.phrases.read(audio.at_rate(ASR_RATE).samples)
-        return [first, *self.alternatives.get(heard, [])][: max(1, count)]
 
 
 @dataclass

@@ -55,13 +55,6 @@ def register(group: Any, *, positive: Any) -> None:
         action="store_true",
         help="no second listening to near-commands (as before it existed: to compare)",
     )
-    commands.add_argument(
-        "--alternatives",
-        type=positive,
-        metavar="N",
-        help="transcripts the second listening asks whisper for (default 5; 1: only its "
-        "best, as before: to compare)",
-    )
     commands.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(commands, "asr", "voice")
     commands.set_defaults(func=_commands)
@@ -81,7 +74,6 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
         limit=args.limit,
         hotwords=args.hotwords,
         listen_once=args.listen_once,
-        alternatives=args.alternatives,
         progress=lambda line: print(line, file=sys.stderr),
     )
     times = report.match_ms

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from ..text import edit_distance
 from .matcher import CommandMatcher
@@ -76,13 +76,9 @@ class CommandHearing:
         prompt: the priming text of the second listening.
     """
 
-    def __init__(
-        self, matcher: CommandMatcher, prompt: str = COMMAND_PROMPT, alternatives: int = 5
-    ) -> None:
+    def __init__(self, matcher: CommandMatcher, prompt: str = COMMAND_PROMPT) -> None:
         self.matcher = matcher
         self.prompt = prompt
-        self.alternatives = alternatives
-        """How many transcripts the second listening asks for, when it can have several."""
         self.second_listenings = 0
         """How many transcripts were listened to twice (the cost: one more recognition)."""
 
@@ -96,27 +92,15 @@ class CommandHearing:
             return False
         return self.matcher.match(text) is None
 
-    def rehear(
-        self,
-        text: str,
-        transcribe: Callable[[str], str | None],
-        alternatives: Callable[[str, int], Sequence[str]] | None = None,
-    ) -> str:
+    def rehear(self, text: str, transcribe: Callable[[str], str | None]) -> str:
         """The transcript to use: ``text`` as first heard, or the same audio heard again
-        primed with command sentences, when ``text`` nearly reads as a command and the
-        second transcript reads as one and sounds like it. The second listening is
-        ``alternatives(prompt, self.alternatives)`` when given and :attr:`alternatives` is
-        over 1 (several transcripts, the likeliest first: the first that qualifies is
-        taken), else ``transcribe(prompt)``."""
+        (``transcribe(prompt)``) primed with command sentences, when ``text`` nearly
+        reads as a command and the second transcript reads as one and sounds like it."""
         if not self.near_command(text):
             return text
         self.second_listenings += 1
-        if alternatives is not None and self.alternatives > 1:
-            candidates = list(alternatives(self.prompt, self.alternatives))
-        else:
-            candidates = [t for t in (transcribe(self.prompt),) if t]
-        for second in candidates:
-            if self.matcher.match(second) is not None and sounds_alike(text, second):
-                log.info("heard %r again as %r", text, second)
-                return second
-        return text
+        second = transcribe(self.prompt)
+        if not second or self.matcher.match(second) is None or not sounds_alike(text, second):
+            return text
+        log.info("heard %r again as %r", text, second)
+        return second

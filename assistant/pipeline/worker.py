@@ -208,28 +208,6 @@ class TurnWorker:
             self._emitter.error(exc, "asr")
             return None
 
-    def _alternatives(self, turn: Turn) -> Callable[[str, int], list[str]] | None:
-        """How to get alternative transcripts of ``turn``'s audio (a prompt, how many),
-        when the recogniser gives them (the local whisper's beam); else ``None``."""
-        hypotheses = getattr(self._transcriber, "hypotheses", None)
-        if hypotheses is None:
-            return None
-
-        def alternatives(prompt: str, count: int) -> list[str]:
-            assert turn.audio is not None
-            audio = Audio(turn.audio, ASR_RATE)
-            try:
-                with (
-                    self._watchdog.waiting("turn", "the speech recogniser", "asr"),
-                    self._asr_lock,
-                ):
-                    return list(hypotheses(audio, prompt=prompt, count=count))
-            except AssistantError as exc:
-                self._emitter.error(exc, "asr")
-                return []
-
-        return alternatives
-
     def _next_delta(self, deltas: Iterator[str]) -> str | None:
         with self._watchdog.waiting("turn", "the language model's next words", "llm"):
             return next(deltas, None)
@@ -243,9 +221,7 @@ class TurnWorker:
                 log.info("utterance had no words")
                 return
             if self.hooks.rehear is not None:
-                turn.text = self.hooks.rehear(
-                    turn.text, lambda p: self._transcribe(turn, p), self._alternatives(turn)
-                )
+                turn.text = self.hooks.rehear(turn.text, lambda p: self._transcribe(turn, p))
         if turn.is_cancelled:
             return
         turn.mark("transcript")
