@@ -113,9 +113,8 @@ class SoundRepair:
         return token in self.vocabulary or (not token.isalpha() and "'" not in token)
 
     def resegmented(self, tokens: list[str]) -> Iterator[str]:
-        """``tokens`` with one letter moved across a word boundary where that makes two
-        command words of a known and an unknown one ("speaks lower" -> "speak slower",
-        "set attimer" -> "set a ttimer" is not: both words must be known after)."""
+        """``tokens`` with one letter moved across a word boundary where a pair with an
+        unknown word becomes two command words ("speaks lower" -> "speak slower")."""
         for i in range(len(tokens) - 1):
             a, b = tokens[i], tokens[i + 1]
             if self.known(a) and self.known(b):
