@@ -289,6 +289,10 @@ def test_spoken_commands_reach_their_handlers_through_whisper(
         ("Openexample.com.", "Open", {"url": "example.com"}),
         ("be quiet now.", "AssistantStop", {}),
         ("How much time is left by my timer?", "HassTimerStatus", {}),
+        ("Wait me up at 730 tomorrow.", "SetAlarm", {"time": "07:30"}),
+        ("Where is my alarm?", "ListReminders", {}),
+        ("Forget about it.", "HassNevermind", {}),
+        ("Which day is it today?", "GetWeekday", {}),
     ],
 )
 def test_whispers_forms_of_commands_are_understood(
@@ -321,6 +325,7 @@ def test_the_repairs_leave_ordinary_sentences_to_the_model(
         ("Be quite.", "AssistantStop", {}),
         ("Convert 2 leaders to cops.", "Convert", {"from": "liter", "to": "cup"}),
         ("Pose the timer.", "HassPauseTimer", {}),
+        ("Speaks lower.", "AssistantSlower", {}),  # a letter across the word boundary
     ],
 )
 def test_misheard_command_words_are_matched_by_their_sound(
@@ -409,3 +414,4 @@ def test_a_near_command_is_heard_again_and_kept_only_if_it_reads_as_one(
     assert prompts == [] and hearing.second_listenings == 3
     assert sounds_alike("Console nutheimer", "Cancel the timer")
     assert not sounds_alike("Thank you", "Mute")
+

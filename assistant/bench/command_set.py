@@ -178,6 +178,9 @@ COMMANDS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("Open my music folder.", "Open", {"folder": "music"}),
     ("Never mind that.", "HassNevermind", {}),
     ("Set a timer for 1 hour.", _T, {"duration": 3600.0}),
+    # Held out until the templates were given them (their typed misses were seen there).
+    ("Which day is it today?", "GetWeekday", {}),
+    ("Forget about it.", "HassNevermind", {}),
 )
 """(text, intent, slots that must be there with these values)."""
 
@@ -191,7 +194,6 @@ HELD_OUT: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("Add ten minutes to my timer.", "HassIncreaseTimer", {"duration": 600.0}),
     ("What time is it please?", "HassGetCurrentTime", {}),
     ("What's today's date?", "HassGetCurrentDate", {}),
-    ("Which day is it today?", "GetWeekday", {}),
     ("What time is it in Berlin?", "TimeInCity", {"city": "berlin"}),
     ("Remind me to feed the cat at 7 pm.", "SetReminder", {"task": "feed the cat"}),
     (
@@ -215,7 +217,6 @@ HELD_OUT: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("Turn the volume down.", "AssistantQuieter", {}),
     ("Talk faster.", "AssistantFaster", {}),
     ("Open the pictures folder.", "Open", {"folder": "pictures"}),
-    ("Forget about it.", "HassNevermind", {}),
 )
 """Commands held out: the second set, written before the spoken misses of
 :data:`COMMANDS` (which now include the first held-out set) were tuned on in the

@@ -231,7 +231,9 @@ def _spoken(
     with tempfile.TemporaryDirectory(prefix="bench-espeak-") as tmp:
         for index, (text, intent, slots) in enumerate(spoken_set):
             held_out = index >= len(commands)
-            variant = variants[index % len(variants)]
+            # The voices take turns within each set: a command added or moved does not
+            # change which voice speaks each held-out sentence.
+            variant = variants[(index - len(commands) if held_out else index) % len(variants)]
             audio = None
             if variant.startswith("espeak:"):
                 audio = _espeak(text, variant.split(":", 1)[1], Path(tmp))

@@ -112,16 +112,33 @@ class SoundRepair:
         """Whether ``token`` is a command word or a number."""
         return token in self.vocabulary or (not token.isalpha() and "'" not in token)
 
+    def resegmented(self, tokens: list[str]) -> Iterator[str]:
+        """``tokens`` with one letter moved across a word boundary where a pair with an
+        unknown word becomes two command words ("speaks lower" -> "speak slower")."""
+        for i in range(len(tokens) - 1):
+            a, b = tokens[i], tokens[i + 1]
+            if self.known(a) and self.known(b):
+                continue
+            for left, right in ((a[:-1], a[-1:] + b), (a + b[:1], b[1:])):
+                if left and right and self.known(left) and self.known(right):
+                    yield " ".join([*tokens[:i], left, right, *tokens[i + 2 :]])
+
     def versions(self, words: str) -> Iterator[str]:
-        """``words`` with one misheard word swapped (the nearest first), then two; at
-        most :attr:`attempts` versions. None when more than two words are no command
+        """``words`` with a letter moved across a word boundary (:meth:`resegmented`),
+        then one misheard word swapped (the nearest first), then two; at most
+        :attr:`attempts` versions. None when more than two words are no command
         words (two swaps cannot make it one; ordinary questions stop here)."""
         tokens = words.split()
         if sum(not self.known(token) for token in tokens) > 2:
             return
+        tried = 0
+        for version in self.resegmented(tokens):
+            if tried >= self.attempts:
+                return
+            tried += 1
+            yield version
         options = [[(d, w) for d, w in self.neighbours(token)[:2]] for token in tokens]
         singles = sorted((d, i, w) for i, near in enumerate(options) for d, w in near)
-        tried = 0
         for _d, i, w in singles:
             if tried >= self.attempts:
                 return

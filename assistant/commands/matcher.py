@@ -22,10 +22,10 @@ _TIME_SLOTS = {"hours": 3600, "minutes": 60, "seconds": 1}
 
 # Whisper's usual mishearings of command words (the tiny model at speed, in noise or on
 # a synthetic voice): "set a" heard as "at a" or "set it", "timer" as "time or" or "time",
-# "what's" as "watch", "an alarm" as "another arm", "wake me" as "wait me", "list" as
-# "let's", "unmute" as "I'm mute", "cancel" as "council" or "cancelled", "set a" as
-# "set of" or "set in", "open" glued to a web address. Tried only when the words as
-# heard match nothing.
+# "what's" as "watch", "an alarm" as "another arm", "wake me" as "wait me" (also "wait
+# me up at 7"), "list" as "let's", "unmute" as "I'm mute", "cancel" as "council" or
+# "cancelled", "set a" as "set of" or "set in", "open" glued to a web address. Tried only
+# when the words as heard match nothing.
 _DURATION_TAIL = rf"{NUMBER} (?:and a half )?(?:hours?|minutes?|seconds?)(?: and .+)?$"
 _REPAIRS = (
     (re.compile(r"^at (an?) "), r"set \1 "),
@@ -38,6 +38,7 @@ _REPAIRS = (
     (re.compile(r"^watch(?:ing|es)? (?=the |today's |\d|[a-z]+ (?:times|plus|minus) )"), "what's "),
     (re.compile(r"\b(?:another arm|an arm|and alarm)\b"), "an alarm"),
     (re.compile(r"^(?:wait|weight|wake) me(?: up)?,? (?:that's|that|add) "), "wake me at "),
+    (re.compile(r"^(?:wait|weight) me (?=up |at )"), "wake me "),
     (re.compile(r"^let's (?=my |all |the )"), "list "),
     (re.compile(r"^i'm mute$"), "unmute"),
     (re.compile(r"^open(?=[a-z0-9-]+\.[a-z]{2,}$)"), "open "),

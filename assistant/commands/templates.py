@@ -87,7 +87,7 @@ OWN_INTENTS: dict[str, Any] = {
         "forget (this|our) (conversation|chat)",
     ),
     "GetWeekday": _intent(
-        "what day is (it|today) [today]",
+        "(what|which) day is (it|today) [today]",
         "what's today",
         "(what|which) day of (the|a) week is it [today]",
         "what is today",
@@ -120,7 +120,8 @@ OWN_INTENTS: dict[str, Any] = {
         "(list|show|read) [me] [all] [of] [my|the] (reminders|alarms|reminders and alarms)",
         "what (reminders|alarms) (do i have|are set|have i set|are there)",
         "(do i have|are there) any (reminders|alarms) [set]",
-        "when is my (alarm|reminder)",
+        "(when|where) is my (alarm|reminder)",
+        "when's my (alarm|reminder)",
     ),
     "ReadNotes": _intent(
         "(read|list|show) [me] [all] [of] my notes",
@@ -131,7 +132,7 @@ OWN_INTENTS: dict[str, Any] = {
         "forget (that|what i just said)",
     ),
     "NevermindExtra": _intent(
-        "(forget it|cancel|no thanks|nothing)",
+        "(forget it|forget about it|cancel|no thanks|nothing)",
         "never mind [that|it]",
     ),
     "TimerStatusExtra": _intent(
