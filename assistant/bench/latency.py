@@ -10,8 +10,8 @@ behaves like a microphone: low noise, and a question whenever the benchmark says
   and the next question starts a new conversation.
 - baseline (baseline.py): the same question through the same endpointer in real time;
   at the end of speech it transcribes the whole utterance, generates the whole reply,
-  synthesizes all of it and hands it to a simulated speaker. Its clock starts at the same point, so it
-  also includes the endpointer's ``min_silence_ms`` wait.
+  synthesizes all of it and hands it to a simulated speaker. Its clock starts at the
+  same point, so it also includes the endpointer's ``min_silence_ms`` wait.
 - barge-in: extra streaming turns in which the user says "Stop." some time after the
   reply started; the pipeline's ``barge_in_stops`` give onset-to-silence times.
 
