@@ -108,6 +108,16 @@ def test_barge_in_is_measured(latency_run: Run) -> None:
     assert at_output["measured"] == 1 and 0 <= at_output["p90_s"] < 2
 
 
+def test_each_live_turn_has_its_waterfall(latency_run: Run) -> None:
+    for turn in latency_run[1]["streaming"]["turns"]:
+        steps = turn["steps_s"]
+        assert {"transcript", "first_token", "first_sentence", "voiced", "confirmed"} <= set(steps)
+        assert steps["transcript"] <= steps["first_token"] <= steps["first_sentence"]
+        assert steps["first_sentence"] <= steps["voiced"]
+        # Nothing plays before the reply is voiced and the turn confirmed.
+        assert turn["voice_to_voice_s"] >= max(steps["voiced"], steps["confirmed"])
+
+
 def test_json_has_memory_settings_and_machine(latency_run: Run) -> None:
     figures = latency_run[1]
     memory = figures["memory"]

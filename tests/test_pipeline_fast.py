@@ -39,6 +39,7 @@ from assistant.pipeline import (
     TurnFinished,
 )
 from assistant.reply import LocalReply, ReplyContext, ReplyHooks, Source
+from assistant.tts import SpeechChunk
 
 
 @dataclass
@@ -412,3 +413,65 @@ def test_a_reply_that_plays_longer_than_the_stall_limit_is_not_a_stall(rig, monk
     finished = r.events.wait_for(TurnFinished)
     assert finished[0].spoken_text == "Sure. Here it is."
     assert not r.events.of(ErrorEvent)
+
+
+def test_the_model_waits_while_the_first_words_are_synthesized(rig):
+    pulled: list[tuple[str, float]] = []  # each delta, when the model was asked for it
+
+    def reply(_text: str) -> Iterator[str]:
+        for delta in ("One day, ", "there ", "was a dragon. ", "The end."):
+            pulled.append((delta, time.monotonic()))
+            yield delta
+
+    class TimedVoice(FakeVoice):
+        def synthesize(self, text: str) -> Iterator[SpeechChunk]:
+            yield from super().synthesize(text)
+            voiced.append((text, time.monotonic()))
+
+    voiced: list[tuple[str, float]] = []
+    r = rig(chat=FakeChat(reply=reply), voice=TimedVoice(delay=0.2))
+    r.conversation.send_text("hi")
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].spoken_text == "One day, there was a dragon. The end."
+    # "One day," is the first piece (FIRST_CLAUSE_WORDS), complete with the first delta;
+    # the model is asked for the words after it only once it is voiced (0.2 s).
+    assert voiced[0][0] == "One day,"
+    assert [d for d, _ in pulled] == ["One day, ", "there ", "was a dragon. ", "The end."]
+    assert pulled[1][1] >= voiced[0][1]
+    assert pulled[1][1] - pulled[0][1] >= 0.2
+
+
+def test_without_holding_the_model_it_writes_on_while_the_voice_works(rig):
+    pulled: list[float] = []
+
+    def reply(_text: str) -> Iterator[str]:
+        for delta in ("One day, ", "there ", "was a dragon. ", "The end."):
+            pulled.append(time.monotonic())
+            yield delta
+
+    r = rig(chat=FakeChat(reply=reply), voice=FakeVoice(delay=0.2))
+    r.conversation._worker.voice_first = False
+    r.conversation.send_text("hi")
+    r.events.wait_for(TurnFinished)
+    assert pulled[-1] - pulled[0] < 0.15  # all written during the first synthesis
+
+
+def test_a_speculative_reply_is_synthesized_in_the_pause_but_never_played(rig):
+    r = rig(chat=FakeChat(reply=lambda text: [f"About {text}."]))
+    r.source.feed(r.say("what is the"), silence(0.2))
+    r.source.settle()
+    r.chat.calls.wait(1)
+    deadline = time.monotonic() + 2.0  # the speculation's words are voiced in the pause
+    while "About what is the." not in r.voice.calls.items and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "About what is the." in r.voice.calls.items
+    assert r.conversation.state == State.HEARING
+    assert not r.player.played  # nothing reaches the output before the turn is confirmed
+    r.source.feed(r.say("capital of France"), silence(0.8))
+    r.source.settle()
+    finished = r.events.wait_for(TurnFinished)
+    assert finished[0].spoken_text == "About what is the capital of France."
+    r.wait_state(State.LISTENING)
+    played = sum(len(block) for block in r.player.played)
+    (final,) = [s for s in r.voice.calls.items if s.endswith("France.")]
+    assert played == round(len(final) * r.voice.seconds_per_char * r.voice.sample_rate)

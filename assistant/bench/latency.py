@@ -8,10 +8,10 @@ behaves like a microphone: low noise, and a question whenever the benchmark says
   figure: end of the user's speech to the first reply sample reaching the output. Once
   the reply starts playing it is stopped (nothing after that moment changes the figure)
   and the next question starts a new conversation.
-- baseline: the same question through the same endpointer in real time; at the end of
-  speech it transcribes the whole utterance, generates the whole reply, synthesizes all
-  of it and hands it to a simulated speaker. Its clock starts at the same point, so it
-  also includes the endpointer's ``min_silence_ms`` wait.
+- baseline (baseline.py): the same question through the same endpointer in real time;
+  at the end of speech it transcribes the whole utterance, generates the whole reply,
+  synthesizes all of it and hands it to a simulated speaker. Its clock starts at the
+  same point, so it also includes the endpointer's ``min_silence_ms`` wait.
 - barge-in: extra streaming turns in which the user says "Stop." some time after the
   reply started; the pipeline's ``barge_in_stops`` give onset-to-silence times.
 
@@ -25,7 +25,6 @@ import resource
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -36,9 +35,9 @@ import numpy as np
 from ..audio import ASR_RATE, Audio, read_audio
 from ..audio.playback import Player
 from ..config import Config
-from ..errors import AudioFormatError, EngineError
+from ..errors import AudioFormatError
 from ..knowledge import KnowledgeBase, context_hook
-from ..llm import complete, fit_to_context
+from ..llm import complete
 from ..pipeline import (
     Conversation,
     FinalTranscript,
@@ -50,7 +49,7 @@ from ..pipeline import (
 from ..reply import ReplyContext, ReplyHooks, build_messages, generation_options
 from ..text import speakable
 from ..tts import synthesize_all
-from ..vad import Endpointer, SpeechEnded
+from .baseline import SequentialBaseline
 from .live import LiveSource, TurnEvents, state_is
 from .monitor import OutputMonitor
 from .report import LatencyOptions, LatencyReport, LatencyTurn, MemoryUse, machine_info
@@ -64,7 +63,6 @@ __all__ = ["find_questions", "run_latency_bench"]
 
 log = logging.getLogger(__name__)
 
-_SILENCE_AFTER = 10.0  # seconds of silence the baseline waits for an end of speech
 _SETTLE = 0.3  # seconds of quiet between turns, so no turn starts in another's tail
 _LOUD = 1e-3  # an output block with a sample this loud is not silence
 _AUDIBLE = 0.1  # the reply played sound this shortly before the user began: audible
@@ -219,8 +217,9 @@ class _StreamingRound:
              if isinstance(e, FinalTranscript) and e.turn == number),
             "",
         )  # fmt: skip
-        steps = {}
+        steps: dict[str, float] = {}
         if metrics is not None:
+            steps.update(metrics.steps)
             for step in ("end_of_turn", "transcript", "first_token", "first_sentence"):
                 value = getattr(metrics, step)
                 if value is not None:
@@ -292,73 +291,6 @@ class _StreamingRound:
         return measured, at_output
 
 
-class _Baseline:
-    """Hear the whole question, then transcribe all, generate all, synthesize all."""
-
-    def __init__(self, engines: Engines, config: Config, timeout: float) -> None:
-        self.engines = engines
-        self.config = config
-        self.options = generation_options(config)
-        self.timeout = timeout
-        self.player = Player(engines.voice.sample_rate, simulated=True, keep=False)
-        self._started: list[float] = []
-        self._playing = threading.Event()
-        self.player.on_started = self._on_started
-
-    def _on_started(self, _tag: object) -> None:
-        self._started.append(time.monotonic())
-        self._playing.set()
-
-    def close(self) -> None:
-        self.player.close()
-
-    def _end_of_speech(self, samples: np.ndarray) -> tuple[float, np.ndarray]:
-        """Play ``samples`` in real time into a fresh endpointer, as the live capture
-        thread does: (``time.monotonic()`` of the end of speech, the utterance)."""
-        endpointer = Endpointer(self.engines.vad, self.config.vad)
-        source = LiveSource()
-        source.say(samples)
-        limit = (len(samples) / ASR_RATE + _SILENCE_AFTER) * ASR_RATE
-        blocks = source.blocks()
-        try:
-            for block in blocks:
-                events = endpointer.push(block)
-                now = time.monotonic()
-                for event in events:
-                    if isinstance(event, SpeechEnded):
-                        behind = (endpointer.position - event.at) / ASR_RATE
-                        return now - behind, event.utterance
-                if endpointer.position > limit:
-                    break
-        finally:
-            blocks.close()
-        raise EngineError("the endpointer found no end of speech in a benchmark question")
-
-    def ask(self, name: str, samples: np.ndarray, round_: int) -> LatencyTurn:
-        engines, config = self.engines, self.config
-        speech_end, utterance = self._end_of_speech(samples)
-        heard = engines.transcriber.transcribe(Audio(utterance, ASR_RATE)).text
-        steps = {"transcript": time.monotonic() - speech_end}
-        if not heard.strip():
-            return LatencyTurn("baseline", name, round_, heard, "", None, steps)
-        messages = build_messages(config.llm.system_prompt, (), heard)
-        messages = fit_to_context(engines.chat, messages, self.options.max_tokens)
-        reply = complete(engines.chat, messages, self.options).strip()
-        steps["reply_text"] = time.monotonic() - speech_end
-        audio = synthesize_all(engines.voice, speakable(reply, engines.voice.language))
-        steps["reply_audio"] = time.monotonic() - speech_end
-        first_audio = None
-        if len(audio.samples):
-            self._playing.clear()
-            self.player.play(audio)
-            if self._playing.wait(self.timeout):
-                first_audio = self._started[-1] - speech_end
-            self.player.stop()
-            self.player.wait(self.timeout)
-        time.sleep(_SETTLE)
-        return LatencyTurn("baseline", name, round_, heard, reply, first_audio, steps)
-
-
 def _warm_up(engines: Engines, config: Config, samples: np.ndarray) -> None:
     """One untimed turn through every engine, so no figure pays for a cold start."""
     heard = engines.transcriber.transcribe(Audio(samples, ASR_RATE)).text or "Hello."
@@ -413,7 +345,7 @@ def run_latency_bench(
 
     turns: list[LatencyTurn] = []
     timeout = options.turn_timeout
-    baseline = _Baseline(engines, config, timeout)
+    baseline = SequentialBaseline(engines, config, timeout)
     knowledge = _index(options.documents, store, say) if options.documents else None
     hooks = ReplyHooks(context_for=context_hook(knowledge)) if knowledge is not None else None
     try:
@@ -445,9 +377,7 @@ def run_latency_bench(
     length = {t.question: len(t.reply) for t in turns if t.pipeline == "baseline"}
     chatty = sorted(clips, key=lambda clip: -length.get(clip[0], 0))
     if options.barge_ins:
-        with _StreamingRound(
-            engines, config, timeout, output_device=options.output_device
-        ) as live:
+        with _StreamingRound(engines, config, timeout, output_device=options.output_device) as live:
             for i in range(options.barge_ins):
                 name, samples = chatty[i % len(chatty)]
                 measured, heard = live.barge_in(samples, stop, options.barge_in_after)

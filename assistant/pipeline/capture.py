@@ -315,6 +315,7 @@ class CaptureStage:
         if spec is None and paused >= SPECULATE_AFTER:
             turn = Turn(0, now - paused, audio=self._endpointer.current_utterance())
             turn.quiet_from = quiet_from
+            turn.mark("speculated")
             self._registry.set_speculative(turn)
             self._submit(turn, False)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..reply import Source
@@ -132,6 +133,10 @@ class TurnMetrics(Event):
     """Reply finished playing (or was cut)."""
     matched: float | None = None
     """A local command recognised (the language model was not asked)."""
+    steps: Mapping[str, float] = field(default_factory=dict)
+    """Every step the turn noted, the ones above and finer ones (``speculated``: a
+    speculative turn began; ``asr_start``: its recogniser began; ``voiced``: the reply's
+    first piece was synthesized), in seconds from the end of the user's speech."""
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from ..audio.echo import EchoCanceller
 from ..audio.playback import Player
 from ..errors import AssistantError, AudioDeviceError
 from ..reply import speakable_piece
-from ..tts import ReleasesMemory, Voice
+from ..tts import ReleasesMemory, SpeechChunk, Voice
 from .emitter import Emitter
 from .events import SentenceSpoken, State
 from .messages import EndOfReply, Sentence, SpeakerMessage, Stop
@@ -159,17 +159,13 @@ class Speaker:
             log.warning("the voice could not release memory: %s", exc)
 
     def _speak(self, turn: Turn, sentence: str) -> None:
-        if turn.is_cancelled:
-            return
-        text = speakable_piece(sentence, self._voice.language)
-        if text is None:
-            return
         try:
-            with self._watchdog.waiting("speaker", f"the voice to say {text[:40]!r}", "tts"):
-                chunks = list(self._voice.synthesize(text))
-        except AssistantError as exc:
-            self._emitter.error(exc, "tts")
+            voiced = self._synthesize(turn, sentence)
+        finally:
+            turn.voiced.set()  # the model may write on (see TurnWorker)
+        if voiced is None:
             return
+        text, chunks = voiced
         for i, chunk in enumerate(chunks):
             # A speculative reply is ready early; it plays once the turn is confirmed.
             if not self._confirmed(turn):
@@ -183,6 +179,23 @@ class Speaker:
             except AudioDeviceError as exc:
                 self._emitter.error(exc, "output")
                 turn.cancel()
+
+    def _synthesize(self, turn: Turn, sentence: str) -> tuple[str, list[SpeechChunk]] | None:
+        """The speakable text of one piece and its audio (``None`` when the turn is
+        cancelled, the piece has nothing to say or the voice failed)."""
+        if turn.is_cancelled:
+            return None
+        text = speakable_piece(sentence, self._voice.language)
+        if text is None:
+            return None
+        try:
+            with self._watchdog.waiting("speaker", f"the voice to say {text[:40]!r}", "tts"):
+                chunks = list(self._voice.synthesize(text))
+        except AssistantError as exc:
+            self._emitter.error(exc, "tts")
+            return None
+        turn.mark("voiced")
+        return text, chunks
 
     # ------------------------------------------------------------------ player callbacks
 

@@ -58,6 +58,9 @@ class Turn:
     """Set by the speaker when the reply has been played (or dropped)."""
     played: threading.Event = field(default_factory=threading.Event)
     """Set by the player when it reaches the end of the reply, or by :meth:`cancel`."""
+    voiced: threading.Event = field(default_factory=threading.Event)
+    """Set by the speaker once the reply's first piece is synthesized (or will not be:
+    nothing speakable, a failure), or by :meth:`cancel`."""
     held: list[Event] = field(default_factory=list)
     """Events of a speculative turn, emitted once it is confirmed (dropped if not)."""
     spoken: list[str] = field(default_factory=list)
@@ -79,6 +82,7 @@ class Turn:
         self.cancelled.set()
         self._resolved.set()
         self.played.set()
+        self.voiced.set()
 
     @property
     def is_cancelled(self) -> bool:

@@ -4,7 +4,9 @@ speaker, then the history, the store and the turn's closing events.
 One thread takes turns from its queue in order. A speculative turn is answered like any
 other, its events held back by the emitter until the capture stage confirms it; a
 cancelled one ends without a trace. The history keeps only what was actually played:
-sentences cut by a barge-in are not in it.
+sentences cut by a barge-in are not in it. Once the reply's first piece is handed to the
+speaker, the model waits until it is synthesized (``voice_first``): on a small machine
+the two engines share the cores, and the first words are what the user is waiting for.
 """
 
 from __future__ import annotations
@@ -51,12 +53,16 @@ from .stage import StageThread
 from .turns import Turn, TurnRegistry
 from .watchdog import Watchdog
 
-__all__ = ["ANNOUNCE_WAIT_S", "TurnStore", "TurnWorker"]
+__all__ = ["ANNOUNCE_WAIT_S", "VOICE_FIRST_WAIT_S", "TurnStore", "TurnWorker"]
 
 log = logging.getLogger(__name__)
 
 ANNOUNCE_WAIT_S = 10.0
 """Longest an announcement waits for the user to finish speaking before it is said."""
+
+
+VOICE_FIRST_WAIT_S = 2.0
+"""Longest the model waits for the voice to synthesize the reply's first piece."""
 
 
 class TurnStore(Protocol):
@@ -123,6 +129,9 @@ class TurnWorker:
         self._memory = memory
         self.conversation_id = conversation_id
         self.hooks = hooks or ReplyHooks()
+        self.voice_first = True
+        """Hold the model while the reply's first piece is synthesized (see
+        :meth:`_wait_voiced`)."""
         self.on_command: Callable[[LocalReply], None] | None = None
         """Carries out a local command's actions (set by the facade), after its turn."""
         self._queue: queue.Queue[TurnMessage] = queue.Queue()
@@ -203,6 +212,7 @@ class TurnWorker:
                 self._watchdog.waiting("turn", "the speech recogniser", "asr"),
                 self._asr_lock,
             ):
+                turn.mark("asr_start")
                 return self._transcriber.transcribe(audio, prompt=prompt).text
         except AssistantError as exc:
             self._emitter.error(exc, "asr")
@@ -240,6 +250,7 @@ class TurnWorker:
             self._config.llm.system_prompt, self.history, turn.text, context=context
         )
         local: list[LocalReply] = []
+        first_said = False
         # A tool call that changes something waits, like a command, for a committed turn.
         committed = lambda: turn.is_confirmed or bool(turn.wait_confirmed())  # noqa: E731
         try:
@@ -260,6 +271,9 @@ class TurnWorker:
                         self._emitter.turn_event(turn, ReplyToken(part.text, turn.number))
                     else:
                         self._speaker.say(turn, part.text)
+                        if self.voice_first and not first_said:
+                            self._wait_voiced(turn)
+                        first_said = True
         except EngineError as exc:
             self._emitter.error(exc, "llm")
         self._speaker.end(turn)
@@ -270,6 +284,13 @@ class TurnWorker:
         self._finish(turn, local[0] if local else None)
         if local and turn.is_confirmed and self.on_command is not None:
             self.on_command(local[0])
+
+    def _wait_voiced(self, turn: Turn) -> None:
+        """Hold the model (it writes only when asked for its next words) until the
+        speaker has synthesized the reply's first piece: on a small machine the two
+        share the cores, and the first piece's audio is what the user waits for."""
+        with self._watchdog.waiting("turn", "the voice to synthesize the first words", "tts"):
+            turn.voiced.wait(VOICE_FIRST_WAIT_S)
 
     def _routed(self, text: str) -> tuple[ReplyHooks, ReplyContext | None]:
         """Ask the command router once: a command's reply (handed to the reply path as
@@ -353,5 +374,6 @@ class TurnWorker:
                 end_of_turn=metrics.get("confirmed"),
                 end=metrics.get("end"),
                 matched=metrics.get("matched"),
+                steps={k: v for k, v in metrics.items() if v is not None},
             )
         )
