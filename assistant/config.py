@@ -73,10 +73,10 @@ class AsrConfig:
     """Beam width; 1 is greedy and fastest."""
     threads: int = 0
     """CPU threads; 0 uses one per core."""
-    short_window: bool = False
+    short_window: bool = True
     """Encode only the first 10 s of whisper's 30 s input window for short utterances
-    (several times faster, but the end-of-turn model then cuts in more often: see
-    ``assistant.asr.window``); ``false``: the whole window, as whisper was trained."""
+    (several times faster: see ``assistant.asr.window``; the end-of-turn waits are set
+    for it); ``false``: the whole window, as whisper was trained."""
     backend: str = "local"
     """``local`` (the model from the store) or ``openai``: an OpenAI-compatible
     transcription endpoint at ``base_url``, with ``model`` naming the model there."""

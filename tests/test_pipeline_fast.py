@@ -193,7 +193,11 @@ def test_the_turn_model_holds_an_unfinished_sentence_past_the_silence(rig, tmp_p
     r.source.feed(r.say("How far away is the moon?"), silence(0.2))
     r.source.settle()
     r.chat.calls.wait(calls + 1)  # the speculation has its transcript
-    r.source.feed(silence(0.25))  # 0.45 s in all: past the sure wait, short of the silence
+    sure = MODES[Config().turn.mode].sure_wait
+    assert sure + 0.12 < Config().vad.min_silence_ms / 1000
+    # Past the sure wait (the stage's clock starts a block or two into the silence),
+    # short of the endpointer's silence.
+    r.source.feed(silence(sure - 0.2 + 0.12))
     r.source.settle()
     assert r.events.wait_for(TurnFinished, count=2)[1].user_text == "How far away is the moon?"
 

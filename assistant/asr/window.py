@@ -14,7 +14,7 @@ on the same sentences cut at their first pause ("I'd like to"), 87 of 104 the sa
 differences mostly "..." for "." or repetition loops, which both windows make on these
 short pieces).
 
-It is off by default (``asr.short_window``). With no minimum, in ``bench latency`` (live
+It is on by default (``asr.short_window``). With no minimum, in ``bench latency`` (live
 pipeline, the questions spoken in real time with -70 dB noise, whisper-tiny.en) whisper
 repeated itself on some utterances ("What should I cook for dinner tonight? What should
 I cook for dinner tonight?", and a loop of "What is the capital of France?" that took
@@ -24,15 +24,16 @@ cores: no repetition in ``bench latency`` on either question set; voice-to-voice
 0.721 s on the bench questions (0.813 s with the whole window in the same session) and
 0.721 s on the espeak-ng set; the 104 ``bench turns`` sentences transcribed 2.4 times
 faster, word error rate the same or lower except on the sentences cut at their first
-pause (0.085 -> 0.101). But what keeps it off: on those cut sentences whisper writes
+pause (0.085 -> 0.101). But what kept it off: on those cut sentences whisper writes
 fewer of the trailing "..." and "?" the end-of-turn model (trained on whole-window
 transcripts) reads as unfinished, and ``bench turns`` gave 5.8 % cut-ins in patient
 mode against 1.0 % with the whole window. A turn model retrained with short-window
 transcripts of its own training lines (``training/turn/heard.py``; not shipped) gives
-4.8 % on the same pauses (``bench turns --replay``): still over the 2 % goal, so the
-window stays off. Most of what is left are cuts that read as whole sentences, ended
-sooner only because the short window's transcript is ready 0.24 s into a pause instead
-of 0.51 s.
+4.8 % on the same pauses (``bench turns --replay``): still over the 2 % goal. Most of
+what is left are cuts that read as whole sentences, ended sooner only because the short
+window's transcript is ready 0.24 s into a pause instead of 0.51 s. So the end-of-turn
+waits now have a floor (:data:`assistant.turnmodel.MODES`: none under 0.4 s, patient
+0.55 s / 0.65 s): 1.9 % on the same pauses, and the window is on.
 """
 
 from __future__ import annotations
