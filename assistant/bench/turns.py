@@ -24,25 +24,21 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..audio import ASR_RATE, Audio, read_audio, resample
+from ..audio import ASR_RATE, Audio
 from ..config import Config
 from ..errors import EngineError, ModelError
 from ..pipeline import FinalTranscript
 from ..pipeline.turns import Turn, early_end_pause
 from .report import machine_info, percentile
 from .turn_set import UTTERANCES
+from .turn_speech import speak_utterances
 
 if TYPE_CHECKING:
     from ..store import ModelStore
@@ -51,14 +47,11 @@ __all__ = [
     "CUT_IN_GOAL",
     "RULES",
     "PauseSeen",
-    "SpokenUtterance",
     "TurnsReport",
     "UtteranceResult",
     "judge",
     "replay_turns_bench",
     "run_turns_bench",
-    "speak_espeak",
-    "speak_utterances",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,27 +60,10 @@ CUT_IN_GOAL = 0.02
 """At most this share of the utterances may be cut in on (the model's chosen mode)."""
 RULES = ("eager", "balanced", "patient", "punctuation", "silence")
 """The rules judged: the model's three modes, the punctuation rule, the silence rule."""
-ESPEAK_VOICES = ("en-us", "en+f3", "en-gb")
-"""The second voice of each sentence, in turn: espeak-ng's American, female, British."""
-PAUSES = (0.3, 0.7)
-"""The range of the inner pauses, in seconds (uniform, seeded)."""
 STAGE_SILENCE = 1.3
 """The endpointer's silence while the stage runs (at least): room to judge a rule that
 holds a pause past ``vad.min_silence_ms`` with ``--replay``."""
 _SETTLE = 0.3  # quiet after each utterance's turn, before the next
-_LEAD = 0.25  # silence before each utterance
-
-
-@dataclass
-class SpokenUtterance:
-    text: str
-    """The sentence with its ``|`` pause marks."""
-    voice: str
-    """``piper:<id>`` or ``espeak:<voice>``."""
-    samples: np.ndarray
-    """16 kHz, the parts trimmed of their own silence and joined by the pauses."""
-    pauses: tuple[float, ...]
-    """Seconds of silence put at each ``|``."""
 
 
 @dataclass
@@ -117,74 +93,6 @@ class UtteranceResult:
     endpointer's silence split it)."""
     heard: str
     lag: float
-
-
-def _trim(samples: np.ndarray) -> np.ndarray:
-    """``samples`` without the silence before and after the speech (10 ms frames
-    quieter than 1 % of the loudest)."""
-    frame = ASR_RATE // 100
-    n = len(samples) // frame
-    if n == 0:
-        return samples
-    rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1))
-    loud = np.flatnonzero(rms >= 0.01 * float(rms.max()))
-    if not len(loud):
-        return samples
-    return samples[loud[0] * frame : (loud[-1] + 1) * frame]
-
-
-def speak_espeak(text: str, voice: str) -> np.ndarray:
-    """``text`` said by espeak-ng's ``voice``, as 16 kHz samples."""
-    binary = shutil.which("espeak-ng")
-    if binary is None:
-        raise EngineError(
-            "espeak-ng is not installed (bench turns speaks half its sentences with it)",
-            hint="install it: scripts/setup.sh installs the Debian package espeak-ng",
-        )
-    with tempfile.TemporaryDirectory(prefix="espeak-") as tmp:
-        path = Path(tmp) / "part.wav"
-        subprocess.run(
-            [binary, "-v", voice, "-w", str(path), text], check=True, capture_output=True
-        )
-        return read_audio(path).samples
-
-
-def speak_utterances(
-    voice: Any,
-    voice_name: str,
-    sentences: Sequence[str] = UTTERANCES,
-    seed: int = 17,
-) -> list[SpokenUtterance]:
-    """Each of ``sentences`` spoken by ``voice`` (a :class:`~assistant.tts.Voice`) and by
-    an espeak-ng voice, with seeded 300-700 ms pauses at the ``|`` marks."""
-    from ..tts import synthesize_all
-
-    rng = np.random.default_rng(seed)
-    spoken: list[SpokenUtterance] = []
-    for index, sentence in enumerate(sentences):
-        parts = [p.strip() for p in sentence.split("|")]
-        for who in (f"piper:{voice_name}", f"espeak:{ESPEAK_VOICES[index % 3]}"):
-            pieces: list[np.ndarray] = [np.zeros(round(_LEAD * ASR_RATE), np.float32)]
-            pauses: list[float] = []
-            for k, part in enumerate(parts):
-                if k:
-                    pause = float(rng.uniform(*PAUSES))
-                    pauses.append(round(pause, 3))
-                    pieces.append(np.zeros(round(pause * ASR_RATE), np.float32))
-                if who.startswith("espeak:"):
-                    samples = speak_espeak(part, who.split(":", 1)[1])
-                else:
-                    audio = synthesize_all(voice, part)
-                    samples = resample(audio.samples, audio.sample_rate, ASR_RATE)
-                samples = _trim(np.asarray(samples, np.float32))
-                peak = float(np.abs(samples).max()) or 1.0
-                pieces.append((0.5 / peak) * samples)  # the same loudness for all
-            spoken.append(
-                SpokenUtterance(
-                    sentence, who, np.concatenate(pieces).astype(np.float32), tuple(pauses)
-                )
-            )
-    return spoken
 
 
 # ---------------------------------------------------------------------------- judging

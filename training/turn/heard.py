@@ -91,18 +91,6 @@ def plan_clips(turns: Sequence[str], count: int, seed: int) -> list[HeardClip]:
     return clips
 
 
-def _trim(samples: np.ndarray, rate: int) -> np.ndarray:
-    frame = rate // 100
-    n = len(samples) // frame
-    if n == 0:
-        return samples
-    rms = np.sqrt(np.mean(samples[: n * frame].reshape(n, frame) ** 2, axis=1))
-    loud = np.flatnonzero(rms >= 0.01 * float(rms.max() or 1.0))
-    if not len(loud):
-        return samples
-    return samples[loud[0] * frame : (loud[-1] + 1) * frame]
-
-
 def hear_clips(
     clips: Sequence[HeardClip],
     speak: Callable[[str, str], np.ndarray],
@@ -111,10 +99,12 @@ def hear_clips(
 ) -> list[HeardClip]:
     """Each clip spoken by ``speak(text, voice)`` (16 kHz samples) and transcribed by
     ``transcribe(samples, window)``, with a lead of silence and a short pause after."""
+    from assistant.bench.turn_speech import trim_silence
+
     rate = 16_000
     out: list[HeardClip] = []
     for i, clip in enumerate(clips):
-        samples = _trim(np.asarray(speak(clip.said, clip.voice), np.float32), rate)
+        samples = trim_silence(np.asarray(speak(clip.said, clip.voice), np.float32), rate)
         peak = float(np.abs(samples).max()) if len(samples) else 0.0
         samples = samples * (0.5 / peak) if peak else samples
         lead = np.zeros(round(_LEAD_S * rate), np.float32)
@@ -136,7 +126,7 @@ def engine_hearing(
 
     from assistant.asr.whisper import SHORT_WINDOW, WhisperTranscriber
     from assistant.audio import ASR_RATE, Audio, resample
-    from assistant.bench.turns import speak_espeak
+    from assistant.bench.turn_speech import speak_espeak
     from assistant.engines import load_voice
     from assistant.tts import synthesize_all
 
