@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+import soxr
 
 from assistant.audio.playback import Player
 from assistant.config import Config
@@ -21,6 +22,7 @@ from assistant.pipeline import (
     FinalTranscript,
     PartialTranscript,
     ScriptedSource,
+    SentenceSpoken,
     State,
     StateChanged,
     TurnFinished,
@@ -32,6 +34,7 @@ from assistant.store import ModelStore
 from assistant.tts import synthesize_all
 
 pytestmark = pytest.mark.integration
+
 
 @pytest.fixture(scope="module")
 def config() -> Config:
@@ -67,6 +70,11 @@ class Recorder:
         found = self.of(kind)
         assert len(found) >= count, f"expected {count} {kind.__name__}, got {found}"
         return found
+
+    def wait_until(self, done, timeout: float = 60.0) -> None:
+        """Block until ``done(self)`` is true; fails the test on ``timeout``."""
+        with self._changed:
+            assert self._changed.wait_for(lambda: done(self), timeout), "timed out"
 
 
 def converse(engines, config, source, player, **kwargs) -> tuple[Conversation, Recorder]:
@@ -237,32 +245,57 @@ def test_a_hundred_turns_keep_memory_and_threads_flat(engines, config):
 
 
 class _Room:
-    """Open speakers: what the player plays reaches the microphone ``delay`` later,
-    ``gain`` quieter, with a short reverberation tail."""
+    """Open speakers: what the player plays reaches the microphone ``delay`` after it
+    was played, ``gain`` quieter, with a short reverberation tail.
+
+    Each block lands at the microphone sample that is ``delay`` after the moment it was
+    played (the microphone's first sample being the first call), so the delay holds
+    across the silences between replies and whatever the threads' timing; a block that
+    follows the previous one within half a block is joined to it, so a reply's echo
+    stays one unbroken signal."""
 
     def __init__(self, player: Player, *, delay: float = 0.05, gain: float = 0.35) -> None:
         self._player = player
         self._read = 0
         self._gain = gain
+        self._delay = delay
         rng = np.random.default_rng(7)
         tail = np.exp(-np.arange(1600) / 300.0) * rng.standard_normal(1600) * 0.05
         tail[0] = 1.0
         self._impulse = (tail / np.abs(tail).sum() * 2).astype(np.float32)  # ~100 ms room
-        self._pending = np.zeros(int(delay * 16000), np.float32)
-        self._carry = np.zeros(0, np.float32)
+        self._resampler = soxr.ResampleStream(  # no look-ahead: each block as it comes
+            player.sample_rate, 16000, 1, dtype="float32", quality="QQ"
+        )
+        self._start: float | None = None
+        self._position = 0  # microphone samples handed out so far
+        self._echo = np.zeros(0, np.float32)  # what reaches the microphone from _position
+        self._end = 0  # where the last block's sound ends, in microphone samples
 
     def mix(self, n: int) -> np.ndarray:
-        from assistant.audio import resample
-
-        fresh = self._player.played[self._read :]
-        self._read += len(fresh)
-        if fresh:
-            played = resample(np.concatenate(fresh), self._player.sample_rate, 16000)
-            wet = np.convolve(played, self._impulse)
-            wet[: len(self._carry)] += self._carry
-            self._carry = wet[len(played) :]
-            self._pending = np.concatenate([self._pending, wet[: len(played)] * self._gain])
-        out, self._pending = self._pending[:n], self._pending[n:]
+        if self._start is None:
+            self._start = time.monotonic()
+        count = len(self._player.played)
+        for block, at in zip(
+            self._player.played[self._read : count],
+            self._player.played_at[self._read : count],
+            strict=True,
+        ):
+            sound = self._resampler.resample_chunk(block) * self._gain
+            if not len(sound):
+                continue
+            begin = int((at + self._delay - self._start) * 16000) - len(sound)
+            if abs(begin - self._end) < len(sound) // 2:
+                begin = self._end  # the same reply going on
+            begin = max(begin, self._position)
+            wet = np.convolve(sound, self._impulse)
+            need = begin + len(wet) - self._position
+            if need > len(self._echo):
+                self._echo = np.pad(self._echo, (0, need - len(self._echo)))
+            self._echo[begin - self._position : need] += wet
+            self._end = begin + len(sound)
+        self._read = count
+        out, self._echo = self._echo[:n], self._echo[n:]
+        self._position += n
         return np.pad(out, (0, n - len(out))).astype(np.float32)
 
 
@@ -277,29 +310,38 @@ def _open_speaker_conversation(engines, config, echo):
         mix=room.mix,
     )  # fmt: skip
     conversation, events = converse(engines, config, lambda: source, player, echo=echo)
-    return conversation, events, player
+    return conversation, events, player, source
 
 
 def test_the_assistant_does_not_hear_itself_on_open_speakers_but_hears_the_user(engines, config):
     from assistant.audio.echo import make_echo_canceller
 
     echo = make_echo_canceller("webrtc")
-    conversation, events, player = _open_speaker_conversation(engines, config, echo)
+    conversation, events, player, source = _open_speaker_conversation(engines, config, echo)
     try:
-        finished = events.wait_for(TurnFinished, 2, timeout=90)
+        # Until the second reply has ended or said two sentences (its echo among them).
+        events.wait_until(
+            lambda e: (
+                len(e.of(TurnFinished)) >= 2 or sum(s.turn == 2 for s in e.of(SentenceSpoken)) >= 2
+            ),
+            timeout=90,
+        )
     finally:
         conversation.stop()
     heard = [e.text.lower() for e in events.of(FinalTranscript)]
     # The only turns are the user's two questions: the reply's echo started none.
     assert len(heard) == 2 and "dragon" in heard[0], heard
     assert re.search(r"(2|two) plus (2|two)", heard[1]), heard
-    # It spoke for seconds (its echo filling the microphone) before the user cut it.
-    assert finished[0].interrupted
+    # It spoke for seconds (its echo filling the microphone) until the user cut it, and
+    # its echo cut neither reply: the user's question is the only barge-in.
+    first = events.of(TurnFinished)[0]
+    assert first.interrupted and first.at >= source.onsets[1]
+    assert len(conversation.barge_in_stops) == 1, conversation.barge_in_stops
     assert sum(len(b) for b in player.played) / player.sample_rate > 3.0
 
 
 def test_without_echo_cancellation_the_echo_interrupts_the_reply(engines, config):
-    conversation, events, player = _open_speaker_conversation(engines, config, echo=None)
+    conversation, events, player, _ = _open_speaker_conversation(engines, config, echo=None)
     try:
         first = events.wait_for(TurnFinished, 1, timeout=60)[0]
         played = sum(len(b) for b in player.played) / player.sample_rate

@@ -30,6 +30,10 @@ log = logging.getLogger(__name__)
 
 _BLOCK_SECONDS = 0.02  # write granularity: how quickly stop() and pause() take effect
 
+_SIMULATED_SLACK = 0.2
+"""A simulated speaker more than this behind its clock (the machine stalled) starts a
+new clock instead of rushing to catch up."""
+
 RETRY_SECONDS = 1.0
 """Without an output device: how often a new piece tries to open it again."""
 
@@ -97,6 +101,8 @@ class Player:
         self._stream: Any = None
         self.played: list[np.ndarray] = []
         """Simulated mode: every block that was "played"."""
+        self.played_at: list[float] = []
+        """Simulated mode: when each block of :attr:`played` ended (``time.monotonic()``)."""
         self._allow_missing = allow_missing
         self.missing: AudioDeviceError | None = None
         """With ``allow_missing``: why there is no output now (``None`` while there is)."""
@@ -119,6 +125,7 @@ class Player:
         self._error: BaseException | None = None
         self._closed = False
         self._written = 0
+        self._due: float | None = None  # simulated real time: when the written audio ends
         self._thread = threading.Thread(target=self._run, name="player", daemon=True)
         self._thread.start()
 
@@ -246,17 +253,31 @@ class Player:
             self._stream.write(block.reshape(-1, 1))
         else:
             if self._realtime:
-                time.sleep(len(block) / self.sample_rate)
+                self._keep_time(len(block))
             if self._keep:
+                self.played_at.append(time.monotonic())
                 self.played.append(block)
         self._written += 1
         if self.on_block is not None:
             self.on_block(block)
 
+    def _keep_time(self, samples: int) -> None:
+        # A device takes samples at its clock's rate: sleeping each block's length
+        # would run slow by every wake-up's lateness (about 5 % here), and the echo of
+        # the reply in a simulated room would then drift from the canceller's reference.
+        now = time.monotonic()
+        if self._due is None or now - self._due > _SIMULATED_SLACK:
+            self._due = now
+        self._due += samples / self.sample_rate
+        if self._due > now:
+            time.sleep(self._due - now)
+
     def _run(self) -> None:
         block = max(1, int(self.sample_rate * _BLOCK_SECONDS))
         silence = np.zeros(block, np.float32)
         while True:
+            if self._queue.empty():
+                self._due = None  # a simulated speaker runs dry while nothing comes
             item = self._queue.get()
             if item is None:
                 return

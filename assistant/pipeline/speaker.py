@@ -215,11 +215,15 @@ class Speaker:
     def _on_played_block(self, block: np.ndarray) -> None:
         # One resampler for the whole stream: resampling 20 ms blocks one by one would
         # put a discontinuity at every block edge, which the canceller cannot match.
+        # Quick (cubic) quality: it has no look-ahead, so each block's reference is
+        # queued as it is played. soxr's default holds 40-60 ms back and hands it over
+        # in bursts, so the echo of a short delay reached the canceller before its
+        # reference (6.9 dB echo return loss on a 50 ms room, 52 dB with this one).
         if self._reference_resampler is None:
             import soxr
 
             self._reference_resampler = soxr.ResampleStream(
-                self._player.sample_rate, ASR_RATE, 1, dtype="float32"
+                self._player.sample_rate, ASR_RATE, 1, dtype="float32", quality="QQ"
             )
         resampled = self._reference_resampler.resample_chunk(block)
         if len(resampled) and self._echo is not None:
