@@ -382,6 +382,13 @@ def test_bench_commands_prints_and_writes_its_figures(cli, tmp_path: Path) -> No
     assert 0.0 <= figures["accuracy"] <= 1.0 and figures["match_ms_max"] < 1000
 
 
+def test_bench_commands_refuses_a_missing_rehear_model(cli, tmp_path: Path) -> None:
+    missing = tmp_path / "no-model"
+    code, _, err = cli("bench", "commands", "--spoken", "--rehear-model", str(missing))
+    assert code != 0
+    assert f"--rehear-model {missing}: no such folder" in err
+
+
 def test_a_near_command_is_heard_again_and_kept_only_if_it_reads_as_one(
     matcher: CommandMatcher,
 ) -> None:

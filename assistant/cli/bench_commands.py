@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import AssistantError
 from ..fsutil import atomic_write_text
 from .bench import opt
 from .common import add_model_options, apply_model_options
@@ -64,7 +65,8 @@ def register(group: Any, *, positive: Any) -> None:
     commands.add_argument(
         "--rehear-model",
         metavar="DIR",
-        help="a trial: the second listening by the faster-whisper model in this folder",
+        help="a trial (with --spoken): the second listening by the faster-whisper model "
+        "(CTranslate2) in this folder",
     )
     commands.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(commands, "asr", "voice")
@@ -76,6 +78,11 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..bench.report import percentile
 
     config = apply_model_options(ctx.config, args)
+    if args.rehear_model and not Path(args.rehear_model).is_dir():
+        raise AssistantError(
+            f"--rehear-model {args.rehear_model}: no such folder",
+            hint="give the folder of a faster-whisper model (model.bin, config.json)",
+        )
     if args.beam_size:
         config.asr.beam_size = args.beam_size
     report = run_commands_bench(
