@@ -244,6 +244,7 @@ def _spoken(
     from ..audio import ASR_RATE, resample
     from ..commands.hearing import CommandHearing
     from ..engines import load_transcriber, load_voice
+    from ..errors import AssistantError
     from ..tts.base import synthesize_all
 
     # Piper draws its noise in the graph from a generator seeded as the session is made:
@@ -254,6 +255,10 @@ def _spoken(
     if trial.hotwords and hasattr(transcriber, "hotwords"):  # the local whisper only
         transcriber.hotwords = trial.hotwords
     hearing = None if trial.listen_once else CommandHearing(router.matcher)
+    if trial.fit and not hasattr(transcriber, "score"):
+        raise AssistantError(
+            "--fit needs the local whisper: the configured recogniser cannot score texts"
+        )
     second = None
     if trial.rehear_model is not None:
         second = WhisperTranscriber.from_config(trial.rehear_model, config.asr)
