@@ -382,6 +382,13 @@ def test_bench_commands_prints_and_writes_its_figures(cli, tmp_path: Path) -> No
     assert 0.0 <= figures["accuracy"] <= 1.0 and figures["match_ms_max"] < 1000
 
 
+def test_bench_commands_refuses_a_missing_rehear_model(cli, tmp_path: Path) -> None:
+    missing = tmp_path / "no-model"
+    code, _, err = cli("bench", "commands", "--spoken", "--rehear-model", str(missing))
+    assert code != 0
+    assert f"--rehear-model {missing}: no such folder" in err
+
+
 def test_a_near_command_is_heard_again_and_kept_only_if_it_reads_as_one(
     matcher: CommandMatcher,
 ) -> None:
@@ -415,3 +422,43 @@ def test_a_near_command_is_heard_again_and_kept_only_if_it_reads_as_one(
     assert sounds_alike("Console nutheimer", "Cancel the timer")
     assert not sounds_alike("Thank you", "Mute")
 
+
+
+def test_whisper_scores_the_words_said_above_others(speak, transcriber) -> None:
+    """The recogniser's log-likelihood of texts on real speech: what was said fits the
+    audio far better than another command or a question."""
+    from assistant.audio import read_audio
+
+    audio = read_audio(speak("Set a timer for five minutes."))
+    said, other, question = transcriber.score(
+        audio, ["Set a timer for 5 minutes.", "Cancel the timer.", "Who wrote Hamlet?"]
+    )
+    assert said > other + 10 and said > question + 10, (said, other, question)
+    assert transcriber.score(audio, []) == []
+
+
+def test_a_second_listening_that_fits_the_audio_is_kept(
+    matcher: CommandMatcher, speak, transcriber
+) -> None:
+    """Given whisper's score on the audio, a second transcript that does not sound like
+    the first is kept when it fits the audio about as well (the first as whisper-tiny
+    heard an espeak-ng voice), and not when the audio says something else."""
+    from assistant.audio import read_audio
+    from assistant.commands.hearing import CommandHearing
+
+    hearing = CommandHearing(matcher)
+    sum_audio = read_audio(speak("What's twelve times seven?"))
+    misheard = "What's well time seven?"
+    second = transcriber.transcribe(sum_audio).text
+    assert matcher.match(second) is not None, second
+
+    def scored(audio):
+        return lambda texts: transcriber.score(audio, texts)
+
+    assert hearing.rehear(misheard, lambda _p: second) == misheard  # sounds unlike it
+    assert hearing.rehear(misheard, lambda _p: second, scored(sum_audio)) == second
+    question_audio = read_audio(speak("What does a timer circuit do?"))
+    question = transcriber.transcribe(question_audio).text
+    assert hearing.near_command(question), question
+    kept = hearing.rehear(question, lambda _p: "Cancel the timer.", scored(question_audio))
+    assert kept == question

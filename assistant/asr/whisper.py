@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ..audio import ASR_RATE, Audio
 from ..compute import resolve_device
@@ -148,3 +151,39 @@ class WhisperTranscriber:
         return Transcript(
             text=text, segments=segments, language=info.language, duration=audio.duration
         )
+
+    def score(self, audio: Audio, texts: Sequence[str]) -> list[float]:
+        """How well each of ``texts`` fits ``audio``: the log-likelihood (natural log,
+        summed over its tokens and the end of the text) whisper's decoder gives it,
+        teacher-forced on the audio's encoding (CTranslate2's ``align``, which reports
+        each given token's probability). Higher fits better; a free transcription is
+        close to the best the model can give. One encoding, all texts in one batch."""
+        import ctranslate2
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        if not texts:
+            return []
+        model = self._model
+        tokenizer = Tokenizer(
+            model.hf_tokenizer,
+            model.model.is_multilingual,
+            task="transcribe",
+            language=self.language or "en",
+        )
+        features = model.feature_extractor(audio.at_rate(ASR_RATE).samples)
+        frames = min(int(features.shape[-1]), 3000)
+        stored = model.encode(pad_or_trim(features))
+        if stored.device != "cpu":  # repeated on the host for the batch (a small array)
+            stored = stored.to_device(ctranslate2.Device.cpu)
+        encoded = np.asarray(stored)
+        tokens = [[*tokenizer.encode(" " + t.strip()), tokenizer.eot] for t in texts]
+        batch = ctranslate2.StorageView.from_array(
+            np.ascontiguousarray(np.repeat(encoded, len(tokens), axis=0))
+        )
+        start = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        results = model.model.align(batch, start, tokens, frames)
+        return [
+            float(np.sum(np.log(np.maximum(np.asarray(r.text_token_probs), 1e-12))))
+            for r in results
+        ]

@@ -120,11 +120,16 @@ def run_commands_bench(
     limit: int | None = None,
     hotwords: str = "",
     listen_once: bool = False,
+    fit: bool = False,
+    rehear_model: Path | None = None,
     progress: Callable[[str], None] = lambda _line: None,
 ) -> CommandsReport:
     """Runs the command set (the first ``limit`` commands when given) and the questions;
     ``hotwords``: words the recogniser is told to favour (a trial of the setting);
-    ``listen_once``: no second listening to near-commands (to measure what it gives)."""
+    ``listen_once``: no second listening to near-commands (to measure what it gives);
+    ``fit``: a second transcript that does not sound like the first is kept when the
+    audio fits it nearly as well (a trial: :mod:`assistant.commands.hearing`);
+    ``rehear_model``: the second listening by the whisper model in this folder (a trial)."""
     report = CommandsReport(machine=asdict(machine_info()))
     commands = COMMANDS[:limit] if limit else COMMANDS
     with tempfile.TemporaryDirectory(prefix="bench-commands-") as tmp:
@@ -156,7 +161,8 @@ def run_commands_bench(
                 report.misses.append({"text": question, "want": None, "got": result.intent})
         _held_out(report, router)
         if spoken:
-            _spoken(report, router, commands, config, store, hotwords, listen_once, progress)
+            trial = _Trial(hotwords, listen_once, fit, rehear_model)
+            _spoken(report, router, commands, config, store, trial, progress)
         router.context.notes.close()
     return report
 
@@ -180,10 +186,30 @@ def _espeak(text: str, voice: str, folder: Path) -> Any:
     return read_audio(path)
 
 
-def _heard(transcriber: Any, hearing: Any, samples: Any, report: CommandsReport, kind: str) -> str:
+@dataclass(frozen=True)
+class _Trial:
+    """Settings of the spoken run tried against the defaults (see :func:`run_commands_bench`)."""
+
+    hotwords: str = ""
+    listen_once: bool = False
+    fit: bool = False
+    rehear_model: Path | None = None
+
+
+def _heard(
+    transcriber: Any,
+    hearing: Any,
+    samples: Any,
+    report: CommandsReport,
+    kind: str,
+    *,
+    fit: bool = False,
+    second: Any = None,
+) -> str:
     """The transcript of ``samples`` (16 kHz) as a live turn would have it (listened to
-    again when it nearly reads as a command, unless ``hearing`` is ``None``), its time
-    (both listenings) noted under ``kind``."""
+    again when it nearly reads as a command, unless ``hearing`` is ``None``; by
+    ``second`` when given; scored on the audio when ``fit``), its time (both listenings)
+    noted under ``kind``."""
     from ..audio import ASR_RATE, Audio
 
     audio = Audio(samples.astype(np.float32), ASR_RATE)
@@ -191,8 +217,11 @@ def _heard(transcriber: Any, hearing: Any, samples: Any, report: CommandsReport,
     text = str(transcriber.transcribe(audio).text)
     if hearing is not None:
         again = hearing.second_listenings
+        listener = second or transcriber
         text = hearing.rehear(
-            text, lambda prompt: transcriber.transcribe(audio, prompt=prompt).text
+            text,
+            lambda prompt: listener.transcribe(audio, prompt=prompt).text,
+            (lambda texts: transcriber.score(audio, texts)) if fit else None,
         )
         if hearing.second_listenings > again:
             report.second_listenings[kind] = report.second_listenings.get(kind, 0) + 1
@@ -206,15 +235,16 @@ def _spoken(
     commands: Any,
     config: Any,
     store: Any,
-    hotwords: str,
-    listen_once: bool,
+    trial: _Trial,
     progress: Callable[[str], None],
 ) -> None:
     import onnxruntime
 
+    from ..asr import WhisperTranscriber
     from ..audio import ASR_RATE, resample
     from ..commands.hearing import CommandHearing
     from ..engines import load_transcriber, load_voice
+    from ..errors import AssistantError
     from ..tts.base import synthesize_all
 
     # Piper draws its noise in the graph from a generator seeded as the session is made:
@@ -222,9 +252,17 @@ def _spoken(
     onnxruntime.set_seed(16)
     voice = load_voice(config, store)
     transcriber = load_transcriber(config, store)
-    if hotwords and hasattr(transcriber, "hotwords"):  # the local whisper only
-        transcriber.hotwords = hotwords
-    hearing = None if listen_once else CommandHearing(router.matcher)
+    if trial.hotwords and hasattr(transcriber, "hotwords"):  # the local whisper only
+        transcriber.hotwords = trial.hotwords
+    hearing = None if trial.listen_once else CommandHearing(router.matcher)
+    if trial.fit and not hasattr(transcriber, "score"):
+        raise AssistantError(
+            "--fit needs the local whisper: the configured recogniser cannot score texts"
+        )
+    second = None
+    if trial.rehear_model is not None:
+        second = WhisperTranscriber.from_config(trial.rehear_model, config.asr)
+    heard_as: dict[str, Any] = {"fit": trial.fit, "second": second}
     rng = np.random.default_rng(16)
     variants = ("plain", "fast", "noise", *(f"espeak:{v}" for v in _ESPEAK_VOICES))
     spoken_set = [*commands, *HELD_OUT]
@@ -248,7 +286,7 @@ def _spoken(
                 power = float(np.mean(samples**2)) or 1e-6
                 noise = rng.normal(0, np.sqrt(power / 100), samples.shape)
                 samples = samples + noise.astype(np.float32)
-            heard = _heard(transcriber, hearing, samples, report, "commands")
+            heard = _heard(transcriber, hearing, samples, report, "commands", **heard_as)
             router.forget_question()
             result = router.handle(heard)
             right = _right(result, intent, slots)
@@ -275,7 +313,7 @@ def _spoken(
         for question in QUESTIONS:  # in the configured voice; none may be captured
             audio = synthesize_all(voice, question)
             samples = resample(audio.samples, audio.sample_rate, ASR_RATE)
-            heard = _heard(transcriber, hearing, samples, report, "questions")
+            heard = _heard(transcriber, hearing, samples, report, "questions", **heard_as)
             router.forget_question()
             result = router.handle(heard)
             report.spoken_questions += 1

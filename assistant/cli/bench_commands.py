@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..errors import AssistantError
 from ..fsutil import atomic_write_text
 from .bench import opt
 from .common import add_model_options, apply_model_options
@@ -55,6 +56,18 @@ def register(group: Any, *, positive: Any) -> None:
         action="store_true",
         help="no second listening to near-commands (as before it existed: to compare)",
     )
+    commands.add_argument(
+        "--fit",
+        action="store_true",
+        help="a trial: keep a second listening that does not sound like the first when the "
+        "audio fits it nearly as well (whisper's log-likelihood of each on the clip)",
+    )
+    commands.add_argument(
+        "--rehear-model",
+        metavar="DIR",
+        help="a trial (with --spoken): the second listening by the faster-whisper model "
+        "(CTranslate2) in this folder",
+    )
     commands.add_argument("--json", metavar="PATH", help="also write every figure to this file")
     add_model_options(commands, "asr", "voice")
     commands.set_defaults(func=_commands)
@@ -65,6 +78,11 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
     from ..bench.report import percentile
 
     config = apply_model_options(ctx.config, args)
+    if args.rehear_model and not Path(args.rehear_model).is_dir():
+        raise AssistantError(
+            f"--rehear-model {args.rehear_model}: no such folder",
+            hint="give the folder of a faster-whisper model (model.bin, config.json)",
+        )
     if args.beam_size:
         config.asr.beam_size = args.beam_size
     report = run_commands_bench(
@@ -74,6 +92,8 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
         limit=args.limit,
         hotwords=args.hotwords,
         listen_once=args.listen_once,
+        fit=args.fit,
+        rehear_model=Path(args.rehear_model) if args.rehear_model else None,
         progress=lambda line: print(line, file=sys.stderr),
     )
     times = report.match_ms
@@ -111,6 +131,8 @@ def _commands(args: argparse.Namespace, ctx: CliContext) -> int:
             f"  listened to twice (near-commands): {again.get('commands', 0)} commands, "
             f"{again.get('questions', 0)} questions"
             + (" (off: --listen-once)" if args.listen_once else "")
+            + (" (kept when the audio fits it: --fit)" if args.fit else "")
+            + (f" (by {args.rehear_model})" if args.rehear_model else "")
         )
     for miss in report.misses + report.spoken_misses:
         lines.append(f"  miss: {miss}")

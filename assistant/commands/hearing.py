@@ -7,6 +7,12 @@ with whisper's prompt primed with command sentences, and that second
 transcript is kept only if it reads as a command and sounds like the first (a prompt can
 make whisper write its own words instead of what was said). Transcripts for the language
 model (questions, chat) pay nothing: they are long or carry no command word.
+
+Given a ``score`` (whisper's log-likelihood of a text on the same audio:
+:meth:`assistant.asr.WhisperTranscriber.score`), a second transcript that does not sound
+like the first is still kept when the audio fits it nearly as well as the first
+(:data:`FIT_MARGIN`): "What's 12 times 7?" for "What's well time seven?". It is a trial
+(``bench commands --spoken --fit``): the live pipeline does not pass one yet.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from ..text import edit_distance
 from .matcher import CommandMatcher
 from .sounds import sound_key
 
-__all__ = ["COMMAND_PROMPT", "CommandHearing", "sounds_alike"]
+__all__ = ["COMMAND_PROMPT", "FIT_MARGIN", "CommandHearing", "sounds_alike"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +35,12 @@ COMMAND_PROMPT = (
     "Never mind. Convert 3 pounds into grams. Open the music folder. Search my notes."
 )
 """Command sentences whisper is primed with on the second listening."""
+
+FIT_MARGIN = 4.0
+"""How much less likely (in nats, summed over the text) than the first transcript the
+audio may make a second one that does not sound like it, for the second to be kept.
+The ordinary questions' nearest command was 15 nats or more below their transcript
+(``bench commands`` questions, whisper-tiny.en); 2 to 8 gave the same commands."""
 
 MAX_WORDS = 9
 """A transcript longer than this is no near-command (a question, a request for the model)."""
@@ -92,15 +104,31 @@ class CommandHearing:
             return False
         return self.matcher.match(text) is None
 
-    def rehear(self, text: str, transcribe: Callable[[str], str | None]) -> str:
+    def rehear(
+        self,
+        text: str,
+        transcribe: Callable[[str], str | None],
+        score: Callable[[list[str]], list[float]] | None = None,
+    ) -> str:
         """The transcript to use: ``text`` as first heard, or the same audio heard again
         (``transcribe(prompt)``) primed with command sentences, when ``text`` nearly
-        reads as a command and the second transcript reads as one and sounds like it."""
+        reads as a command and the second transcript reads as one and sounds like it,
+        or (given ``score``: each text's log-likelihood on the audio) fits the audio
+        within :data:`FIT_MARGIN` of the first."""
         if not self.near_command(text):
             return text
         self.second_listenings += 1
         second = transcribe(self.prompt)
-        if not second or self.matcher.match(second) is None or not sounds_alike(text, second):
+        if not second or self.matcher.match(second) is None:
             return text
+        if not sounds_alike(text, second):
+            if score is None:
+                return text
+            first_fit, second_fit = score([text, second])
+            if second_fit < first_fit - FIT_MARGIN:
+                return text
+            log.info("heard %r again as %r (fit %.1f against %.1f)", text, second,
+                     second_fit, first_fit)  # fmt: skip
+            return second
         log.info("heard %r again as %r", text, second)
         return second
