@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import textwrap
@@ -91,16 +92,23 @@ def _wait_for(check, timeout: float, what: str) -> None:
 def display_with_tray() -> Iterator[str]:
     """A virtual X display with a system tray host on it (at the bottom: with no window
     manager the window opens at the top left and would cover it)."""
-    number = 200 + os.getpid() % 500
-    display = f":{number}"
+    # Xvfb picks a free display number itself and writes it to the pipe once it is
+    # ready: a number of our own could belong to a server, or a stale lock, already there.
+    read_end, write_end = os.pipe()
     xvfb = subprocess.Popen(
-        ["Xvfb", display, "-screen", "0", "1024x768x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "1024x768x24",
+         "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, pass_fds=(write_end,),
     )  # fmt: skip
-    env = {**os.environ, "DISPLAY": display}
+    os.close(write_end)
     tray = None
     try:
-        _wait_for(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), 10, "Xvfb")
+        ready, _, _ = select.select([read_end], [], [], 20)
+        number = os.read(read_end, 64).decode().strip() if ready else ""
+        if not number.isdigit():
+            raise AssertionError("Xvfb did not start")
+        display = f":{number}"
+        env = {**os.environ, "DISPLAY": display}
         tray = subprocess.Popen(
             ["trayer", "--edge", "bottom", "--widthtype", "pixel", "--width", "200",
              "--height", "32"],
@@ -114,6 +122,7 @@ def display_with_tray() -> Iterator[str]:
         )  # fmt: skip
         yield display
     finally:
+        os.close(read_end)
         for proc in (tray, xvfb):
             if proc is not None:
                 proc.terminate()
