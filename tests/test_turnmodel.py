@@ -163,6 +163,9 @@ def test_a_model_of_another_features_version_falls_back_with_one_warning(
     side.write_text(json.dumps({**info, "vocab": ["what", "is"]}))
     with pytest.raises(ModelError, match=r"vocab must be a list of tokens starting with <pad>"):
         check_model("turn", model)
+    side.write_text(json.dumps({**info, "feature_version": 1, "buckets": 1 << 14}))
+    with pytest.raises(ModelError, match=r"takes 24 ids per transcript"):
+        TurnScorer(model)
 
 
 def test_a_model_without_its_companion_is_refused(scorer: TurnScorer, tmp_path: Path) -> None:

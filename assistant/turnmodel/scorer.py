@@ -148,6 +148,14 @@ class TurnScorer:
                 f"{self.path}: not a turn model (inputs {', '.join(names)}; needs ids)",
                 hint="check that this is the file you meant",
             )
+        width = self._session.get_inputs()[0].shape[-1]
+        wanted = len(self.info.encode(""))
+        if isinstance(width, int) and width != wanted:
+            raise ModelError(
+                f"{self.path}: takes {width} ids per transcript, its companion's features "
+                f"version {self.info.feature_version} makes {wanted}",
+                hint="the .onnx and .onnx.json do not belong together: copy both again",
+            )
 
     def handles(self, text: str, language: str | None = None) -> bool:
         """Whether ``text`` (recognised as ``language``, when known) is in the model's
