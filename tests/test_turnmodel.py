@@ -1,7 +1,8 @@
 """The learned end-of-turn model (assistant/turnmodel, training/turn): the embedded
-default loads from the store and tells finished turns from cut ones, fast; a missing or
-corrupt model and a transcript in another language fall back to the silence rule; the
-trainer writes a model the store accepts."""
+default (a GRU over the transcript's tokens) loads from the store and tells finished turns
+from cut ones, fast; a missing or corrupt model, one of an unknown features version and
+a transcript in another language fall back to the silence rule; the trainer writes a
+model the store accepts, and a model of the earlier kind (hashed features) still loads."""
 
 from __future__ import annotations
 
@@ -19,7 +20,18 @@ from assistant.errors import ModelError
 from assistant.store import Catalog, ModelStore
 from assistant.store.check import check_model
 from assistant.turnmodel import MODES, TurnPolicy, TurnScorer, load_scorer
-from assistant.turnmodel.features import MAX_FEATURES, PAD, featurize
+from assistant.turnmodel.features import (
+    GAP,
+    MAX_FEATURES,
+    NUM,
+    PAD,
+    SEQ_LEN,
+    SPECIALS,
+    START,
+    UNK,
+    encode,
+    featurize,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +48,20 @@ def test_features_are_fixed_length_and_stable() -> None:
     assert len(ids) == MAX_FEATURES and ids == featurize("what time is it ?", 1 << 14)
     assert all(0 < i < 1 << 14 for i in ids if i != PAD)
     assert ids != featurize("What time is it", 1 << 14)
+
+
+def test_sequences_keep_the_start_and_the_end_of_a_transcript() -> None:
+    vocab = {t: i for i, t in enumerate((*SPECIALS, "what", "is", "the", "capital", "of", "?"))}
+    ids = encode("What is the capital of Narnia?", vocab)
+    assert len(ids) == SEQ_LEN and ids[: SEQ_LEN - 8] == [PAD] * (SEQ_LEN - 8)
+    assert ids[-8:] == [START, *(vocab[w] for w in ("what", "is", "the", "capital", "of")),
+                        UNK, vocab["?"]]  # fmt: skip
+    assert encode("what is the capital of narnia ?", vocab) == ids
+    assert encode("What is the capital of Narnia", vocab)[-1] == UNK
+    assert encode("Set a timer for 10", vocab)[-1] == NUM
+    long = encode("What is " + "very " * 40 + "far?", vocab)
+    assert len(long) == SEQ_LEN and long[:5] == [START, vocab["what"], vocab["is"], UNK, GAP]
+    assert long[-1] == vocab["?"]
 
 
 def test_embedded_model_tells_finished_from_cut(scorer: TurnScorer) -> None:
@@ -71,7 +97,7 @@ def test_other_languages_get_the_silence_rule(scorer: TurnScorer) -> None:
 
 def test_modes_order_the_waits(scorer: TurnScorer) -> None:
     assert MODES["eager"].sure <= MODES["balanced"].sure <= MODES["patient"].sure
-    text = "Could you play some music?"
+    text = "What is the capital of Spain?"
     waits = [TurnPolicy(scorer, mode).pause(text) for mode in ("eager", "balanced", "patient")]
     assert waits[0] == MODES["eager"].sure_wait < Config().vad.min_silence_ms / 1000
     assert all(w is None or w >= waits[0] for w in waits)
@@ -112,6 +138,36 @@ def test_missing_or_corrupt_model_falls_back_with_one_warning(
     assert TurnPolicy(None).pause("What time is it?") is None
 
 
+def test_scores_do_not_depend_on_the_batch(scorer: TurnScorer) -> None:
+    texts = ["What time is it?", "I'd like to", "Tell me about the history of Rome.", "So,"]
+    batch = scorer.score_batch(texts)
+    one_by_one = [float(scorer.score_batch([t])[0]) for t in texts]
+    assert batch.tolist() == pytest.approx(one_by_one, abs=1e-5)
+
+
+def test_a_model_of_another_features_version_falls_back_with_one_warning(
+    scorer: TurnScorer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    model = tmp_path / "turn.onnx"
+    shutil.copy(scorer.path, model)
+    side = tmp_path / "turn.onnx.json"
+    info = json.loads(scorer.path.with_name(scorer.path.name + ".json").read_text())
+    assert info["feature_version"] == 2
+    side.write_text(json.dumps({**info, "feature_version": 99}))
+    with pytest.raises(ModelError, match=r"features version 99"):
+        check_model("turn", model)
+    caplog.set_level(logging.WARNING)
+    assert load_scorer(model) is None and load_scorer(model) is None
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "silence rule" in warnings[0], warnings
+    side.write_text(json.dumps({**info, "vocab": ["what", "is"]}))
+    with pytest.raises(ModelError, match=r"vocab must be a list of tokens starting with <pad>"):
+        check_model("turn", model)
+    side.write_text(json.dumps({**info, "feature_version": 1, "buckets": 1 << 14}))
+    with pytest.raises(ModelError, match=r"takes 24 ids per transcript"):
+        TurnScorer(model)
+
+
 def test_a_model_without_its_companion_is_refused(scorer: TurnScorer, tmp_path: Path) -> None:
     lone = tmp_path / "turn.onnx"
     shutil.copy(scorer.path, lone)
@@ -119,21 +175,35 @@ def test_a_model_without_its_companion_is_refused(scorer: TurnScorer, tmp_path: 
         check_model("turn", lone)
 
 
-@pytest.mark.slow  # ~30 s on a loaded 2-core machine: one epoch, torch, ONNX export
+# ~6 s on 2 cores: the data, one epoch of two small GRUs and of the bag, two ONNX exports
 def test_train_turn_writes_a_model_the_store_accepts(tmp_path: Path) -> None:
     from training.turn.fit import TurnTrainOptions, train_turn_model
     from training.turn.heard import HEARD_FILE
 
-    options = TurnTrainOptions(output=tmp_path, epochs=1, templates=200, heard=HEARD_FILE)
+    options = TurnTrainOptions(
+        output=tmp_path / "gru", seq_epochs=1, ensemble=2, templates=200, heard=HEARD_FILE
+    )
     result = train_turn_model(options)
     check_model("turn", result.onnx)
-    assert "heard-en.jsonl" in json.loads(result.companion.read_text())["data"]
+    companion = json.loads(result.companion.read_text())
+    assert "heard-en.jsonl" in companion["data"]
+    assert companion["feature_version"] == 2 and companion["vocab"][: len(SPECIALS)] == list(
+        SPECIALS
+    )
     scorer = TurnScorer(result.onnx)
     assert scorer.score("What is the capital of Spain?") > scorer.score("What is the capital of")
     metrics = result.metrics
     assert metrics["examples"] == result.held_out_examples > 500
     assert metrics["accuracy"] > 0.75
     assert set(metrics["modes"]) == set(MODES)
+    # The model before it (hashed features, version 1) still trains and loads.
+    bag = train_turn_model(
+        TurnTrainOptions(output=tmp_path / "bag", architecture="bag", epochs=1, templates=200)
+    )
+    check_model("turn", bag.onnx)
+    old = TurnScorer(bag.onnx)
+    assert old.info.feature_version == 1 and old.info.buckets == options.buckets
+    assert old.score("What is the capital of Spain?") > old.score("What is the capital of")
 
 
 def test_train_turn_refuses_bad_options_in_one_line(
@@ -163,13 +233,13 @@ def test_the_pipeline_waits_as_the_model_says(scorer: TurnScorer) -> None:
     config.vad.min_silence_ms = 1500  # longer than the hold: unfinished waits for all of it
     assert _end_pause(scorer, config)[0]("I'd like to") is None
     assert (
-        _end_pause(scorer, config)[0]("How tall is the Eiffel tower?") == MODES["patient"].sure_wait
+        _end_pause(scorer, config)[0]("What is the capital of Spain?") == MODES["patient"].sure_wait
     )
     assert _end_pause(scorer, config)[1] == 0.0
     config.vad.min_silence_ms = 700
     config.turn.mode = "patient"
     assert (
-        _end_pause(scorer, config)[0]("How tall is the Eiffel tower?") == MODES["patient"].sure_wait
+        _end_pause(scorer, config)[0]("What is the capital of Spain?") == MODES["patient"].sure_wait
     )
     config.asr.language = "fr"
     assert _end_pause(scorer, config)[0]("How tall is the Eiffel tower?") is None

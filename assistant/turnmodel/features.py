@@ -1,10 +1,18 @@
-"""Text features of an end-of-turn model: the transcript so far as hashed feature ids.
+"""Text features of an end-of-turn model: the transcript so far as ids.
 
 Shared by the runtime scorer (:mod:`.scorer`) and the trainer (``training/turn``), so the
 two can never disagree. Pure Python: no numpy, no torch. What decides whether a turn is
 finished sits at its end (the last words, the closing punctuation, a filler or a
-conjunction left hanging) and, for questions, at its start; the features say exactly that
-and no more (more words let a model this small memorise its training lines).
+conjunction left hanging) and, for questions, at its start.
+
+Two encodings, told apart by the ``feature_version`` a model's companion states:
+
+- version 1 (:func:`featurize`): a bag of hashed features (the last words, the closing
+  mark, the first word, the length), for a model that sums their embeddings;
+- version 2 (:func:`encode`): the transcript as a sequence of word and punctuation ids
+  from the model's own vocabulary (its first words, then its last :data:`SEQ_LEN` - 5
+  tokens), for a model that reads them in order (a GRU): it can tell "What is the
+  capital of Australia?" from "What is the capital of?" by what comes after "of".
 """
 
 from __future__ import annotations
@@ -12,10 +20,30 @@ from __future__ import annotations
 import re
 import zlib
 
-__all__ = ["FEATURE_VERSION", "HANGING", "MAX_FEATURES", "PAD", "featurize", "hangs", "words"]
+__all__ = [
+    "FEATURE_VERSION",
+    "FEATURE_VERSIONS",
+    "GAP",
+    "HANGING",
+    "MAX_FEATURES",
+    "NUM",
+    "PAD",
+    "SEQ_LEN",
+    "SPECIALS",
+    "START",
+    "UNK",
+    "encode",
+    "featurize",
+    "hangs",
+    "tokens",
+    "words",
+]
 
-FEATURE_VERSION = 1
-"""Bumped whenever :func:`featurize` changes; a model states the version it was trained on."""
+FEATURE_VERSION = 2
+"""The encoding :mod:`training.turn` trains with now (:func:`encode`); bumped whenever it
+changes. A model states the version it was trained on."""
+FEATURE_VERSIONS = (1, 2)
+"""The versions the runtime still computes: 1, :func:`featurize`; 2, :func:`encode`."""
 MAX_FEATURES = 12
 """Ids per transcript (padded with :data:`PAD`)."""
 PAD = 0
@@ -83,3 +111,40 @@ def featurize(text: str, buckets: int) -> list[int]:
     ids = [1 + zlib.crc32(name.encode("utf-8")) % (buckets - 1) for name in names]
     ids = ids[:MAX_FEATURES]
     return ids + [PAD] * (MAX_FEATURES - len(ids))
+
+
+# ------------------------------------------------------------------ version 2: sequences
+
+SEQ_LEN = 24
+"""Ids per transcript in version 2 (left-padded with :data:`PAD`)."""
+SPECIALS = ("<pad>", "<unk>", "<num>", "<s>", "<gap>")
+"""The first ids of every version-2 vocabulary: padding (0), a word the vocabulary lacks,
+a number, the start of the transcript, the middle left out of a long one."""
+UNK, NUM, START, GAP = 1, 2, 3, 4
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?|\.\.\.|[.?!,;:]|-(?=\s|$)")
+
+
+def tokens(text: str) -> list[str]:
+    """``text``'s lowercase words and punctuation marks, in order (an ellipsis is one
+    token, "…" is written "...")."""
+    return _TOKEN.findall(text.lower().replace("\u2019", "'").replace("\u2026", "..."))
+
+
+def encode(text: str, vocab: dict[str, int]) -> list[int]:
+    """``text`` as :data:`SEQ_LEN` ids of ``vocab`` (word -> id, from :data:`SPECIALS`
+    on): the start mark, the tokens, left-padded; a long transcript keeps its first three
+    tokens and its last ``SEQ_LEN - 5``, with the gap marked between them."""
+    toks = tokens(text)
+    if len(toks) > SEQ_LEN - 1:
+        keep = SEQ_LEN - 5
+        toks = [*toks[:3], "<gap>", *toks[-keep:]]
+    ids = [START]
+    for tok in toks:
+        if tok in vocab:
+            ids.append(vocab[tok])
+        elif tok[0].isdigit():
+            ids.append(NUM)
+        else:
+            ids.append(UNK)
+    return [PAD] * (SEQ_LEN - len(ids)) + ids

@@ -1,32 +1,35 @@
 """The end-of-turn model at run time: P(turn finished | transcript so far), on onnxruntime.
 
-A turn model is an ONNX graph (input ``ids``: int64 ``[batch, MAX_FEATURES]`` from
-:func:`.features.featurize`; output ``p_end``: float ``[batch]``) with a JSON companion
-``<name>.onnx.json`` stating its language, hashing and thresholds. ``assistant train turn``
-makes both; the embedded default is ``assistant/assets/turn``.
+A turn model is an ONNX graph (input ``ids``: int64 ``[batch, n]``; output ``p_end``:
+float ``[batch]``) with a JSON companion ``<name>.onnx.json`` stating its language, the
+encoding of its input (``feature_version``: 1, hashed features from
+:func:`.features.featurize` into ``buckets``; 2, a token sequence from
+:func:`.features.encode` over its ``vocab``) and its held-out figures.
+``assistant train turn`` makes both; the embedded default is ``assistant/assets/turn``.
 
-Scoring one transcript costs well under a millisecond (a dozen hashes and one gather);
-the session runs on one thread so it never competes with the recogniser.
+Scoring one transcript costs about a millisecond or less (a regular expression, a lookup
+and a small graph); the session runs on one thread so it never competes with the
+recogniser.
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ModelError
-from .features import FEATURE_VERSION, featurize, words
+from .features import FEATURE_VERSIONS, SPECIALS, encode, featurize, words
 
 __all__ = ["TurnModelInfo", "TurnScorer", "companion_path", "read_info"]
 
 log = logging.getLogger(__name__)
 
-_REQUIRED = ("language", "buckets", "feature_version", "function_words")
+_REQUIRED = ("language", "feature_version", "function_words")
 
 
 def companion_path(model: Path) -> Path:
@@ -41,13 +44,21 @@ class TurnModelInfo:
     language: str
     """The language (ISO 639-1) of its training text; others get the silence rule."""
     buckets: int
-    """Size of the hashed feature space."""
+    """Size of the hashed feature space (version 1; 0 for version 2)."""
     feature_version: int
-    """:data:`.features.FEATURE_VERSION` it was trained with."""
+    """The encoding it was trained with (one of :data:`.features.FEATURE_VERSIONS`)."""
     function_words: frozenset[str]
     """Common short words of its language, to tell a transcript in another language."""
     metrics: dict[str, Any]
     """Held-out figures from training (shown by tools; not used to decide)."""
+    vocab: dict[str, int] = field(default_factory=dict)
+    """Token -> id (version 2; empty for version 1)."""
+
+    def encode(self, text: str) -> list[int]:
+        """``text`` as this model's input row."""
+        if self.feature_version == 1:
+            return featurize(text, self.buckets)
+        return encode(text, self.vocab)
 
 
 def read_info(path: Path) -> TurnModelInfo:
@@ -69,21 +80,36 @@ def read_info(path: Path) -> TurnModelInfo:
             f"{side}: not a turn model's companion (needs {', '.join(_REQUIRED)})",
             hint="train again with `assistant train turn`",
         )
-    if data["feature_version"] != FEATURE_VERSION:
+    version = data["feature_version"]
+    if version not in FEATURE_VERSIONS:
         raise ModelError(
-            f"{side}: trained on features version {data['feature_version']}, this assistant "
-            f"computes version {FEATURE_VERSION}",
-            hint="train it again with `assistant train turn`",
+            f"{side}: trained on features version {version}, this assistant computes "
+            f"versions {', '.join(map(str, FEATURE_VERSIONS))}",
+            hint="train it again with `assistant train turn`, or update the assistant",
         )
-    buckets = data["buckets"]
-    if not isinstance(buckets, int) or buckets < 2:
+    buckets = data.get("buckets", 0)
+    vocab: dict[str, int] = {}
+    if version == 1 and (not isinstance(buckets, int) or buckets < 2):
         raise ModelError(f"{side}: buckets must be an integer >= 2, not {buckets!r}")
+    if version == 2:
+        tokens = data.get("vocab")
+        if (
+            not isinstance(tokens, list)
+            or tuple(tokens[: len(SPECIALS)]) != SPECIALS
+            or not all(isinstance(t, str) for t in tokens)
+        ):
+            raise ModelError(
+                f"{side}: vocab must be a list of tokens starting with {', '.join(SPECIALS)}",
+                hint="train again with `assistant train turn`",
+            )
+        vocab = {t: i for i, t in enumerate(tokens)}
     return TurnModelInfo(
         language=str(data["language"]),
-        buckets=buckets,
-        feature_version=int(data["feature_version"]),
+        buckets=int(buckets) if version == 1 else 0,
+        feature_version=int(version),
         function_words=frozenset(str(w) for w in data["function_words"]),
         metrics=dict(data.get("metrics") or {}),
+        vocab=vocab,
     )
 
 
@@ -122,6 +148,14 @@ class TurnScorer:
                 f"{self.path}: not a turn model (inputs {', '.join(names)}; needs ids)",
                 hint="check that this is the file you meant",
             )
+        width = self._session.get_inputs()[0].shape[-1]
+        wanted = len(self.info.encode(""))
+        if isinstance(width, int) and width != wanted:
+            raise ModelError(
+                f"{self.path}: takes {width} ids per transcript, its companion's features "
+                f"version {self.info.feature_version} makes {wanted}",
+                hint="the .onnx and .onnx.json do not belong together: copy both again",
+            )
 
     def handles(self, text: str, language: str | None = None) -> bool:
         """Whether ``text`` (recognised as ``language``, when known) is in the model's
@@ -136,7 +170,7 @@ class TurnScorer:
 
     def score_batch(self, texts: list[str]) -> np.ndarray:
         """P(finished) of each of ``texts`` (no language check)."""
-        ids = np.array([featurize(t, self.info.buckets) for t in texts], dtype=np.int64)
+        ids = np.array([self.info.encode(t) for t in texts], dtype=np.int64)
         (out,) = self._session.run(["p_end"], {"ids": ids})
         return np.asarray(out, dtype=np.float32).reshape(-1)
 

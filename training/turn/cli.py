@@ -1,8 +1,9 @@
 """``assistant train turn``: build the data, fit, export to ONNX, report held-out figures,
 and register the model in the store (kind ``turn``).
 
-``assistant train turn --output assistant/assets/turn --no-register`` rebuilds the
-embedded default from the same data and seed.
+``assistant train turn --output assistant/assets/turn --name turn-en --no-register
+--heard training/turn/heard-en.jsonl`` rebuilds the embedded default from the same data
+and seed, bit for bit on the same torch.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ if TYPE_CHECKING:
 __all__ = ["register"]
 
 _DESCRIPTION = (
-    "Train the end-of-turn model (P(the user's turn is finished | transcript so far)) on "
-    "English dialogue from chatterbot-corpus and request templates (with --heard, also on "
-    "transcripts of some of those lines spoken and recognised), offline; export it to "
-    "ONNX, print precision/recall on held-out text at each mode's thresholds, and register "
-    "it in the model store as kind `turn` (use it with turn.model in the config)."
+    "Train the end-of-turn model (P(the user's turn is finished | transcript so far): "
+    "three small GRUs reading the transcript's words, averaged) on English dialogue from "
+    "chatterbot-corpus and request templates (with --heard, also on transcripts of some of "
+    "those lines spoken and recognised), offline; export it to ONNX, print precision/recall "
+    "on held-out text at each mode's thresholds, and register it in the model store as kind "
+    "`turn` (use it with turn.model in the config)."
 )
 
 
@@ -40,6 +42,13 @@ def register(targets: Any) -> None:
         help="folder for NAME.onnx and NAME.onnx.json (default: ./turn-model)",
     )
     p.add_argument("--name", default="turn-en-trained", help="file name and store id")
+    p.add_argument(
+        "--architecture",
+        choices=("gru", "bag"),
+        default="gru",
+        help="gru: a GRU reading the transcript's words (default); bag: the earlier model, "
+        "summed embeddings of hashed features",
+    )
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--seed", type=int, default=None)
     p.add_argument(
@@ -99,7 +108,7 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.epochs is not None:
         if args.epochs < 1:
             raise AssistantError(f"--epochs must be at least 1, not {args.epochs}")
-        extra["epochs"] = args.epochs
+        extra["seq_epochs" if args.architecture == "gru" else "epochs"] = args.epochs
     if args.seed is not None:
         extra["seed"] = args.seed
     if args.exclude is not None:
@@ -117,7 +126,9 @@ def _run(args: argparse.Namespace, ctx: CliContext) -> int:
     elif heard is not None and not heard.is_file():
         raise AssistantError(f"--heard {heard}: no such file", hint="make it with --hear N")
     name = args.name
-    options = TurnTrainOptions(output=args.output, name=name, heard=heard, **extra)
+    options = TurnTrainOptions(
+        output=args.output, name=name, heard=heard, architecture=args.architecture, **extra
+    )
     result = train_turn_model(options)
     registered = None
     if not args.no_register:

@@ -15,8 +15,9 @@ recogniser writes a pause: "Can you tell me?"), cut at its clause boundaries and
 the words people pause in front of (a preposition, a conjunction, a question word: "Set
 a timer. | for ten minutes", "Do you know? | where it is"), and ended by a filler or a
 conjunction ("..., um", "... and"). A cut that reads as a whole sentence ("Turn off the
-lights." from "Turn off the lights in the hall.") is a negative beside the same words
-as a positive elsewhere: the model learns how often such words are the end.
+lights." from "Turn off the lights in the hall.") is a negative: the model learns how
+often such words are the end; unless its words are those of a finished turn of the data
+(``TurnTrainOptions.whole_cuts``): then it is left out.
 Any turn that matches one of the project's bench questions (``tests/bench_questions``)
 is left out, so the bench never scores text the model was trained on.
 """

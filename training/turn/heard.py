@@ -15,9 +15,8 @@ The transcripts are kept in ``heard-en.jsonl`` beside this module (954 clips of 
 lines), so that a model trained on them (``assistant train turn --heard FILE``) rebuilds
 from the same text on any machine (whisper's output varies a little with the CPU);
 ``assistant train turn --hear N`` makes such a file. The embedded model is trained on
-text alone: one trained with these transcripts (and the last word's look as a feature)
-came out on the same precision/recall curve, only more careful, and less sure of some
-plain questions; see the README.
+them (``--heard training/turn/heard-en.jsonl``); the model before it was trained on text
+alone.
 """
 
 from __future__ import annotations
