@@ -131,3 +131,10 @@ def test_a_positive_can_be_followed_at_once_by_more_speech() -> None:
     _, (clip,) = build_dataset([Job("positive", 7, speaker, "hey computer",
                                     follow="what time is it")], [], workers=1)  # fmt: skip
     assert 3 <= (clip.labels == 1).sum() <= 4 and set(clip.labels.tolist()) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("given", ["hey_jarvis", "hey_jarvis=loud", "hey_jarvis=1.5", "=0.6"])
+def test_a_bad_bench_sensitivity_is_a_one_line_error_before_any_work(cli, given: str) -> None:
+    code, out, err = cli("bench", "wake", "--sensitivity", given, "--custom", "")
+    assert code != 0 and out == ""
+    assert "--sensitivity" in err and "WORD=S" in err and len(err.strip().splitlines()) <= 2

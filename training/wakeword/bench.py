@@ -68,6 +68,8 @@ class WakeBenchOptions:
     seed: int = 0
     keep: Path | None = None
     """Where to copy the custom word's model (to try it with ``wake detect``)."""
+    sensitivity: dict[str, float] = field(default_factory=dict)
+    """Pretrained words' sensitivities (``wake.sensitivity``); 0.5 when not given."""
 
 
 def speech_corpus(cache: Path, out: Callable[[str], None],
@@ -303,7 +305,7 @@ def run_wake_bench(opts: WakeBenchOptions, store: Any, out: Callable[[str], None
     words: dict[str, Any] = {}
     for word in opts.words:
         out(f"[{word}] false rejects on {opts.takes} held-out takes at {opts.snr_db:g} dB SNR")
-        detector = load_detector([word], store)
+        detector = load_detector([word], store, opts.sensitivity)
         words[word] = _false_rejects(detector, word, _PHRASES.get(word, word.replace("_", " ")),
                                      test_speakers, opts, babble)  # fmt: skip
         out(f"  false reject rate {_rates(words[word])}")
@@ -343,14 +345,15 @@ def run_wake_bench(opts: WakeBenchOptions, store: Any, out: Callable[[str], None
             out(f"  false reject rate {_rates(words[custom_id])}")
             out(f"[false accepts] {total_s / 60:.0f} min of real speech + "
                 f"{noise_s / 60:.0f} min of noise, all words")  # fmt: skip
-            everything = _Detector([*load_detector(opts.words, store).engines, engine])
+            everything = _Detector([*load_detector(opts.words, store).engines, engine],
+                                   opts.sensitivity)  # fmt: skip
             report["false_accepts"] = _false_accepts(everything, corpus, noise_s)
             out(f"[cpu] {opts.cpu_seconds:g} s real-time stream, asleep")
             report["cpu_percent_custom"] = _cpu_asleep(_Detector([engine]), corpus[0],
                                                        opts.cpu_seconds)  # fmt: skip
     else:
-        report["false_accepts"] = _false_accepts(load_detector(opts.words, store), corpus,
-                                                 noise_s)  # fmt: skip
+        report["false_accepts"] = _false_accepts(load_detector(opts.words, store, opts.sensitivity),
+                                                 corpus, noise_s)  # fmt: skip
     report["words"] = words
     report["cpu_percent_pretrained"] = _cpu_asleep(load_detector(opts.words[:1], store),
                                                    corpus[0], opts.cpu_seconds)  # fmt: skip

@@ -11,6 +11,7 @@ from typing import Any
 
 from assistant.cli.bench import positive
 from assistant.cli.context import CliContext
+from assistant.errors import AssistantError
 from assistant.fsutil import atomic_write_text
 
 __all__ = ["register_bench"]
@@ -42,6 +43,9 @@ def register_bench(group: Any) -> None:
                       help="custom training preset (default standard)")  # fmt: skip
     wake.add_argument("--keep", metavar="DIR", help="copy the custom word's model there")
     wake.add_argument("--words", help="pretrained words, comma-separated (default all four)")
+    wake.add_argument("--sensitivity", action="append", default=[], metavar="WORD=S",
+                      help="a pretrained word's sensitivity, 0..1 (default 0.5; "
+                      "repeatable)")  # fmt: skip
     wake.add_argument("--json", metavar="PATH", default="wake-bench.json",
                       help="JSON report (default wake-bench.json)")  # fmt: skip
     wake.set_defaults(func=_wake)
@@ -59,6 +63,16 @@ def _wake(args: argparse.Namespace, ctx: CliContext) -> int:
         custom_preset=args.preset,
         keep=Path(args.keep) if args.keep else None,
     )
+    for item in args.sensitivity:
+        word, _, value = item.partition("=")
+        try:
+            level = float(value)
+        except ValueError:
+            level = -1.0
+        if not word or not 0.0 <= level <= 1.0:
+            raise AssistantError(f"--sensitivity {item!r}: expected WORD=S with S in 0..1",
+                                 hint="e.g. --sensitivity hey_jarvis=0.7")  # fmt: skip
+        opts.sensitivity[word.strip()] = level
     if args.words:
         opts.words = [w.strip() for w in args.words.split(",") if w.strip()]
     report = run_wake_bench(opts, ctx.store, out=lambda line: print(line, flush=True))
