@@ -98,3 +98,26 @@ def test_a_rule_may_hold_a_pause_past_the_silence() -> None:
     # Held to the end: the wait is the stage's longest silence.
     held = _result(_seen("Book it", 0.3, 1.0))
     assert judge(held, hold, 0.7, longest=1.3) == (False, 1.3)
+
+
+def test_the_held_out_sentences_are_new_to_the_bench_and_to_the_turn_model():
+    from pathlib import Path
+
+    from assistant.bench.turn_set import HELD_OUT, UTTERANCES
+    from assistant.turnmodel.features import words
+    from training.turn.fit import TurnTrainOptions, bench_sentences, training_turns
+
+    def norm(text: str) -> str:
+        return " ".join(words(text.replace("|", " ")))
+
+    assert len(HELD_OUT) == len(UTTERANCES) == 52
+    for sentence in HELD_OUT:
+        before, _, after = sentence.partition(" | ")
+        assert before and after and "|" not in after, sentence
+    held = {norm(s) for s in HELD_OUT}
+    assert len(held) == 52 and not held & {norm(s) for s in UTTERANCES}
+    # Never trained on (nor its first part as a whole line), and kept out of future data.
+    trained = {norm(t) for t in training_turns(TurnTrainOptions(output=Path("unused")))}
+    assert not held & trained
+    assert not {norm(s.partition(" | ")[0]) for s in HELD_OUT} & trained
+    assert held <= {norm(s) for s in bench_sentences()}

@@ -9,7 +9,7 @@ model (``training/turn`` builds its data from chatterbot-corpus).
 
 from __future__ import annotations
 
-__all__ = ["UTTERANCES"]
+__all__ = ["HELD_OUT", "UTTERANCES"]
 
 UTTERANCES: tuple[str, ...] = (
     "I'd like to | book a table for two tonight.",
@@ -66,3 +66,62 @@ UTTERANCES: tuple[str, ...] = (
     "What are the | main ingredients of | a good curry?",
 )
 """52 sentences; ``bench turns`` speaks each with two voices (104 utterances)."""
+
+
+HELD_OUT: tuple[str, ...] = (
+    "I'm trying to | find a good time to call my parents.",
+    "Could you look up | the opening hours of the library?",
+    "What do you think about | going for a walk after lunch?",
+    "Where is the | nearest train station from here?",
+    "Start a timer | for twenty five minutes.",
+    "Remind me to | water the plants on Sunday.",
+    "We need to pick up | bread, cheese and some apples.",
+    "How long should I | leave the cake in the oven?",
+    "Tell me something about | the pyramids in Egypt.",
+    "Can you describe | how bees make honey?",
+    "My brother lives in | a flat above a bakery.",
+    "I guess that | the shop will be closed on Monday.",
+    "At what time does the | last bus to the airport go?",
+    "Uh | how do you make a paper plane?",
+    "I called the garage and | they said the car is ready.",
+    "Put on some jazz | for the evening.",
+    "How many grams | are there in a pound?",
+    "I'm searching for a | cheap hotel near the beach.",
+    "Why do cats | purr when they are happy?",
+    "Please make | the lights a bit brighter.",
+    "Who painted | the ceiling of the Sistine Chapel?",
+    "I'd love to know | how old the universe is.",
+    "Could you suggest | a film for a rainy evening?",
+    "Write a limerick | about a lazy dog.",
+    "What can I make | with rice and a few eggs?",
+    "The dentist appointment is on | Friday morning at nine.",
+    "We might go to the beach or | visit my aunt in the city.",
+    "How can I | change the language of my phone?",
+    "Say thank you | in Japanese.",
+    "My grandmother grew up in | a village in the mountains.",
+    "What's the difference between | a hare and a rabbit?",
+    "Put butter on | the shopping list.",
+    "If the train is late | I will take a taxi.",
+    "Suggest two ways | to keep a room cool in summer.",
+    "When was the | telephone invented?",
+    "I can't decide | which jacket to wear today.",
+    "Is it right that | owls can turn their heads all the way round?",
+    "Give me a moment | to find my glasses.",
+    "Hmm | maybe we should ask someone else.",
+    "Tell me how | a fridge keeps food cold.",
+    "What would be a good name for | a small brown puppy?",
+    "I've got a question about | my train ticket.",
+    "Show me a | good place to eat near the station.",
+    "Since it was sunny | we had lunch in the garden.",
+    "Have you heard | any funny stories about penguins?",
+    "How many hours should I | sleep at night?",
+    "Let's see | what's on the news this evening.",
+    "Actually | I think I left my keys at work.",
+    "Find out if | the museum is open on holidays.",
+    "Can you help me | plan a trip to Scotland?",
+    "The best thing about | autumn is the colour of the leaves.",
+    "I wonder whether | it will snow this winter.",
+)
+"""Sentences for checking the end-of-turn waits on speech nobody tuned them on (``bench
+turns --held-out``): written after the model and the waits of ``turn-en`` were chosen
+on :data:`UTTERANCES`, with the same kinds of pause, and never trained or tuned on."""

@@ -37,7 +37,7 @@ from ..errors import EngineError, ModelError
 from ..pipeline import FinalTranscript
 from ..pipeline.turns import Turn, early_end_pause
 from .report import machine_info, percentile
-from .turn_set import UTTERANCES
+from .turn_set import HELD_OUT, UTTERANCES
 from .turn_speech import speak_utterances
 
 if TYPE_CHECKING:
@@ -245,10 +245,12 @@ def run_turns_bench(
     store: ModelStore,
     *,
     limit: int | None = None,
+    held_out: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> TurnsReport:
     """Speak the utterances (the first ``limit`` sentences, each by two voices) into the
-    live capture stage and judge every rule on them.
+    live capture stage and judge every rule on them. ``held_out``: the sentences of
+    :data:`.turn_set.HELD_OUT` instead, which nothing was tuned on.
 
     Raises:
         ModelError: the end-of-turn model is missing or damaged.
@@ -270,7 +272,8 @@ def run_turns_bench(
             hint="`assistant models verify` says what is wrong with it",
         )
     say("speaking the utterances")
-    sentences = UTTERANCES[:limit] if limit else UTTERANCES
+    chosen = HELD_OUT if held_out else UTTERANCES
+    sentences = chosen[:limit] if limit else chosen
     spoken = speak_utterances(load_voice(config, store), config.tts.voice, sentences)
     say(f"  {len(spoken)} utterances, {sum(len(u.pauses) for u in spoken)} inner pauses")
     vad, transcriber = load_vad(config, store), load_transcriber(config, store)

@@ -35,6 +35,10 @@ def register(group: Any, *, positive: Any) -> None:
     )
     turns.add_argument("--limit", type=positive, metavar="N",
                        help="only the first N sentences (2N utterances; quick runs)")  # fmt: skip
+    turns.add_argument("--held-out", action="store_true",
+                       help="52 other sentences, written after the turn model and its waits "
+                       "were chosen on the usual ones (a check on speech nothing was tuned "
+                       "on)")  # fmt: skip
     turns.add_argument("--replay", metavar="REPORT",
                        help="judge the configured turn model and modes on the pauses of an "
                        "earlier run's --json report instead of speaking again")  # fmt: skip
@@ -50,7 +54,7 @@ def _turns(args: argparse.Namespace, ctx: CliContext) -> int:
     if args.replay:
         report = replay_turns_bench(config, ctx.store, Path(args.replay))
     else:
-        report = run_turns_bench(config, ctx.store, limit=args.limit,
+        report = run_turns_bench(config, ctx.store, limit=args.limit, held_out=args.held_out,
                                  progress=lambda line: print(line, file=sys.stderr))  # fmt: skip
     print(format_turns(report))
     if args.json:

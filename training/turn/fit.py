@@ -108,13 +108,14 @@ def bench_questions() -> list[str]:
 
 def bench_sentences() -> list[str]:
     """Every bench's sentences: :func:`bench_questions`, the espeak-ng question set and
-    ``bench turns``' utterances. None of them is ever spoken for :mod:`.heard`. (The
-    text examples leave out only :func:`bench_questions`, so that the embedded model
-    rebuilds bit for bit; the templates make one ``bench turns`` sentence, "Set a timer
-    for ten minutes.")"""
-    from assistant.bench.turn_set import UTTERANCES
+    ``bench turns``' utterances (both sets). None of them is ever spoken for
+    :mod:`.heard`. (The text examples leave out only :func:`bench_questions`, so that the
+    embedded model rebuilds bit for bit; the templates make one ``bench turns`` sentence,
+    "Set a timer for ten minutes.")"""
+    from assistant.bench.turn_set import HELD_OUT, UTTERANCES
 
-    lines = [*bench_questions(), *(" ".join(u.replace("|", " ").split()) for u in UTTERANCES)]
+    spoken = (*UTTERANCES, *HELD_OUT)
+    lines = [*bench_questions(), *(" ".join(u.replace("|", " ").split()) for u in spoken)]
     path = Path(__file__).resolve().parents[2] / "tests" / "bench_questions_espeak"
     if (path / "questions.txt").is_file():
         text = (path / "questions.txt").read_text(encoding="utf-8")
