@@ -31,7 +31,7 @@ def register(group: Any, *, positive: Any) -> None:
         "rule it replaced and the silence rule. Reports for each the cut-ins (the turn "
         "ended in a pause inside the sentence) and the wait after the last word (p50, "
         "p90); as run, and with the transcript ready at once. Goal: cut-ins ≤ 2 % in "
-        "the configured mode. About 14 minutes. The exit code is 0 whatever the figures.",
+        "the configured mode. About 10 minutes. The exit code is 0 whatever the figures.",
     )
     turns.add_argument("--limit", type=positive, metavar="N",
                        help="only the first N sentences (2N utterances; quick runs)")  # fmt: skip

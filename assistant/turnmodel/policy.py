@@ -61,7 +61,7 @@ class TurnWaits:
 MODES: dict[str, TurnWaits] = {
     "eager": TurnWaits(0.80, 0.40, 0.50, 0.40, hold=0.05, hold_wait=0.9),
     "balanced": TurnWaits(0.90, 0.40, 0.65, 0.55, hold=0.05, hold_wait=1.0),
-    "patient": TurnWaits(0.95, 0.55, 0.80, 0.65, hold=0.05, hold_wait=1.1),
+    "patient": TurnWaits(0.95, 0.40, 0.80, 0.65, hold=0.05, hold_wait=1.1),
 }
 """The settings the user chooses from (config ``turn.mode``, app settings). No wait is
 shorter than 0.4 s from the start of the pause: the recogniser's short window
@@ -71,11 +71,15 @@ s and often wrote "…"; that late transcript was the floor the model's calls st
 In ``bench turns`` (104 utterances, pauses of 0.3-0.7 s inside them) shorter waits cut
 in where the user only paused: patient with 0.25 s / 0.60 s (sure / likely) cut in on
 5.8 % with the short window, 1.0 % with the whole one; with 0.55 s / 0.65 s on 1.9 % and
-1.0 %. Below "sure", the balanced and patient waits are no shorter than the punctuation
-rule's after a statement (0.55 s): a sentence the model finds only likely to be the last
-is often followed by another ("My name is Ada. Please remember it.", a breath between);
-only eager takes that risk. Commands end their turn after :data:`COMMAND_PAUSE
-<assistant.pipeline.conversation.COMMAND_PAUSE>` whatever the mode. The hold
+1.0 %. With the GRU model (features version 2), patient's sure wait went from 0.55 s to
+0.4 s: 1.9 % and 1.0 % on those two runs' pauses (1.0 % each with 0.55 s), and 0.0 % with
+either on 104 utterances of sentences nothing was tuned on (``bench turns --held-out``,
+looked at once, after the choice). Below "sure", the balanced and patient waits are no
+shorter than the punctuation rule's after a statement (0.55 s): a sentence the model finds
+only likely to be the last is often followed by another ("My name is Ada. Please
+remember it.", a breath between); only eager takes that risk. Commands end their turn
+after :data:`COMMAND_PAUSE <assistant.pipeline.conversation.COMMAND_PAUSE>` whatever the
+mode. The hold
 (P(finished) < 0.05, or a word left hanging) is past the default ``vad.min_silence_ms``
 (0.7 s) in every mode: the pauses people make inside a sentence run to 0.7 s and more,
 and on a finished turn the model is rarely that sure it is not."""
