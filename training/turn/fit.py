@@ -286,7 +286,11 @@ def _train(options: TurnTrainOptions, seq: bool) -> TurnTrainResult:
     torch.use_deterministic_algorithms(True)
     train, test = _dataset(options)
     log.info("turn model: %d training and %d held-out examples", len(train), len(test))
-    vocab_list = build_vocab((ex.text for ex in train), options.vocab_min_count, options.vocab_size)
+    vocab_list = (
+        build_vocab((ex.text for ex in train), options.vocab_min_count, options.vocab_size)
+        if seq
+        else []  # the bag hashes its features: no vocabulary
+    )
     vocab = {t: i for i, t in enumerate(vocab_list)}
 
     def rows(examples: list[Example]) -> list[list[int]]:
