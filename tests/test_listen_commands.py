@@ -71,6 +71,7 @@ def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, s
             print(errors)  # shown when the test fails
     assert code == 0, errors
     text = "".join(lines)
+    print(text)  # what the assistant printed, shown when the test fails
     answer = text.split("you: What time is it?", 1)[1]
     assert "assistant: It's" in answer and "(after you stopped: transcript" in answer, text
     metrics = next(line for line in answer.splitlines() if "after you stopped" in line)

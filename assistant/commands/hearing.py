@@ -4,8 +4,9 @@ The small recogniser mishears short commands on unfamiliar voices ("Console nuth
 for "Cancel the timer"). :class:`CommandHearing` decides: when a transcript matches no
 command but is short and carries a command word, the same audio is transcribed again
 with whisper's prompt primed with command sentences, and that second
-transcript is kept only if it reads as a command and sounds like the first (a prompt can
-make whisper write its own words instead of what was said). Transcripts for the language
+transcript is kept only if it reads as a command and sounds like the first, or the first
+is that command said over again ("Stop. Stup."): a prompt can make whisper write its own
+words instead of what was said. Transcripts for the language
 model (questions, chat) pay nothing: they are long or carry no command word.
 
 Given a ``score`` (whisper's log-likelihood of a text on the same audio:
@@ -25,7 +26,7 @@ from ..text import edit_distance
 from .matcher import CommandMatcher
 from .sounds import sound_key
 
-__all__ = ["COMMAND_PROMPT", "FIT_MARGIN", "CommandHearing", "sounds_alike"]
+__all__ = ["COMMAND_PROMPT", "FIT_MARGIN", "CommandHearing", "repeated", "sounds_alike"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,15 @@ def _anchored(word: str) -> bool:
 def _keys(text: str) -> str:
     words = re.findall(r"[a-z']+|\d+", text.lower())
     return " ".join(w if w.isdigit() else sound_key(w) for w in words)
+
+
+def repeated(first: str, second: str) -> bool:
+    """Whether ``first`` is ``second`` said over again: two sentences or more, each
+    sounding like ``second`` ("Stop. Stup." for "Stop."; whisper repeats itself on a
+    short utterance it is unsure of). Only then is the longer first transcript no more
+    than the second: "Stop. Play some jazz." is more than "Stop."."""
+    parts = [p for p in re.split(r"(?<=[.!?])\s+", first.strip()) if p]
+    return len(parts) > 1 and all(sounds_alike(p, second) for p in parts)
 
 
 def sounds_alike(first: str, second: str, most: float = 0.4) -> bool:
@@ -121,7 +131,7 @@ class CommandHearing:
         second = transcribe(self.prompt)
         if not second or self.matcher.match(second) is None:
             return text
-        if not sounds_alike(text, second):
+        if not sounds_alike(text, second) and not repeated(text, second):
             if score is None:
                 return text
             first_fit, second_fit = score([text, second])
