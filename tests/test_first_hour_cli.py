@@ -139,6 +139,27 @@ def _fast_config(tmp_path: Path) -> Path:
     return path
 
 
+def test_sigusr1_prints_every_threads_stack_and_the_assistant_goes_on(tmp_path: Path):
+    """``kill -USR1`` on a running assistant: each thread's stack on stderr (what a stuck
+    one waits for), and the conversation carries on."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistant", "--config", str(_fast_config(tmp_path)), "chat"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        process.stdin.write("Hello there.\n")
+        process.stdin.flush()
+        assert process.stdout.readline().strip(), "no reply"  # running, models loaded
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(0.5)
+        out, err = process.communicate("And again.\n", timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 0, err
+    assert "most recent call first" in err and "Thread 0x" in err, err
+    assert out.strip(), "the second message got no reply"
+
+
 def test_piped_chat_starts_a_new_conversation_unless_continue(tmp_path: Path):
     config = str(_fast_config(tmp_path))
     for _ in range(2):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,16 +20,38 @@ from assistant.audio import read_audio
 from assistant.text import word_error_rate
 
 
+def _line_queue(proc: subprocess.Popen) -> queue.Queue[str | None]:
+    """``proc``'s stdout lines as a thread reads them (``None`` once it closes), so a
+    wait can give up on time when the process prints nothing at all."""
+    lines: queue.Queue[str | None] | None = getattr(proc, "_test_lines", None)
+    if lines is None:
+        lines = queue.Queue()
+
+        def pump(out: queue.Queue[str | None] = lines) -> None:
+            for line in proc.stdout:
+                out.put(line)
+            out.put(None)
+
+        threading.Thread(target=pump, daemon=True).start()
+        proc._test_lines = lines  # type: ignore[attr-defined]
+    return lines
+
+
 def _wait_for(proc: subprocess.Popen, lines: list[str], needle: str, timeout: float) -> None:
+    """Collect ``proc``'s lines into ``lines`` until one holds ``needle``; fails after
+    ``timeout`` seconds, or when the process ends."""
+    pending = _line_queue(proc)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line:
-            lines.append(line)
-            if needle in line:
-                return
-        elif proc.poll() is not None:
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            line = pending.get(timeout=left)
+        except queue.Empty:
             break
+        if line is None:
+            break
+        lines.append(line)
+        if needle in line:
+            return
     raise AssertionError(f"{needle!r} never printed; got {lines!r}")
 
 

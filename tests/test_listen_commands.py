@@ -56,6 +56,10 @@ def test_spoken_commands_and_a_timer_stopped_by_voice(tmp_path, private_audio, s
         say("Stop.")
         _wait_for(proc, lines, "you: Stop", timeout=30)
         _wait_for(proc, lines, "after you stopped", timeout=30)
+    except BaseException:
+        proc.send_signal(signal.SIGUSR1)  # every thread's stack to the log: what it waits for
+        time.sleep(1.0)
+        raise
     finally:
         proc.send_signal(signal.SIGINT)
         try:

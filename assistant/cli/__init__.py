@@ -9,7 +9,11 @@ shows the traceback too.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
+import io
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -69,6 +73,16 @@ def _not_installed(name: str, hint: str) -> Callable[[argparse.Namespace, CliCon
     return run
 
 
+def _stacks_on_request() -> None:
+    """``kill -USR1 PID`` prints every thread's stack on stderr: what a stuck assistant
+    waits for, for a bug report (POSIX only; the process goes on)."""
+    if not hasattr(signal, "SIGUSR1") or sys.__stderr__ is None:
+        return
+    # No real stderr (an embedding host): nothing to print to.
+    with contextlib.suppress(OSError, ValueError, RuntimeError, io.UnsupportedOperation):
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
+
+
 def _setup_logging(debug: bool, verbose: bool) -> None:
     level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -79,6 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging(args.debug, args.verbose)
+    _stacks_on_request()
     if args.self_test:
         args.func = _self_test
     elif args.command is None:
