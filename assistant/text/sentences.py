@@ -30,6 +30,10 @@ _OPENER = re.compile(
     re.IGNORECASE,
 )
 _OPENER_MIN_WORDS = 3
+# Where else a speaker breaks a long first sentence: after a subject of three words or
+# more, before its verb ("The tallest mountain in the world | is Mount Everest"), and
+# before a number, which takes long to say ("The moon is about | 384,400 kilometers").
+_BREAK = re.compile(r"\s(?=(?:(?:is|are|was|were)\s|[$€£]?\d))", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 
 
@@ -99,12 +103,12 @@ class SentenceChunker:
                 if len(self._buffer[: clause.start()].split()) >= self._first_clause_words:
                     candidates.append(clause.start() + 1)
                     break
-            for opener in _OPENER.finditer(self._buffer):
-                if len(self._buffer[: opener.start()].split()) >= max(
-                    _OPENER_MIN_WORDS, self._first_clause_words
-                ):
-                    candidates.append(opener.start())
-                    break
+            least = max(_OPENER_MIN_WORDS, self._first_clause_words)
+            for pattern in (_OPENER, _BREAK):
+                for opener in pattern.finditer(self._buffer):
+                    if len(self._buffer[: opener.start()].split()) >= least:
+                        candidates.append(opener.start())
+                        break
         return min(candidates) if candidates else None
 
 
