@@ -34,6 +34,9 @@ _OPENER_MIN_WORDS = 3
 # more, before its verb ("The tallest mountain in the world | is Mount Everest"), and
 # before a number, which takes long to say ("The moon is about | 384,400 kilometers").
 _BREAK = re.compile(r"\s(?=(?:(?:is|are|was|were)\s|[$€£]?\d))", re.IGNORECASE)
+# The first piece need not wait for the next word to know that a mark after a word ends
+# it ("loss," / "Paris."): the mark, last in the text so far, right after a letter.
+_END_NOW = re.compile(r"(?<=[^\W\d_])([.!?…]+|[,;:])$")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 
 
@@ -99,6 +102,9 @@ class SentenceChunker:
                 candidates.append(paragraph.start())
                 break
         if self._first_clause_words is not None:
+            now = _END_NOW.search(self._buffer)
+            if now is not None and self._ends_first_piece(now):
+                candidates.append(now.end())
             for clause in _CLAUSE.finditer(self._buffer):
                 if len(self._buffer[: clause.start()].split()) >= self._first_clause_words:
                     candidates.append(clause.start() + 1)
@@ -110,6 +116,16 @@ class SentenceChunker:
                         candidates.append(opener.start())
                         break
         return min(candidates) if candidates else None
+
+    def _ends_first_piece(self, mark: re.Match[str]) -> bool:
+        """Whether a mark at the very end of the text ends the first piece now: a
+        sentence's end that is not an abbreviation's or an initial's, or a clause break
+        after enough words."""
+        punct = mark.group(1)
+        if punct[0] in ",;:":
+            assert self._first_clause_words is not None
+            return len(self._buffer[: mark.start()].split()) >= self._first_clause_words
+        return _is_boundary(self._buffer, mark.start(), punct)
 
 
 def split_sentences(text: str | Iterable[str]) -> list[str]:
