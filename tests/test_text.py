@@ -112,6 +112,14 @@ def test_a_long_first_sentence_is_cut_before_its_verb_or_a_number():
         "Yes.",
         "The capital of France is Paris.",
     ]
+    # Still going after six words: before a preposition (not "of" or "to").
+    assert _first_pieces("I'm a helpful voice assistant running on your computer.") == [
+        "I'm a helpful voice assistant running",
+        "on your computer.",
+    ]
+    assert _first_pieces("Leaves change colour in autumn due to the cold.") == [
+        "Leaves change colour in autumn due to the cold."
+    ]
     # "is" must be the whole word.
     assert _first_pieces("The tallest mountain island fell.") == [
         "The tallest mountain island fell."

@@ -34,6 +34,15 @@ _OPENER_MIN_WORDS = 3
 # more, before its verb ("The tallest mountain in the world | is Mount Everest"), and
 # before a number, which takes long to say ("The moon is about | 384,400 kilometers").
 _BREAK = re.compile(r"\s(?=(?:(?:is|are|was|were)\s|[$€£]?\d))", re.IGNORECASE)
+# A first piece that is still going after six words may end before a preposition ("I'm a
+# helpful voice assistant running | on your computer"); not "of" or "to", which bind
+# tighter ("the capital of France", "a way to learn").
+_PHRASE = re.compile(
+    r"\s(?=(?:in|on|at|for|from|with|about|by|into|over|under|during|between|through|"
+    r"around|across|without)\s)",
+    re.IGNORECASE,
+)
+_PHRASE_MIN_WORDS = 6
 # The first piece need not wait for the next word to know that a mark after a word ends
 # it ("loss," / "Paris."): the mark, last in the text so far, right after a letter.
 _END_NOW = re.compile(r"(?<=[^\W\d_])([.!?…]+|[,;:])$")
@@ -110,9 +119,9 @@ class SentenceChunker:
                     candidates.append(clause.start() + 1)
                     break
             least = max(_OPENER_MIN_WORDS, self._first_clause_words)
-            for pattern in (_OPENER, _BREAK):
+            for pattern, words in ((_OPENER, least), (_BREAK, least), (_PHRASE, _PHRASE_MIN_WORDS)):
                 for opener in pattern.finditer(self._buffer):
-                    if len(self._buffer[: opener.start()].split()) >= least:
+                    if len(self._buffer[: opener.start()].split()) >= words:
                         candidates.append(opener.start())
                         break
         return min(candidates) if candidates else None
