@@ -92,3 +92,59 @@ def test_a_long_first_sentence_without_a_comma_is_cut_before_a_clause_opener():
         "The dragon sleeps whenever it rains."
     ]
     assert _first_pieces("One day, a dragon woke.") == ["One day,", "a dragon woke."]
+
+
+def test_a_long_first_sentence_is_cut_before_its_verb_or_a_number():
+    assert _first_pieces("The capital of France is Paris. It is big.") == [
+        "The capital of France",
+        "is Paris.",
+        "It is big.",
+    ]
+    assert _first_pieces("The moon is approximately 384,400 kilometers away. It is far.") == [
+        "The moon is approximately",
+        "384,400 kilometers away.",
+        "It is far.",
+    ]
+    # A short subject or a short start is not cut, nor a later sentence.
+    assert _first_pieces("The sky is blue.") == ["The sky is blue."]
+    assert _first_pieces("There are 8 planets.") == ["There are 8 planets."]
+    assert _first_pieces("Yes. The capital of France is Paris.") == [
+        "Yes.",
+        "The capital of France is Paris.",
+    ]
+    # Still going after six words: before a preposition (not "of" or "to").
+    assert _first_pieces("I'm a helpful voice assistant running on your computer.") == [
+        "I'm a helpful voice assistant running",
+        "on your computer.",
+    ]
+    assert _first_pieces("Leaves change colour in autumn due to the cold.") == [
+        "Leaves change colour in autumn due to the cold."
+    ]
+    # "is" must be the whole word.
+    assert _first_pieces("The tallest mountain island fell.") == [
+        "The tallest mountain island fell."
+    ]
+
+
+def _pieces_per_token(tokens: list[str]) -> list[tuple[str, list[str]]]:
+    chunker = SentenceChunker(first_clause_words=2)
+    return [(token, got) for token in tokens if (got := chunker.feed(token))]
+
+
+def test_the_first_piece_ends_as_soon_as_its_mark_is_written():
+    # As SmolLM2 writes them: the mark is a token of its own.
+    assert _pieces_per_token(["I", "'m", " sorry", " for", " your", " loss", ",", " but"]) == [
+        (",", ["I'm sorry for your loss,"])
+    ]
+    assert _pieces_per_token(["Yes", ".", " It", " is", ".", " Done"]) == [
+        (".", ["Yes."]),
+        (" Done", ["It is."]),  # a later sentence waits for the next word
+    ]
+    # Not a number's comma or point, an abbreviation or an initial.
+    assert _pieces_per_token(["It", " is", " 8", ",", "849", ".", " So"]) == [
+        (" So", ["It is 8,849."])
+    ]
+    assert _pieces_per_token(["Dr", ".", " Smith", " came", "."]) == [(".", ["Dr. Smith came."])]
+    assert _pieces_per_token(["J", ".", " R", ".", " wrote", "."]) == [(".", ["J. R. wrote."])]
+    # A clause break still needs its words.
+    assert _pieces_per_token(["Sure", ",", " I", " can", "."]) == [(".", ["Sure, I can."])]

@@ -30,6 +30,22 @@ _OPENER = re.compile(
     re.IGNORECASE,
 )
 _OPENER_MIN_WORDS = 3
+# Where else a speaker breaks a long first sentence: after a subject of three words or
+# more, before its verb ("The tallest mountain in the world | is Mount Everest"), and
+# before a number, which takes long to say ("The moon is about | 384,400 kilometers").
+_BREAK = re.compile(r"\s(?=(?:(?:is|are|was|were)\s|[$€£]?\d))", re.IGNORECASE)
+# A first piece that is still going after six words may end before a preposition ("I'm a
+# helpful voice assistant running | on your computer"); not "of" or "to", which bind
+# tighter ("the capital of France", "a way to learn").
+_PHRASE = re.compile(
+    r"\s(?=(?:in|on|at|for|from|with|about|by|into|over|under|during|between|through|"
+    r"around|across|without)\s)",
+    re.IGNORECASE,
+)
+_PHRASE_MIN_WORDS = 6
+# The first piece need not wait for the next word to know that a mark after a word ends
+# it ("loss," / "Paris."): the mark, last in the text so far, right after a letter.
+_END_NOW = re.compile(r"(?<=[^\W\d_])([.!?…]+|[,;:])$")
 _PARAGRAPH = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*•]|\d+[.)])\s)")
 
 
@@ -95,17 +111,30 @@ class SentenceChunker:
                 candidates.append(paragraph.start())
                 break
         if self._first_clause_words is not None:
+            now = _END_NOW.search(self._buffer)
+            if now is not None and self._ends_first_piece(now):
+                candidates.append(now.end())
             for clause in _CLAUSE.finditer(self._buffer):
                 if len(self._buffer[: clause.start()].split()) >= self._first_clause_words:
                     candidates.append(clause.start() + 1)
                     break
-            for opener in _OPENER.finditer(self._buffer):
-                if len(self._buffer[: opener.start()].split()) >= max(
-                    _OPENER_MIN_WORDS, self._first_clause_words
-                ):
-                    candidates.append(opener.start())
-                    break
+            least = max(_OPENER_MIN_WORDS, self._first_clause_words)
+            for pattern, words in ((_OPENER, least), (_BREAK, least), (_PHRASE, _PHRASE_MIN_WORDS)):
+                for opener in pattern.finditer(self._buffer):
+                    if len(self._buffer[: opener.start()].split()) >= words:
+                        candidates.append(opener.start())
+                        break
         return min(candidates) if candidates else None
+
+    def _ends_first_piece(self, mark: re.Match[str]) -> bool:
+        """Whether a mark at the very end of the text ends the first piece now: a
+        sentence's end that is not an abbreviation's or an initial's, or a clause break
+        after enough words."""
+        punct = mark.group(1)
+        if punct[0] in ",;:":
+            assert self._first_clause_words is not None
+            return len(self._buffer[: mark.start()].split()) >= self._first_clause_words
+        return _is_boundary(self._buffer, mark.start(), punct)
 
 
 def split_sentences(text: str | Iterable[str]) -> list[str]:
