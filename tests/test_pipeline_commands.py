@@ -255,6 +255,20 @@ def test_stop_said_over_a_ringing_timer_cuts_it_and_acknowledges_it(rig):
     assert not r.chat.calls.items
 
 
+def test_a_command_heard_over_and_over_is_the_command_once(rig):
+    """Whisper looping on a short word ("Stop. Stop. Stop. ...") still stops the timer."""
+    r = rig(voice=FakeVoice(seconds_per_char=0.05), realtime=True)
+    r.scheduler.add("timer", seconds=0.2)
+    r.events.wait_for(Announced)
+    r.source.feed(r.phrases.audio("Stop. Stop. Stop. stop!"), silence(0.8))
+    r.source.settle()
+    finished = r.events.wait_for(TurnFinished, timeout=5.0)
+    assert finished[0].user_text == "Stop."
+    assert r.scheduler.ringing() == [] and r.scheduler.items() == []
+    assert [h.intent for h in r.events.of(CommandHandled)] == ["AssistantStop"]
+    assert not r.chat.calls.items
+
+
 def test_a_whole_command_ends_the_turn_after_a_short_pause():
     """A speculative transcript that is a whole command ends the turn after
     COMMAND_PAUSE, sooner than the rule for other sentences; other text keeps its wait,

@@ -148,3 +148,15 @@ def test_the_first_piece_ends_as_soon_as_its_mark_is_written():
     assert _pieces_per_token(["J", ".", " R", ".", " wrote", "."]) == [(".", ["J. R. wrote."])]
     # A clause break still needs its words.
     assert _pieces_per_token(["Sure", ",", " I", " can", "."]) == [(".", ["Sure, I can."])]
+
+
+def test_a_sentence_said_over_and_over_is_kept_once() -> None:
+    from assistant.text import collapse_repeats
+
+    assert collapse_repeats("Stop. Stop. Stop. Stop.") == "Stop."
+    assert collapse_repeats("Stop. stop! What time is it?") == "Stop. What time is it?"
+    # Not a repeat: different words, or the same sentence apart.
+    assert collapse_repeats("Stop. Stup.") == "Stop. Stup."
+    assert collapse_repeats("No. Yes. No.") == "No. Yes. No."
+    assert collapse_repeats("Set a timer,  please.") == "Set a timer,  please."
+    assert collapse_repeats("") == ""

@@ -36,6 +36,7 @@ from ..reply import (
     generation_options,
     stream_reply,
 )
+from ..text import collapse_repeats
 from .emitter import Emitter
 from .events import (
     Announced,
@@ -213,10 +214,14 @@ class TurnWorker:
                 self._asr_lock,
             ):
                 turn.mark("asr_start")
-                return self._transcriber.transcribe(audio, prompt=prompt).text
+                heard = self._transcriber.transcribe(audio, prompt=prompt).text
         except AssistantError as exc:
             self._emitter.error(exc, "asr")
             return None
+        text = collapse_repeats(heard)
+        if text != heard:
+            log.info("heard %r said over and over: taken once", text)
+        return text
 
     def _next_delta(self, deltas: Iterator[str]) -> str | None:
         with self._watchdog.waiting("turn", "the language model's next words", "llm"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-__all__ = ["SentenceChunker", "split_sentences"]
+__all__ = ["SentenceChunker", "collapse_repeats", "split_sentences"]
 
 # Words that end in a full stop without ending a sentence.
 _ABBREVIATIONS = frozenset(
@@ -140,6 +140,23 @@ class SentenceChunker:
 def split_sentences(text: str | Iterable[str]) -> list[str]:
     """All sentences of a text (or of an iterable of text pieces)."""
     return list(iter_sentences([text] if isinstance(text, str) else text))
+
+
+def collapse_repeats(text: str) -> str:
+    """``text`` with each run of one sentence said over and over kept once ("Stop. Stop.
+    Stop." -> "Stop."). Whisper loops on a short utterance it is unsure of (once, "Stop."
+    came back 35 times); and a user who repeats a sentence in one breath means it once."""
+    sentences = split_sentences(text)
+    kept: list[str] = []
+    for sentence in sentences:
+        if kept and _same_words(kept[-1], sentence):
+            continue
+        kept.append(sentence)
+    return " ".join(kept) if len(kept) < len(sentences) else text
+
+
+def _same_words(a: str, b: str) -> bool:
+    return re.findall(r"\w+", a.lower()) == re.findall(r"\w+", b.lower())
 
 
 def iter_sentences(pieces: Iterable[str]) -> Iterator[str]:
