@@ -105,7 +105,8 @@ class LlmConfig:
     seed: int = -1
     """Sampling seed; -1 picks a random one each run."""
     threads: int = 0
-    """CPU threads; 0 picks one per physical core (leaving one free on small machines)."""
+    """CPU threads; 0 picks one per physical core (on small machines one is left free
+    while generating; the prompt is read on all of them)."""
     system_prompt: str = DEFAULT_SYSTEM_PROMPT
     """Instructions given to the model before every conversation."""
     backend: str = "local"

@@ -23,13 +23,20 @@ log = logging.getLogger(__name__)
 _GGUF_MAGIC = b"GGUF"
 
 
-def _default_threads() -> int:
+def _default_threads() -> tuple[int, int]:
+    """Threads for generating and for reading the prompt (llama.cpp's batch)."""
     # llama.cpp runs best with one thread per physical core; hyper-threads slow it down.
     # Its threads also wait for each other every token, so one core kept busy by the
     # voice or the recogniser can cut 150 tokens/s to 2 (measured on 2 cores): on small
-    # machines one core is left free for them.
+    # machines one core is left free for them while generating. The prompt is read in
+    # one go right after the recogniser has finished and before the voice has anything
+    # to say, so there it gets every core: on 2 cores, a question after the cached
+    # system prompt took 107 -> 65 ms p50 (SmolLM2-135M); with one core kept busy by
+    # another process 125 ms with one thread, 129 ms with two.
     count = os.cpu_count() or 1
-    return max(1, count // 2) if count > 4 else max(1, count - 1)
+    if count > 4:
+        return max(1, count // 2), max(1, count // 2)
+    return max(1, count - 1), count
 
 
 class LlamaCppChatModel:
@@ -39,8 +46,8 @@ class LlamaCppChatModel:
         model_path: the ``.gguf`` file.
         device: ``auto``, ``cpu`` or ``cuda`` (``cuda`` offloads every layer).
         context_size: context window in tokens.
-        threads: CPU threads, 0 = one per physical core (one core left free on small
-            machines).
+        threads: CPU threads, 0 = one per physical core (on small machines one core is
+            left free while generating, and every core reads the prompt).
         seed: sampling seed used when a call gives none (-1 = random).
     """
 
@@ -59,7 +66,7 @@ class LlamaCppChatModel:
         self.model_path = model_path
         self.context_size = context_size
         self._seed = seed
-        threads = threads or _default_threads()
+        threads, batch_threads = (threads, threads) if threads else _default_threads()
 
         import llama_cpp
 
@@ -68,6 +75,7 @@ class LlamaCppChatModel:
                 model_path=str(model_path),
                 n_ctx=context_size,
                 n_threads=threads,
+                n_threads_batch=batch_threads,
                 n_gpu_layers=-1 if self.device == "cuda" else 0,
                 seed=seed if seed >= 0 else llama_cpp.LLAMA_DEFAULT_SEED,
                 verbose=False,
@@ -79,7 +87,13 @@ class LlamaCppChatModel:
                 model_path, "llama.cpp cannot read it: the GGUF is truncated or corrupt"
             ) from exc
         self._formatter = self._make_formatter()
-        log.info("GGUF model %s loaded on %s, %d threads", model_path, self.device, threads)
+        log.info(
+            "GGUF model %s loaded on %s, %d threads (%d for the prompt)",
+            model_path,
+            self.device,
+            threads,
+            batch_threads,
+        )
 
     @classmethod
     def from_config(cls, model_path: Path, config: LlmConfig) -> LlamaCppChatModel:

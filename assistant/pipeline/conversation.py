@@ -16,7 +16,7 @@ They talk through typed messages on queues (messages.py), report through one
 :class:`~assistant.pipeline.emitter.Emitter`, and share one lock-guarded
 :class:`~assistant.pipeline.turns.TurnRegistry` of the current and the speculative turn.
 
-A turn starts speculatively: 100 ms into a pause the utterance so far is transcribed and
+A turn starts speculatively: 60 ms into a pause the utterance so far is transcribed and
 answered while the endpointer is still waiting to be sure the user has finished. If
 they go on talking the speculation is dropped unseen; if the pause becomes the end of
 the utterance, the reply (already written, often already synthesized) plays at once.
