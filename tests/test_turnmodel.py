@@ -121,6 +121,21 @@ def test_a_transcript_left_hanging_waits_longer_than_the_silence(scorer: TurnSco
             assert TurnPolicy(scorer, mode).longest >= wait
 
 
+def test_a_plain_question_the_model_doubts_is_never_held_past_the_silence(
+    scorer: TurnScorer,
+) -> None:
+    # Whole questions whose last words could go on score under the hold; closed by a
+    # question mark they wait the silence rule, no longer. Without the mark, held.
+    for text in ("What is the meaning of life?", "What time does the sun set?"):
+        assert scorer.score(text) < MODES["patient"].hold
+        for mode in MODES:
+            assert TurnPolicy(scorer, mode).pause(text) == MODES[mode].unsure_wait, (mode, text)
+        held = TurnPolicy(scorer).pause(text.rstrip("?"))
+        assert held == MODES["patient"].hold_wait, text
+    # A question mark after a hanging word is still held ("Which planet is?").
+    assert TurnPolicy(scorer).pause("Which planet is?") == MODES["patient"].hold_wait
+
+
 def test_missing_or_corrupt_model_falls_back_with_one_warning(
     scorer: TurnScorer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

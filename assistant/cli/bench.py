@@ -422,7 +422,9 @@ def format_latency(report: LatencyReport) -> str:
             f"  note: the live capture fell up to {1000 * lag:.0f} ms behind the microphone; "
             "streaming figures may be that much too small (a busy machine?)"
         )
-    lines.append(f"{'ratio stream/base':<22} {opt(report.ratio(50)):>9} {opt(report.ratio(90)):>9}")
+    lines.append(
+        f"{'ratio stream/base':<22} {opt(report.ratio(50)):>9} {opt(report.ratio(90)):>9}"
+    )
     if report.options.documents is not None:
         lines.append(
             f"{'documents added (ms)':<22} {opt(report.retrieval_added(50), 1000, 0):>9} "

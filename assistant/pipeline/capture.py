@@ -57,13 +57,16 @@ RESUME_AFTER = 0.6
 SPECULATE_AFTER = 0.06
 """Seconds of pause before a turn starts speculatively. On 2 cores the reply's first piece
 (transcript, prompt, first words, voice) often took longer than the shortest end-of-turn
-wait (0.4 s), so starting it sooner is what the user hears: from 0.1 s, `bench latency`
-p50 went 0.503 -> 0.467 s on the bench questions (ratio 0.299 -> 0.262). The cost is more
-speculations dropped because the user went on: on 8.7 minutes of real speech (200
-asterisk prompts) pauses inside an utterance reached 0.06 s 12.7 times a minute, 0.1 s
-10.3 times; the transcripts made 0.06 s and 0.1 s into the final pause of 92 of them had
-the same word error rate (0.044) and nearly the same end-of-turn calls (18 sure either
-way, 5 clearly unfinished against 4)."""
+wait (0.4 s), so starting it sooner is what the user hears: from 0.1 s (and with the
+prompt read on every core), `bench latency` p50 on the bench questions went 0.503 s
+(ratio 0.299) -> 0.467 and 0.510 s (0.262 and 0.285) in two runs. The costs: a partial
+transcript still running 0.06 s into the pause holds the recogniser, so 5 or 6 of 24
+speculations waited for it (up to 0.34 s; none at 0.1 s); and more speculations are
+dropped because the user went on: on 8.7 minutes of real speech (200 asterisk prompts)
+pauses inside an utterance reached 0.06 s 12.7 times a minute, 0.1 s 10.3 times. What is
+heard does not change: the transcripts made 0.06 s and 0.1 s into the final pause of 92
+of them had the same word error rate (0.044) and nearly the same end-of-turn calls (18
+sure either way, 5 clearly unfinished against 4)."""
 REOPEN_AFTER = 0.5
 """Seconds between attempts to reopen a failed input device."""
 
