@@ -32,6 +32,23 @@ def test_audio_at_other_rates_is_resampled_before_recognition(transcriber, speak
     assert word_error_rate(SENTENCE, transcriber.transcribe(audio).text) <= 0.1
 
 
+def test_whisper_writes_a_bounded_number_of_tokens_that_never_cuts_speech(transcriber, speak):
+    # The bound stops whisper's loops ("Stop! Stop! Stop! ..." for 7 s on 0.65 s of
+    # audio) and leaves room for the densest speech: short words, a comma after each.
+    from assistant.asr.whisper import max_new_tokens
+
+    assert max_new_tokens(0.65) == 29 and max_new_tokens(600.0) == 200
+    assert 200 + 223 < 448  # with the longest prompt whisper keeps, within its window
+    dense = "Yes, no, up, down, left, right, in, out, on, off, stop, go, red, blue, one, two."
+    audio = read_audio(speak(dense, lead_silence=0.0, tail_silence=0.0))
+    transcript = transcriber.transcribe(audio)
+    # Every word is written (whisper-tiny mishears a few of these lone words).
+    assert len(transcript.text.split()) == 16, transcript.text
+    assert transcript.text.endswith("one, two."), transcript.text
+    tokens = len(transcriber._model.hf_tokenizer.encode(transcript.text).ids)
+    assert tokens < max_new_tokens(audio.duration) * 0.8, (tokens, audio.duration)
+
+
 def test_cpu_uses_int8(transcriber):
     assert transcriber.device == "cpu" and transcriber.compute_type == "int8"
 

@@ -186,7 +186,10 @@ def test_recording_in_the_voice_lab_pauses_hands_free_listening(
                    check=True)  # fmt: skip
     qtbot.waitUntil(lambda: len(_replies(window)) == 1, timeout=60_000)
     (turn,) = _replies(window)
-    assert "france" in turn.user.text().lower()
+    # The question itself was heard (whisper-tiny hears its last word as "friends" about
+    # half the time through this test's devices, on 3adaf4c as since: word accuracy is
+    # checked elsewhere, this test is about the microphone coming back).
+    assert "what is the capital of" in turn.user.text().lower()
 
 
 def test_settings_choose_a_headset_by_its_description_and_remember_it(qtbot, tmp_path,

@@ -27,6 +27,17 @@ SHORT_WINDOW = ShortWindow(minimum=1000)
 """The window ``asr.short_window`` encodes (see :mod:`assistant.asr.window`)."""
 
 
+def max_new_tokens(seconds: float) -> int:
+    """The most tokens whisper may write for ``seconds`` of audio (per 30 s window).
+
+    Whisper can fall into a loop on a short utterance, all the more with a prompt: a
+    0.65 s "Stop." heard again primed with command sentences came back as "Stop!" over
+    and over, 448 tokens in 7.3 s while the user waited. People say about 5 tokens a
+    second; 8 a second and 24 more leave room for any speech, and the cap of 200 keeps
+    the longest prompt whisper takes (223 tokens) within its 448."""
+    return min(200, 24 + int(8 * min(seconds, 30.0)))
+
+
 def _model_class(window: ShortWindow | None) -> type[Any]:
     """faster-whisper's model, or one whose encoder sees only ``window`` of the input."""
     from faster_whisper import WhisperModel
@@ -136,6 +147,7 @@ class WhisperTranscriber:
             beam_size=self.beam_size,
             # The caller has already cut the audio to speech with our own VAD.
             vad_filter=False,
+            max_new_tokens=max_new_tokens(len(samples) / ASR_RATE),
         )
         segments = tuple(
             Segment(

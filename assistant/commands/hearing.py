@@ -74,10 +74,16 @@ def _keys(text: str) -> str:
 def repeated(first: str, second: str) -> bool:
     """Whether ``first`` is ``second`` said over again: two sentences or more, each
     sounding like ``second`` ("Stop. Stup." for "Stop."; whisper repeats itself on a
-    short utterance it is unsure of). Only then is the longer first transcript no more
-    than the second: "Stop. Play some jazz." is more than "Stop."."""
+    short utterance it is unsure of), the last one perhaps cut off where the audio ends
+    ("Stop. St-"). Only then is the longer first transcript no more than the second:
+    "Stop. Play some jazz." is more than "Stop."."""
     parts = [p for p in re.split(r"(?<=[.!?])\s+", first.strip()) if p]
-    return len(parts) > 1 and all(sounds_alike(p, second) for p in parts)
+    if len(parts) < 2:
+        return False
+    *whole, last = parts
+    if last.endswith("-") and _keys(second).startswith(_keys(last.rstrip("-")) or "\0"):
+        last = second  # a word cut off, as whisper marks one: the start of the command
+    return all(sounds_alike(p, second) for p in (*whole, last))
 
 
 def sounds_alike(first: str, second: str, most: float = 0.4) -> bool:
