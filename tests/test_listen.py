@@ -37,9 +37,11 @@ def _line_queue(proc: subprocess.Popen) -> queue.Queue[str | None]:
     return lines
 
 
-def _wait_for(proc: subprocess.Popen, lines: list[str], needle: str, timeout: float) -> None:
-    """Collect ``proc``'s lines into ``lines`` until one holds ``needle``; fails after
-    ``timeout`` seconds, or when the process ends."""
+def _wait_for(
+    proc: subprocess.Popen, lines: list[str], needle: str, timeout: float, *, any_case: bool = False
+) -> None:
+    """Collect ``proc``'s lines into ``lines`` until one holds ``needle`` (in any letter
+    case with ``any_case``); fails after ``timeout`` seconds, or when the process ends."""
     pending = _line_queue(proc)
     deadline = time.monotonic() + timeout
     while (left := deadline - time.monotonic()) > 0:
@@ -50,7 +52,7 @@ def _wait_for(proc: subprocess.Popen, lines: list[str], needle: str, timeout: fl
         if line is None:
             break
         lines.append(line)
-        if needle in line:
+        if needle in line or (any_case and needle.lower() in line.lower()):
             return
     raise AssertionError(f"{needle!r} never printed; got {lines!r}")
 

@@ -32,9 +32,10 @@ def max_new_tokens(seconds: float) -> int:
 
     Whisper can fall into a loop on a short utterance, all the more with a prompt: a
     0.65 s "Stop." heard again primed with command sentences came back as "Stop!" over
-    and over, 448 tokens in 7.3 s while the user waited. People say about 5 tokens a
-    second; 8 a second and 24 more leave room for any speech, and the cap of 200 keeps
-    the longest prompt whisper takes (223 tokens) within its 448."""
+    and over, 7.3 s of writing (whisper stops at 448 tokens) while the user waited.
+    People say about 5 tokens a second; 8 a second and 24 more leave room for any
+    speech, and the cap of 200 keeps the longest prompt whisper takes (223 tokens)
+    within its 448."""
     return min(200, 24 + int(8 * min(seconds, 30.0)))
 
 
